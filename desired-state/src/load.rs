@@ -1,0 +1,325 @@
+//! Files to `DesiredState`: collect, parse, merge overlays, deserialize.
+//! Every problem becomes a `Diagnostic`; loading goes on past errors so that
+//! `validate` can report all of them at once.
+
+use crate::diagnostics::{did_you_mean, Diagnostic, Location};
+use crate::merge::merge_patch;
+use crate::model::{Kind, Metadata, Spec, API_VERSION};
+use crate::pointer::display_path;
+use crate::state::{DesiredState, Layer, Origin, Resource};
+use crate::yaml::{parse_documents, ParsedDocument};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Each `-f`: a file, or a directory whose `*.yaml`, `*.yml` and `*.json` files are read.
+    pub paths: Vec<PathBuf>,
+    /// Descend into subdirectories (`-R`).
+    pub recursive: bool,
+    /// Overrides the state root: the enclosing git work tree, else the first `-f` directory.
+    pub root: Option<PathBuf>,
+}
+
+pub struct Loaded {
+    pub state: DesiredState,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A document awaiting typing, possibly patched by later `-f` arguments.
+struct Entry {
+    kind: Kind,
+    name: String,
+    group: usize,
+    value: Value,
+    layers: Vec<Layer>,
+    deleted: bool,
+}
+
+const TOP_LEVEL_KEYS: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "$patch"];
+
+pub fn load(options: &LoadOptions) -> Loaded {
+    let mut diagnostics = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
+    if options.paths.is_empty() {
+        diagnostics.push(Diagnostic::error("no input files").hint("pass -f PATH (a file or a directory)"));
+    }
+    for (group, path) in options.paths.iter().enumerate() {
+        for file in collect_files(path, options.recursive, &mut diagnostics) {
+            let text = match std::fs::read(&file) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        diagnostics.push(whole_file(&file, "file is not valid UTF-8"));
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    diagnostics.push(whole_file(&file, &format!("cannot read: {e}")));
+                    continue;
+                }
+            };
+            match parse_documents(&file, &text) {
+                Ok(docs) => {
+                    for doc in docs {
+                        add_document(&mut entries, group, &file, doc, &mut diagnostics);
+                    }
+                }
+                Err(d) => diagnostics.push(d),
+            }
+        }
+    }
+    let resources = entries
+        .into_iter()
+        .filter(|e| !e.deleted)
+        .filter_map(|e| type_entry(e, &mut diagnostics))
+        .collect();
+    let root = options.root.clone().unwrap_or_else(|| default_root(&options.paths));
+    Loaded { state: DesiredState { resources, root }, diagnostics }
+}
+
+fn whole_file(file: &Path, msg: &str) -> Diagnostic {
+    Diagnostic::error(msg).at(Some(Location { file: file.to_path_buf(), line: 0, column: 0 }))
+}
+
+fn collect_files(path: &Path, recursive: bool, diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            diagnostics.push(
+                Diagnostic::error(format!("{}: {e}", path.display())).hint("pass an existing file or directory to -f"),
+            );
+            return Vec::new();
+        }
+    };
+    if meta.is_file() {
+        return vec![path.to_path_buf()];
+    }
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    match std::fs::read_dir(path) {
+        Ok(rd) => {
+            for entry in rd.flatten() {
+                let p = entry.path();
+                let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+                if is_dir {
+                    dirs.push(p);
+                } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")) {
+                    files.push(p);
+                }
+            }
+        }
+        Err(e) => diagnostics.push(Diagnostic::error(format!("{}: {e}", path.display()))),
+    }
+    files.sort();
+    if recursive {
+        dirs.sort();
+        for d in dirs {
+            files.extend(collect_files(&d, true, diagnostics));
+        }
+    }
+    files
+}
+
+fn default_root(paths: &[PathBuf]) -> PathBuf {
+    let Some(first) = paths.first() else { return PathBuf::from(".") };
+    let dir = if first.is_dir() { first.clone() } else { first.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let abs = std::fs::canonicalize(&dir).unwrap_or(dir);
+    abs.ancestors().find(|a| a.join(".git").exists()).map(Path::to_path_buf).unwrap_or(abs)
+}
+
+fn add_document(entries: &mut Vec<Entry>, group: usize, file: &Path, doc: ParsedDocument, out: &mut Vec<Diagnostic>) {
+    let at = |pointer: &str| {
+        let (line, column) = doc.positions.get(pointer).copied().unwrap_or((1, 1));
+        Some(Location { file: file.to_path_buf(), line, column })
+    };
+    let Value::Object(mut map) = doc.value else {
+        if !doc.value.is_null() {
+            out.push(
+                Diagnostic::error("a document must be a mapping")
+                    .at(at(""))
+                    .hint("start it with apiVersion, kind, metadata and spec"),
+            );
+        }
+        return;
+    };
+    let mut ok = true;
+    for key in map.keys() {
+        if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
+            ok = false;
+            out.push(
+                Diagnostic::error(format!("unknown field `{key}`"))
+                    .at(at(&format!("/{key}")))
+                    .path(key.clone())
+                    .hint_opt(did_you_mean(key, TOP_LEVEL_KEYS).map(|s| format!("did you mean `{s}`?"))),
+            );
+        }
+    }
+    match map.get("apiVersion") {
+        Some(Value::String(v)) if v == API_VERSION => {}
+        Some(v) => {
+            ok = false;
+            out.push(
+                Diagnostic::error(format!("unknown apiVersion {v}"))
+                    .at(at("/apiVersion"))
+                    .path("apiVersion")
+                    .hint(format!("use apiVersion: {API_VERSION}")),
+            );
+        }
+        None => {
+            ok = false;
+            out.push(
+                Diagnostic::error("missing field `apiVersion`").at(at("")).hint(format!("add apiVersion: {API_VERSION}")),
+            );
+        }
+    }
+    let kind = match map.get("kind") {
+        Some(Value::String(k)) => match Kind::parse(k) {
+            Some(kind) => Some(kind),
+            None => {
+                let names = Kind::ALL.map(Kind::as_str);
+                out.push(
+                    Diagnostic::error(format!("unknown kind {k:?}"))
+                        .at(at("/kind"))
+                        .path("kind")
+                        .hint(match did_you_mean(k, names) {
+                            Some(s) => format!("did you mean {s}?"),
+                            None => format!("use one of {}", names.join(", ")),
+                        }),
+                );
+                None
+            }
+        },
+        other => {
+            let what = if other.is_some() { "`kind` must be a string" } else { "missing field `kind`" };
+            out.push(Diagnostic::error(what).at(at("/kind")).path("kind"));
+            None
+        }
+    };
+    let name = match map.get("metadata").and_then(|m| m.get("name")) {
+        Some(Value::String(n)) => Some(n.clone()),
+        _ => {
+            out.push(
+                Diagnostic::error("missing or non-string `metadata.name`")
+                    .at(at("/metadata"))
+                    .path("metadata.name")
+                    .hint("add metadata: {name: my-resource}"),
+            );
+            None
+        }
+    };
+    let (Some(kind), Some(name), true) = (kind, name, ok) else { return };
+    let patch = map.remove("$patch");
+    let layer = Layer { file: file.to_path_buf(), positions: Arc::new(doc.positions.clone()) };
+    let existing = entries.iter_mut().find(|e| e.kind == kind && e.name == name && !e.deleted);
+    let value = Value::Object(map);
+    match (existing, patch) {
+        (Some(e), _) if e.group == group => {
+            let first = e.layers.last().and_then(|l| Origin { layers: vec![l.clone()] }.locate(""));
+            out.push(
+                Diagnostic::error(format!("duplicate resource {kind}/{name}"))
+                    .at(at(""))
+                    .hint(format!(
+                        "it is already declared at {}; rename one, or put the change in an overlay passed as a later -f",
+                        first.map(|l| l.to_string()).unwrap_or_default()
+                    )),
+            );
+        }
+        (Some(e), Some(Value::String(p))) if p == "delete" => e.deleted = true,
+        (None, Some(Value::String(p))) if p == "delete" => out.push(
+            Diagnostic::error(format!("$patch: delete names {kind}/{name}, which no earlier -f declares"))
+                .at(at("/$patch"))
+                .hint("check the name, or the order of -f arguments"),
+        ),
+        (_, Some(_)) => out.push(
+            Diagnostic::error("`$patch` may only be `delete`")
+                .at(at("/$patch"))
+                .hint("to change fields, give them in a later document with the same kind and name"),
+        ),
+        (Some(e), None) => {
+            merge_patch(&mut e.value, &value);
+            e.layers.push(layer);
+            e.group = group;
+        }
+        (None, None) => entries.push(Entry { kind, name, group, value, layers: vec![layer], deleted: false }),
+    }
+}
+
+fn type_entry(entry: Entry, out: &mut Vec<Diagnostic>) -> Option<Resource> {
+    let origin = Origin { layers: entry.layers };
+    let id = format!("{}/{}", entry.kind, entry.name);
+    let field = |value: Option<&Value>| value.cloned().unwrap_or(Value::Object(Default::default()));
+    let metadata: Option<Metadata> = typed(field(entry.value.get("metadata")), "/metadata", &origin, &id, out);
+    let spec_value = field(entry.value.get("spec"));
+    let spec = match entry.kind {
+        Kind::Network => typed(spec_value, "/spec", &origin, &id, out).map(Spec::Network),
+        Kind::Volume => typed(spec_value, "/spec", &origin, &id, out).map(Spec::Volume),
+        Kind::ConfigFile => typed(spec_value, "/spec", &origin, &id, out).map(Spec::ConfigFile),
+        Kind::SecretSet => typed(spec_value, "/spec", &origin, &id, out).map(Spec::SecretSet),
+        Kind::Image => typed(spec_value, "/spec", &origin, &id, out).map(Spec::Image),
+        Kind::IsolationPolicy => typed(spec_value, "/spec", &origin, &id, out).map(Spec::IsolationPolicy),
+        Kind::Job => typed(spec_value, "/spec", &origin, &id, out).map(Spec::Job),
+        Kind::Service => typed(spec_value, "/spec", &origin, &id, out).map(Spec::Service),
+    };
+    Some(Resource { metadata: metadata?, spec: spec?, origin })
+}
+
+fn typed<T: DeserializeOwned>(value: Value, prefix: &str, origin: &Origin, id: &str, out: &mut Vec<Diagnostic>) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Some(v),
+        Err(err) => {
+            let mut pointer = prefix.to_string();
+            for seg in err.path().iter() {
+                use serde_path_to_error::Segment;
+                match seg {
+                    Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+                    Segment::Map { key } => pointer.push_str(&format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+                    Segment::Enum { .. } | Segment::Unknown => {}
+                }
+            }
+            let message = err.inner().to_string();
+            out.push(
+                Diagnostic::error(message.clone())
+                    .at(origin.locate(&pointer))
+                    .resource(id)
+                    .path(display_path(&pointer))
+                    .hint_opt(hint_for_serde(&message)),
+            );
+            None
+        }
+    }
+}
+
+/// serde's messages name the field; add the likely fix.
+fn hint_for_serde(message: &str) -> Option<String> {
+    let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    if message.starts_with("unknown field") || message.starts_with("unknown variant") {
+        let (wanted, candidates) = quoted.split_first()?;
+        return Some(match did_you_mean(wanted, candidates.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if candidates.is_empty() => "remove it".to_string(),
+            None => format!("expected one of {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")),
+        });
+    }
+    if message.starts_with("missing field") {
+        return quoted.first().map(|f| format!("add `{f}`"));
+    }
+    if message.starts_with("invalid type") && message.ends_with("expected a string") {
+        return Some("quote the value, e.g. \"10\"".to_string());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_hints_suggest_the_nearest_field() {
+        let h = hint_for_serde("unknown field `imag`, expected one of `image`, `command`").unwrap();
+        assert_eq!(h, "did you mean `image`?");
+        assert_eq!(hint_for_serde("missing field `image`").unwrap(), "add `image`");
+    }
+}

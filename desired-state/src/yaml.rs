@@ -1,0 +1,319 @@
+//! YAML (and JSON, its subset) into `serde_json::Value`, remembering where every
+//! node came from so that later errors can name a line and column.
+//!
+//! Scalars resolve by the YAML 1.2 core schema, so `no` stays a string.
+
+use crate::diagnostics::{Diagnostic, Location};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use serde_json::{Map, Number, Value};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Deeper than any real resource, shallow enough that recursive serde code is safe.
+const MAX_DEPTH: usize = 64;
+/// Guards against alias expansion bombs.
+const MAX_NODES: usize = 1_000_000;
+
+/// One YAML document with the source position of each node, keyed by JSON pointer.
+#[derive(Debug, Clone)]
+pub struct ParsedDocument {
+    pub value: Value,
+    pub positions: HashMap<String, (usize, usize)>,
+}
+
+enum Frame {
+    Seq { items: Vec<Value>, anchor: usize },
+    Map { map: Map<String, Value>, key: Option<String>, anchor: usize },
+}
+
+struct Builder<'f> {
+    file: &'f Path,
+    stack: Vec<Frame>,
+    path: Vec<String>,
+    anchors: HashMap<usize, Value>,
+    positions: HashMap<String, (usize, usize)>,
+    nodes: usize,
+    stack_root: Option<Value>,
+}
+
+pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<ParsedDocument>, Diagnostic> {
+    let mut docs = Vec::new();
+    let mut b = Builder::new(file);
+    for item in Parser::new_from_str(text) {
+        let (event, span) = item.map_err(|e| {
+            let m = e.marker();
+            Diagnostic::error(format!("YAML syntax error: {}", e.info()))
+                .at(Some(loc(file, m.line(), m.col())))
+                .hint("check indentation, quoting and the ':' after each key")
+        })?;
+        match event {
+            Event::DocumentStart(_) => b = Builder::new(file),
+            Event::DocumentEnd => {}
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            Event::Scalar(text, style, anchor, tag) => {
+                let forced_string = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                let value = if forced_string || style != ScalarStyle::Plain {
+                    Value::String(text.into_owned())
+                } else {
+                    resolve_plain(&text)
+                };
+                b.scalar(value, anchor, span)?;
+                if let Some(v) = b.finished() {
+                    docs.push(b.document(v));
+                }
+            }
+            Event::Alias(id) => {
+                let value = b.anchors.get(&id).cloned().ok_or_else(|| {
+                    b.error(span, "alias refers to an unknown anchor")
+                })?;
+                b.nodes += count_nodes(&value);
+                b.scalar(value, 0, span)?;
+                if let Some(v) = b.finished() {
+                    docs.push(b.document(v));
+                }
+            }
+            Event::SequenceStart(anchor, _) => b.open(Frame::Seq { items: Vec::new(), anchor }, span)?,
+            Event::MappingStart(anchor, _) => b.open(Frame::Map { map: Map::new(), key: None, anchor }, span)?,
+            Event::SequenceEnd | Event::MappingEnd => {
+                b.close(span)?;
+                if let Some(v) = b.finished() {
+                    docs.push(b.document(v));
+                }
+            }
+        }
+    }
+    Ok(docs)
+}
+
+fn loc(file: &Path, line: usize, col: usize) -> Location {
+    Location { file: file.to_path_buf(), line, column: col + 1 }
+}
+
+fn count_nodes(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(count_nodes).sum::<usize>(),
+        Value::Object(o) => 1 + o.values().map(count_nodes).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+impl<'f> Builder<'f> {
+    fn new(file: &'f Path) -> Self {
+        Builder {
+            file,
+            stack: Vec::new(),
+            path: Vec::new(),
+            anchors: HashMap::new(),
+            positions: HashMap::new(),
+            nodes: 0,
+            stack_root: None,
+        }
+    }
+
+    fn error(&self, span: Span, msg: &str) -> Diagnostic {
+        Diagnostic::error(msg.to_string()).at(Some(loc(self.file, span.start.line(), span.start.col())))
+    }
+
+    fn pointer(&self) -> String {
+        self.path.iter().map(|seg| format!("/{}", seg.replace('~', "~0").replace('/', "~1"))).collect()
+    }
+
+    /// Called before a node is placed, to learn (and push) its path segment.
+    fn enter(&mut self, span: Span) -> Result<bool, Diagnostic> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(self.error(span, "document too large (more than a million nodes after alias expansion)"));
+        }
+        let segment = match self.stack.last() {
+            None => None,
+            Some(Frame::Seq { items, .. }) => Some(items.len().to_string()),
+            Some(Frame::Map { key: Some(k), .. }) => Some(k.clone()),
+            Some(Frame::Map { key: None, .. }) => return Ok(false),
+        };
+        if let Some(seg) = segment {
+            self.path.push(seg);
+        }
+        let p = self.pointer();
+        self.positions.entry(p).or_insert((span.start.line(), span.start.col() + 1));
+        Ok(true)
+    }
+
+    fn scalar(&mut self, value: Value, anchor: usize, span: Span) -> Result<(), Diagnostic> {
+        if let Some(Frame::Map { key: key @ None, map, .. }) = self.stack.last_mut() {
+            let k = match value {
+                Value::String(s) => s,
+                Value::Null => "null".to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Number(n) => n.to_string(),
+                _ => return Err(self.error(span, "a mapping key must be a plain scalar")),
+            };
+            if map.contains_key(&k) {
+                return Err(self.error(span, &format!("duplicate key {k:?} in the same mapping")));
+            }
+            *key = Some(k);
+            return Ok(());
+        }
+        self.enter(span)?;
+        if anchor != 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+        self.place(value);
+        Ok(())
+    }
+
+    fn open(&mut self, frame: Frame, span: Span) -> Result<(), Diagnostic> {
+        if !self.enter(span)? {
+            return Err(self.error(span, "a mapping key must be a plain scalar, not a collection"));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(self.error(span, "nesting is too deep (more than 64 levels)"));
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn close(&mut self, span: Span) -> Result<(), Diagnostic> {
+        let (value, anchor) = match self.stack.pop() {
+            Some(Frame::Seq { items, anchor }) => (Value::Array(items), anchor),
+            Some(Frame::Map { map, key: None, anchor }) => (Value::Object(map), anchor),
+            Some(Frame::Map { key: Some(_), .. }) | None => {
+                return Err(self.error(span, "unbalanced collection end"));
+            }
+        };
+        if anchor != 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+        self.place(value);
+        Ok(())
+    }
+
+    /// Puts a finished node into its parent and pops its path segment.
+    fn place(&mut self, value: Value) {
+        match self.stack.last_mut() {
+            Some(Frame::Seq { items, .. }) => {
+                items.push(value);
+                self.path.pop();
+            }
+            Some(Frame::Map { map, key, .. }) => {
+                if let Some(k) = key.take() {
+                    map.insert(k, value);
+                }
+                self.path.pop();
+            }
+            None => self.stack_root = Some(value),
+        }
+    }
+
+    fn finished(&mut self) -> Option<Value> {
+        if self.stack.is_empty() {
+            self.stack_root.take()
+        } else {
+            None
+        }
+    }
+
+    fn document(&mut self, value: Value) -> ParsedDocument {
+        ParsedDocument { value, positions: std::mem::take(&mut self.positions) }
+    }
+}
+
+fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let negative = s.starts_with('-');
+    let int = if let Some(hex) = s.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16).ok()
+    } else if let Some(oct) = s.strip_prefix("0o") {
+        i64::from_str_radix(oct, 8).ok()
+    } else if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse::<i64>().ok()
+    } else {
+        None
+    };
+    if let Some(i) = int {
+        return Value::Number(i.into());
+    }
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(u) = unsigned.parse::<u64>() {
+            if !negative {
+                return Value::Number(u.into());
+            }
+        }
+    }
+    let looks_float = unsigned.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        && unsigned.bytes().all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b))
+        && unsigned.bytes().any(|b| b.is_ascii_digit());
+    if looks_float {
+        if let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    Value::String(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Vec<ParsedDocument> {
+        parse_documents(Path::new("t.yaml"), text).unwrap()
+    }
+
+    #[test]
+    fn resolves_scalars_by_the_core_schema() {
+        let d = parse("a: 1\nb: no\nc: true\nd: '1'\ne: ~\nf: 1.5\ng: 0x10\n");
+        let v = &d[0].value;
+        assert_eq!(v["a"], 1);
+        assert_eq!(v["b"], "no");
+        assert_eq!(v["c"], true);
+        assert_eq!(v["d"], "1");
+        assert_eq!(v["e"], Value::Null);
+        assert_eq!(v["f"], 1.5);
+        assert_eq!(v["g"], 16);
+    }
+
+    #[test]
+    fn records_positions_by_pointer() {
+        let d = parse("---\nkind: X\nspec:\n  ports:\n    - containerPort: 1\n---\nkind: Y\n");
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].positions["/spec/ports/0/containerPort"], (5, 22));
+        assert_eq!(d[0].positions["/kind"], (2, 7));
+        assert_eq!(d[1].value["kind"], "Y");
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_location() {
+        let err = parse_documents(Path::new("t.yaml"), "a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(err.location.is_some(), "{err}");
+        assert!(err.message.starts_with("YAML syntax error"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = parse_documents(Path::new("t.yaml"), "a: 1\na: 2\n").unwrap_err();
+        assert!(err.to_string().contains("t.yaml:2:1"), "{err}");
+    }
+
+    #[test]
+    fn aliases_expand_and_bombs_are_refused() {
+        let d = parse("a: &x [1, 2]\nb: *x\n");
+        assert_eq!(d[0].value["b"], serde_json::json!([1, 2]));
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let p = i - 1;
+            bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        assert!(parse_documents(Path::new("t.yaml"), &bomb).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let deep = "[".repeat(10_000);
+        assert!(parse_documents(Path::new("t.yaml"), &deep).is_err());
+    }
+}
