@@ -11,7 +11,7 @@ pub mod validate;
 mod yaml;
 
 pub use diagnostics::{Diagnostic, Location, Severity};
-pub use load::{load, LoadOptions};
+pub use load::{load, load_sources, LoadOptions, Source};
 pub use state::{DesiredState, Origin, Resource};
 
 /// Why desired state could not be used.

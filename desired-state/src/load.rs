@@ -42,33 +42,47 @@ const TOP_LEVEL_KEYS: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "$p
 
 pub fn load(options: &LoadOptions) -> Loaded {
     let mut diagnostics = Vec::new();
-    let mut entries: Vec<Entry> = Vec::new();
+    let mut sources = Vec::new();
     if options.paths.is_empty() {
         diagnostics.push(Diagnostic::error("no input files").hint("pass -f PATH (a file or a directory)"));
     }
     for (group, path) in options.paths.iter().enumerate() {
         for file in collect_files(path, options.recursive, &mut diagnostics) {
-            let text = match std::fs::read(&file) {
+            match std::fs::read(&file) {
                 Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        diagnostics.push(whole_file(&file, "file is not valid UTF-8"));
-                        continue;
-                    }
+                    Ok(text) => sources.push(Source { group, file, text }),
+                    Err(_) => diagnostics.push(whole_file(&file, "file is not valid UTF-8")),
                 },
-                Err(e) => {
-                    diagnostics.push(whole_file(&file, &format!("cannot read: {e}")));
-                    continue;
-                }
-            };
-            match parse_documents(&file, &text) {
-                Ok(docs) => {
-                    for doc in docs {
-                        add_document(&mut entries, group, &file, doc, &mut diagnostics);
-                    }
-                }
-                Err(d) => diagnostics.push(d),
+                Err(e) => diagnostics.push(whole_file(&file, &format!("cannot read: {e}"))),
             }
+        }
+    }
+    let root = options.root.clone().unwrap_or_else(|| default_root(&options.paths));
+    let mut loaded = load_sources(&sources, root);
+    diagnostics.append(&mut loaded.diagnostics);
+    loaded.diagnostics = diagnostics;
+    loaded
+}
+
+/// One input file's text. Sources of a later `group` (-f argument) patch earlier ones.
+pub struct Source {
+    pub group: usize,
+    pub file: PathBuf,
+    pub text: String,
+}
+
+/// Loading without touching the filesystem, for callers (and tests) that hold the text.
+pub fn load_sources(sources: &[Source], root: PathBuf) -> Loaded {
+    let mut diagnostics = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
+    for source in sources {
+        match parse_documents(&source.file, &source.text) {
+            Ok(docs) => {
+                for doc in docs {
+                    add_document(&mut entries, source.group, &source.file, doc, &mut diagnostics);
+                }
+            }
+            Err(d) => diagnostics.push(d),
         }
     }
     let resources = entries
@@ -76,7 +90,6 @@ pub fn load(options: &LoadOptions) -> Loaded {
         .filter(|e| !e.deleted)
         .filter_map(|e| type_entry(e, &mut diagnostics))
         .collect();
-    let root = options.root.clone().unwrap_or_else(|| default_root(&options.paths));
     Loaded { state: DesiredState { resources, root }, diagnostics }
 }
 

@@ -117,3 +117,19 @@ impl Spec {
         }
     }
 }
+
+impl Spec {
+    /// The spec as the user would write it, for rules that walk every value.
+    pub fn to_json(&self) -> serde_json::Value {
+        let v = match self {
+            Spec::Network(s) => serde_json::to_value(s),
+            Spec::Volume(s) => serde_json::to_value(s),
+            Spec::ConfigFile(s) => serde_json::to_value(s),
+            Spec::SecretSet(s) => serde_json::to_value(s),
+            Spec::Image(s) => serde_json::to_value(s),
+            Spec::IsolationPolicy(s) => serde_json::to_value(s),
+            Spec::Job(s) | Spec::Service(s) => serde_json::to_value(s),
+        };
+        v.unwrap_or(serde_json::Value::Null)
+    }
+}

@@ -1,0 +1,182 @@
+//! IsolationPolicy: who may join the isolated network, who may bridge it, and
+//! the source scan for forbidden patterns (the build plan's TRON isolation).
+
+use super::Report;
+use crate::diagnostics::{Diagnostic, Location};
+use crate::model::{Kind, Spec};
+use crate::pointer::display_path;
+use crate::state::{DesiredState, Resource};
+use std::path::{Path, PathBuf};
+
+/// A forbidden pattern found in a source file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsolationFinding {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub pattern: String,
+}
+
+/// Files larger than this are not source code.
+const MAX_SCAN_BYTES: u64 = 16 << 20;
+
+/// Scans `path` (a file, or a directory recursively, not following symlinks)
+/// for case-sensitive substrings, as `grep -r` would.
+pub fn scan_forbidden(path: &Path, patterns: &[String]) -> Vec<IsolationFinding> {
+    let mut findings = Vec::new();
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(p) = pending.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        if meta.is_dir() {
+            if let Ok(rd) = std::fs::read_dir(&p) {
+                let mut children: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+                children.sort_unstable_by(|a, b| b.cmp(a));
+                pending.extend(children);
+            }
+            continue;
+        }
+        if !meta.is_file() || meta.len() > MAX_SCAN_BYTES {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&p) else { continue };
+        if bytes.iter().take(8192).any(|b| *b == 0) {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        for (n, line) in text.lines().enumerate() {
+            for pattern in patterns.iter().filter(|p| !p.is_empty()) {
+                if let Some(col) = line.find(pattern.as_str()) {
+                    findings.push(IsolationFinding {
+                        file: p.clone(),
+                        line: n + 1,
+                        column: line[..col].chars().count() + 1,
+                        pattern: pattern.clone(),
+                    });
+                }
+            }
+        }
+    }
+    findings
+}
+
+pub(super) fn check(state: &DesiredState, out: &mut Report) {
+    for r in state.of_kind(Kind::IsolationPolicy) {
+        let Spec::IsolationPolicy(policy) = &r.spec else { continue };
+        check_topology(state, r, policy, out);
+        check_sources(r, policy, out);
+    }
+}
+
+fn check_topology(state: &DesiredState, r: &Resource, policy: &crate::model::IsolationPolicySpec, out: &mut Report) {
+    let isolated = policy.network.as_str();
+    for w in state.workloads() {
+        let Some(spec) = w.spec.workload() else { continue };
+        let Some(idx) = spec.networks.iter().position(|n| n.name == isolated) else { continue };
+        let name = w.name();
+        let is_member = policy.members.iter().any(|m| m == name);
+        let is_bridge = policy.bridges.iter().any(|b| b == name);
+        let at = format!("/spec/networks/{idx}/name");
+        if !is_member && !is_bridge {
+            out.error(
+                w,
+                &at,
+                format!("joins {isolated}, which {} reserves for its members and bridges", r.id()),
+                Some(format!("remove the attachment, or list {name} in {}'s members", r.id())),
+            );
+        }
+        let others: Vec<&str> = spec.networks.iter().map(|n| n.name.as_str()).filter(|n| *n != isolated).collect();
+        if !others.is_empty() && !is_bridge {
+            out.error(
+                w,
+                &at,
+                format!("joins {isolated} and also {}; only a listed bridge may join both", others.join(", ")),
+                Some(format!("drop the other networks, or list {name} in {}'s bridges", r.id())),
+            );
+        }
+    }
+    for (field, names) in [("members", &policy.members), ("bridges", &policy.bridges)] {
+        for (i, name) in names.iter().enumerate() {
+            let attached = state
+                .get(Kind::Service, name)
+                .or_else(|| state.get(Kind::Job, name))
+                .and_then(|w| w.spec.workload())
+                .map(|w| w.networks.iter().any(|n| n.name == isolated));
+            if attached == Some(false) {
+                out.warning(r, &format!("/spec/{field}/{i}"), format!("{name} is listed but does not join {isolated}"), None);
+            }
+        }
+    }
+}
+
+fn check_sources(r: &Resource, policy: &crate::model::IsolationPolicySpec, out: &mut Report) {
+    for (i, group) in policy.forbidden.iter().enumerate() {
+        for (j, rel) in group.paths.iter().enumerate() {
+            let pointer = format!("/spec/forbidden/{i}/paths/{j}");
+            let path = r.origin.base_dir(&pointer).join(rel);
+            if !path.exists() {
+                out.error(r, &pointer, format!("scan path {} does not exist", path.display()), Some("fix the path (relative to the policy's file), or remove it".into()));
+                continue;
+            }
+            for f in scan_forbidden(&path, &group.patterns) {
+                out.0.push(finding_diagnostic(r, &pointer, &f));
+            }
+        }
+    }
+    for (i, rel) in policy.required_paths.iter().enumerate() {
+        let pointer = format!("/spec/requiredPaths/{i}");
+        let path = r.origin.base_dir(&pointer).join(rel);
+        if !path.exists() {
+            out.error(r, &pointer, format!("required path {} does not exist", path.display()), Some("the isolated system's sources must be present".into()));
+        }
+    }
+}
+
+/// A finding points at the offending source line, not at the policy.
+pub fn finding_diagnostic(r: &Resource, pointer: &str, f: &IsolationFinding) -> Diagnostic {
+    Diagnostic::error(format!("forbidden pattern {:?} found (isolation rule at {})", f.pattern, display_path(pointer)))
+        .at(Some(Location { file: f.file.clone(), line: f.line, column: f.column }))
+        .resource(r.id())
+        .hint(format!("remove every reference to {:?} from this path; it belongs only on the isolated side", f.pattern))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    fn policy(extra: &str) -> String {
+        format!("---\n{HEADER}kind: IsolationPolicy\nmetadata: {{name: tron}}\nspec:\n  network: iso\n  members: [client]\n  bridges: [gateway]\n{extra}")
+    }
+
+    #[test]
+    fn only_members_and_the_bridge_may_join() {
+        let yaml = format!(
+            "{}{}{}{}{}{}",
+            network("iso", "{}"),
+            network("main", "{}"),
+            policy(""),
+            service("client", "  networks: [{name: iso}, {name: main}]\n"),
+            service("gateway", "  networks: [{name: main}, {name: iso}]\n"),
+            service("intruder", "  networks: [{name: iso}]\n"),
+        );
+        let mut out = Report::default();
+        check(&state(&yaml), &mut out);
+        let m = messages(&out.0);
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(m.iter().any(|m| m.contains("Service/client: spec.networks[0].name: joins iso and also main; only a listed bridge may join both")), "{m:?}");
+        assert!(m.iter().any(|m| m.contains("Service/intruder: spec.networks[0].name: joins iso, which IsolationPolicy/tron reserves")), "{m:?}");
+    }
+
+    #[test]
+    fn scan_reports_file_line_and_column() {
+        let dir = std::env::temp_dir().join(format!("lucid-scan-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("blockchain/core")).unwrap();
+        std::fs::write(dir.join("blockchain/core/engine.py"), "import os\nfrom x import TronWeb\n").unwrap();
+        std::fs::write(dir.join("blockchain/clean.py"), "print('electron-free')\n").unwrap();
+        let found = scan_forbidden(&dir.join("blockchain"), &["TronWeb".to_string(), "USDT".to_string()]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].line, found[0].column), (2, 15));
+        assert!(found[0].file.ends_with("blockchain/core/engine.py"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
