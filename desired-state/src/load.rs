@@ -225,7 +225,11 @@ fn add_document(entries: &mut Vec<Entry>, group: usize, file: &Path, doc: Parsed
     };
     let (Some(kind), Some(name), true) = (kind, name, ok) else { return };
     let patch = map.remove("$patch");
-    let layer = Layer { file: file.to_path_buf(), positions: Arc::new(doc.positions.clone()) };
+    let layer = Layer {
+        file: file.to_path_buf(),
+        positions: Arc::new(doc.positions.clone()),
+        key_positions: Arc::new(doc.key_positions.clone()),
+    };
     let existing = entries.iter_mut().find(|e| e.kind == kind && e.name == name && !e.deleted);
     let value = Value::Object(map);
     match (existing, patch) {
@@ -292,13 +296,17 @@ fn typed<T: DeserializeOwned>(value: Value, prefix: &str, origin: &Origin, id: &
                     Segment::Enum { .. } | Segment::Unknown => {}
                 }
             }
-            let message = err.inner().to_string();
+            let full = err.inner().to_string();
+            let unknown = full.starts_with("unknown field");
+            // The candidates go in the hint; the message stays one short line.
+            let message = if unknown { full.split(", expected").next().unwrap_or(&full).to_string() } else { full.clone() };
+            let location = if unknown { origin.locate_key(&pointer) } else { origin.locate(&pointer) };
             out.push(
-                Diagnostic::error(message.clone())
-                    .at(origin.locate(&pointer))
+                Diagnostic::error(message)
+                    .at(location)
                     .resource(id)
                     .path(display_path(&pointer))
-                    .hint_opt(hint_for_serde(&message)),
+                    .hint_opt(hint_for_serde(&full)),
             );
             None
         }

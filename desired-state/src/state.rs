@@ -11,6 +11,7 @@ use std::sync::Arc;
 pub struct Layer {
     pub file: PathBuf,
     pub positions: Arc<HashMap<String, (usize, usize)>>,
+    pub key_positions: Arc<HashMap<String, (usize, usize)>>,
 }
 
 /// Where a resource's fields were declared. Later layers (overlays) win.
@@ -34,6 +35,15 @@ impl Origin {
             }
             p = &p[..p.rfind('/').unwrap_or(0)];
         }
+    }
+
+    /// The location of the key that names `pointer`, falling back to its value.
+    pub fn locate_key(&self, pointer: &str) -> Option<Location> {
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|l| l.key_positions.get(pointer).map(|&(line, column)| Location { file: l.file.clone(), line, column }))
+            .or_else(|| self.locate(pointer))
     }
 
     /// The directory that relative paths at `pointer` are relative to: that of the

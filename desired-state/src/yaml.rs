@@ -19,6 +19,8 @@ const MAX_NODES: usize = 1_000_000;
 pub struct ParsedDocument {
     pub value: Value,
     pub positions: HashMap<String, (usize, usize)>,
+    /// Where each mapping key was written, for errors about the key itself.
+    pub key_positions: HashMap<String, (usize, usize)>,
 }
 
 enum Frame {
@@ -32,6 +34,7 @@ struct Builder<'f> {
     path: Vec<String>,
     anchors: HashMap<usize, Value>,
     positions: HashMap<String, (usize, usize)>,
+    key_positions: HashMap<String, (usize, usize)>,
     nodes: usize,
     stack_root: Option<Value>,
 }
@@ -105,6 +108,7 @@ impl<'f> Builder<'f> {
             path: Vec::new(),
             anchors: HashMap::new(),
             positions: HashMap::new(),
+            key_positions: HashMap::new(),
             nodes: 0,
             stack_root: None,
         }
@@ -139,7 +143,7 @@ impl<'f> Builder<'f> {
     }
 
     fn scalar(&mut self, value: Value, anchor: usize, span: Span) -> Result<(), Diagnostic> {
-        if let Some(Frame::Map { key: key @ None, map, .. }) = self.stack.last_mut() {
+        if let Some(Frame::Map { key: None, map, .. }) = self.stack.last() {
             let k = match value {
                 Value::String(s) => s,
                 Value::Null => "null".to_string(),
@@ -150,7 +154,11 @@ impl<'f> Builder<'f> {
             if map.contains_key(&k) {
                 return Err(self.error(span, &format!("duplicate key {k:?} in the same mapping")));
             }
-            *key = Some(k);
+            let at = format!("{}/{}", self.pointer(), k.replace('~', "~0").replace('/', "~1"));
+            self.key_positions.insert(at, (span.start.line(), span.start.col() + 1));
+            if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                *key = Some(k);
+            }
             return Ok(());
         }
         self.enter(span)?;
@@ -213,7 +221,11 @@ impl<'f> Builder<'f> {
     }
 
     fn document(&mut self, value: Value) -> ParsedDocument {
-        ParsedDocument { value, positions: std::mem::take(&mut self.positions) }
+        ParsedDocument {
+            value,
+            positions: std::mem::take(&mut self.positions),
+            key_positions: std::mem::take(&mut self.key_positions),
+        }
     }
 }
 

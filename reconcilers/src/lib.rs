@@ -1,1 +1,12 @@
+//! Observe the engine, plan against the desired state, act on the plan.
+//!
+//! Data flows one way: files (desired-state) -> render -> plan -> engine.
+//! `engine` is the only module that speaks to Docker.
 
+pub mod engine;
+pub mod fields;
+pub mod hash;
+pub mod labels;
+pub mod observed;
+pub mod plan;
+pub mod render;

@@ -1,0 +1,19 @@
+"""lucid-blockchain-engine: PoOT consensus; creates a block every 10 seconds."""
+import os
+
+import uvicorn
+from fastapi import FastAPI
+
+SERVICE_NAME = os.environ.get("SERVICE_NAME", "lucid-blockchain-engine")
+SERVICE_PORT = int(os.environ.get("SERVICE_PORT", "8084"))
+
+app = FastAPI(title=SERVICE_NAME)
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"status": "ok", "service": SERVICE_NAME}
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="0.0.0.0", port=SERVICE_PORT, log_level=os.environ.get("LOG_LEVEL", "INFO").lower())

@@ -1,0 +1,19 @@
+"""lucid-resource-monitor: samples CPU, memory and network use of RDP sessions."""
+import os
+
+import uvicorn
+from fastapi import FastAPI
+
+SERVICE_NAME = os.environ.get("SERVICE_NAME", "lucid-resource-monitor")
+SERVICE_PORT = int(os.environ.get("SERVICE_PORT", "8090"))
+
+app = FastAPI(title=SERVICE_NAME)
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"status": "ok", "service": SERVICE_NAME}
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="0.0.0.0", port=SERVICE_PORT, log_level=os.environ.get("LOG_LEVEL", "INFO").lower())

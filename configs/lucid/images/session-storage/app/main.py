@@ -1,0 +1,19 @@
+"""lucid-session-storage: keeps session chunks and writes their manifests to MongoDB."""
+import os
+
+import uvicorn
+from fastapi import FastAPI
+
+SERVICE_NAME = os.environ.get("SERVICE_NAME", "lucid-session-storage")
+SERVICE_PORT = int(os.environ.get("SERVICE_PORT", "8103"))
+
+app = FastAPI(title=SERVICE_NAME)
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"status": "ok", "service": SERVICE_NAME}
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="0.0.0.0", port=SERVICE_PORT, log_level=os.environ.get("LOG_LEVEL", "INFO").lower())

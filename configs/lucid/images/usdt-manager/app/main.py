@@ -1,0 +1,19 @@
+"""lucid-usdt-manager: sends and tracks USDT-TRC20 transfers."""
+import os
+
+import uvicorn
+from fastapi import FastAPI
+
+SERVICE_NAME = os.environ.get("SERVICE_NAME", "lucid-usdt-manager")
+SERVICE_PORT = int(os.environ.get("SERVICE_PORT", "8094"))
+
+app = FastAPI(title=SERVICE_NAME)
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"status": "ok", "service": SERVICE_NAME}
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="0.0.0.0", port=SERVICE_PORT, log_level=os.environ.get("LOG_LEVEL", "INFO").lower())

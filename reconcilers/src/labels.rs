@@ -1,0 +1,19 @@
+//! The labels every object lucidctl creates carries. Docker is the only store
+//! of actual state, so these are how lucidctl recognises its own objects.
+
+pub const MANAGED_BY: &str = "io.lucidctl.managed-by";
+pub const MANAGED_BY_VALUE: &str = "lucidctl";
+/// Groups objects as compose's project name does; prune stays inside one project.
+pub const PROJECT: &str = "io.lucidctl.project";
+pub const KIND: &str = "io.lucidctl.kind";
+pub const NAME: &str = "io.lucidctl.name";
+pub const SPEC_HASH: &str = "io.lucidctl.spec-hash";
+/// Short hashes of each input (spec, image, each config file, each secret set),
+/// so a recreate can say which input changed.
+pub const INPUTS: &str = "io.lucidctl.inputs";
+pub const REVISION: &str = "io.lucidctl.revision";
+/// Keys of the declared environment, so a removed variable shows in a diff.
+pub const ENV_KEYS: &str = "io.lucidctl.env-keys";
+pub const BUILD_HASH: &str = "io.lucidctl.build-hash";
+/// User labels from metadata.labels are copied under this prefix, for selectors.
+pub const USER_PREFIX: &str = "io.lucidctl.label.";

@@ -1,0 +1,147 @@
+//! What the engine has, in lucidctl's own types. The engine module fills these;
+//! nothing else sees bollard's.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    pub containers: Vec<ObservedContainer>,
+    pub networks: Vec<ObservedNetwork>,
+    pub volumes: Vec<ObservedVolume>,
+    /// Image tags present on the engine, by the reference as written (with tag).
+    pub images: BTreeMap<String, ObservedImage>,
+}
+
+impl Observed {
+    pub fn container(&self, name: &str) -> Option<&ObservedContainer> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+
+    pub fn network(&self, name: &str) -> Option<&ObservedNetwork> {
+        self.networks.iter().find(|n| n.name == name)
+    }
+
+    pub fn volume(&self, name: &str) -> Option<&ObservedVolume> {
+        self.volumes.iter().find(|v| v.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited,
+    Dead,
+    Removing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ObservedContainer {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// Image ID the container runs (sha256:...).
+    pub image_id: String,
+    /// The reference it was created from.
+    pub image_ref: String,
+    pub state: Option<RunState>,
+    pub health: Option<Health>,
+    pub exit_code: Option<i64>,
+    pub config: ObservedConfig,
+}
+
+/// The parts of `docker inspect` that a declared field can be compared with.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ObservedConfig {
+    pub env: BTreeMap<String, String>,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub healthcheck_test: Option<Vec<String>>,
+    pub healthcheck_interval: Option<Duration>,
+    pub ports: Vec<ObservedPort>,
+    /// Attached networks by name, with their aliases and static IPv4.
+    pub networks: BTreeMap<String, ObservedAttachment>,
+    /// Mount target to source (volume name or host path).
+    pub mounts: BTreeMap<String, ObservedMount>,
+    pub restart: Option<String>,
+    pub memory: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub read_only_rootfs: Option<bool>,
+    pub cap_drop: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub init: Option<bool>,
+    pub privileged: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ObservedPort {
+    pub container_port: u16,
+    pub protocol: String,
+    pub host_ip: Option<String>,
+    pub host_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ObservedAttachment {
+    pub aliases: Vec<String>,
+    pub ipv4_address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedMount {
+    pub source: String,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ObservedNetwork {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub driver: String,
+    pub subnets: Vec<String>,
+    pub internal: bool,
+    /// Names of the containers attached.
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ObservedVolume {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub driver: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ObservedImage {
+    pub id: String,
+    pub labels: BTreeMap<String, String>,
+    pub architecture: String,
+}
+
+impl ObservedContainer {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+
+    pub fn is_managed(&self) -> bool {
+        self.label(crate::labels::MANAGED_BY) == Some(crate::labels::MANAGED_BY_VALUE)
+    }
+}
+
+pub fn is_managed(labels: &BTreeMap<String, String>) -> bool {
+    labels.get(crate::labels::MANAGED_BY).map(String::as_str) == Some(crate::labels::MANAGED_BY_VALUE)
+}

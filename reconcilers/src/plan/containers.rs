@@ -1,0 +1,160 @@
+//! Services and Jobs: create, recreate, start, connect and disconnect.
+
+use super::order::dependency_waves;
+use super::{Action, Change, Conflict, Plan, Reason, Target};
+use crate::fields::field_changes;
+use crate::labels;
+use crate::observed::{Observed, ObservedContainer, RunState};
+use crate::render::{render_container, ContainerSpec, Inputs};
+use desired_state::model::{Kind, Spec};
+use desired_state::DesiredState;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub(super) fn plan_containers(desired: &DesiredState, chosen: &BTreeSet<usize>, observed: &Observed, inputs: &Inputs, out: &mut Plan) {
+    let names: BTreeSet<String> = chosen
+        .iter()
+        .map(|i| &desired.resources[*i])
+        .filter(|r| r.spec.workload().is_some())
+        .map(|r| r.name().to_string())
+        .collect();
+    let rebuilt: BTreeSet<String> = out
+        .changes
+        .iter()
+        .filter_map(|c| match (&c.action, &c.target) {
+            (Action::Build, Target::Image { reference }) => Some(reference.clone()),
+            _ => None,
+        })
+        .collect();
+    let isolated: BTreeSet<String> = desired
+        .resources
+        .iter()
+        .filter_map(|r| match &r.spec {
+            Spec::IsolationPolicy(p) => Some(inputs.object_name(&p.network)),
+            _ => None,
+        })
+        .collect();
+    for wave in dependency_waves(desired, &names) {
+        for name in wave {
+            let Some(r) = desired.get(Kind::Service, &name).or_else(|| desired.get(Kind::Job, &name)) else { continue };
+            let spec = match render_container(r, inputs, observed) {
+                Some(Ok(spec)) => spec,
+                Some(Err(e)) => {
+                    out.errors.push(e);
+                    continue;
+                }
+                None => continue,
+            };
+            plan_one(spec, observed, &rebuilt, &isolated, out);
+        }
+    }
+}
+
+fn change(spec: &ContainerSpec, action: Action, reasons: Vec<Reason>) -> Change {
+    Change {
+        kind: spec.kind,
+        name: spec.resource.clone(),
+        action,
+        reasons,
+        fields: Vec::new(),
+        network: None,
+        target: Target::Container(Box::new(spec.clone())),
+    }
+}
+
+fn plan_one(spec: ContainerSpec, observed: &Observed, rebuilt: &BTreeSet<String>, isolated: &BTreeSet<String>, out: &mut Plan) {
+    let Some(have) = observed.container(&spec.name) else {
+        out.changes.push(change(&spec, Action::Create, vec![Reason::NotFound]));
+        return;
+    };
+    if !have.is_managed() {
+        out.conflicts.push(Conflict {
+            kind: spec.kind,
+            name: spec.resource.clone(),
+            message: format!(
+                "container {} exists but lacks the ownership label; lucidctl will not adopt or remove it: remove or rename it by hand",
+                spec.name
+            ),
+        });
+        return;
+    }
+    if let Some(project) = have.label(labels::PROJECT).filter(|p| *p != spec.labels[labels::PROJECT]) {
+        out.conflicts.push(Conflict {
+            kind: spec.kind,
+            name: spec.resource.clone(),
+            message: format!("container {} belongs to project {project:?}; use that project or another name prefix", spec.name),
+        });
+        return;
+    }
+    let fields = field_changes(&spec, have);
+    let mut reasons = recreate_reasons(&spec, have, !fields.is_empty());
+    if rebuilt.contains(&spec.image) {
+        reasons.push(Reason::ImageRebuilt);
+    }
+    for m in &spec.mounts {
+        if !have.config.mounts.contains_key(&m.target) {
+            reasons.push(Reason::MountMissing { target: m.target.clone() });
+        }
+    }
+    if spec.kind == Kind::Job && have.state == Some(RunState::Exited) && have.exit_code.unwrap_or(0) != 0 {
+        reasons.push(Reason::JobFailed { exit_code: have.exit_code.unwrap_or(0) });
+    }
+    reasons.dedup();
+    if !reasons.is_empty() {
+        let mut c = change(&spec, Action::Recreate, reasons);
+        c.fields = fields;
+        out.changes.push(c);
+        return;
+    }
+    plan_networks(&spec, have, isolated, out);
+    let finished_job = spec.kind == Kind::Job && have.state == Some(RunState::Exited);
+    let running = matches!(have.state, Some(RunState::Running | RunState::Restarting));
+    if !running && !finished_job {
+        out.changes.push(change(&spec, Action::Start, vec![Reason::Stopped]));
+    }
+}
+
+/// Which inputs explain a hash difference, from the per-input hashes on the container.
+fn recreate_reasons(spec: &ContainerSpec, have: &ObservedContainer, fields_differ: bool) -> Vec<Reason> {
+    if have.label(labels::SPEC_HASH) == Some(spec.hash.as_str()) {
+        return if fields_differ { vec![Reason::ManualChange] } else { Vec::new() };
+    }
+    let before: BTreeMap<String, String> = have.label(labels::INPUTS).and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    let mut reasons = Vec::new();
+    let keys: BTreeSet<&String> = before.keys().chain(spec.inputs.keys()).collect();
+    for key in keys {
+        if before.get(key) == spec.inputs.get(key) {
+            continue;
+        }
+        reasons.push(match key.split_once('/') {
+            Some(("config", name)) => Reason::ConfigFileChanged { name: name.to_string() },
+            Some(("secret", set)) => Reason::SecretChanged { set: set.to_string() },
+            _ if key == "image" => Reason::ImageChanged,
+            _ => Reason::SpecChanged,
+        });
+    }
+    if reasons.is_empty() {
+        reasons.push(Reason::HashChanged);
+    }
+    reasons
+}
+
+fn plan_networks(spec: &ContainerSpec, have: &ObservedContainer, isolated: &BTreeSet<String>, out: &mut Plan) {
+    let declared: BTreeSet<&str> = spec.networks.iter().map(|n| n.network.as_str()).collect();
+    for n in &spec.networks {
+        if !have.config.networks.contains_key(&n.network) {
+            let mut c = change(spec, Action::Connect, vec![Reason::NetworkMissing { network: n.network.clone() }]);
+            c.network = Some(n.network.clone());
+            out.changes.push(c);
+        }
+    }
+    for network in have.config.networks.keys() {
+        // With no networks declared, Docker's default bridge is what was asked for.
+        let default_bridge = declared.is_empty() && network == "bridge";
+        if !declared.contains(network.as_str()) && !default_bridge {
+            let reason = Reason::NetworkNotDeclared { network: network.clone(), policy_violation: isolated.contains(network) };
+            let mut c = change(spec, Action::Disconnect, vec![reason]);
+            c.network = Some(network.clone());
+            out.changes.push(c);
+        }
+    }
+}

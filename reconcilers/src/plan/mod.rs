@@ -1,0 +1,185 @@
+//! `plan(desired, observed)`: the ordered changes that make the engine match the
+//! files, each with typed reasons. Pure: no I/O, so it is tested without Docker.
+
+mod containers;
+mod infra;
+mod order;
+mod select;
+
+pub use order::dependency_waves;
+pub use select::selected;
+
+use crate::fields::FieldChange;
+use crate::observed::Observed;
+use crate::render::{ContainerSpec, Inputs, NetworkPlanSpec, RenderError};
+use desired_state::model::Kind;
+use desired_state::DesiredState;
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Build,
+    Pull,
+    Create,
+    Recreate,
+    Start,
+    Connect,
+    Disconnect,
+    Remove,
+}
+
+impl Action {
+    pub fn marker(self) -> &'static str {
+        match self {
+            Action::Create | Action::Build | Action::Pull => "+",
+            Action::Recreate => "±",
+            Action::Start | Action::Connect | Action::Disconnect => "~",
+            Action::Remove => "-",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Build => "build",
+            Action::Pull => "pull",
+            Action::Create => "create",
+            Action::Recreate => "recreate",
+            Action::Start => "start",
+            Action::Connect => "connect",
+            Action::Disconnect => "disconnect",
+            Action::Remove => "remove",
+        }
+    }
+}
+
+/// Why a change is planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Reason {
+    /// Nothing of that name exists yet.
+    NotFound,
+    /// The declared spec changed since the container was created.
+    SpecChanged,
+    /// The image ID behind the tag changed (rebuilt or re-pulled).
+    ImageChanged,
+    /// The image will be built anew, so the container will change.
+    ImageRebuilt,
+    ConfigFileChanged { name: String },
+    SecretChanged { set: String },
+    /// The hash label differs, but no single input explains it (older scheme, hand-made labels).
+    HashChanged,
+    /// The container's declared fields differ from its hash: changed by hand.
+    ManualChange,
+    MountMissing { target: String },
+    NetworkMissing { network: String },
+    /// Attached to a network the spec does not list.
+    NetworkNotDeclared { network: String, policy_violation: bool },
+    Stopped,
+    JobFailed { exit_code: i64 },
+    /// Managed, but no longer in the files (prune).
+    NotDesired,
+    ImageMissing,
+    BuildInputsChanged,
+    NetworkConfigChanged,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::NotFound => f.write_str("does not exist"),
+            Reason::SpecChanged => f.write_str("spec changed"),
+            Reason::ImageChanged => f.write_str("image ID behind the tag changed"),
+            Reason::ImageRebuilt => f.write_str("image will be rebuilt"),
+            Reason::ConfigFileChanged { name } => write!(f, "config file {name} changed"),
+            Reason::SecretChanged { set } => write!(f, "secret set {set} changed"),
+            Reason::HashChanged => f.write_str("spec hash changed"),
+            Reason::ManualChange => f.write_str("changed by hand"),
+            Reason::MountMissing { target } => write!(f, "mount {target} missing"),
+            Reason::NetworkMissing { network } => write!(f, "not attached to {network}"),
+            Reason::NetworkNotDeclared { network, policy_violation: true } => {
+                write!(f, "attached to {network}, violating its isolation policy")
+            }
+            Reason::NetworkNotDeclared { network, .. } => write!(f, "attached to undeclared network {network}"),
+            Reason::Stopped => f.write_str("stopped"),
+            Reason::JobFailed { exit_code } => write!(f, "last run failed with exit code {exit_code}"),
+            Reason::NotDesired => f.write_str("no longer declared"),
+            Reason::ImageMissing => f.write_str("image not present on the engine"),
+            Reason::BuildInputsChanged => f.write_str("build context changed"),
+            Reason::NetworkConfigChanged => f.write_str("network settings changed"),
+        }
+    }
+}
+
+/// What a change acts on, carrying what the executor needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Container(Box<ContainerSpec>),
+    Network(NetworkPlanSpec),
+    Volume { name: String, labels: std::collections::BTreeMap<String, String>, driver: Option<String> },
+    Image { reference: String },
+    /// An existing object to remove or act on by name.
+    Existing { name: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub kind: Kind,
+    /// The resource name (metadata.name).
+    pub name: String,
+    pub action: Action,
+    pub reasons: Vec<Reason>,
+    pub fields: Vec<FieldChange>,
+    /// For connect and disconnect.
+    pub network: Option<String>,
+    pub target: Target,
+}
+
+/// Something the plan cannot resolve on its own; apply refuses while any remain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    pub kind: Kind,
+    pub name: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub conflicts: Vec<Conflict>,
+    /// Resources that could not be rendered (missing secrets or config files).
+    pub errors: Vec<RenderError>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// `-l key=value`: matching resources plus everything they depend on.
+    pub selector: Vec<(String, String)>,
+    /// Remove managed objects that are no longer declared.
+    pub prune: bool,
+    /// With prune, also remove managed volumes (their data is lost).
+    pub prune_volumes: bool,
+}
+
+pub fn plan(desired: &DesiredState, observed: &Observed, inputs: &Inputs, options: &PlanOptions) -> Plan {
+    let chosen = selected(desired, &options.selector);
+    let mut out = Plan::default();
+    infra::plan_images(desired, &chosen, observed, inputs, &mut out);
+    infra::plan_networks(desired, &chosen, observed, inputs, &mut out);
+    infra::plan_volumes(desired, &chosen, observed, inputs, &mut out);
+    containers::plan_containers(desired, &chosen, observed, inputs, &mut out);
+    if options.prune {
+        infra::plan_prune(desired, observed, inputs, &options.selector, options.prune_volumes, &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,45 @@
+use desired_state::model::{Kind, MountSource, Spec};
+use desired_state::DesiredState;
+use std::collections::BTreeSet;
+
+/// Indices of the resources a selector picks, closed over what they depend on:
+/// dependsOn targets, networks, volumes, config files, secret sets and images.
+/// An empty selector picks everything.
+pub fn selected(desired: &DesiredState, selector: &[(String, String)]) -> BTreeSet<usize> {
+    let all = 0..desired.resources.len();
+    if selector.is_empty() {
+        return all.collect();
+    }
+    let index = |kind: Kind, name: &str| desired.resources.iter().position(|r| r.kind() == kind && r.name() == name);
+    let mut chosen: BTreeSet<usize> = all.filter(|i| desired.resources[*i].matches(selector)).collect();
+    let mut queue: Vec<usize> = chosen.iter().copied().collect();
+    while let Some(i) = queue.pop() {
+        let r = &desired.resources[i];
+        let mut deps: Vec<Option<usize>> = Vec::new();
+        if let Some(w) = r.spec.workload() {
+            for d in &w.depends_on {
+                deps.push(index(Kind::Service, &d.name).or_else(|| index(Kind::Job, &d.name)));
+            }
+            deps.extend(w.networks.iter().map(|n| index(Kind::Network, &n.name)));
+            deps.extend(w.env_from.iter().map(|e| index(Kind::SecretSet, &e.secret_set)));
+            for m in &w.mounts {
+                match m.source() {
+                    Some(MountSource::Volume(v)) => deps.push(index(Kind::Volume, v)),
+                    Some(MountSource::ConfigFile(c)) => deps.push(index(Kind::ConfigFile, c)),
+                    _ => {}
+                }
+            }
+            let image = w.image.with_default_tag();
+            deps.extend(desired.resources.iter().enumerate().filter_map(|(j, img)| match &img.spec {
+                Spec::Image(s) if s.reference.with_default_tag() == image => Some(Some(j)),
+                _ => None,
+            }));
+        }
+        for d in deps.into_iter().flatten() {
+            if chosen.insert(d) {
+                queue.push(d);
+            }
+        }
+    }
+    chosen
+}

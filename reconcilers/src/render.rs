@@ -1,0 +1,317 @@
+//! Desired resources rendered into the concrete objects lucidctl would create,
+//! with the hash that is stamped on them. Pure: all file contents and secret
+//! values arrive in `Inputs`.
+
+use crate::hash::{short_hash, spec_hash, SpecHashInputs};
+use crate::labels;
+use crate::observed::Observed;
+use desired_state::model::{
+    Healthcheck, Kind, MountSource, NetworkSpec, Port, RestartPolicy, Security, Spec, WorkloadSpec,
+};
+use desired_state::Resource;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// What the world outside the files contributes to a render.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Scopes ownership and prune, as compose's project name does.
+    pub project: String,
+    /// Prepended to every Docker object name, so a test can run a second copy.
+    pub name_prefix: String,
+    /// The source revision (git commit) recorded on every object.
+    pub revision: Option<String>,
+    /// Host directory where config files are placed for bind mounts.
+    pub files_dir: PathBuf,
+    /// ConfigFile name to the blake3 hash of its content.
+    pub config_hashes: BTreeMap<String, String>,
+    /// SecretSet name to its values. Never printed.
+    pub secrets: BTreeMap<String, BTreeMap<String, SecretValue>>,
+    /// Image ref to the build hash it should carry (Images with a build).
+    pub build_hashes: BTreeMap<String, String>,
+}
+
+impl Inputs {
+    pub fn object_name(&self, name: &str) -> String {
+        format!("{}{}", self.name_prefix, name)
+    }
+
+    /// Where the engine host sees a ConfigFile's content.
+    pub fn config_path(&self, name: &str) -> String {
+        self.files_dir.join(&self.project).join("configs").join(name).display().to_string()
+    }
+}
+
+/// A secret value: its Debug and Display never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    pub fn new(v: impl Into<String>) -> Self {
+        SecretValue(v.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(sensitive)")
+    }
+}
+
+impl fmt::Display for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(sensitive)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnvValue {
+    Plain(String),
+    /// From a SecretSet.
+    Secret { set: String, value: SecretValue },
+}
+
+impl EnvValue {
+    pub fn expose(&self) -> &str {
+        match self {
+            EnvValue::Plain(s) => s,
+            EnvValue::Secret { value, .. } => value.expose(),
+        }
+    }
+
+    /// How the value may be shown.
+    pub fn shown(&self) -> String {
+        match self {
+            EnvValue::Plain(s) => format!("{s:?}"),
+            EnvValue::Secret { .. } => "(sensitive)".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MountFrom {
+    Volume(String),
+    HostPath(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedMount {
+    pub target: String,
+    pub from: MountFrom,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedAttachment {
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub ipv4_address: Option<String>,
+}
+
+/// A container as lucidctl would create it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSpec {
+    pub kind: Kind,
+    /// The resource name (metadata.name).
+    pub resource: String,
+    /// The Docker container name.
+    pub name: String,
+    pub image: String,
+    pub env: BTreeMap<String, EnvValue>,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub ports: Vec<Port>,
+    pub networks: Vec<RenderedAttachment>,
+    pub mounts: Vec<RenderedMount>,
+    pub healthcheck: Option<Healthcheck>,
+    pub restart: Option<RestartPolicy>,
+    pub memory: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub security: Security,
+    pub init: Option<bool>,
+    pub stop_grace_seconds: Option<i64>,
+    pub labels: BTreeMap<String, String>,
+    pub hash: String,
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// Why a container cannot be rendered yet.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RenderError {
+    #[error("{resource}: secret set {set:?} has no values; run `lucidctl secrets generate`")]
+    MissingSecrets { resource: String, set: String },
+    #[error("{resource}: config file {name:?} was not read")]
+    MissingConfig { resource: String, name: String },
+}
+
+pub fn ownership_labels(inputs: &Inputs, kind: Kind, r: &Resource) -> BTreeMap<String, String> {
+    let mut l = BTreeMap::new();
+    l.insert(labels::MANAGED_BY.to_string(), labels::MANAGED_BY_VALUE.to_string());
+    l.insert(labels::PROJECT.to_string(), inputs.project.clone());
+    l.insert(labels::KIND.to_string(), kind.to_string());
+    l.insert(labels::NAME.to_string(), r.name().to_string());
+    if let Some(rev) = &inputs.revision {
+        l.insert(labels::REVISION.to_string(), rev.clone());
+    }
+    for (k, v) in &r.metadata.labels {
+        l.insert(format!("{}{k}", labels::USER_PREFIX), v.clone());
+    }
+    l
+}
+
+/// The image ID a tag points to on the engine, if present.
+pub fn image_id(observed: &Observed, image: &str) -> Option<String> {
+    observed.images.get(image).map(|i| i.id.clone())
+}
+
+/// Renders a Service or Job; other kinds give None.
+pub fn render_container(r: &Resource, inputs: &Inputs, observed: &Observed) -> Option<Result<ContainerSpec, RenderError>> {
+    let (kind, w) = match &r.spec {
+        Spec::Service(w) => (Kind::Service, w),
+        Spec::Job(w) => (Kind::Job, w),
+        _ => return None,
+    };
+    Some(render_workload(r, kind, w, inputs, observed))
+}
+
+fn render_workload(r: &Resource, kind: Kind, w: &WorkloadSpec, inputs: &Inputs, observed: &Observed) -> Result<ContainerSpec, RenderError> {
+    let image = w.image.with_default_tag();
+    let env = render_env(r, w, inputs)?;
+    let mounts = render_mounts(r, w, inputs)?;
+    let networks = w
+        .networks
+        .iter()
+        .map(|n| {
+            let mut aliases = n.aliases.clone();
+            // Keep the resource name resolvable when a prefix changes the container name.
+            if !inputs.name_prefix.is_empty() && !aliases.contains(&r.metadata.name) {
+                aliases.push(r.metadata.name.clone());
+            }
+            RenderedAttachment {
+                network: inputs.object_name(&n.name),
+                aliases,
+                ipv4_address: n.ipv4_address.map(|ip| ip.to_string()),
+            }
+        })
+        .collect();
+
+    let mut declared = w.clone();
+    declared.depends_on.clear();
+    let mut hash_inputs = SpecHashInputs {
+        declared: serde_json::to_value(&declared).unwrap_or_default(),
+        name_prefix: inputs.name_prefix.clone(),
+        image_id: image_id(observed, &image).unwrap_or_else(|| format!("unresolved:{image}")),
+        config_files: BTreeMap::new(),
+        secret_sets: BTreeMap::new(),
+    };
+    for m in &w.mounts {
+        if let Some(MountSource::ConfigFile(c)) = m.source() {
+            let h = inputs.config_hashes.get(c).cloned().unwrap_or_default();
+            hash_inputs.config_files.insert(c.to_string(), h);
+        }
+    }
+    for e in &w.env_from {
+        let values = inputs.secrets.get(&e.secret_set);
+        let digest = values.map(|v| {
+            let joined: Vec<String> = v.iter().map(|(k, s)| format!("{k}={}", s.expose())).collect();
+            short_hash(joined.join("\n").as_bytes())
+        });
+        hash_inputs.secret_sets.insert(e.secret_set.clone(), digest.unwrap_or_default());
+    }
+    let (hash, component_hashes) = spec_hash(&hash_inputs);
+
+    let mut labels = ownership_labels(inputs, kind, r);
+    labels.insert(labels::SPEC_HASH.to_string(), hash.clone());
+    labels.insert(labels::INPUTS.to_string(), serde_json::to_string(&component_hashes).unwrap_or_default());
+    let plain_keys: Vec<&str> = w.env.keys().map(String::as_str).collect();
+    labels.insert(labels::ENV_KEYS.to_string(), plain_keys.join(","));
+
+    let resources = w.resources.as_ref();
+    Ok(ContainerSpec {
+        kind,
+        resource: r.name().to_string(),
+        name: inputs.object_name(r.name()),
+        image,
+        env,
+        command: w.command.clone(),
+        entrypoint: w.entrypoint.clone(),
+        user: w.user.clone(),
+        working_dir: w.working_dir.clone(),
+        ports: w.ports.clone(),
+        networks,
+        mounts,
+        healthcheck: w.healthcheck.clone(),
+        restart: w.restart,
+        memory: resources.and_then(|r| r.memory).map(|m| m.0 as i64),
+        nano_cpus: resources.and_then(|r| r.cpus).map(|c| (c * 1e9) as i64),
+        pids_limit: resources.and_then(|r| r.pids_limit),
+        security: w.security.clone().unwrap_or_default(),
+        init: w.init,
+        stop_grace_seconds: w.stop_grace_period.map(|d| d.0.as_secs() as i64),
+        labels,
+        hash,
+        inputs: component_hashes,
+    })
+}
+
+fn render_env(r: &Resource, w: &WorkloadSpec, inputs: &Inputs) -> Result<BTreeMap<String, EnvValue>, RenderError> {
+    let mut env = BTreeMap::new();
+    for e in &w.env_from {
+        let values = inputs.secrets.get(&e.secret_set).ok_or_else(|| RenderError::MissingSecrets {
+            resource: r.id(),
+            set: e.secret_set.clone(),
+        })?;
+        for (k, v) in values {
+            env.insert(k.clone(), EnvValue::Secret { set: e.secret_set.clone(), value: v.clone() });
+        }
+    }
+    // Declared env wins over secret sets, as compose's `environment` wins over `env_file`.
+    for (k, v) in &w.env {
+        env.insert(k.clone(), EnvValue::Plain(v.clone()));
+    }
+    Ok(env)
+}
+
+fn render_mounts(r: &Resource, w: &WorkloadSpec, inputs: &Inputs) -> Result<Vec<RenderedMount>, RenderError> {
+    let mut out = Vec::new();
+    for m in &w.mounts {
+        let from = match m.source() {
+            Some(MountSource::Volume(v)) => MountFrom::Volume(inputs.object_name(v)),
+            Some(MountSource::Bind(b)) => MountFrom::HostPath(b.to_string()),
+            Some(MountSource::ConfigFile(c)) => {
+                if !inputs.config_hashes.contains_key(c) {
+                    return Err(RenderError::MissingConfig { resource: r.id(), name: c.to_string() });
+                }
+                MountFrom::HostPath(inputs.config_path(c))
+            }
+            None => continue,
+        };
+        let read_only = m.read_only || matches!(m.source(), Some(MountSource::ConfigFile(_)));
+        out.push(RenderedMount { target: m.target.clone(), from, read_only });
+    }
+    Ok(out)
+}
+
+/// A network as lucidctl would create it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkPlanSpec {
+    pub name: String,
+    pub spec: NetworkSpec,
+    pub labels: BTreeMap<String, String>,
+    pub hash: String,
+}
+
+pub fn render_network(r: &Resource, spec: &NetworkSpec, inputs: &Inputs) -> NetworkPlanSpec {
+    let hash = short_hash(serde_json::to_string(spec).unwrap_or_default().as_bytes());
+    let mut labels = ownership_labels(inputs, Kind::Network, r);
+    labels.insert(labels::SPEC_HASH.to_string(), hash.clone());
+    NetworkPlanSpec { name: inputs.object_name(r.name()), spec: spec.clone(), labels, hash }
+}
