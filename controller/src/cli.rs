@@ -12,6 +12,9 @@ pub struct Cli {
 pub enum Command {
     /// Check desired-state files without touching any engine.
     Validate(ValidateArgs),
+    /// Show what apply would change, and why, without changing anything.
+    /// Exit 0: no changes; 2: changes; 1: error.
+    Diff(DiffArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -48,6 +51,57 @@ pub enum OutputFormat {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub source: SourceArgs,
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// Docker engine: unix:///path or tcp://host:port (default: $DOCKER_HOST, else the local socket).
+    #[arg(short = 'H', long, env = "DOCKER_HOST", value_name = "URL")]
+    pub host: Option<String>,
+    /// Scopes ownership and prune, as compose's project name does.
+    #[arg(short = 'p', long, default_value = "lucid")]
+    pub project: String,
+    /// Prepended to every Docker object name, to run a second copy beside the first.
+    #[arg(long, default_value = "", value_name = "PREFIX")]
+    pub name_prefix: String,
+    /// Where secret env files live (default: environment/ beside the first -f directory).
+    #[arg(long, value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
+    /// Directory on the engine host where config files are placed for bind mounts.
+    #[arg(long, value_name = "DIR", default_value = "/opt/lucid/production")]
+    pub files_dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PlanArgs {
+    /// Only resources with this label (repeatable, all must match), plus what they depend on.
+    #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE", value_parser = parse_selector)]
+    pub selector: Vec<(String, String)>,
+    /// Remove managed objects of this project that the files no longer declare.
+    #[arg(long)]
+    pub prune: bool,
+    /// With --prune, also remove managed volumes. Their data is lost.
+    #[arg(long, requires = "prune")]
+    pub prune_volumes: bool,
+}
+
+fn parse_selector(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: OutputFormat,
 }

@@ -300,19 +300,19 @@ impl Patches<'_> {
         let obj = def.as_object_mut().expect("struct definitions are objects");
         // metadata.name identifies the resource the overlay patches: it stays required.
         let keep: &[&str] = if name == "Metadata" { &["name"] } else { &[] };
-        let required: Vec<Value> = obj
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter(|f| keep.iter().any(|k| f.as_str() == Some(k))).cloned().collect())
+        let was_required: Vec<String> = obj
+            .remove("required")
+            .and_then(|r| r.as_array().map(|r| r.iter().filter_map(|f| f.as_str().map(String::from)).collect()))
             .unwrap_or_default();
-        obj.remove("required");
+        let required: Vec<&String> = was_required.iter().filter(|f| keep.contains(&f.as_str())).collect();
         if !required.is_empty() {
-            obj.insert("required".into(), Value::Array(required));
+            obj.insert("required".into(), json!(required));
         }
         if let Some(Value::Object(props)) = obj.get_mut("properties") {
             for (field, schema) in props.iter_mut() {
                 let patched = self.patch_value(schema);
-                *schema = if keep.contains(&field.as_str()) { patched } else { nullable(patched) };
+                // Deleting a required field could only leave an invalid resource.
+                *schema = if was_required.contains(field) { patched } else { nullable(patched) };
             }
         }
         self.out.insert(patch_name.clone(), def);

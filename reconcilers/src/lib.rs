@@ -9,4 +9,5 @@ pub mod hash;
 pub mod labels;
 pub mod observed;
 pub mod plan;
+pub mod prepare;
 pub mod render;

@@ -1,10 +1,26 @@
+mod context;
+mod diff;
 mod validate;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
 
+/// Exit code for "the plan has changes", as `terraform plan -detailed-exitcode`.
+pub const EXIT_CHANGES: u8 = 2;
+
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Diff(args) => block_on(diff::run(args)),
+    }
+}
+
+fn block_on(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt.block_on(fut),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

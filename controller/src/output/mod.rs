@@ -1,4 +1,6 @@
-//! How diagnostics and plans look on a terminal.
+//! How diagnostics and plans look on a terminal and in JSON.
+
+pub mod plan;
 
 use desired_state::Diagnostic;
 

@@ -1,0 +1,54 @@
+//! What every engine command does first: load and validate, read inputs,
+//! connect. Each step fails with one clear message and exit code 1.
+
+use crate::cli::{EngineArgs, SourceArgs};
+use crate::output;
+use desired_state::DesiredState;
+use reconcilers::engine::{Engine, ObserveScope};
+use reconcilers::prepare::{self, ConfigContent};
+use reconcilers::render::Inputs;
+use std::collections::BTreeMap;
+
+pub struct Loaded {
+    pub state: DesiredState,
+    pub inputs: Inputs,
+    pub configs: BTreeMap<String, ConfigContent>,
+}
+
+/// Validation runs before any engine call: bad input never reaches Docker.
+pub fn load(source: &SourceArgs, engine: &EngineArgs) -> Result<Loaded, String> {
+    let (state, warnings) = match desired_state::load_valid(&source.load_options()) {
+        Ok(ok) => ok,
+        Err(invalid) => {
+            output::print_diagnostics(&invalid.warnings);
+            output::print_diagnostics(&invalid.errors);
+            return Err(format!("invalid desired state: {} error(s); nothing was changed", invalid.errors.len()));
+        }
+    };
+    output::print_diagnostics(&warnings);
+    let configs = prepare::read_config_files(&state).map_err(|e| e.to_string())?;
+    let secrets_dir = engine
+        .secrets_dir
+        .clone()
+        .unwrap_or_else(|| prepare::default_secrets_dir(source.paths.first().map(|p| p.as_path()).unwrap_or(std::path::Path::new("."))));
+    let secrets = prepare::read_secrets(&state, &secrets_dir).map_err(|e| e.to_string())?;
+    let inputs = Inputs {
+        project: engine.project.clone(),
+        name_prefix: engine.name_prefix.clone(),
+        revision: None,
+        files_dir: engine.files_dir.clone(),
+        config_hashes: configs.iter().map(|(k, v)| (k.clone(), v.hash.clone())).collect(),
+        secrets,
+        build_hashes: BTreeMap::new(),
+    };
+    Ok(Loaded { state, inputs, configs })
+}
+
+pub async fn connect(engine: &EngineArgs) -> Result<Engine, String> {
+    Engine::connect(engine.host.as_deref()).await.map_err(|e| e.to_string())
+}
+
+/// Containers worth inspecting: those the files name (to spot unmanaged conflicts).
+pub fn scope(loaded: &Loaded) -> ObserveScope {
+    ObserveScope { container_names: loaded.state.workloads().map(|r| loaded.inputs.object_name(r.name())).collect() }
+}

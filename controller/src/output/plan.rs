@@ -1,0 +1,103 @@
+//! A plan in the style of `terraform plan`: one line per change with a marker,
+//! field-level lines under recreates, and a summary.
+
+use reconcilers::plan::{Action, Plan};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::io::IsTerminal;
+
+pub fn use_colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn paint(on: bool, code: &str, text: &str) -> String {
+    if on {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+fn colour_of(action: Action) -> &'static str {
+    match action {
+        Action::Create | Action::Build | Action::Pull => "32",
+        Action::Recreate => "35",
+        Action::Remove => "31",
+        _ => "33",
+    }
+}
+
+fn counts(p: &Plan) -> BTreeMap<&'static str, usize> {
+    let mut c = BTreeMap::new();
+    for ch in &p.changes {
+        *c.entry(ch.action.as_str()).or_default() += 1;
+    }
+    c
+}
+
+pub fn text(p: &Plan, colour: bool) -> String {
+    let mut out = String::new();
+    for c in &p.changes {
+        let reasons: Vec<String> = c.reasons.iter().map(|r| r.to_string()).collect();
+        let target = c.network.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
+        let head = format!("{} {}/{}", c.action.marker(), c.kind, c.name);
+        let _ = writeln!(out, "{}  {}{}  ({})", paint(colour, colour_of(c.action), &head), c.action.as_str(), target, reasons.join("; "));
+        for f in &c.fields {
+            let _ = writeln!(out, "      {}: {} -> {}", f.path, f.from, f.to);
+        }
+    }
+    for c in &p.conflicts {
+        let _ = writeln!(out, "{}  {}", paint(colour, "31;1", &format!("! {}/{}", c.kind, c.name)), c.message);
+    }
+    for e in &p.errors {
+        let _ = writeln!(out, "{}  {e}", paint(colour, "31;1", "! error"));
+    }
+    let n = counts(p);
+    if p.changes.is_empty() && p.conflicts.is_empty() && p.errors.is_empty() {
+        out.push_str("No changes. The engine matches the desired state.\n");
+    } else {
+        let parts: Vec<String> = ["build", "pull", "create", "recreate", "start", "connect", "disconnect", "remove"]
+            .iter()
+            .filter_map(|a| n.get(a).map(|k| format!("{k} to {a}")))
+            .collect();
+        let mut line = format!("Plan: {}", if parts.is_empty() { "no changes".to_string() } else { parts.join(", ") });
+        if !p.conflicts.is_empty() {
+            let _ = write!(line, "; {} conflict(s)", p.conflicts.len());
+        }
+        if !p.errors.is_empty() {
+            let _ = write!(line, "; {} error(s)", p.errors.len());
+        }
+        out.push_str(&line);
+        out.push_str(".\n");
+    }
+    out
+}
+
+pub fn json(p: &Plan) -> String {
+    let changes: Vec<_> = p
+        .changes
+        .iter()
+        .map(|c| {
+            json!({
+                "kind": c.kind.as_str(),
+                "name": c.name,
+                "action": c.action.as_str(),
+                "network": c.network,
+                "reasons": c.reasons.iter().map(|r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    if let Some(o) = v.as_object_mut() { o.insert("message".into(), json!(r.to_string())); }
+                    v
+                }).collect::<Vec<_>>(),
+                "fields": c.fields,
+            })
+        })
+        .collect();
+    let body = json!({
+        "changes": changes,
+        "conflicts": p.conflicts.iter().map(|c| json!({"kind": c.kind.as_str(), "name": c.name, "message": c.message})).collect::<Vec<_>>(),
+        "errors": p.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        "summary": counts(p),
+    });
+    serde_json::to_string_pretty(&body).unwrap_or_default()
+}

@@ -1,0 +1,115 @@
+//! Reads what rendering needs from outside the desired state: config file
+//! contents and secret values. This is file I/O, kept out of `plan`.
+
+use crate::hash::short_hash;
+use crate::render::SecretValue;
+use desired_state::model::{Kind, Spec};
+use desired_state::DesiredState;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct ConfigContent {
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+    pub hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("ConfigFile/{name}: cannot read {path}: {cause}")]
+    ConfigUnreadable { name: String, path: PathBuf, cause: String },
+    #[error("SecretSet/{name}: cannot read {path}: {cause}")]
+    SecretsUnreadable { name: String, path: PathBuf, cause: String },
+}
+
+/// ConfigFile name to its content, mode and hash.
+pub fn read_config_files(state: &DesiredState) -> Result<BTreeMap<String, ConfigContent>, PrepareError> {
+    let mut out = BTreeMap::new();
+    for r in state.of_kind(Kind::ConfigFile) {
+        let Spec::ConfigFile(c) = &r.spec else { continue };
+        let bytes = match (&c.content, &c.file) {
+            (Some(text), _) => text.clone().into_bytes(),
+            (None, Some(file)) => {
+                let path = r.origin.base_dir("/spec/file").join(file);
+                std::fs::read(&path).map_err(|e| PrepareError::ConfigUnreadable { name: r.name().into(), path, cause: e.to_string() })?
+            }
+            (None, None) => Vec::new(),
+        };
+        let mode = c.mode.map(|m| m.0).unwrap_or(0o644);
+        let hash = short_hash(&[bytes.as_slice(), &mode.to_be_bytes()].concat());
+        out.insert(r.name().to_string(), ConfigContent { bytes, mode, hash });
+    }
+    Ok(out)
+}
+
+/// The default secrets directory: `environment/` beside the first state directory,
+/// which for `-f configs/lucid` is `configs/environment/`, as the build plan had it.
+pub fn default_secrets_dir(first_path: &Path) -> PathBuf {
+    let dir = if first_path.is_dir() { first_path } else { first_path.parent().unwrap_or(Path::new(".")) };
+    dir.parent().unwrap_or(Path::new(".")).join("environment")
+}
+
+/// Parses an env file: `KEY=VALUE` lines, `#` comments, optional matching quotes.
+pub fn parse_env_file(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let unquoted = ['"', '\'']
+                .iter()
+                .find_map(|q| v.strip_prefix(*q).and_then(|s| s.strip_suffix(*q)))
+                .unwrap_or(v);
+            (k.trim().to_string(), unquoted.to_string())
+        })
+        .collect()
+}
+
+/// Secret values by SecretSet. A set whose generated keys are not all in its
+/// env file is left out, so rendering reports it instead of guessing.
+pub fn read_secrets(state: &DesiredState, secrets_dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, SecretValue>>, PrepareError> {
+    let mut out = BTreeMap::new();
+    for r in state.of_kind(Kind::SecretSet) {
+        let Spec::SecretSet(s) = &r.spec else { continue };
+        let path = secrets_dir.join(&s.file);
+        let from_file = match std::fs::read_to_string(&path) {
+            Ok(text) => parse_env_file(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(PrepareError::SecretsUnreadable { name: r.name().into(), path, cause: e.to_string() }),
+        };
+        if s.generate.iter().any(|g| from_file.get(&g.key).is_none_or(|v| v.is_empty())) {
+            continue;
+        }
+        let mut values: BTreeMap<String, SecretValue> = from_file
+            .iter()
+            .filter(|(k, _)| s.generate.iter().any(|g| &g.key == *k))
+            .map(|(k, v)| (k.clone(), SecretValue::new(v.clone())))
+            .collect();
+        for (k, v) in &s.values {
+            values.insert(k.clone(), SecretValue::new(v.clone()));
+        }
+        out.insert(r.name().to_string(), values);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_files_parse_like_compose() {
+        let env = parse_env_file("# c\nA=1\nexport B=\"two words\"\n\nC='x=y'\nbad line\n");
+        assert_eq!(env["A"], "1");
+        assert_eq!(env["B"], "two words");
+        assert_eq!(env["C"], "x=y");
+        assert_eq!(env.len(), 3);
+    }
+
+    #[test]
+    fn secrets_dir_sits_beside_the_state() {
+        assert_eq!(default_secrets_dir(Path::new("/nonexistent/configs/lucid.yaml")), PathBuf::from("/nonexistent/environment"));
+    }
+}
