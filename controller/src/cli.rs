@@ -15,6 +15,36 @@ pub enum Command {
     /// Show what apply would change, and why, without changing anything.
     /// Exit 0: no changes; 2: changes; 1: error.
     Diff(DiffArgs),
+    /// Converge the engine to the desired state: build, pull, create, recreate, start,
+    /// in dependency order, gated on health.
+    Apply(ApplyArgs),
+    /// Remove the managed containers and networks the files declare (volumes only with --volumes).
+    Delete(DeleteArgs),
+    /// Generate, check and list SecretSet env files. Values are never printed.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretsCommand {
+    /// Write every SecretSet's env file: keep existing values, generate missing ones.
+    Generate(SecretsArgs),
+    /// Verify every env file exists with no empty, missing or placeholder value.
+    Check(SecretsArgs),
+    /// Show keys, value lengths and file ages; never values.
+    List(SecretsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SecretsArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Where env files live (default: environment/ beside the first -f directory). Keep it out of git.
+    #[arg(long, value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
+    /// Replace this generated key with a fresh value (repeatable).
+    #[arg(long, value_name = "KEY")]
+    pub rotate: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -104,4 +134,44 @@ pub struct DiffArgs {
     pub plan: PlanArgs,
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Longest wait for one health check, job or dependency, e.g. 90s or 5m.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Print the plan and change nothing (exit 0: no changes, 2: changes).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Fail at once if another lucidctl holds the engine lock, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Mutating engine calls in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Also remove the declared volumes. Their data is lost.
+    #[arg(long)]
+    pub volumes: bool,
+    /// Fail at once if another lucidctl holds the engine lock.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<desired_state::model::DurationSpec>().map(|d| d.0)
 }

@@ -3,6 +3,8 @@
 //! Data flows one way: files (desired-state) -> render -> plan -> engine.
 //! `engine` is the only module that speaks to Docker.
 
+pub mod apply;
+pub mod build;
 pub mod engine;
 pub mod fields;
 pub mod hash;
@@ -11,3 +13,4 @@ pub mod observed;
 pub mod plan;
 pub mod prepare;
 pub mod render;
+pub mod secrets;

@@ -1,5 +1,8 @@
+mod apply;
 mod context;
+mod delete;
 mod diff;
+mod secrets;
 mod validate;
 
 use crate::cli::{Cli, Command};
@@ -12,6 +15,9 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Diff(args) => block_on(diff::run(args)),
+        Command::Apply(args) => block_on(apply::run(args)),
+        Command::Delete(args) => block_on(delete::run(args)),
+        Command::Secrets(cmd) => secrets::run(cmd),
     }
 }
 

@@ -1,6 +1,7 @@
 //! How diagnostics and plans look on a terminal and in JSON.
 
 pub mod plan;
+pub mod progress;
 
 use desired_state::Diagnostic;
 

@@ -2,6 +2,7 @@
 //! module; everything else speaks `observed` and `render` types. Engine
 //! failures become `EngineError`s that name the object concerned.
 
+mod act;
 mod convert;
 mod observe;
 

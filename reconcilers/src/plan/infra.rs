@@ -103,28 +103,55 @@ pub(super) fn plan_prune(desired: &DesiredState, observed: &Observed, inputs: &I
             k => desired.get(k, name).is_some(),
         }
     };
-    let kind_of = |l: &BTreeMap<String, String>, default: Kind| {
-        l.get(labels::KIND).and_then(|k| Kind::parse(k)).unwrap_or(default)
-    };
+    // Objects of kinds lucidctl does not declare (its lock) are never pruned.
+    let kind_of = |l: &BTreeMap<String, String>| l.get(labels::KIND).and_then(|k| Kind::parse(k));
     let resource_name = |l: &BTreeMap<String, String>, fallback: &str| l.get(labels::NAME).cloned().unwrap_or_else(|| fallback.to_string());
     let mut removals = Vec::new();
     for c in &observed.containers {
-        let kind = kind_of(&c.labels, Kind::Service);
+        let Some(kind) = kind_of(&c.labels) else { continue };
         if ours(&c.labels) && !declared(kind, &c.labels) {
             removals.push(simple(kind, &resource_name(&c.labels, &c.name), Action::Remove, Reason::NotDesired, Target::Existing { name: c.name.clone() }));
         }
     }
     for n in &observed.networks {
-        if ours(&n.labels) && !declared(Kind::Network, &n.labels) {
+        if ours(&n.labels) && kind_of(&n.labels) == Some(Kind::Network) && !declared(Kind::Network, &n.labels) {
             removals.push(simple(Kind::Network, &resource_name(&n.labels, &n.name), Action::Remove, Reason::NotDesired, Target::Existing { name: n.name.clone() }));
         }
     }
     if prune_volumes {
         for v in &observed.volumes {
-            if ours(&v.labels) && !declared(Kind::Volume, &v.labels) {
+            if ours(&v.labels) && kind_of(&v.labels) == Some(Kind::Volume) && !declared(Kind::Volume, &v.labels) {
                 removals.push(simple(Kind::Volume, &resource_name(&v.labels, &v.name), Action::Remove, Reason::NotDesired, Target::Existing { name: v.name.clone() }));
             }
         }
     }
     out.changes.extend(removals);
+}
+
+/// `lucidctl delete`: every managed object of the project that the files
+/// declare, containers first. Volumes only when asked.
+pub fn plan_delete(desired: &DesiredState, observed: &Observed, inputs: &Inputs, with_volumes: bool) -> Plan {
+    let mut out = Plan::default();
+    let ours = |l: &BTreeMap<String, String>| is_managed(l) && l.get(labels::PROJECT) == Some(&inputs.project);
+    for r in desired.workloads() {
+        let name = inputs.object_name(r.name());
+        if let Some(c) = observed.container(&name).filter(|c| ours(&c.labels)) {
+            out.changes.push(simple(r.kind(), r.name(), Action::Remove, Reason::NotDesired, Target::Existing { name: c.name.clone() }));
+        }
+    }
+    for r in desired.of_kind(Kind::Network) {
+        let name = inputs.object_name(r.name());
+        if observed.network(&name).is_some_and(|n| ours(&n.labels)) {
+            out.changes.push(simple(Kind::Network, r.name(), Action::Remove, Reason::NotDesired, Target::Existing { name }));
+        }
+    }
+    if with_volumes {
+        for r in desired.of_kind(Kind::Volume) {
+            let name = inputs.object_name(r.name());
+            if observed.volume(&name).is_some_and(|v| ours(&v.labels)) {
+                out.changes.push(simple(Kind::Volume, r.name(), Action::Remove, Reason::NotDesired, Target::Existing { name }));
+            }
+        }
+    }
+    out
 }

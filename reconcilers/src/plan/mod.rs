@@ -6,6 +6,7 @@ mod infra;
 mod order;
 mod select;
 
+pub use infra::plan_delete;
 pub use order::dependency_waves;
 pub use select::selected;
 

@@ -1,0 +1,99 @@
+use super::context::{self, Loaded};
+use super::EXIT_CHANGES;
+use crate::cli::ApplyArgs;
+use crate::output::{plan as show, progress};
+use desired_state::model::Kind;
+use futures_util::future::BoxFuture;
+use reconcilers::apply::files::LocalFiles;
+use reconcilers::apply::lock::EngineLock;
+use reconcilers::apply::{converge, ApplyContext, ApplyOptions, Builder};
+use reconcilers::engine::Engine;
+use reconcilers::plan::PlanOptions;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub async fn run(args: ApplyArgs) -> ExitCode {
+    let loaded = match context::load(&args.source, &args.engine) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    if args.plan.prune && loaded.state.resources.is_empty() {
+        return fail("refusing to prune: the desired set is empty (that would remove everything)");
+    }
+    let engine = match context::connect(&args.engine).await {
+        Ok(e) => e,
+        Err(e) => return fail(&e),
+    };
+    let options = ApplyOptions {
+        plan: PlanOptions { selector: args.plan.selector.clone(), prune: args.plan.prune, prune_volumes: args.plan.prune_volumes },
+        timeout: args.timeout,
+        concurrency: args.concurrency,
+        ..ApplyOptions::default()
+    };
+    let lines = progress::Lines::new();
+    let builder = EngineBuilder { loaded: &loaded };
+    let ctx = ApplyContext {
+        engine: &engine,
+        desired: &loaded.state,
+        inputs: &loaded.inputs,
+        configs: &loaded.configs,
+        files: &LocalFiles,
+        builder: &builder,
+        progress: &lines,
+        options,
+    };
+    if args.dry_run {
+        return match ctx.plan_now().await {
+            Ok(p) => {
+                print!("{}", show::text(&p, show::use_colour()));
+                if p.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_CHANGES) }
+            }
+            Err(e) => fail(&e.to_string()),
+        };
+    }
+    let lease = args.timeout * 2 + Duration::from_secs(60);
+    let lock = match EngineLock::acquire(&engine, &args.engine.project, lease, args.no_wait, |holder| {
+        eprintln!("waiting for the engine lock held by {holder}...")
+    })
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let result = converge(&ctx).await;
+    if let Err(e) = lock.release(&engine).await {
+        eprintln!("warning: could not release the engine lock: {e}");
+    }
+    match result {
+        Ok(report) => {
+            progress::print_report(&report);
+            if report.failures().next().is_some() {
+                ExitCode::FAILURE
+            } else {
+                eprintln!("Converged.");
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+/// Builds Image resources on the target engine.
+struct EngineBuilder<'a> {
+    #[allow(dead_code)]
+    loaded: &'a Loaded,
+}
+
+impl Builder for EngineBuilder<'_> {
+    fn build<'a>(&'a self, _engine: &'a Engine, image: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let _ = Kind::Image;
+            Err(format!("building {image} is not supported yet"))
+        })
+    }
+}

@@ -1,0 +1,69 @@
+use super::context;
+use crate::cli::DeleteArgs;
+use crate::output::progress;
+use futures_util::future::BoxFuture;
+use reconcilers::apply::files::LocalFiles;
+use reconcilers::apply::lock::EngineLock;
+use reconcilers::apply::{execute_once, ApplyContext, ApplyOptions, Builder};
+use reconcilers::engine::{Engine, ObserveScope};
+use reconcilers::plan::plan_delete;
+use std::process::ExitCode;
+use std::time::Duration;
+
+struct NoBuilds;
+
+impl Builder for NoBuilds {
+    fn build<'a>(&'a self, _: &'a Engine, image: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { Err(format!("delete does not build {image}")) })
+    }
+}
+
+pub async fn run(args: DeleteArgs) -> ExitCode {
+    let loaded = match context::load(&args.source, &args.engine) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    let engine = match context::connect(&args.engine).await {
+        Ok(e) => e,
+        Err(e) => return fail(&e),
+    };
+    let lock = match EngineLock::acquire(&engine, &args.engine.project, Duration::from_secs(600), args.no_wait, |h| {
+        eprintln!("waiting for the engine lock held by {h}...")
+    })
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let scope = ObserveScope { container_names: loaded.state.workloads().map(|r| loaded.inputs.object_name(r.name())).collect() };
+    let result = match engine.observe(&scope).await {
+        Ok(observed) => {
+            let p = plan_delete(&loaded.state, &observed, &loaded.inputs, args.volumes);
+            let lines = progress::Lines::new();
+            let ctx = ApplyContext {
+                engine: &engine,
+                desired: &loaded.state,
+                inputs: &loaded.inputs,
+                configs: &loaded.configs,
+                files: &LocalFiles,
+                builder: &NoBuilds,
+                progress: &lines,
+                options: ApplyOptions::default(),
+            };
+            let outcomes = execute_once(&ctx, &p).await;
+            let failed = outcomes.iter().filter(|(_, _, o)| o.is_failure()).count();
+            eprintln!("Deleted {} object(s){}.", outcomes.len() - failed, if failed > 0 { format!(", {failed} failed") } else { String::new() });
+            if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+        Err(e) => fail(&e.to_string()),
+    };
+    if let Err(e) = lock.release(&engine).await {
+        eprintln!("warning: could not release the engine lock: {e}");
+    }
+    result
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,117 @@
+use crate::cli::{SecretsArgs, SecretsCommand};
+use crate::output;
+use desired_state::model::{Kind, Spec};
+use reconcilers::prepare::{default_secrets_dir, parse_env_file};
+use reconcilers::secrets;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+pub fn run(cmd: SecretsCommand) -> ExitCode {
+    let (args, action) = match &cmd {
+        SecretsCommand::Generate(a) => (a, "generate"),
+        SecretsCommand::Check(a) => (a, "check"),
+        SecretsCommand::List(a) => (a, "list"),
+    };
+    let state = match desired_state::load_valid(&args.source.load_options()) {
+        Ok((state, warnings)) => {
+            output::print_diagnostics(&warnings);
+            state
+        }
+        Err(invalid) => {
+            output::print_diagnostics(&invalid.errors);
+            eprintln!("error: invalid desired state; nothing was written");
+            return ExitCode::FAILURE;
+        }
+    };
+    let dir = secrets_dir(args);
+    match action {
+        "generate" => generate(&state, &dir, &args.rotate),
+        "check" => {
+            let problems = secrets::check(&state, &dir);
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            if problems.is_empty() {
+                println!("secrets ok: every SecretSet in {} is complete", dir.display());
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        _ => list(&state, &dir),
+    }
+}
+
+fn secrets_dir(args: &SecretsArgs) -> PathBuf {
+    args.secrets_dir.clone().unwrap_or_else(|| default_secrets_dir(args.source.paths.first().map(PathBuf::as_path).unwrap_or(Path::new("."))))
+}
+
+fn generate(state: &desired_state::DesiredState, dir: &Path, rotate: &[String]) -> ExitCode {
+    warn_if_tracked(dir);
+    match secrets::generate(state, dir, rotate) {
+        Ok(reports) => {
+            for r in reports {
+                let mut parts = Vec::new();
+                if !r.generated.is_empty() {
+                    parts.push(format!("generated {}", r.generated.join(", ")));
+                }
+                if !r.rotated.is_empty() {
+                    parts.push(format!("rotated {}", r.rotated.join(", ")));
+                }
+                if !r.kept.is_empty() {
+                    parts.push(format!("kept {}", r.kept.len()));
+                }
+                let what = if parts.is_empty() { "values only".to_string() } else { parts.join("; ") };
+                println!("{} ({}): {what}{}", r.path.display(), r.set, if r.written { "" } else { " (unchanged)" });
+            }
+            let problems = secrets::check(state, dir);
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn list(state: &desired_state::DesiredState, dir: &Path) -> ExitCode {
+    for r in state.of_kind(Kind::SecretSet) {
+        let Spec::SecretSet(s) = &r.spec else { continue };
+        let path = dir.join(&s.file);
+        let age = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .map(|d| format!("{}h old", d.as_secs() / 3600))
+            .unwrap_or_else(|| "missing".into());
+        println!("{} ({}, {age})", r.name(), path.display());
+        let values = std::fs::read_to_string(&path).map(|t| parse_env_file(&t)).unwrap_or_default();
+        for key in s.keys() {
+            let len = values.get(key).map(|v| format!("{} chars", v.len())).unwrap_or_else(|| "missing".into());
+            println!("  {key}: {len}");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Secrets must stay out of git: warn when the directory is inside a work tree and not ignored.
+fn warn_if_tracked(dir: &Path) {
+    let probe = dir.join(".env.lucidctl-probe");
+    let in_tree = Command::new("git").arg("-C").arg(dir.parent().unwrap_or(Path::new("."))).args(["rev-parse", "--is-inside-work-tree"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !in_tree {
+        return;
+    }
+    let ignored = Command::new("git")
+        .arg("-C")
+        .arg(dir.parent().unwrap_or(Path::new(".")))
+        .args(["check-ignore", "-q", "--no-index"])
+        .arg(&probe)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ignored {
+        eprintln!("warning: {} is inside a git work tree and not ignored; add it to .gitignore so secrets are never committed", dir.display());
+    }
+}

@@ -1,0 +1,43 @@
+//! Progress lines while applying: `[  1.2s] Service/lucid-redis: healthy`.
+//! Plain, timestamped lines work the same on a terminal, in CI and in a journal.
+
+use desired_state::model::Kind;
+use reconcilers::apply::{describe, Progress, Report};
+use std::time::Instant;
+
+pub struct Lines {
+    start: Instant,
+}
+
+impl Lines {
+    pub fn new() -> Self {
+        Lines { start: Instant::now() }
+    }
+}
+
+impl Progress for Lines {
+    fn step(&self, kind: Kind, name: &str, status: &str) {
+        eprintln!("[{:>6.1}s] {kind}/{name}: {status}", self.start.elapsed().as_secs_f64());
+    }
+}
+
+pub fn print_report(r: &Report) {
+    let mut counts = std::collections::BTreeMap::new();
+    for (_, _, o) in &r.outcomes {
+        let word = describe(o);
+        let key = word.split(':').next().unwrap_or("").split(' ').next().unwrap_or("").to_string();
+        *counts.entry(key).or_insert(0usize) += 1;
+    }
+    eprintln!("\nApply report ({} pass(es)):", r.passes);
+    if !r.config_files_written.is_empty() {
+        eprintln!("  config files written: {}", r.config_files_written.join(", "));
+    }
+    for (phase, took) in &r.phases {
+        eprintln!("  {phase}: {:.2}s", took.as_secs_f64());
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    eprintln!("  changes: {}", if summary.is_empty() { "none".to_string() } else { summary.join(", ") });
+    for (kind, name, o) in r.failures() {
+        eprintln!("  FAILED {kind}/{name}: {}", describe(o));
+    }
+}

@@ -1,0 +1,78 @@
+//! Waiting for containers: ready after a start, and dependency conditions.
+//! Polls inspect (about half a millisecond locally) every 100 ms; a wait ends
+//! early when the container can no longer get there.
+
+use crate::engine::Engine;
+use crate::observed::{Health, ObservedContainer, RunState};
+use desired_state::model::Condition;
+use std::time::{Duration, Instant};
+
+const POLL: Duration = Duration::from_millis(100);
+
+enum Verdict {
+    Done,
+    Pending,
+    Failed(String),
+}
+
+fn judge(c: &ObservedContainer, condition: Condition) -> Verdict {
+    let running = matches!(c.state, Some(RunState::Running));
+    let exited = matches!(c.state, Some(RunState::Exited | RunState::Dead));
+    match condition {
+        Condition::Started if running => Verdict::Done,
+        Condition::Healthy if running && matches!(c.health, Some(Health::Healthy) | None) => Verdict::Done,
+        Condition::Healthy if c.health == Some(Health::Unhealthy) => Verdict::Failed("unhealthy".into()),
+        Condition::Completed if exited && c.exit_code == Some(0) => Verdict::Done,
+        Condition::Completed if exited => Verdict::Failed(format!("exited with code {}", c.exit_code.unwrap_or(-1))),
+        Condition::Started | Condition::Healthy if exited => Verdict::Failed(format!("exited with code {}", c.exit_code.unwrap_or(-1))),
+        _ => Verdict::Pending,
+    }
+}
+
+/// Waits until `name` meets `condition`; the error says why not.
+pub async fn until(engine: &Engine, name: &str, condition: Condition, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match engine.inspect(name).await {
+            Ok(Some(c)) => match judge(&c, condition) {
+                Verdict::Done => return Ok(()),
+                Verdict::Failed(why) => return Err(why),
+                Verdict::Pending => {}
+            },
+            Ok(None) => return Err("does not exist".into()),
+            Err(e) => return Err(e.to_string()),
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("not {} within {:?}", describe(condition), timeout));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn describe(c: Condition) -> &'static str {
+    match c {
+        Condition::Started => "running",
+        Condition::Healthy => "healthy",
+        Condition::Completed => "completed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(state: RunState, health: Option<Health>, exit: i64) -> ObservedContainer {
+        ObservedContainer { state: Some(state), health, exit_code: Some(exit), ..Default::default() }
+    }
+
+    #[test]
+    fn conditions() {
+        assert!(matches!(judge(&c(RunState::Running, Some(Health::Starting), 0), Condition::Healthy), Verdict::Pending));
+        assert!(matches!(judge(&c(RunState::Running, Some(Health::Healthy), 0), Condition::Healthy), Verdict::Done));
+        assert!(matches!(judge(&c(RunState::Running, None, 0), Condition::Healthy), Verdict::Done));
+        assert!(matches!(judge(&c(RunState::Exited, None, 0), Condition::Completed), Verdict::Done));
+        assert!(matches!(judge(&c(RunState::Exited, None, 2), Condition::Completed), Verdict::Failed(_)));
+        assert!(matches!(judge(&c(RunState::Exited, None, 0), Condition::Healthy), Verdict::Failed(_)));
+        assert!(matches!(judge(&c(RunState::Running, Some(Health::Unhealthy), 0), Condition::Healthy), Verdict::Failed(_)));
+    }
+}

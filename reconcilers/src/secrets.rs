@@ -1,0 +1,134 @@
+//! SecretSet env files: generated from the OS CSPRNG, kept when present,
+//! written atomically with mode 0600. Values never reach output.
+
+use crate::apply::files::{FilesError, HostFiles, LocalFiles};
+use crate::prepare::parse_env_file;
+use base64::Engine as _;
+use desired_state::model::{Encoding, Kind, Spec};
+use desired_state::DesiredState;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
+    #[error("cannot read {path}: {cause}")]
+    Read { path: PathBuf, cause: String },
+    #[error(transparent)]
+    Write(#[from] FilesError),
+    #[error("--rotate {0}: no SecretSet generates this key")]
+    UnknownKey(String),
+}
+
+/// What one env file got.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileReport {
+    pub set: String,
+    pub path: PathBuf,
+    pub generated: Vec<String>,
+    pub rotated: Vec<String>,
+    pub kept: Vec<String>,
+    pub written: bool,
+}
+
+pub fn encode(bytes: &[u8], encoding: Encoding) -> String {
+    match encoding {
+        Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
+        Encoding::Base64url => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        Encoding::Hex => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+fn random(n: usize) -> Result<Vec<u8>, SecretsError> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| SecretsError::Random(e.to_string()))?;
+    Ok(buf)
+}
+
+/// Writes every SecretSet's env file: existing values are kept, missing
+/// generated keys are generated, `rotate` keys are replaced, given values are
+/// written as declared.
+pub fn generate(state: &DesiredState, dir: &Path, rotate: &[String]) -> Result<Vec<FileReport>, SecretsError> {
+    for key in rotate {
+        let known = state.of_kind(Kind::SecretSet).any(|r| matches!(&r.spec, Spec::SecretSet(s) if s.generate.iter().any(|g| &g.key == key)));
+        if !known {
+            return Err(SecretsError::UnknownKey(key.clone()));
+        }
+    }
+    let mut reports = Vec::new();
+    for r in state.of_kind(Kind::SecretSet) {
+        let Spec::SecretSet(s) = &r.spec else { continue };
+        let path = dir.join(&s.file);
+        let existing = match std::fs::read_to_string(&path) {
+            Ok(t) => parse_env_file(&t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(SecretsError::Read { path, cause: e.to_string() }),
+        };
+        let mut report = FileReport { set: r.name().to_string(), path: path.clone(), ..Default::default() };
+        let mut values: BTreeMap<String, String> = BTreeMap::new();
+        for g in &s.generate {
+            let keep = existing.get(&g.key).filter(|v| !v.is_empty() && !rotate.contains(&g.key));
+            let value = match keep {
+                Some(v) => {
+                    report.kept.push(g.key.clone());
+                    v.clone()
+                }
+                None => {
+                    if existing.contains_key(&g.key) { report.rotated.push(g.key.clone()) } else { report.generated.push(g.key.clone()) }
+                    encode(&random(g.bytes as usize)?, g.encoding)
+                }
+            };
+            values.insert(g.key.clone(), value);
+        }
+        for (k, v) in &s.values {
+            values.insert(k.clone(), v.clone());
+        }
+        let mut text = format!("# Written by lucidctl secrets generate for SecretSet/{}. Keep out of git.\n", r.name());
+        for (k, v) in &values {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        report.written = LocalFiles.put(&path, text.as_bytes(), 0o600)?;
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// Problems `secrets check` reports: missing files, empty or placeholder values.
+pub fn check(state: &DesiredState, dir: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for r in state.of_kind(Kind::SecretSet) {
+        let Spec::SecretSet(s) = &r.spec else { continue };
+        let path = dir.join(&s.file);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            problems.push(format!("SecretSet/{}: {} is missing; run `lucidctl secrets generate`", r.name(), path.display()));
+            continue;
+        };
+        let values = parse_env_file(&text);
+        for key in s.keys() {
+            match values.get(key) {
+                None => problems.push(format!("SecretSet/{}: {} has no {key}", r.name(), path.display())),
+                Some(v) if v.trim().is_empty() => problems.push(format!("SecretSet/{}: {key} is empty in {}", r.name(), path.display())),
+                Some(v) if v.contains("${") || v.contains("CHANGE_ME") => {
+                    problems.push(format!("SecretSet/{}: {key} in {} is a placeholder", r.name(), path.display()))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_have_the_declared_length() {
+        let bytes = [0xffu8; 32];
+        assert_eq!(encode(&bytes, Encoding::Base64).len(), 44);
+        assert_eq!(encode(&bytes, Encoding::Hex).len(), 64);
+        assert_eq!(encode(&bytes, Encoding::Base64url).len(), 43);
+        assert_eq!(encode(&[0x0f, 0xa0], Encoding::Hex), "0fa0");
+    }
+}
