@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 e2e/standin/build.sh >/dev/null
 cargo build --release --locked -p controller
+# Secrets are generated once and kept (configs/environment/, git-ignored).
+target/release/lucidctl secrets generate >/dev/null
 exec target/release/lucidctl "${@:-validate}"
