@@ -7,4 +7,4 @@ e2e/standin/build.sh >/dev/null
 cargo build --release --locked -p controller
 # Secrets are generated once and kept (configs/environment/, git-ignored).
 target/release/lucidctl secrets generate >/dev/null
-exec target/release/lucidctl "${@:-validate}"
+exec target/release/lucidctl "${@:-apply}"

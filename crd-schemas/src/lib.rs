@@ -16,8 +16,8 @@
 //! `cargo run -p crd-schemas --bin generate-schemas`.
 
 use desired_state::model::{
-    ConfigFileSpec, ImageSpec, IsolationPolicySpec, Kind, Metadata, NetworkSpec, SecretSetSpec, VolumeSpec,
-    WorkloadSpec, API_VERSION,
+    ConfigFileSpec, ImageSpec, IsolationPolicySpec, Kind, Metadata, NetworkSpec, SecretSetSpec,
+    VolumeSpec, WorkloadSpec, API_VERSION,
 };
 use schemars::generate::SchemaSettings;
 use schemars::{Schema, SchemaGenerator};
@@ -48,7 +48,10 @@ pub fn kind_file_name(kind: Kind) -> String {
 /// Every schema file, by file name: one per kind (in `Kind::ALL` order), then
 /// the combined base and overlay schemas.
 pub fn schemas() -> Vec<(String, Value)> {
-    let mut out: Vec<(String, Value)> = Kind::ALL.into_iter().map(|k| (kind_file_name(k), kind_schema(k))).collect();
+    let mut out: Vec<(String, Value)> = Kind::ALL
+        .into_iter()
+        .map(|k| (kind_file_name(k), kind_schema(k)))
+        .collect();
     out.push((COMBINED.to_string(), combined_schema()));
     out.push((OVERLAY.to_string(), overlay_schema()));
     out
@@ -68,7 +71,11 @@ pub fn write_all(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let generated = schemas();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         if name.ends_with(".schema.json") && !generated.iter().any(|(n, _)| *n == name) {
             std::fs::remove_file(&path)?;
         }
@@ -87,7 +94,12 @@ fn generator() -> SchemaGenerator {
 }
 
 fn meta_schema() -> Value {
-    Value::String(SchemaSettings::draft2020_12().meta_schema.expect("draft 2020-12 names its meta-schema").into())
+    Value::String(
+        SchemaSettings::draft2020_12()
+            .meta_schema
+            .expect("draft 2020-12 names its meta-schema")
+            .into(),
+    )
 }
 
 /// A `$ref` to the spec type of `kind`, adding its definitions to `gen`.
@@ -118,7 +130,11 @@ fn kind_description(kind: Kind) -> &'static str {
 
 /// The properties every document has, around the given metadata and spec schemas.
 fn document(kind: Kind, metadata: Value, spec: Value, overlay: bool) -> Value {
-    let what = if overlay { "overlay document" } else { "document" };
+    let what = if overlay {
+        "overlay document"
+    } else {
+        "document"
+    };
     json!({
         "title": format!("{} {what}", kind.as_str()),
         "description": kind_description(kind),
@@ -155,7 +171,11 @@ fn document_in(kind: Kind, gen: &mut SchemaGenerator) -> Value {
 /// Rust types cannot state added.
 fn finish_definitions(gen: &mut SchemaGenerator) -> Map<String, Value> {
     let mut defs = gen.take_definitions(true);
-    if let Some(name) = defs.get_mut("Metadata").and_then(|m| m.pointer_mut("/properties/name")).and_then(Value::as_object_mut) {
+    if let Some(name) = defs
+        .get_mut("Metadata")
+        .and_then(|m| m.pointer_mut("/properties/name"))
+        .and_then(Value::as_object_mut)
+    {
         name.insert("minLength".into(), json!(1));
         name.insert("maxLength".into(), json!(63));
         name.insert("pattern".into(), json!(NAME_PATTERN));
@@ -175,7 +195,9 @@ fn root(title: &str, description: &str, body: Value, defs: Map<String, Value>) -
     out.insert("$schema".into(), meta_schema());
     out.insert("title".into(), json!(title));
     out.insert("description".into(), json!(description));
-    let Value::Object(body) = body else { unreachable!("document bodies are objects") };
+    let Value::Object(body) = body else {
+        unreachable!("document bodies are objects")
+    };
     for (k, v) in body {
         if k != "title" && k != "description" {
             out.insert(k, v);
@@ -214,7 +236,10 @@ fn combined_body(alternatives: Vec<Value>) -> Value {
 }
 
 fn insert_new(defs: &mut Map<String, Value>, name: String, schema: Value) {
-    assert!(!defs.contains_key(&name), "definition {name} is generated twice");
+    assert!(
+        !defs.contains_key(&name),
+        "definition {name} is generated twice"
+    );
     defs.insert(name, schema);
 }
 
@@ -222,7 +247,10 @@ fn insert_new(defs: &mut Map<String, Value>, name: String, schema: Value) {
 /// each told apart by its `kind` const.
 pub fn combined_schema() -> Value {
     let mut gen = generator();
-    let docs: Vec<(Kind, Value)> = Kind::ALL.into_iter().map(|k| (k, document_in(k, &mut gen))).collect();
+    let docs: Vec<(Kind, Value)> = Kind::ALL
+        .into_iter()
+        .map(|k| (k, document_in(k, &mut gen)))
+        .collect();
     let mut defs = finish_definitions(&mut gen);
     let mut alternatives = Vec::new();
     for (kind, doc) in docs {
@@ -246,7 +274,10 @@ pub fn overlay_schema() -> Value {
         document_in(kind, &mut gen);
     }
     let strict = finish_definitions(&mut gen);
-    let mut patches = Patches { strict: &strict, out: Map::new() };
+    let mut patches = Patches {
+        strict: &strict,
+        out: Map::new(),
+    };
     let mut alternatives = Vec::new();
     let mut docs = Vec::new();
     for kind in Kind::ALL {
@@ -294,7 +325,11 @@ impl Patches<'_> {
         if self.out.contains_key(&patch_name) {
             return patch_name;
         }
-        let mut def = self.strict.get(name).cloned().unwrap_or_else(|| panic!("no definition {name}"));
+        let mut def = self
+            .strict
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no definition {name}"));
         // Reserve the name first, for recursive types.
         self.out.insert(patch_name.clone(), Value::Bool(true));
         let obj = def.as_object_mut().expect("struct definitions are objects");
@@ -302,9 +337,18 @@ impl Patches<'_> {
         let keep: &[&str] = if name == "Metadata" { &["name"] } else { &[] };
         let was_required: Vec<String> = obj
             .remove("required")
-            .and_then(|r| r.as_array().map(|r| r.iter().filter_map(|f| f.as_str().map(String::from)).collect()))
+            .and_then(|r| {
+                r.as_array().map(|r| {
+                    r.iter()
+                        .filter_map(|f| f.as_str().map(String::from))
+                        .collect()
+                })
+            })
             .unwrap_or_default();
-        let required: Vec<&String> = was_required.iter().filter(|f| keep.contains(&f.as_str())).collect();
+        let required: Vec<&String> = was_required
+            .iter()
+            .filter(|f| keep.contains(&f.as_str()))
+            .collect();
         if !required.is_empty() {
             obj.insert("required".into(), json!(required));
         }
@@ -312,7 +356,11 @@ impl Patches<'_> {
             for (field, schema) in props.iter_mut() {
                 let patched = self.patch_value(schema);
                 // Deleting a required field could only leave an invalid resource.
-                *schema = if was_required.contains(field) { patched } else { nullable(patched) };
+                *schema = if was_required.contains(field) {
+                    patched
+                } else {
+                    nullable(patched)
+                };
             }
         }
         self.out.insert(patch_name.clone(), def);
@@ -321,7 +369,9 @@ impl Patches<'_> {
 
     /// What may stand in a merge patch where `schema` stands in the document.
     fn patch_value(&mut self, schema: &Value) -> Value {
-        let Value::Object(obj) = schema else { return schema.clone() };
+        let Value::Object(obj) = schema else {
+            return schema.clone();
+        };
         let mut obj = obj.clone();
         if let Some(Value::String(r)) = obj.get("$ref") {
             let target = r.strip_prefix("#/$defs/").unwrap_or(r).to_string();
@@ -332,14 +382,25 @@ impl Patches<'_> {
         }
         for key in ["anyOf", "oneOf"] {
             if let Some(Value::Array(branches)) = obj.get(key) {
-                let patched: Vec<Value> = branches.clone().iter().map(|b| self.patch_value(b)).collect();
+                let patched: Vec<Value> = branches
+                    .clone()
+                    .iter()
+                    .map(|b| self.patch_value(b))
+                    .collect();
                 obj.insert(key.into(), Value::Array(patched));
             }
         }
         // A map merges key by key; a null value deletes the key.
         if obj.get("type") == Some(&json!("object")) && !obj.contains_key("properties") {
-            if let Some(values) = obj.get("additionalProperties").filter(|v| v.is_object()).cloned() {
-                obj.insert("additionalProperties".into(), nullable(self.patch_value(&values)));
+            if let Some(values) = obj
+                .get("additionalProperties")
+                .filter(|v| v.is_object())
+                .cloned()
+            {
+                obj.insert(
+                    "additionalProperties".into(),
+                    nullable(self.patch_value(&values)),
+                );
             }
         }
         // Lists replace the base's list whole, so their items stay strict.
@@ -347,7 +408,9 @@ impl Patches<'_> {
     }
 
     fn is_struct(&self, name: &str) -> bool {
-        self.strict.get(name).is_some_and(|d| d.get("properties").is_some())
+        self.strict
+            .get(name)
+            .is_some_and(|d| d.get("properties").is_some())
     }
 }
 
@@ -359,10 +422,17 @@ fn nullable(schema: Value) -> Value {
         Some(Value::Array(ts)) => ts.iter().any(|t| t == "null"),
         _ => false,
     };
-    if allows_null(&schema) || schema.get("anyOf").and_then(Value::as_array).is_some_and(|b| b.iter().any(allows_null)) {
+    if allows_null(&schema)
+        || schema
+            .get("anyOf")
+            .and_then(Value::as_array)
+            .is_some_and(|b| b.iter().any(allows_null))
+    {
         return schema;
     }
-    let Value::Object(mut inner) = schema else { return json!({"anyOf": [schema, {"type": "null"}]}) };
+    let Value::Object(mut inner) = schema else {
+        return json!({"anyOf": [schema, {"type": "null"}]});
+    };
     let mut outer = Map::new();
     if let Some(d) = inner.remove("description") {
         outer.insert("description".into(), d);

@@ -5,7 +5,10 @@ use std::collections::BTreeSet;
 #[test]
 fn committed_schemas_are_up_to_date() {
     let dir = crd_schemas::schema_dir();
-    let fix = format!("run `{}` and commit crd-schemas/schemas/", crd_schemas::REGENERATE);
+    let fix = format!(
+        "run `{}` and commit crd-schemas/schemas/",
+        crd_schemas::REGENERATE
+    );
     let mut stale = Vec::new();
     let generated = crd_schemas::schemas();
     for (name, schema) in &generated {
@@ -23,7 +26,12 @@ fn committed_schemas_are_up_to_date() {
             stale.push(format!("{name} is no longer generated"));
         }
     }
-    assert!(stale.is_empty(), "the schemas in {} are stale:\n  {}\n{fix}", dir.display(), stale.join("\n  "));
+    assert!(
+        stale.is_empty(),
+        "the schemas in {} are stale:\n  {}\n{fix}",
+        dir.display(),
+        stale.join("\n  ")
+    );
 }
 
 #[test]
@@ -48,11 +56,18 @@ fn generation_is_deterministic_and_complete() {
         ]
     );
     for (name, schema) in &a {
-        let defs: Vec<&String> = schema["$defs"].as_object().unwrap_or_else(|| panic!("{name} has no $defs")).keys().collect();
+        let defs: Vec<&String> = schema["$defs"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} has no $defs"))
+            .keys()
+            .collect();
         let mut sorted = defs.clone();
         sorted.sort();
         assert_eq!(defs, sorted, "{name}: $defs are not sorted");
-        assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
+        assert_eq!(
+            schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
+            "{name}"
+        );
         assert!(crd_schemas::render(schema).ends_with("}\n"), "{name}");
     }
 }

@@ -43,7 +43,11 @@ fn every_config_document_matches_the_schema() {
             }
         };
         let is_overlay = is_overlay(file);
-        let (validator, schema) = if is_overlay { (&overlay, &overlay_schema) } else { (&base, &base_schema) };
+        let (validator, schema) = if is_overlay {
+            (&overlay, &overlay_schema)
+        } else {
+            (&base, &base_schema)
+        };
         for (i, doc) in docs.iter().enumerate() {
             if is_overlay {
                 overlay_docs += 1;
@@ -54,15 +58,27 @@ fn every_config_document_matches_the_schema() {
                 continue;
             }
             let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("?");
-            let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
+            let name = doc
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
             let mut errs = errors(validator, doc);
             if desired_state::model::Kind::parse(kind).is_some() {
                 errs = errors(&common::validator(&narrowed(schema, kind, is_overlay)), doc);
             }
-            failures.push(format!("{shown}: document {} ({kind}/{name}):\n      {}", i + 1, errs.join("\n      ")));
+            failures.push(format!(
+                "{shown}: document {} ({kind}/{name}):\n      {}",
+                i + 1,
+                errs.join("\n      ")
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} document(s) in configs/ do not match the schema:\n  {}", failures.len(), failures.join("\n  "));
+    assert!(
+        failures.is_empty(),
+        "{} document(s) in configs/ do not match the schema:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
     let total = base_docs + overlay_docs;
     assert!(
         total >= MIN_DOCUMENTS && base_docs > 0,
@@ -70,23 +86,33 @@ fn every_config_document_matches_the_schema() {
          expected at least {MIN_DOCUMENTS}, so the check cannot pass vacuously",
         files.len()
     );
-    println!("validated {base_docs} base and {overlay_docs} overlay documents in {} files", files.len());
+    println!(
+        "validated {base_docs} base and {overlay_docs} overlay documents in {} files",
+        files.len()
+    );
 }
 
 #[test]
 fn every_config_file_names_the_schema_on_its_first_line() {
     let files = config_files();
     assert!(!files.is_empty(), "no YAML files under configs/");
-    let base = std::fs::canonicalize(crd_schemas::schema_dir().join(crd_schemas::COMBINED)).expect("lucid.schema.json is generated");
-    let overlay = std::fs::canonicalize(crd_schemas::schema_dir().join(crd_schemas::OVERLAY)).expect("lucid-overlay.schema.json is generated");
+    let base = std::fs::canonicalize(crd_schemas::schema_dir().join(crd_schemas::COMBINED))
+        .expect("lucid.schema.json is generated");
+    let overlay = std::fs::canonicalize(crd_schemas::schema_dir().join(crd_schemas::OVERLAY))
+        .expect("lucid-overlay.schema.json is generated");
     let mut failures = Vec::new();
     for file in &files {
         let shown = relative(file);
         let dir = file.parent().expect("files have a directory");
         let want = relative_path(dir, &base);
-        let first = std::fs::read_to_string(file).ok().and_then(|t| t.lines().next().map(str::to_string)).unwrap_or_default();
+        let first = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|t| t.lines().next().map(str::to_string))
+            .unwrap_or_default();
         let Some(rel) = first.strip_prefix(HEADER).map(str::trim) else {
-            failures.push(format!("{shown}: the first line is {first:?}; it must be `{HEADER}{want}`"));
+            failures.push(format!(
+                "{shown}: the first line is {first:?}; it must be `{HEADER}{want}`"
+            ));
             continue;
         };
         let resolved = std::fs::canonicalize(dir.join(rel));
@@ -99,10 +125,17 @@ fn every_config_file_names_the_schema_on_its_first_line() {
                 Ok(p) => format!("resolves to {}", p.display()),
                 Err(_) => "does not exist".to_string(),
             };
-            failures.push(format!("{shown}: $schema={rel} {what}; use `{HEADER}{want}`"));
+            failures.push(format!(
+                "{shown}: $schema={rel} {what}; use `{HEADER}{want}`"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} file(s) under configs/ lack a working schema line:\n  {}", failures.len(), failures.join("\n  "));
+    assert!(
+        failures.is_empty(),
+        "{} file(s) under configs/ lack a working schema line:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
 }
 
 /// `target` relative to `from` (both absolute), for the hint.
@@ -112,6 +145,10 @@ fn relative_path(from: &std::path::Path, target: &std::path::Path) -> String {
     let b: Vec<_> = target.components().collect();
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     let mut parts: Vec<String> = vec!["..".to_string(); a.len() - common];
-    parts.extend(b[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.extend(
+        b[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
     parts.join("/")
 }

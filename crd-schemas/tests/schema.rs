@@ -18,11 +18,19 @@ fn doc(yaml: &str) -> Value {
 /// does not exist, so path rules only report missing files, which these
 /// documents don't name.
 fn loader_errors(yaml: &str) -> Vec<String> {
-    let sources = [Source { group: 0, file: PathBuf::from("/nonexistent-crd-schemas-test/x.yaml"), text: yaml.to_string() }];
+    let sources = [Source {
+        group: 0,
+        file: PathBuf::from("/nonexistent-crd-schemas-test/x.yaml"),
+        text: yaml.to_string(),
+    }];
     let loaded = load_sources(&sources, PathBuf::from("/nonexistent-crd-schemas-test"));
     let mut diags = loaded.diagnostics;
     diags.extend(desired_state::validate::validate(&loaded.state));
-    diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect()
+    diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect()
 }
 
 const GOOD: &[&str] = &[
@@ -70,17 +78,34 @@ fn every_generated_schema_is_a_valid_draft_2020_12_schema() {
 fn documents_the_loader_accepts_match_the_schemas() {
     // Together the good cases are a consistent state: lucidctl reports nothing.
     let all: String = GOOD.iter().map(|d| format!("---\n{d}")).collect();
-    assert_eq!(loader_errors(&all), Vec::<String>::new(), "lucidctl rejects the good cases");
+    assert_eq!(
+        loader_errors(&all),
+        Vec::<String>::new(),
+        "lucidctl rejects the good cases"
+    );
     let combined = validator(&committed(crd_schemas::COMBINED));
     let overlay = validator(&committed(crd_schemas::OVERLAY));
     for yaml in GOOD {
         let d = doc(yaml);
-        assert_eq!(errors(&combined, &d), Vec::<String>::new(), "lucid.schema.json rejects:\n{yaml}");
+        assert_eq!(
+            errors(&combined, &d),
+            Vec::<String>::new(),
+            "lucid.schema.json rejects:\n{yaml}"
+        );
         // A complete document is also a valid merge patch.
-        assert_eq!(errors(&overlay, &d), Vec::<String>::new(), "lucid-overlay.schema.json rejects:\n{yaml}");
+        assert_eq!(
+            errors(&overlay, &d),
+            Vec::<String>::new(),
+            "lucid-overlay.schema.json rejects:\n{yaml}"
+        );
         let kind = desired_state::model::Kind::parse(d["kind"].as_str().unwrap()).unwrap();
         let own = validator(&crd_schemas::kind_schema(kind));
-        assert_eq!(errors(&own, &d), Vec::<String>::new(), "{} rejects:\n{yaml}", crd_schemas::kind_file_name(kind));
+        assert_eq!(
+            errors(&own, &d),
+            Vec::<String>::new(),
+            "{} rejects:\n{yaml}",
+            crd_schemas::kind_file_name(kind)
+        );
     }
 }
 
@@ -124,21 +149,36 @@ fn bad_documents_are_rejected_by_the_schema_and_the_loader() {
     let combined = validator(&schema);
     for (yaml, fragment) in BAD {
         let d = doc(yaml);
-        assert!(!combined.is_valid(&d), "lucid.schema.json accepts a bad document:\n{yaml}");
+        assert!(
+            !combined.is_valid(&d),
+            "lucid.schema.json accepts a bad document:\n{yaml}"
+        );
         // The kind's own document schema names the fault.
-        let errs = match d["kind"].as_str().filter(|k| desired_state::model::Kind::parse(k).is_some()) {
+        let errs = match d["kind"]
+            .as_str()
+            .filter(|k| desired_state::model::Kind::parse(k).is_some())
+        {
             Some(kind) => errors(&validator(&narrowed(&schema, kind, false)), &d),
             None => errors(&combined, &d),
         };
-        assert!(errs.iter().any(|e| e.contains(fragment)), "the errors for\n{yaml}do not mention {fragment:?}: {errs:#?}");
-        assert!(!loader_errors(yaml).is_empty(), "the loader accepts a document the schema rejects:\n{yaml}");
+        assert!(
+            errs.iter().any(|e| e.contains(fragment)),
+            "the errors for\n{yaml}do not mention {fragment:?}: {errs:#?}"
+        );
+        assert!(
+            !loader_errors(yaml).is_empty(),
+            "the loader accepts a document the schema rejects:\n{yaml}"
+        );
     }
 }
 
 #[test]
 fn a_kind_schema_takes_only_its_kind() {
-    let service = validator(&crd_schemas::kind_schema(desired_state::model::Kind::Service));
-    let job = doc("apiVersion: lucid/v1alpha1\nkind: Job\nmetadata: {name: j}\nspec: {image: app}\n");
+    let service = validator(&crd_schemas::kind_schema(
+        desired_state::model::Kind::Service,
+    ));
+    let job =
+        doc("apiVersion: lucid/v1alpha1\nkind: Job\nmetadata: {name: j}\nspec: {image: app}\n");
     assert!(!service.is_valid(&job));
 }
 
@@ -161,9 +201,16 @@ fn overlays_are_merge_patches() {
     ];
     for yaml in partial {
         let d = doc(yaml);
-        assert_eq!(errors(&overlay, &d), Vec::<String>::new(), "lucid-overlay.schema.json rejects:\n{yaml}");
+        assert_eq!(
+            errors(&overlay, &d),
+            Vec::<String>::new(),
+            "lucid-overlay.schema.json rejects:\n{yaml}"
+        );
     }
-    assert!(!base.is_valid(&doc(partial[0])), "a base Service needs its image");
+    assert!(
+        !base.is_valid(&doc(partial[0])),
+        "a base Service needs its image"
+    );
     let bad = [
         // Unknown fields are still typos.
         ("apiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {name: api}\nspec: {enviroment: {A: b}}\n", "enviroment"),
@@ -183,8 +230,14 @@ fn overlays_are_merge_patches() {
     let narrowed_service = validator(&narrowed(&schema, "Service", true));
     for (yaml, fragment) in bad {
         let d = doc(yaml);
-        assert!(!overlay.is_valid(&d), "lucid-overlay.schema.json accepts a bad overlay:\n{yaml}");
+        assert!(
+            !overlay.is_valid(&d),
+            "lucid-overlay.schema.json accepts a bad overlay:\n{yaml}"
+        );
         let errs = errors(&narrowed_service, &d);
-        assert!(errs.iter().any(|e| e.contains(fragment)), "the errors for\n{yaml}do not mention {fragment:?}: {errs:#?}");
+        assert!(
+            errs.iter().any(|e| e.contains(fragment)),
+            "the errors for\n{yaml}do not mention {fragment:?}: {errs:#?}"
+        );
     }
 }

@@ -20,7 +20,10 @@ const ROOT: &str = "/nonexistent-lucidctl-fuzz-root";
 
 fuzz_target!(|data: &[u8]| {
     let root = PathBuf::from(ROOT);
-    assert!(!root.exists(), "{ROOT} must not exist: the harness relies on it");
+    assert!(
+        !root.exists(),
+        "{ROOT} must not exist: the harness relies on it"
+    );
     let (base, overlay) = match data.iter().position(|&b| b == 0) {
         Some(i) => (&data[..i], Some(&data[i + 1..])),
         None => (data, None),
@@ -53,7 +56,10 @@ fuzz_target!(|data: &[u8]| {
 /// so no real file is read; `..` cannot climb out of a directory that does not exist.
 fn confine(state: &mut DesiredState) {
     fn relative(p: &mut String) {
-        if Path::new(p.as_str()).components().any(|c| matches!(c, Component::RootDir | Component::Prefix(_))) {
+        if Path::new(p.as_str())
+            .components()
+            .any(|c| matches!(c, Component::RootDir | Component::Prefix(_)))
+        {
             *p = p.trim_start_matches('/').to_string();
         }
     }

@@ -10,7 +10,10 @@ fn main() {
             }
         }
         Err(e) => {
-            eprintln!("error: cannot write the schemas into {}: {e}", dir.display());
+            eprintln!(
+                "error: cannot write the schemas into {}: {e}",
+                dir.display()
+            );
             std::process::exit(1);
         }
     }

@@ -9,14 +9,22 @@ use serde_json::{Map, Number, Value};
 use std::path::{Path, PathBuf};
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("crd-schemas sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("crd-schemas sits in the workspace")
+        .to_path_buf()
 }
 
 /// A committed schema file, parsed.
 pub fn committed(name: &str) -> Value {
     let path = crd_schemas::schema_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}; run `{}`", path.display(), crd_schemas::REGENERATE));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e}; run `{}`",
+            path.display(),
+            crd_schemas::REGENERATE
+        )
+    });
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
@@ -31,7 +39,16 @@ pub fn validator(schema: &Value) -> jsonschema::Validator {
 pub fn errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
     validator
         .iter_errors(instance)
-        .map(|e| format!("{}: {e}", if e.instance_path().as_str().is_empty() { "/" } else { e.instance_path().as_str() }))
+        .map(|e| {
+            format!(
+                "{}: {e}",
+                if e.instance_path().as_str().is_empty() {
+                    "/"
+                } else {
+                    e.instance_path().as_str()
+                }
+            )
+        })
         .collect()
 }
 
@@ -41,7 +58,11 @@ pub fn narrowed(combined: &Value, kind: &str, overlay: bool) -> Value {
     let mut s = combined.clone();
     let obj = s.as_object_mut().expect("schemas are objects");
     obj.remove("oneOf");
-    let def = if overlay { format!("{kind}OverlayDocument") } else { format!("{kind}Document") };
+    let def = if overlay {
+        format!("{kind}OverlayDocument")
+    } else {
+        format!("{kind}Document")
+    };
     obj.insert("$ref".into(), Value::String(format!("#/$defs/{def}")));
     s
 }
@@ -52,7 +73,8 @@ pub fn yaml_documents(text: &str) -> Result<Vec<Value>, String> {
     use serde::Deserialize;
     let mut docs = Vec::new();
     for (i, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        let yaml = serde_yaml_ng::Value::deserialize(de).map_err(|e| format!("document {}: {e}", i + 1))?;
+        let yaml = serde_yaml_ng::Value::deserialize(de)
+            .map_err(|e| format!("document {}: {e}", i + 1))?;
         let json = to_json(yaml).map_err(|e| format!("document {}: {e}", i + 1))?;
         if !json.is_null() {
             docs.push(json);
@@ -77,7 +99,9 @@ fn to_json(v: serde_yaml_ng::Value) -> Result<Value, String> {
             }
         }
         Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?),
+        Y::Sequence(items) => {
+            Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
+        }
         Y::Mapping(m) => {
             let mut out = Map::new();
             for (k, v) in m {
@@ -99,12 +123,18 @@ fn to_json(v: serde_yaml_ng::Value) -> Result<Value, String> {
 /// The YAML files under `configs/`, recursively, sorted.
 pub fn config_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in rd.flatten() {
             let p = entry.path();
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 walk(&p, out);
-            } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| e == "yaml" || e == "yml") {
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e == "yaml" || e == "yml")
+            {
                 out.push(p);
             }
         }
@@ -118,9 +148,15 @@ pub fn config_files() -> Vec<PathBuf> {
 /// Overlay files are those with an `overlays` directory in their path under configs/.
 pub fn is_overlay(file: &Path) -> bool {
     let configs = workspace_root().join("configs");
-    file.strip_prefix(&configs).unwrap_or(file).components().any(|c| c.as_os_str() == "overlays")
+    file.strip_prefix(&configs)
+        .unwrap_or(file)
+        .components()
+        .any(|c| c.as_os_str() == "overlays")
 }
 
 pub fn relative(file: &Path) -> String {
-    file.strip_prefix(workspace_root()).unwrap_or(file).display().to_string()
+    file.strip_prefix(workspace_root())
+        .unwrap_or(file)
+        .display()
+        .to_string()
 }
