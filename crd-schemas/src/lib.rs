@@ -9,8 +9,9 @@
 //!   editor offers the kinds and, once `kind` is set, that kind's `spec` fields.
 //! - `lucid-overlay.schema.json`: the same for overlay documents, which are
 //!   RFC 7386 merge patches: no field of `spec` is required (they merge into
-//!   the base), any merged field may be `null` (which deletes it), and lists,
-//!   which replace the base's list whole, are as strict as in a base document.
+//!   the base), an optional field or map entry may be `null` (which deletes
+//!   it), unknown fields and wrong types are still errors, and lists, which
+//!   replace the base's list whole, are as strict as in a base document.
 //!
 //! The committed copies live in `crd-schemas/schemas/`; regenerate them with
 //! `cargo run -p crd-schemas --bin generate-schemas`.

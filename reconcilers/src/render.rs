@@ -30,6 +30,8 @@ pub struct Inputs {
     pub secrets: BTreeMap<String, BTreeMap<String, SecretValue>>,
     /// Image ref to the build hash it should carry (Images with a build).
     pub build_hashes: BTreeMap<String, String>,
+    /// Image refs with a build, bases before what is built FROM them.
+    pub build_order: Vec<String>,
 }
 
 impl Inputs {

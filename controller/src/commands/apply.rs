@@ -1,13 +1,11 @@
-use super::context::{self, Loaded};
+use super::context;
 use super::EXIT_CHANGES;
 use crate::cli::ApplyArgs;
 use crate::output::{plan as show, progress};
-use desired_state::model::Kind;
-use futures_util::future::BoxFuture;
 use reconcilers::apply::files::LocalFiles;
 use reconcilers::apply::lock::EngineLock;
-use reconcilers::apply::{converge, ApplyContext, ApplyOptions, Builder};
-use reconcilers::engine::Engine;
+use reconcilers::apply::{converge, ApplyContext, ApplyOptions};
+use reconcilers::build::ImageBuilder;
 use reconcilers::plan::PlanOptions;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -31,7 +29,8 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         ..ApplyOptions::default()
     };
     let lines = progress::Lines::new();
-    let builder = EngineBuilder { loaded: &loaded };
+    let on_event = progress::build_event;
+    let builder = ImageBuilder { builds: &loaded.builds, project: &args.engine.project, on_event: &on_event };
     let ctx = ApplyContext {
         engine: &engine,
         desired: &loaded.state,
@@ -83,17 +82,3 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Builds Image resources on the target engine.
-struct EngineBuilder<'a> {
-    #[allow(dead_code)]
-    loaded: &'a Loaded,
-}
-
-impl Builder for EngineBuilder<'_> {
-    fn build<'a>(&'a self, _engine: &'a Engine, image: &'a str) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let _ = Kind::Image;
-            Err(format!("building {image} is not supported yet"))
-        })
-    }
-}

@@ -4,6 +4,7 @@
 use crate::cli::{EngineArgs, SourceArgs};
 use crate::output;
 use desired_state::DesiredState;
+use reconcilers::build::PreparedBuild;
 use reconcilers::engine::{Engine, ObserveScope};
 use reconcilers::prepare::{self, ConfigContent};
 use reconcilers::render::Inputs;
@@ -11,6 +12,7 @@ use std::collections::BTreeMap;
 
 pub struct Loaded {
     pub state: DesiredState,
+    pub builds: Vec<PreparedBuild>,
     pub inputs: Inputs,
     pub configs: BTreeMap<String, ConfigContent>,
 }
@@ -27,6 +29,7 @@ pub fn load(source: &SourceArgs, engine: &EngineArgs) -> Result<Loaded, String> 
     };
     output::print_diagnostics(&warnings);
     let configs = prepare::read_config_files(&state).map_err(|e| e.to_string())?;
+    let builds = reconcilers::build::prepare(&state).map_err(|e| e.to_string())?;
     let secrets_dir = engine
         .secrets_dir
         .clone()
@@ -39,9 +42,10 @@ pub fn load(source: &SourceArgs, engine: &EngineArgs) -> Result<Loaded, String> 
         files_dir: engine.files_dir.clone(),
         config_hashes: configs.iter().map(|(k, v)| (k.clone(), v.hash.clone())).collect(),
         secrets,
-        build_hashes: BTreeMap::new(),
+        build_hashes: builds.iter().map(|b| (b.reference.clone(), b.hash.clone())).collect(),
+        build_order: builds.iter().map(|b| b.reference.clone()).collect(),
     };
-    Ok(Loaded { state, inputs, configs })
+    Ok(Loaded { state, builds, inputs, configs })
 }
 
 pub async fn connect(engine: &EngineArgs) -> Result<Engine, String> {

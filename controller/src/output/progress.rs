@@ -3,6 +3,7 @@
 
 use desired_state::model::Kind;
 use reconcilers::apply::{describe, Progress, Report};
+use reconcilers::engine::BuildEvent;
 use std::time::Instant;
 
 pub struct Lines {
@@ -39,5 +40,16 @@ pub fn print_report(r: &Report) {
     eprintln!("  changes: {}", if summary.is_empty() { "none".to_string() } else { summary.join(", ") });
     for (kind, name, o) in r.failures() {
         eprintln!("  FAILED {kind}/{name}: {}", describe(o));
+    }
+}
+
+/// One line per build step; step output only in verbose mode, since a failed
+/// build repeats its last lines in the error.
+pub fn build_event(image: &str, event: BuildEvent) {
+    match event {
+        BuildEvent::Step { name, cached } => eprintln!("  Image/{image}: {}{name}", if cached { "CACHED " } else { "" }),
+        BuildEvent::Log(line) if std::env::var_os("LUCID_VERBOSE").is_some() => eprintln!("  Image/{image}:   {line}"),
+        BuildEvent::Log(_) => {}
+        BuildEvent::FellBack(why) => eprintln!("  Image/{image}: BuildKit unavailable ({why}); using the classic builder"),
     }
 }

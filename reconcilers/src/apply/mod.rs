@@ -149,6 +149,14 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
         if p.is_empty() {
             return Ok(report);
         }
+        // New image IDs change every container hash that uses them: build and
+        // pull alone first, then plan the containers against the new IDs.
+        let is_image = |c: &crate::plan::Change| matches!(c.action, crate::plan::Action::Build | crate::plan::Action::Pull);
+        let p = if p.changes.iter().any(is_image) {
+            Plan { changes: p.changes.into_iter().filter(is_image).collect(), ..Plan::default() }
+        } else {
+            p
+        };
         let t = Instant::now();
         let outcomes = execute::execute(ctx, &p).await;
         report.phases.push((format!("pass {pass}: execute {} change(s)", p.changes.len()), t.elapsed()));

@@ -3,9 +3,11 @@
 //! failures become `EngineError`s that name the object concerned.
 
 mod act;
+mod build;
 mod convert;
 mod observe;
 
+pub use build::{BuildEvent, BuildFailure, BuildRequest};
 pub use observe::ObserveScope;
 
 use bollard::Docker;

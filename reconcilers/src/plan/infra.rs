@@ -30,6 +30,11 @@ pub(super) fn plan_images(desired: &DesiredState, chosen: &BTreeSet<usize>, obse
             _ => {}
         }
     }
+    let position = |c: &Change| match &c.target {
+        Target::Image { reference } if c.action == Action::Build => inputs.build_order.iter().position(|r| r == reference),
+        _ => None,
+    };
+    out.changes.sort_by_key(|c| position(c).unwrap_or(usize::MAX));
     let mut pulls = BTreeSet::new();
     for i in chosen {
         let Some(w) = desired.resources[*i].spec.workload() else { continue };

@@ -1,0 +1,70 @@
+//! Running prepared builds on the target engine: the `Builder` that apply and
+//! `lucidctl build` use.
+
+use super::{context, PreparedBuild};
+use crate::apply::Builder;
+use crate::engine::{BuildEvent, BuildRequest, Engine};
+use crate::labels;
+use futures_util::future::BoxFuture;
+use std::collections::BTreeMap;
+
+pub struct ImageBuilder<'a> {
+    pub builds: &'a [PreparedBuild],
+    pub project: &'a str,
+    /// Build steps and output, for the terminal.
+    pub on_event: &'a (dyn Fn(&str, BuildEvent) + Sync),
+}
+
+impl ImageBuilder<'_> {
+    pub fn find(&self, reference: &str) -> Option<&PreparedBuild> {
+        self.builds.iter().find(|b| b.reference == reference)
+    }
+
+    async fn run(&self, engine: &Engine, b: &PreparedBuild) -> Result<(), String> {
+        check_platform(engine, b).await?;
+        let mut tar = Vec::with_capacity(b.walk.total_bytes as usize + 64 * 1024);
+        context::write_tar(&b.context_dir, &b.walk, &mut tar).map_err(|e| e.to_string())?;
+        let mut l = BTreeMap::new();
+        l.insert(labels::MANAGED_BY.to_string(), labels::MANAGED_BY_VALUE.to_string());
+        l.insert(labels::PROJECT.to_string(), self.project.to_string());
+        l.insert(labels::KIND.to_string(), "Image".to_string());
+        l.insert(labels::NAME.to_string(), b.resource.clone());
+        l.insert(labels::BUILD_HASH.to_string(), b.hash.clone());
+        let req = BuildRequest {
+            tag: b.reference.clone(),
+            dockerfile: b.dockerfile.clone(),
+            args: b.args.clone(),
+            target: b.target.clone(),
+            platform: b.platform.clone(),
+            labels: l,
+            context_tar: tar,
+        };
+        let name = b.resource.clone();
+        engine.build_image(&req, &|e| (self.on_event)(&name, e)).await.map_err(|f| f.to_string())
+    }
+}
+
+/// A foreign-architecture build fails late and obscurely (`exec format error`
+/// in a RUN step), so refuse before sending anything.
+async fn check_platform(engine: &Engine, b: &PreparedBuild) -> Result<(), String> {
+    let Some(platform) = &b.platform else { return Ok(()) };
+    let want = platform.split('/').nth(1).unwrap_or("");
+    let (_, have) = engine.platform().await.map_err(|e| e.to_string())?;
+    if want == have || std::env::var_os("LUCID_ALLOW_EMULATION").is_some() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is for {platform}, but the engine at {} is {have} and cannot run {want} build steps; build on the target (--host ssh://pi) or register qemu-user-static binfmt on the engine host and set LUCID_ALLOW_EMULATION=1",
+        b.reference,
+        engine.host()
+    ))
+}
+
+impl Builder for ImageBuilder<'_> {
+    fn build<'a>(&'a self, engine: &'a Engine, image: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let b = self.find(image).ok_or_else(|| format!("{image} has no build in the desired state"))?;
+            self.run(engine, b).await
+        })
+    }
+}
