@@ -92,6 +92,8 @@ fn every_config_document_matches_the_schema() {
     );
 }
 
+/// For editors: base files point at `lucid.schema.json`, overlay files at
+/// `lucid-overlay.schema.json`, by a path relative to the file that resolves.
 #[test]
 fn every_config_file_names_the_schema_on_its_first_line() {
     let files = config_files();

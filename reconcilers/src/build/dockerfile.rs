@@ -20,13 +20,14 @@ pub fn from_images(text: &str, args: &BTreeMap<String, String>) -> Vec<String> {
             let words: Vec<&str> = rest.into_iter().filter(|w| !w.starts_with("--")).collect();
             let Some(image) = words.first() else { continue };
             let image = substitute(image, args, &defaults);
+            let is_stage = stages.contains(&image.to_ascii_lowercase());
+            if image != "scratch" && !is_stage && !out.contains(&with_tag(&image)) {
+                out.push(with_tag(&image));
+            }
             if let (Some(kw), Some(name)) = (words.get(1), words.get(2)) {
                 if kw.eq_ignore_ascii_case("AS") {
                     stages.push(name.to_ascii_lowercase());
                 }
-            }
-            if image != "scratch" && !stages[..stages.len().saturating_sub(1)].contains(&image.to_ascii_lowercase()) && !out.contains(&with_tag(&image)) {
-                out.push(with_tag(&image));
             }
         }
     }
