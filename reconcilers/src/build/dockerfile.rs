@@ -40,8 +40,10 @@ fn with_tag(image: &str) -> String {
 }
 
 fn substitute(word: &str, args: &BTreeMap<String, String>, defaults: &BTreeMap<String, String>) -> String {
+    let mut values = defaults.clone();
+    values.extend(args.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut out = word.to_string();
-    for (k, v) in defaults.iter().chain(args.iter()) {
+    for (k, v) in &values {
         out = out.replace(&format!("${{{k}}}"), v).replace(&format!("${k}"), v);
     }
     out
