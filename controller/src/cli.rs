@@ -20,6 +20,11 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Remove the managed containers and networks the files declare (volumes only with --volumes).
     Delete(DeleteArgs),
+    /// Build the Image resources whose build context changed (all with --force).
+    Build(BuildArgs),
+    /// Registry chores.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
     /// Generate, check and list SecretSet env files. Values are never printed.
     #[command(subcommand)]
     Secrets(SecretsCommand),
@@ -174,4 +179,43 @@ pub struct DeleteArgs {
 
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     s.parse::<desired_state::model::DurationSpec>().map(|d| d.0)
+}
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Only Images with this label, or used by Services with it (repeatable).
+    #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE", value_parser = parse_selector)]
+    pub selector: Vec<(String, String)>,
+    /// Build even when the content hash says the image is up to date.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Delete every tag of a namespace's repositories (by digest) and report them.
+    Prune(RegistryPruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RegistryPruneArgs {
+    /// Registry address, e.g. 127.0.0.1:5000 or https://registry.example.org.
+    #[arg(long)]
+    pub registry: String,
+    /// Repository prefix, e.g. pickme/lucid.
+    #[arg(long)]
+    pub namespace: String,
+    /// List what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also remove local images of that namespace and the engine's build cache.
+    #[arg(long)]
+    pub local: bool,
+    /// The engine for --local.
+    #[arg(short = 'H', long, env = "DOCKER_HOST", value_name = "URL")]
+    pub host: Option<String>,
 }

@@ -12,5 +12,6 @@ pub mod labels;
 pub mod observed;
 pub mod plan;
 pub mod prepare;
+pub mod registry;
 pub mod render;
 pub mod secrets;

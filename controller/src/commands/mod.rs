@@ -1,4 +1,6 @@
 mod apply;
+mod build;
+mod registry;
 mod context;
 mod delete;
 mod diff;
@@ -18,6 +20,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(args) => block_on(apply::run(args)),
         Command::Delete(args) => block_on(delete::run(args)),
         Command::Secrets(cmd) => secrets::run(cmd),
+        Command::Build(args) => block_on(build::run(args)),
+        Command::Registry(cmd) => block_on(registry::run(cmd)),
     }
 }
 

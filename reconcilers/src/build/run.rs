@@ -40,7 +40,13 @@ impl ImageBuilder<'_> {
             context_tar: tar,
         };
         let name = b.resource.clone();
-        engine.build_image(&req, &|e| (self.on_event)(&name, e)).await.map_err(|f| f.to_string())
+        engine.build_image(&req, &|e| (self.on_event)(&name, e)).await.map_err(|f| f.to_string())?;
+        if b.push {
+            let server = registry_of(&b.reference);
+            (self.on_event)(&name, BuildEvent::Step { name: format!("push to {server}"), cached: false });
+            engine.push(&b.reference, crate::registry::docker_credentials(&server)).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 }
 
@@ -66,5 +72,13 @@ impl Builder for ImageBuilder<'_> {
             let b = self.find(image).ok_or_else(|| format!("{image} has no build in the desired state"))?;
             self.run(engine, b).await
         })
+    }
+}
+
+/// The registry host of a reference; Docker Hub when it names none.
+pub fn registry_of(reference: &str) -> String {
+    match reference.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first.to_string(),
+        _ => "index.docker.io".to_string(),
     }
 }

@@ -228,10 +228,7 @@ impl Engine {
     /// Pulls `reference`, waiting for the stream to finish.
     pub async fn pull(&self, reference: &str) -> Result<(), EngineError> {
         use futures_util::TryStreamExt;
-        let (image, tag) = match reference.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
-            Some((i, t)) => (i.to_string(), t.to_string()),
-            None => (reference.to_string(), "latest".to_string()),
-        };
+        let (image, tag) = super::split_tag(reference);
         let options = bollard::query_parameters::CreateImageOptions { from_image: Some(image), tag: Some(tag), ..Default::default() };
         self.docker
             .create_image(Some(options), None, None)

@@ -5,9 +5,11 @@
 mod act;
 mod build;
 mod convert;
+mod images;
 mod observe;
 
 pub use build::{BuildEvent, BuildFailure, BuildRequest};
+pub use images::{split_tag, Credentials};
 pub use observe::ObserveScope;
 
 use bollard::Docker;

@@ -62,6 +62,10 @@ impl Engine {
         Ok(list.volumes.unwrap_or_default().into_iter().map(convert::volume).collect())
     }
 
+    pub(crate) async fn observe_images_public(&self) -> Result<std::collections::BTreeMap<String, ObservedImage>, EngineError> {
+        self.observe_images().await
+    }
+
     async fn observe_images(&self) -> Result<std::collections::BTreeMap<String, ObservedImage>, EngineError> {
         let list = self.docker.list_images(None::<ListImagesOptions>).await.map_err(|e| EngineError::from_bollard("list images", e))?;
         let mut images = std::collections::BTreeMap::new();
