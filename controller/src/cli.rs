@@ -22,6 +22,9 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Build the Image resources whose build context changed (all with --force).
     Build(BuildArgs),
+    /// Policy checks for CI pipelines.
+    #[command(subcommand)]
+    Verify(VerifyCommand),
     /// Registry chores.
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -218,4 +221,26 @@ pub struct RegistryPruneArgs {
     /// The engine for --local.
     #[arg(short = 'H', long, env = "DOCKER_HOST", value_name = "URL")]
     pub host: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VerifyCommand {
+    /// IsolationPolicy: desired topology, forbidden patterns in the source tree and,
+    /// with --host, which containers are actually attached to the isolated network.
+    Isolation(VerifyIsolationArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyIsolationArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Root of the source tree the policies' paths are relative to (default: each policy's own directory).
+    #[arg(long, value_name = "DIR")]
+    pub source_dir: Option<PathBuf>,
+    /// Also check the live engine.
+    #[arg(short = 'H', long, value_name = "URL")]
+    pub host: Option<String>,
+    /// Prefix the project's Docker objects carry (as given to apply).
+    #[arg(long, default_value = "")]
+    pub name_prefix: String,
 }

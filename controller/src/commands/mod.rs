@@ -5,6 +5,7 @@ mod context;
 mod delete;
 mod diff;
 mod secrets;
+mod verify;
 mod validate;
 
 use crate::cli::{Cli, Command};
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(args) => block_on(apply::run(args)),
         Command::Delete(args) => block_on(delete::run(args)),
         Command::Secrets(cmd) => secrets::run(cmd),
+        Command::Verify(cmd) => block_on(verify::run(cmd)),
         Command::Build(args) => block_on(build::run(args)),
         Command::Registry(cmd) => block_on(registry::run(cmd)),
     }

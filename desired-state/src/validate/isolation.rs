@@ -63,8 +63,20 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
     for r in state.of_kind(Kind::IsolationPolicy) {
         let Spec::IsolationPolicy(policy) = &r.spec else { continue };
         check_topology(state, r, policy, out);
-        check_sources(r, policy, out);
+        check_sources(r, policy, None, out);
     }
+}
+
+/// Every IsolationPolicy check on its own (`lucidctl verify isolation`). With
+/// `source_root`, scan paths are taken relative to it instead of the policy's file.
+pub fn check_isolation(state: &DesiredState, source_root: Option<&Path>) -> Vec<Diagnostic> {
+    let mut out = Report::default();
+    for r in state.of_kind(Kind::IsolationPolicy) {
+        let Spec::IsolationPolicy(policy) = &r.spec else { continue };
+        check_topology(state, r, policy, &mut out);
+        check_sources(r, policy, source_root, &mut out);
+    }
+    out.0
 }
 
 fn check_topology(state: &DesiredState, r: &Resource, policy: &crate::model::IsolationPolicySpec, out: &mut Report) {
@@ -108,11 +120,16 @@ fn check_topology(state: &DesiredState, r: &Resource, policy: &crate::model::Iso
     }
 }
 
-fn check_sources(r: &Resource, policy: &crate::model::IsolationPolicySpec, out: &mut Report) {
+fn check_sources(r: &Resource, policy: &crate::model::IsolationPolicySpec, source_root: Option<&Path>, out: &mut Report) {
+    let base = |pointer: &str| source_root.map(Path::to_path_buf).unwrap_or_else(|| r.origin.base_dir(pointer));
     for (i, group) in policy.forbidden.iter().enumerate() {
         for (j, rel) in group.paths.iter().enumerate() {
             let pointer = format!("/spec/forbidden/{i}/paths/{j}");
-            let path = r.origin.base_dir(&pointer).join(rel);
+            if !confined(rel) {
+                out.error(r, &pointer, format!("scan path {rel:?} must be relative and stay inside the source tree"), Some("remove the leading '/' or '..'".into()));
+                continue;
+            }
+            let path = base(&pointer).join(rel);
             if !path.exists() {
                 out.error(r, &pointer, format!("scan path {} does not exist", path.display()), Some("fix the path (relative to the policy's file), or remove it".into()));
                 continue;
@@ -124,11 +141,21 @@ fn check_sources(r: &Resource, policy: &crate::model::IsolationPolicySpec, out: 
     }
     for (i, rel) in policy.required_paths.iter().enumerate() {
         let pointer = format!("/spec/requiredPaths/{i}");
-        let path = r.origin.base_dir(&pointer).join(rel);
+        if !confined(rel) {
+            out.error(r, &pointer, format!("required path {rel:?} must be relative and stay inside the source tree"), Some("remove the leading '/' or '..'".into()));
+            continue;
+        }
+        let path = base(&pointer).join(rel);
         if !path.exists() {
             out.error(r, &pointer, format!("required path {} does not exist", path.display()), Some("the isolated system's sources must be present".into()));
         }
     }
+}
+
+/// Scans never reach outside the tree they are about: no absolute paths, no `..`.
+fn confined(rel: &str) -> bool {
+    let p = Path::new(rel);
+    !p.is_absolute() && !p.components().any(|c| matches!(c, std::path::Component::ParentDir))
 }
 
 /// A finding points at the offending source line, not at the policy.
@@ -165,6 +192,15 @@ mod tests {
         assert_eq!(m.len(), 2, "{m:?}");
         assert!(m.iter().any(|m| m.contains("Service/client: spec.networks[0].name: joins iso and also main; only a listed bridge may join both")), "{m:?}");
         assert!(m.iter().any(|m| m.contains("Service/intruder: spec.networks[0].name: joins iso, which IsolationPolicy/tron reserves")), "{m:?}");
+    }
+
+    #[test]
+    fn scan_paths_may_not_leave_the_tree() {
+        let yaml = format!("{}{}", network("iso", "{}"), policy("  forbidden: [{paths: [/, ../x], patterns: [tron]}]\n"));
+        let mut out = Report::default();
+        check(&state(&yaml), &mut out);
+        let m = messages(&out.0);
+        assert_eq!(m.iter().filter(|m| m.contains("must be relative and stay inside the source tree")).count(), 2, "{m:?}");
     }
 
     #[test]

@@ -61,3 +61,18 @@ pub fn split_tag(reference: &str) -> (String, String) {
         None => (reference.to_string(), "latest".to_string()),
     }
 }
+
+impl Engine {
+    /// Names of the containers attached to a network; None when it does not exist.
+    pub async fn network_members(&self, network: &str) -> Result<Option<Vec<String>>, EngineError> {
+        match self.docker.inspect_network(network, None::<bollard::query_parameters::InspectNetworkOptions>).await {
+            Ok(n) => {
+                let mut names: Vec<String> = n.containers.unwrap_or_default().into_values().filter_map(|c| c.name).collect();
+                names.sort();
+                Ok(Some(names))
+            }
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(e) => Err(EngineError::from_bollard(format!("inspect network {network}"), e)),
+        }
+    }
+}
