@@ -1,17 +1,51 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need on a fresh machine, starts
-# it, and runs every test (unit, schema, e2e against the real engine).
-# LUCID_E2E=skip skips the engine tests explicitly; otherwise an unreachable
-# engine fails the run.
+# it, and runs every test (unit, schema, e2e against the real engine and a real
+# registry). LUCID_E2E=skip skips the engine tests explicitly; otherwise an
+# unreachable engine fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+need_packages=()
+command -v docker-registry >/dev/null 2>&1 || need_packages+=(docker-registry)
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need_packages+=(openssh-server)
+if [ "${#need_packages[@]}" -gt 0 ] && [ "${LUCID_E2E:-}" != "skip" ]; then
+  echo "installing ${need_packages[*]} from Debian"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_packages[@]}" >/dev/null
+fi
+
+cleanup() { [ -n "${registry_pid:-}" ] && kill "$registry_pid" 2>/dev/null; [ -n "${registry_dir:-}" ] && rm -rf "$registry_dir"; true; }
+trap cleanup EXIT
 
 if [ "${LUCID_E2E:-}" != "skip" ]; then
   if ! docker info >/dev/null 2>&1; then
     echo "error: the Docker engine is not reachable (docker info failed); set LUCID_E2E=skip to skip the e2e suite" >&2
     exit 1
   fi
-  e2e/standin/build.sh
+  e2e/standin/build.sh >/dev/null
+
+  # A throwaway registry on loopback (the engine trusts 127.0.0.0/8 without TLS).
+  registry_dir="$(mktemp -d)"
+  for port in 5000 5055 5077 5099; do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+  done
+  cat >"$registry_dir/config.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $registry_dir/data}
+  delete: {enabled: true}
+http:
+  addr: 127.0.0.1:$port
+YML
+  docker-registry serve "$registry_dir/config.yml" >"$registry_dir/log" 2>&1 &
+  registry_pid=$!
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+  export LUCID_TEST_REGISTRY="127.0.0.1:$port"
 fi
 
 cargo test --workspace --locked --no-fail-fast
