@@ -20,6 +20,11 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Remove the managed containers and networks the files declare (volumes only with --volumes).
     Delete(DeleteArgs),
+    /// Keep the engine equal to the desired state: reconcile on file changes, engine
+    /// events, new git commits and a periodic resync.
+    Run(RunArgs),
+    /// Show the run loop's per-resource status.
+    Status(StatusArgs),
     /// Build the Image resources whose build context changed (all with --force).
     Build(BuildArgs),
     /// Policy checks for CI pipelines.
@@ -123,6 +128,17 @@ pub struct PlanArgs {
     /// With --prune, also remove managed volumes. Their data is lost.
     #[arg(long, requires = "prune")]
     pub prune_volumes: bool,
+}
+
+impl PlanArgs {
+    pub fn options(&self) -> reconcilers::plan::PlanOptions {
+        reconcilers::plan::PlanOptions {
+            selector: self.selector.clone(),
+            prune: self.prune,
+            prune_volumes: self.prune_volumes,
+            ..Default::default()
+        }
+    }
 }
 
 fn parse_selector(s: &str) -> Result<(String, String), String> {
@@ -243,4 +259,46 @@ pub struct VerifyIsolationArgs {
     /// Prefix the project's Docker objects carry (as given to apply).
     #[arg(long, default_value = "")]
     pub name_prefix: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Reconcile at least this often, even without a trigger.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub resync: std::time::Duration,
+    /// Take the desired state from this git repository instead of local files.
+    #[arg(long, value_name = "URL")]
+    pub git: Option<String>,
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+    /// Directory inside the repository holding the desired state (repeat for overlays).
+    #[arg(long = "path", value_name = "DIR", default_values = ["configs/lucid"])]
+    pub git_paths: Vec<PathBuf>,
+    /// How often to fetch the git source.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub poll: std::time::Duration,
+    /// Where the git source is cloned.
+    #[arg(long, value_name = "DIR", default_value = "/var/cache/lucidctl/git")]
+    pub cache_dir: PathBuf,
+    /// Serve /status, /healthz and /metrics here.
+    #[arg(long, default_value = "127.0.0.1:9797", value_name = "ADDR")]
+    pub listen: String,
+    /// Longest wait for one health check, job or dependency.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Address of a running `lucidctl run`.
+    #[arg(long, default_value = "127.0.0.1:9797", value_name = "ADDR")]
+    pub listen: String,
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: OutputFormat,
 }

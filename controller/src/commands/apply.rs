@@ -6,7 +6,6 @@ use reconcilers::apply::files::LocalFiles;
 use reconcilers::apply::lock::EngineLock;
 use reconcilers::apply::{converge, ApplyContext, ApplyOptions};
 use reconcilers::build::ImageBuilder;
-use reconcilers::plan::PlanOptions;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -23,7 +22,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let options = ApplyOptions {
-        plan: PlanOptions { selector: args.plan.selector.clone(), prune: args.plan.prune, prune_volumes: args.plan.prune_volumes },
+        plan: args.plan.options(),
         timeout: args.timeout,
         concurrency: args.concurrency,
         ..ApplyOptions::default()

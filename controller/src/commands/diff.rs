@@ -2,7 +2,7 @@ use super::context;
 use super::EXIT_CHANGES;
 use crate::cli::{DiffArgs, OutputFormat};
 use crate::output::plan as show;
-use reconcilers::plan::{plan, PlanOptions};
+use reconcilers::plan::plan;
 use std::process::ExitCode;
 
 pub async fn run(args: DiffArgs) -> ExitCode {
@@ -18,7 +18,7 @@ pub async fn run(args: DiffArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(&e.to_string()),
     };
-    let options = PlanOptions { selector: args.plan.selector.clone(), prune: args.plan.prune, prune_volumes: args.plan.prune_volumes };
+    let options = args.plan.options();
     let p = plan(&loaded.state, &observed, &loaded.inputs, &options);
     match args.output {
         OutputFormat::Json => println!("{}", show::json(&p)),

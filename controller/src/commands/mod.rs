@@ -1,7 +1,7 @@
 mod apply;
 mod build;
 mod registry;
-mod context;
+pub mod context;
 mod delete;
 mod diff;
 mod secrets;
@@ -22,12 +22,14 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Delete(args) => block_on(delete::run(args)),
         Command::Secrets(cmd) => secrets::run(cmd),
         Command::Verify(cmd) => block_on(verify::run(cmd)),
+        Command::Run(args) => block_on(crate::run::run(args)),
+        Command::Status(args) => crate::run::status_command(&args),
         Command::Build(args) => block_on(build::run(args)),
         Command::Registry(cmd) => block_on(registry::run(cmd)),
     }
 }
 
-fn block_on(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+pub fn block_on(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt.block_on(fut),
         Err(e) => {

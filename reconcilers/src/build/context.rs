@@ -16,12 +16,12 @@ mod tarball;
 
 use dockerignore::Dockerignore;
 pub use hash::build_hash;
-pub use tarball::write_tar;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+pub use tarball::write_tar;
 
 /// Part of every build hash. Bump only on purpose: a new value rebuilds every
 /// image of every user.
@@ -100,7 +100,8 @@ pub fn walk(context_dir: &Path, dockerfile: &str) -> Result<ContextWalk, Context
     let dockerfile = normalize_dockerfile(dockerfile)?;
     let ignore = load_dockerignore(context_dir, &dockerfile)?;
     let always_kept = |rel: &str| rel == dockerfile || rel == DOCKERIGNORE;
-    let under = |dir: &str, path: &str| path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/';
+    let under =
+        |dir: &str, path: &str| path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/';
 
     let mut files = Vec::new();
     let mut dirs = vec![String::new()];
@@ -112,8 +113,9 @@ pub fn walk(context_dir: &Path, dockerfile: &str) -> Result<ContextWalk, Context
             let file_type = entry.file_type().map_err(io_err(&abs))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else {
-                // Fine if ignored: match the lossy name, which is what the
-                // user's patterns could have been written against.
+                // Such a name can be neither matched exactly nor hashed as a
+                // String; it's fine when ignored, judged with U+FFFD in place
+                // of the bad bytes.
                 let rel = join_rel(&dir_rel, &name.to_string_lossy());
                 if ignore.is_excluded(&rel) && !(file_type.is_dir() && ignore.may_reinclude_under(&rel)) {
                     continue;

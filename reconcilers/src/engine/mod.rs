@@ -5,10 +5,12 @@
 mod act;
 mod build;
 mod convert;
+mod events;
 mod images;
 mod observe;
 
 pub use build::{BuildEvent, BuildFailure, BuildRequest};
+pub use events::{EngineEvent, EventObject};
 pub use images::{split_tag, Credentials};
 pub use observe::ObserveScope;
 

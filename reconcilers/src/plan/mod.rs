@@ -167,6 +167,8 @@ pub struct PlanOptions {
     pub prune: bool,
     /// With prune, also remove managed volumes (their data is lost).
     pub prune_volumes: bool,
+    /// Workloads whose changes are held back (crash-looping, backing off).
+    pub hold: std::collections::BTreeSet<String>,
 }
 
 pub fn plan(desired: &DesiredState, observed: &Observed, inputs: &Inputs, options: &PlanOptions) -> Plan {
@@ -179,6 +181,7 @@ pub fn plan(desired: &DesiredState, observed: &Observed, inputs: &Inputs, option
     if options.prune {
         infra::plan_prune(desired, observed, inputs, &options.selector, options.prune_volumes, &mut out);
     }
+    out.changes.retain(|c| !(matches!(c.kind, Kind::Service | Kind::Job) && options.hold.contains(&c.name)));
     out
 }
 

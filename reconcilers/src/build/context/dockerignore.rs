@@ -60,7 +60,10 @@ enum Tok {
     DirPrefix,
     /// `**` at the end: regex `.*`.
     AnyString,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 impl Dockerignore {
@@ -119,11 +122,7 @@ impl Dockerignore {
     /// matched a child but not its parent, where "last match wins" is what
     /// Docker documents.
     pub fn is_excluded(&self, path: &str) -> bool {
-        self.patterns
-            .iter()
-            .rev()
-            .find(|p| p.kind.matches_self_or_ancestor(path))
-            .is_some_and(|p| !p.exception)
+        self.patterns.iter().rev().find(|p| p.kind.matches_self_or_ancestor(path)).is_some_and(|p| !p.exception)
     }
 
     /// Whether some exception could re-include a path under the excluded
@@ -142,13 +141,13 @@ impl Kind {
     fn matches_self_or_ancestor(&self, path: &str) -> bool {
         match self {
             Kind::Exact(lit) => {
-                path == lit || (path.len() > lit.len() && path.starts_with(lit.as_str()) && path.as_bytes()[lit.len()] == b'/')
+                path == lit
+                    || (path.len() > lit.len() && path.starts_with(lit.as_str()) && path.as_bytes()[lit.len()] == b'/')
             }
             // Every ancestor is a prefix of the path, so checking the path suffices.
             Kind::Prefix(lit) => path.starts_with(lit.as_str()),
-            Kind::Suffix(suffix) => self_and_ancestors(path).any(|p| {
-                p.ends_with(suffix.as_str()) || suffix.strip_prefix('/').is_some_and(|s| p == s)
-            }),
+            Kind::Suffix(suffix) => self_and_ancestors(path)
+                .any(|p| p.ends_with(suffix.as_str()) || suffix.strip_prefix('/').is_some_and(|s| p == s)),
             Kind::Glob(toks) => glob_matches_self_or_ancestor(toks, path),
         }
     }
@@ -430,7 +429,7 @@ mod tests {
             ("  spaced.txt  ", "spaced.txt", true),
             ("*\n! keep", "keep", false),
             ("/", "anything", false), // Docker: never matches a relative path
-            ("*\n/!x", "x", false), // cleaned twice by Docker: becomes the exception `!x`
+            ("*\n/!x", "x", false),   // cleaned twice by Docker: becomes the exception `!x`
             ("é*", "été", true),
         ];
         for (ignore, path, want) in table {

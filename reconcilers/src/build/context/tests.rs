@@ -151,7 +151,9 @@ fn non_utf8_names_fail_unless_ignored() {
 #[test]
 fn typed_errors_name_the_problem() {
     let t = Tree::standard("errors");
-    assert!(matches!(walk(t.path(), "Missing"), Err(ContextError::DockerfileMissing { path }) if path.ends_with("Missing")));
+    assert!(
+        matches!(walk(t.path(), "Missing"), Err(ContextError::DockerfileMissing { path }) if path.ends_with("Missing"))
+    );
     for bad in ["../Dockerfile", "/etc/Dockerfile", "", "."] {
         assert!(matches!(walk(t.path(), bad), Err(ContextError::DockerfileOutsideContext { .. })), "{bad:?}");
     }
@@ -229,7 +231,13 @@ fn hash_follows_everything_the_build_can_see() {
     t.file("Dockerfile.dev", b"FROM scratch\n", 0o644);
     let dev = {
         let args = BTreeMap::new();
-        let inputs = BuildInputs { context_dir: t.path(), dockerfile: "Dockerfile.dev", args: &args, target: None, platform: None };
+        let inputs = BuildInputs {
+            context_dir: t.path(),
+            dockerfile: "Dockerfile.dev",
+            args: &args,
+            target: None,
+            platform: None,
+        };
         build_hash(&inputs, &walk(t.path(), "Dockerfile.dev").unwrap()).unwrap()
     };
     expect_new(dev, "another Dockerfile");
@@ -252,11 +260,15 @@ fn files_changed_after_the_walk_are_caught() {
     let t = Tree::standard("changed");
     let w = walk(t.path(), "Dockerfile").unwrap();
     let args = BTreeMap::new();
-    let inputs = BuildInputs { context_dir: t.path(), dockerfile: "Dockerfile", args: &args, target: None, platform: None };
+    let inputs =
+        BuildInputs { context_dir: t.path(), dockerfile: "Dockerfile", args: &args, target: None, platform: None };
     for body in [&b"fn main() {}\n// grown"[..], b"fn"] {
         t.file("src/main.rs", body, 0o644);
         let err = build_hash(&inputs, &w).unwrap_err();
-        assert!(matches!(&err, ContextError::ChangedDuringRead { path, expected: 13 } if path.ends_with("src/main.rs")), "{err}");
+        assert!(
+            matches!(&err, ContextError::ChangedDuringRead { path, expected: 13 } if path.ends_with("src/main.rs")),
+            "{err}"
+        );
         let err = write_tar(t.path(), &w, io::sink()).unwrap_err();
         assert!(matches!(&err, ContextError::ChangedDuringRead { expected: 13, .. }), "{err}");
     }
@@ -307,7 +319,12 @@ fn tar_holds_exactly_the_walk_and_is_reproducible() {
     assert!(seen.contains(&deep));
 
     // Same walk, same bytes; and mtimes don't leak in.
-    fs::File::options().write(true).open(t.path().join("run.sh")).unwrap().set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(7)).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(t.path().join("run.sh"))
+        .unwrap()
+        .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(7))
+        .unwrap();
     assert_eq!(tar_of(&t, &walk(t.path(), "Dockerfile").unwrap()), bytes);
 }
 
@@ -330,14 +347,4 @@ fn parallel_and_sequential_digests_agree() {
     assert_eq!(parallel[at], Some(blake3::hash(&big)));
     let at = w.files.iter().position(|f| f.rel_path == "many/7").unwrap();
     assert_eq!(parallel[at], Some(blake3::hash(&[7u8; 4900])));
-}
-
-#[test]
-fn zz_tmp_dump_tar() {
-    let t = Tree::standard("dump");
-    let deep = format!("{}/file.txt", ["a-rather-long-directory-name"; 5].join("/"));
-    t.dir(deep.rsplit_once('/').unwrap().0, 0o755).file(&deep, b"deep", 0o644);
-    t.link("longlink", &"x/".repeat(80));
-    let w = walk(t.path(), "Dockerfile").unwrap();
-    fs::write("/tmp/ctx_check.tar", tar_of(&t, &w)).unwrap();
 }
