@@ -139,8 +139,11 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
     report.phases.push(("config files".into(), started.elapsed()));
     for pass in 1..=ctx.options.max_passes {
         let t = Instant::now();
-        recover::finish_interrupted(ctx).await?;
-        let p = ctx.plan_now().await?;
+        let mut observed = ctx.engine.observe(&ctx.scope()).await?;
+        if recover::finish_interrupted(ctx, &observed).await? {
+            observed = ctx.engine.observe(&ctx.scope()).await?;
+        }
+        let p = plan(ctx.desired, &observed, ctx.inputs, &ctx.options.plan);
         report.phases.push((format!("pass {pass}: observe and plan"), t.elapsed()));
         if let Some(why) = blocked(&p) {
             return Err(ApplyError::Blocked(why));

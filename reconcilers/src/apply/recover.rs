@@ -11,8 +11,9 @@ pub fn previous_name(name: &str) -> String {
     format!("{name}{PREVIOUS_SUFFIX}")
 }
 
-pub(super) async fn finish_interrupted(ctx: &ApplyContext<'_>) -> Result<(), ApplyError> {
-    let observed = ctx.engine.observe(&ctx.scope()).await?;
+/// Returns whether it changed anything.
+pub(super) async fn finish_interrupted(ctx: &ApplyContext<'_>, observed: &crate::observed::Observed) -> Result<bool, ApplyError> {
+    let mut changed = false;
     for c in &observed.containers {
         let Some(base) = c.name.strip_suffix(PREVIOUS_SUFFIX) else { continue };
         if !c.is_managed() || c.label(labels::PROJECT) != Some(ctx.inputs.project.as_str()) {
@@ -21,12 +22,14 @@ pub(super) async fn finish_interrupted(ctx: &ApplyContext<'_>) -> Result<(), App
         if observed.container(base).is_some() {
             ctx.progress.step(kind_of(c), base, "removing previous generation left by an interrupted apply");
             ctx.engine.remove_container(&c.name).await?;
+            changed = true;
         } else {
             ctx.progress.step(kind_of(c), base, "restoring previous generation left by an interrupted apply");
             ctx.engine.rename(&c.name, base).await?;
+            changed = true;
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 fn kind_of(c: &crate::observed::ObservedContainer) -> desired_state::model::Kind {
