@@ -27,6 +27,12 @@ pub enum Command {
     Status(StatusArgs),
     /// Build the Image resources whose build context changed (all with --force).
     Build(BuildArgs),
+    /// Write docker-compose files for the desired state.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Convert docker-compose files into desired-state files.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Policy checks for CI pipelines.
     #[command(subcommand)]
     Verify(VerifyCommand),
@@ -301,4 +307,44 @@ pub struct StatusArgs {
     pub listen: String,
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: OutputFormat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// docker-compose.<phase>.yml per phase label and docker-compose.master.yml (or one file per selection).
+    Compose(ExportComposeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExportComposeArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Only resources with this label, plus what they depend on; writes one file.
+    #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE", value_parser = parse_selector)]
+    pub selector: Vec<(String, String)>,
+    /// Output directory.
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR", default_value = "configs/docker")]
+    pub output_dir: PathBuf,
+    /// Where the env files live; compose files reference them by relative path.
+    #[arg(long, value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Convert compose files (v2, v3, Compose Specification) into lucid/v1alpha1 documents.
+    Compose(ImportComposeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportComposeArgs {
+    /// Compose files, merged in order as `docker-compose -f a -f b` does.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output directory for the desired-state files.
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR", default_value = ".")]
+    pub output_dir: PathBuf,
+    /// Convert what is supported and list the rest, exiting 0.
+    #[arg(long)]
+    pub allow_unsupported: bool,
 }

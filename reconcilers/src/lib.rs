@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod build;
+pub mod compose;
 pub mod engine;
 pub mod fields;
 pub mod hash;

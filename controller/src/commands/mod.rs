@@ -1,5 +1,6 @@
 mod apply;
 mod build;
+mod compose;
 mod registry;
 pub mod context;
 mod delete;
@@ -21,6 +22,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(args) => block_on(apply::run(args)),
         Command::Delete(args) => block_on(delete::run(args)),
         Command::Secrets(cmd) => secrets::run(cmd),
+        Command::Export(cmd) => compose::export(cmd),
+        Command::Import(cmd) => compose::import(cmd),
         Command::Verify(cmd) => block_on(verify::run(cmd)),
         Command::Run(args) => block_on(crate::run::run(args)),
         Command::Status(args) => crate::run::status_command(&args),
