@@ -62,9 +62,23 @@ impl Registry {
         resp.body_mut().read_json().map_err(|e| RegistryError::Decode { url, message: e.to_string() })
     }
 
+    /// The whole catalog, page by page (distribution caps a page at 1000).
     pub fn repositories(&self) -> Result<Vec<String>, RegistryError> {
-        let v = self.get_json("/v2/_catalog?n=10000")?;
-        Ok(v["repositories"].as_array().map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect()).unwrap_or_default())
+        const PAGE: usize = 500;
+        let mut all: Vec<String> = Vec::new();
+        loop {
+            let path = match all.last() {
+                Some(last) => format!("/v2/_catalog?n={PAGE}&last={last}"),
+                None => format!("/v2/_catalog?n={PAGE}"),
+            };
+            let v = self.get_json(&path)?;
+            let page: Vec<String> = v["repositories"].as_array().map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect()).unwrap_or_default();
+            let done = page.len() < PAGE;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
     }
 
     /// Tags of a repository; none when the repository has no tags left.
