@@ -55,8 +55,13 @@ fn run_repairs_drift_reports_status_and_stops_on_sigterm() {
         wait_for(Duration::from_secs(30), || inspect_container(&t.obj("api")).is_some_and(|c| c["NetworkSettings"]["Networks"].get(t.obj("iso")).is_none())),
         "the isolated network is left again"
     );
+    // Counters are updated when the pass that made the repair ends.
+    assert!(
+        wait_for(Duration::from_secs(30), || http_get(&addr, "/metrics").is_some_and(|m| m.contains("lucidctl_policy_violations_total 1"))),
+        "{:?}",
+        http_get(&addr, "/metrics")
+    );
     let metrics = http_get(&addr, "/metrics").unwrap_or_default();
-    assert!(metrics.contains("lucidctl_policy_violations_total 1"), "{metrics}");
     assert!(metrics.contains("lucidctl_drift_repairs_total{kind=\"Service\"}"), "{metrics}");
     assert_eq!(http_get(&addr, "/healthz").as_deref(), Some("ok\n"));
 
