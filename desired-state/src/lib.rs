@@ -8,7 +8,7 @@ pub mod model;
 pub mod pointer;
 pub mod state;
 pub mod validate;
-mod yaml;
+pub mod yaml;
 
 pub use diagnostics::{Diagnostic, Location, Severity};
 pub use load::{load, load_sources, LoadOptions, Source};

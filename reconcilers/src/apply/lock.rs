@@ -28,6 +28,19 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty())
+}
+
+/// A holder (`host:pid:nonce`) on this host whose process no longer exists was
+/// killed or crashed: it cannot be applying, so its lock need not wait out the
+/// lease. Without /proc the answer is unknown, and the lease decides.
+fn holder_is_gone(holder: &str, host: Option<&str>) -> bool {
+    let mut parts = holder.split(':');
+    let (Some(h), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse::<u32>().ok())) else { return false };
+    Some(h) == host && std::path::Path::new("/proc/self").exists() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 pub fn lock_name(project: &str) -> String {
     format!("lucidctl-lock-{project}")
 }
@@ -36,9 +49,10 @@ impl EngineLock {
     /// Takes the lock, waiting (with one message) unless `no_wait`.
     pub async fn acquire(engine: &Engine, project: &str, lease: Duration, no_wait: bool, on_wait: impl Fn(&str)) -> Result<EngineLock, LockError> {
         let volume = lock_name(project);
+        let host = hostname();
         let me = format!(
             "{}:{}:{:x}",
-            std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "host".into()),
+            host.as_deref().unwrap_or("host"),
             std::process::id(),
             SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
         );
@@ -57,7 +71,7 @@ impl EngineLock {
                 return Ok(EngineLock { volume });
             }
             let expires: u64 = have.get(EXPIRES).and_then(|e| e.parse().ok()).unwrap_or(0);
-            if expires < now() {
+            if expires < now() || holder_is_gone(&holder, host.as_deref()) {
                 engine.remove_volume(&volume).await?;
                 continue;
             }
@@ -74,5 +88,21 @@ impl EngineLock {
 
     pub async fn release(self, engine: &Engine) -> Result<(), EngineError> {
         engine.remove_volume(&self.volume).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holder_is_gone;
+
+    #[test]
+    fn only_a_dead_process_on_this_host_gives_up_its_lock() {
+        let me = std::process::id();
+        assert!(!holder_is_gone(&format!("pi:{me}:1f"), Some("pi")), "a live holder keeps the lock");
+        // Above the kernel's largest pid_max (2^22), so no such process exists.
+        assert!(holder_is_gone("pi:4194305:1f", Some("pi")), "a dead holder on this host does not");
+        assert!(!holder_is_gone("other:4194305:1f", Some("pi")), "another host's holder waits for its lease");
+        assert!(!holder_is_gone("pi:4194305:1f", None), "an unknown hostname proves nothing");
+        assert!(!holder_is_gone("", Some("pi")), "a missing holder label is left to the lease");
     }
 }

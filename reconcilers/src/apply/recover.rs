@@ -19,12 +19,14 @@ pub(super) async fn finish_interrupted(ctx: &ApplyContext<'_>, observed: &crate:
         if !c.is_managed() || c.label(labels::PROJECT) != Some(ctx.inputs.project.as_str()) {
             continue;
         }
+        // Progress names resources (metadata.name), as everywhere else; `base` carries the name prefix.
+        let resource = c.label(labels::NAME).unwrap_or(base);
         if observed.container(base).is_some() {
-            ctx.progress.step(kind_of(c), base, "removing previous generation left by an interrupted apply");
+            ctx.progress.step(kind_of(c), resource, "removing previous generation left by an interrupted apply");
             ctx.engine.remove_container(&c.name).await?;
             changed = true;
         } else {
-            ctx.progress.step(kind_of(c), base, "restoring previous generation left by an interrupted apply");
+            ctx.progress.step(kind_of(c), resource, "restoring previous generation left by an interrupted apply");
             ctx.engine.rename(&c.name, base).await?;
             changed = true;
         }

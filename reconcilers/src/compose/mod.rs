@@ -3,3 +3,5 @@
 
 pub mod export;
 pub mod import;
+pub mod text;
+pub mod yaml_out;

@@ -1,1 +1,0 @@
-//! docker-compose files to desired state.
