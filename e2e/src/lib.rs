@@ -591,12 +591,12 @@ impl TestEnv {
 
     /// `lucidctl <sub> -f <state_dir> <engine args> <extra>`.
     pub fn lucidctl(&self, sub: &str, extra: &[&str]) -> Output {
-        self.lucidctl_with(sub, &[self.state_dir.clone()], extra)
+        self.lucidctl_with(sub, std::slice::from_ref(&self.state_dir), extra)
     }
 
     /// Starts `lucidctl <sub> -f <state_dir> <engine args> <extra>` in the background.
     pub fn spawn(&self, sub: &str, extra: &[&str]) -> Running {
-        Running::spawn(self.command(&self.args_with(sub, &[self.state_dir.clone()], extra)))
+        Running::spawn(self.command(&self.args_with(sub, std::slice::from_ref(&self.state_dir), extra)))
     }
 
     pub fn diff(&self, extra: &[&str]) -> Output {
