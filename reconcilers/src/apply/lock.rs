@@ -72,7 +72,12 @@ impl EngineLock {
             }
             let expires: u64 = have.get(EXPIRES).and_then(|e| e.parse().ok()).unwrap_or(0);
             if expires < now() || holder_is_gone(&holder, host.as_deref()) {
-                engine.remove_volume(&volume).await?;
+                // Re-read just before breaking it, so a lock another waiter has
+                // just taken is not the one removed.
+                let again = engine.volume_labels(&volume).await?.unwrap_or_default();
+                if again.get(HOLDER) == Some(&holder) {
+                    engine.remove_volume(&volume).await?;
+                }
                 continue;
             }
             if no_wait {
