@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-quick}"
 L="$PWD/target/release/lucidctl"
-cargo build -q --release -p controller -p reconcilers --example api_floor
+cargo build -q --release -p controller
+cargo build -q --release -p reconcilers --example api_floor
 e2e/standin/build.sh >/dev/null
 out="e2e/bench/last-run.txt"
 : >"$out"
