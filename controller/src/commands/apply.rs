@@ -1,3 +1,4 @@
+use super::fail;
 use super::context;
 use super::EXIT_CHANGES;
 use crate::cli::ApplyArgs;
@@ -74,10 +75,5 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         }
         Err(e) => fail(&e.to_string()),
     }
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::FAILURE
 }
 

@@ -1,3 +1,4 @@
+use super::fail;
 use super::context;
 use crate::cli::BuildArgs;
 use crate::output::progress;
@@ -57,9 +58,4 @@ pub async fn run(args: BuildArgs) -> ExitCode {
         eprintln!("Image {reference}: built in {:.1}s", started.elapsed().as_secs_f64());
     }
     ExitCode::SUCCESS
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::FAILURE
 }

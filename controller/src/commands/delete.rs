@@ -1,3 +1,4 @@
+use super::fail;
 use super::context;
 use crate::cli::DeleteArgs;
 use crate::output::progress;
@@ -61,9 +62,4 @@ pub async fn run(args: DeleteArgs) -> ExitCode {
         eprintln!("warning: could not release the engine lock: {e}");
     }
     result
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::FAILURE
 }

@@ -1,3 +1,4 @@
+use super::fail;
 use super::context;
 use super::EXIT_CHANGES;
 use crate::cli::{DiffArgs, OutputFormat};
@@ -31,9 +32,4 @@ pub async fn run(args: DiffArgs) -> ExitCode {
     } else {
         ExitCode::from(EXIT_CHANGES)
     }
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::FAILURE
 }

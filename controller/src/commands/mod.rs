@@ -32,6 +32,12 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// One line on stderr and exit code 1: how every command reports what stopped it.
+pub fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
 pub fn block_on(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt.block_on(fut),

@@ -1,3 +1,4 @@
+use super::fail;
 use crate::cli::RegistryCommand;
 use reconcilers::engine::Engine;
 use reconcilers::registry::{docker_credentials, in_namespace, Registry};
@@ -43,9 +44,4 @@ pub async fn run(cmd: RegistryCommand) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::FAILURE
 }
