@@ -2,7 +2,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "lucidctl", version, about = "Reconcile Docker hosts to desired state committed to git")]
+#[command(
+    name = "lucidctl",
+    version,
+    about = "Reconcile Docker hosts to desired state committed to git"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -323,7 +327,12 @@ pub struct ExportComposeArgs {
     #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE", value_parser = parse_selector)]
     pub selector: Vec<(String, String)>,
     /// Output directory.
-    #[arg(short = 'o', long = "output-dir", value_name = "DIR", default_value = "configs/docker")]
+    #[arg(
+        short = 'o',
+        long = "output-dir",
+        value_name = "DIR",
+        default_value = "configs/docker"
+    )]
     pub output_dir: PathBuf,
     /// Where the env files live; compose files reference them by relative path.
     #[arg(long, value_name = "DIR")]
@@ -342,7 +351,12 @@ pub struct ImportComposeArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Output directory for the desired-state files.
-    #[arg(short = 'o', long = "output-dir", value_name = "DIR", default_value = ".")]
+    #[arg(
+        short = 'o',
+        long = "output-dir",
+        value_name = "DIR",
+        default_value = "."
+    )]
     pub output_dir: PathBuf,
     /// Convert what is supported and list the rest, exiting 0.
     #[arg(long)]

@@ -27,7 +27,8 @@ pub fn load_valid(options: &LoadOptions) -> Result<(DesiredState, Vec<Diagnostic
     let loaded = load::load(options);
     let mut diagnostics = loaded.diagnostics;
     diagnostics.extend(validate::validate(&loaded.state));
-    let (errors, warnings): (Vec<_>, Vec<_>) = diagnostics.into_iter().partition(Diagnostic::is_error);
+    let (errors, warnings): (Vec<_>, Vec<_>) =
+        diagnostics.into_iter().partition(Diagnostic::is_error);
     if errors.is_empty() {
         Ok((loaded.state, warnings))
     } else {

@@ -44,7 +44,8 @@ pub fn load(options: &LoadOptions) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut sources = Vec::new();
     if options.paths.is_empty() {
-        diagnostics.push(Diagnostic::error("no input files").hint("pass -f PATH (a file or a directory)"));
+        diagnostics
+            .push(Diagnostic::error("no input files").hint("pass -f PATH (a file or a directory)"));
     }
     for (group, path) in options.paths.iter().enumerate() {
         for file in collect_files(path, options.recursive, &mut diagnostics) {
@@ -57,7 +58,10 @@ pub fn load(options: &LoadOptions) -> Loaded {
             }
         }
     }
-    let root = options.root.clone().unwrap_or_else(|| default_root(&options.paths));
+    let root = options
+        .root
+        .clone()
+        .unwrap_or_else(|| default_root(&options.paths));
     let mut loaded = load_sources(&sources, root);
     diagnostics.append(&mut loaded.diagnostics);
     loaded.diagnostics = diagnostics;
@@ -79,7 +83,13 @@ pub fn load_sources(sources: &[Source], root: PathBuf) -> Loaded {
         match parse_documents(&source.file, &source.text) {
             Ok(docs) => {
                 for doc in docs {
-                    add_document(&mut entries, source.group, &source.file, doc, &mut diagnostics);
+                    add_document(
+                        &mut entries,
+                        source.group,
+                        &source.file,
+                        doc,
+                        &mut diagnostics,
+                    );
                 }
             }
             Err(d) => diagnostics.push(d),
@@ -90,11 +100,18 @@ pub fn load_sources(sources: &[Source], root: PathBuf) -> Loaded {
         .filter(|e| !e.deleted)
         .filter_map(|e| type_entry(e, &mut diagnostics))
         .collect();
-    Loaded { state: DesiredState { resources, root }, diagnostics }
+    Loaded {
+        state: DesiredState { resources, root },
+        diagnostics,
+    }
 }
 
 fn whole_file(file: &Path, msg: &str) -> Diagnostic {
-    Diagnostic::error(msg).at(Some(Location { file: file.to_path_buf(), line: 0, column: 0 }))
+    Diagnostic::error(msg).at(Some(Location {
+        file: file.to_path_buf(),
+        line: 0,
+        column: 0,
+    }))
 }
 
 fn collect_files(path: &Path, recursive: bool, diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
@@ -102,7 +119,8 @@ fn collect_files(path: &Path, recursive: bool, diagnostics: &mut Vec<Diagnostic>
         Ok(m) => m,
         Err(e) => {
             diagnostics.push(
-                Diagnostic::error(format!("{}: {e}", path.display())).hint("pass an existing file or directory to -f"),
+                Diagnostic::error(format!("{}: {e}", path.display()))
+                    .hint("pass an existing file or directory to -f"),
             );
             return Vec::new();
         }
@@ -119,7 +137,11 @@ fn collect_files(path: &Path, recursive: bool, diagnostics: &mut Vec<Diagnostic>
                 let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
                 if is_dir {
                     dirs.push(p);
-                } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")) {
+                } else if p
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+                {
                     files.push(p);
                 }
             }
@@ -137,16 +159,35 @@ fn collect_files(path: &Path, recursive: bool, diagnostics: &mut Vec<Diagnostic>
 }
 
 fn default_root(paths: &[PathBuf]) -> PathBuf {
-    let Some(first) = paths.first() else { return PathBuf::from(".") };
-    let dir = if first.is_dir() { first.clone() } else { first.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let Some(first) = paths.first() else {
+        return PathBuf::from(".");
+    };
+    let dir = if first.is_dir() {
+        first.clone()
+    } else {
+        first.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
     let abs = std::fs::canonicalize(&dir).unwrap_or(dir);
-    abs.ancestors().find(|a| a.join(".git").exists()).map(Path::to_path_buf).unwrap_or(abs)
+    abs.ancestors()
+        .find(|a| a.join(".git").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or(abs)
 }
 
-fn add_document(entries: &mut Vec<Entry>, group: usize, file: &Path, doc: ParsedDocument, out: &mut Vec<Diagnostic>) {
+fn add_document(
+    entries: &mut Vec<Entry>,
+    group: usize,
+    file: &Path,
+    doc: ParsedDocument,
+    out: &mut Vec<Diagnostic>,
+) {
     let at = |pointer: &str| {
         let (line, column) = doc.positions.get(pointer).copied().unwrap_or((1, 1));
-        Some(Location { file: file.to_path_buf(), line, column })
+        Some(Location {
+            file: file.to_path_buf(),
+            line,
+            column,
+        })
     };
     let Value::Object(mut map) = doc.value else {
         if !doc.value.is_null() {
@@ -166,7 +207,9 @@ fn add_document(entries: &mut Vec<Entry>, group: usize, file: &Path, doc: Parsed
                 Diagnostic::error(format!("unknown field `{key}`"))
                     .at(at(&format!("/{key}")))
                     .path(key.clone())
-                    .hint_opt(did_you_mean(key, TOP_LEVEL_KEYS).map(|s| format!("did you mean `{s}`?"))),
+                    .hint_opt(
+                        did_you_mean(key, TOP_LEVEL_KEYS).map(|s| format!("did you mean `{s}`?")),
+                    ),
             );
         }
     }
@@ -184,7 +227,9 @@ fn add_document(entries: &mut Vec<Entry>, group: usize, file: &Path, doc: Parsed
         None => {
             ok = false;
             out.push(
-                Diagnostic::error("missing field `apiVersion`").at(at("")).hint(format!("add apiVersion: {API_VERSION}")),
+                Diagnostic::error("missing field `apiVersion`")
+                    .at(at(""))
+                    .hint(format!("add apiVersion: {API_VERSION}")),
             );
         }
     }
@@ -206,7 +251,11 @@ fn add_document(entries: &mut Vec<Entry>, group: usize, file: &Path, doc: Parsed
             }
         },
         other => {
-            let what = if other.is_some() { "`kind` must be a string" } else { "missing field `kind`" };
+            let what = if other.is_some() {
+                "`kind` must be a string"
+            } else {
+                "missing field `kind`"
+            };
             out.push(Diagnostic::error(what).at(at("/kind")).path("kind"));
             None
         }
@@ -223,18 +272,27 @@ fn add_document(entries: &mut Vec<Entry>, group: usize, file: &Path, doc: Parsed
             None
         }
     };
-    let (Some(kind), Some(name), true) = (kind, name, ok) else { return };
+    let (Some(kind), Some(name), true) = (kind, name, ok) else {
+        return;
+    };
     let patch = map.remove("$patch");
     let layer = Layer {
         file: file.to_path_buf(),
         positions: Arc::new(doc.positions.clone()),
         key_positions: Arc::new(doc.key_positions.clone()),
     };
-    let existing = entries.iter_mut().find(|e| e.kind == kind && e.name == name && !e.deleted);
+    let existing = entries
+        .iter_mut()
+        .find(|e| e.kind == kind && e.name == name && !e.deleted);
     let value = Value::Object(map);
     match (existing, patch) {
         (Some(e), _) if e.group == group => {
-            let first = e.layers.last().and_then(|l| Origin { layers: vec![l.clone()] }.locate(""));
+            let first = e.layers.last().and_then(|l| {
+                Origin {
+                    layers: vec![l.clone()],
+                }
+                .locate("")
+            });
             out.push(
                 Diagnostic::error(format!("duplicate resource {kind}/{name}"))
                     .at(at(""))
@@ -246,29 +304,48 @@ fn add_document(entries: &mut Vec<Entry>, group: usize, file: &Path, doc: Parsed
         }
         (Some(e), Some(Value::String(p))) if p == "delete" => e.deleted = true,
         (None, Some(Value::String(p))) if p == "delete" => out.push(
-            Diagnostic::error(format!("$patch: delete names {kind}/{name}, which no earlier -f declares"))
-                .at(at("/$patch"))
-                .hint("check the name, or the order of -f arguments"),
+            Diagnostic::error(format!(
+                "$patch: delete names {kind}/{name}, which no earlier -f declares"
+            ))
+            .at(at("/$patch"))
+            .hint("check the name, or the order of -f arguments"),
         ),
         (_, Some(_)) => out.push(
             Diagnostic::error("`$patch` may only be `delete`")
                 .at(at("/$patch"))
-                .hint("to change fields, give them in a later document with the same kind and name"),
+                .hint(
+                    "to change fields, give them in a later document with the same kind and name",
+                ),
         ),
         (Some(e), None) => {
             merge_patch(&mut e.value, &value);
             e.layers.push(layer);
             e.group = group;
         }
-        (None, None) => entries.push(Entry { kind, name, group, value, layers: vec![layer], deleted: false }),
+        (None, None) => entries.push(Entry {
+            kind,
+            name,
+            group,
+            value,
+            layers: vec![layer],
+            deleted: false,
+        }),
     }
 }
 
 fn type_entry(entry: Entry, out: &mut Vec<Diagnostic>) -> Option<Resource> {
-    let origin = Origin { layers: entry.layers };
+    let origin = Origin {
+        layers: entry.layers,
+    };
     let id = format!("{}/{}", entry.kind, entry.name);
     let field = |value: Option<&Value>| value.cloned().unwrap_or(Value::Object(Default::default()));
-    let metadata: Option<Metadata> = typed(field(entry.value.get("metadata")), "/metadata", &origin, &id, out);
+    let metadata: Option<Metadata> = typed(
+        field(entry.value.get("metadata")),
+        "/metadata",
+        &origin,
+        &id,
+        out,
+    );
     let spec_value = field(entry.value.get("spec"));
     let spec = match entry.kind {
         Kind::Network => typed(spec_value, "/spec", &origin, &id, out).map(Spec::Network),
@@ -276,14 +353,26 @@ fn type_entry(entry: Entry, out: &mut Vec<Diagnostic>) -> Option<Resource> {
         Kind::ConfigFile => typed(spec_value, "/spec", &origin, &id, out).map(Spec::ConfigFile),
         Kind::SecretSet => typed(spec_value, "/spec", &origin, &id, out).map(Spec::SecretSet),
         Kind::Image => typed(spec_value, "/spec", &origin, &id, out).map(Spec::Image),
-        Kind::IsolationPolicy => typed(spec_value, "/spec", &origin, &id, out).map(Spec::IsolationPolicy),
+        Kind::IsolationPolicy => {
+            typed(spec_value, "/spec", &origin, &id, out).map(Spec::IsolationPolicy)
+        }
         Kind::Job => typed(spec_value, "/spec", &origin, &id, out).map(Spec::Job),
         Kind::Service => typed(spec_value, "/spec", &origin, &id, out).map(Spec::Service),
     };
-    Some(Resource { metadata: metadata?, spec: spec?, origin })
+    Some(Resource {
+        metadata: metadata?,
+        spec: spec?,
+        origin,
+    })
 }
 
-fn typed<T: DeserializeOwned>(value: Value, prefix: &str, origin: &Origin, id: &str, out: &mut Vec<Diagnostic>) -> Option<T> {
+fn typed<T: DeserializeOwned>(
+    value: Value,
+    prefix: &str,
+    origin: &Origin,
+    id: &str,
+    out: &mut Vec<Diagnostic>,
+) -> Option<T> {
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Some(v),
         Err(err) => {
@@ -292,15 +381,25 @@ fn typed<T: DeserializeOwned>(value: Value, prefix: &str, origin: &Origin, id: &
                 use serde_path_to_error::Segment;
                 match seg {
                     Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
-                    Segment::Map { key } => pointer.push_str(&format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+                    Segment::Map { key } => {
+                        pointer.push_str(&format!("/{}", key.replace('~', "~0").replace('/', "~1")))
+                    }
                     Segment::Enum { .. } | Segment::Unknown => {}
                 }
             }
             let full = err.inner().to_string();
             let unknown = full.starts_with("unknown field");
             // The candidates go in the hint; the message stays one short line.
-            let message = if unknown { full.split(", expected").next().unwrap_or(&full).to_string() } else { full.clone() };
-            let location = if unknown { origin.locate_key(&pointer) } else { origin.locate(&pointer) };
+            let message = if unknown {
+                full.split(", expected").next().unwrap_or(&full).to_string()
+            } else {
+                full.clone()
+            };
+            let location = if unknown {
+                origin.locate_key(&pointer)
+            } else {
+                origin.locate(&pointer)
+            };
             out.push(
                 Diagnostic::error(message)
                     .at(location)
@@ -321,7 +420,14 @@ fn hint_for_serde(message: &str) -> Option<String> {
         return Some(match did_you_mean(wanted, candidates.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None if candidates.is_empty() => "remove it".to_string(),
-            None => format!("expected one of {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")),
+            None => format!(
+                "expected one of {}",
+                candidates
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         });
     }
     if message.starts_with("missing field") {
@@ -341,6 +447,9 @@ mod tests {
     fn serde_hints_suggest_the_nearest_field() {
         let h = hint_for_serde("unknown field `imag`, expected one of `image`, `command`").unwrap();
         assert_eq!(h, "did you mean `image`?");
-        assert_eq!(hint_for_serde("missing field `image`").unwrap(), "add `image`");
+        assert_eq!(
+            hint_for_serde("missing field `image`").unwrap(),
+            "add `image`"
+        );
     }
 }

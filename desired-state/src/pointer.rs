@@ -35,8 +35,14 @@ mod tests {
 
     #[test]
     fn pointers_read_as_field_paths() {
-        assert_eq!(display_path("/spec/ports/0/hostPort"), "spec.ports[0].hostPort");
-        assert_eq!(display_path(&pointer(["spec", "env", "A/B"])), "spec.env.A/B");
+        assert_eq!(
+            display_path("/spec/ports/0/hostPort"),
+            "spec.ports[0].hostPort"
+        );
+        assert_eq!(
+            display_path(&pointer(["spec", "env", "A/B"])),
+            "spec.env.A/B"
+        );
         assert_eq!(display_path(""), "");
     }
 }

@@ -27,11 +27,19 @@ impl Origin {
         loop {
             for layer in self.layers.iter().rev() {
                 if let Some(&(line, column)) = layer.positions.get(p) {
-                    return Some(Location { file: layer.file.clone(), line, column });
+                    return Some(Location {
+                        file: layer.file.clone(),
+                        line,
+                        column,
+                    });
                 }
             }
             if p.is_empty() {
-                return self.layers.first().map(|l| Location { file: l.file.clone(), line: 1, column: 1 });
+                return self.layers.first().map(|l| Location {
+                    file: l.file.clone(),
+                    line: 1,
+                    column: 1,
+                });
             }
             p = &p[..p.rfind('/').unwrap_or(0)];
         }
@@ -42,7 +50,15 @@ impl Origin {
         self.layers
             .iter()
             .rev()
-            .find_map(|l| l.key_positions.get(pointer).map(|&(line, column)| Location { file: l.file.clone(), line, column }))
+            .find_map(|l| {
+                l.key_positions
+                    .get(pointer)
+                    .map(|&(line, column)| Location {
+                        file: l.file.clone(),
+                        line,
+                        column,
+                    })
+            })
             .or_else(|| self.locate(pointer))
     }
 
@@ -105,7 +121,9 @@ pub struct DesiredState {
 
 impl DesiredState {
     pub fn get(&self, kind: Kind, name: &str) -> Option<&Resource> {
-        self.resources.iter().find(|r| r.kind() == kind && r.name() == name)
+        self.resources
+            .iter()
+            .find(|r| r.kind() == kind && r.name() == name)
     }
 
     pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Resource> {
@@ -114,7 +132,9 @@ impl DesiredState {
 
     /// Services and Jobs, which both run containers.
     pub fn workloads(&self) -> impl Iterator<Item = &Resource> {
-        self.resources.iter().filter(|r| r.spec.workload().is_some())
+        self.resources
+            .iter()
+            .filter(|r| r.spec.workload().is_some())
     }
 
     pub fn count(&self, kind: Kind) -> usize {

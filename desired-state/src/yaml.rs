@@ -24,8 +24,15 @@ pub struct ParsedDocument {
 }
 
 enum Frame {
-    Seq { items: Vec<Value>, anchor: usize },
-    Map { map: Map<String, Value>, key: Option<String>, anchor: usize },
+    Seq {
+        items: Vec<Value>,
+        anchor: usize,
+    },
+    Map {
+        map: Map<String, Value>,
+        key: Option<String>,
+        anchor: usize,
+    },
 }
 
 struct Builder<'f> {
@@ -66,17 +73,32 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<ParsedDocument>, D
                 }
             }
             Event::Alias(id) => {
-                let value = b.anchors.get(&id).cloned().ok_or_else(|| {
-                    b.error(span, "alias refers to an unknown anchor")
-                })?;
+                let value = b
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| b.error(span, "alias refers to an unknown anchor"))?;
                 b.nodes += count_nodes(&value);
                 b.scalar(value, 0, span)?;
                 if let Some(v) = b.finished() {
                     docs.push(b.document(v));
                 }
             }
-            Event::SequenceStart(anchor, _) => b.open(Frame::Seq { items: Vec::new(), anchor }, span)?,
-            Event::MappingStart(anchor, _) => b.open(Frame::Map { map: Map::new(), key: None, anchor }, span)?,
+            Event::SequenceStart(anchor, _) => b.open(
+                Frame::Seq {
+                    items: Vec::new(),
+                    anchor,
+                },
+                span,
+            )?,
+            Event::MappingStart(anchor, _) => b.open(
+                Frame::Map {
+                    map: Map::new(),
+                    key: None,
+                    anchor,
+                },
+                span,
+            )?,
             Event::SequenceEnd | Event::MappingEnd => {
                 b.close(span)?;
                 if let Some(v) = b.finished() {
@@ -89,7 +111,11 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<ParsedDocument>, D
 }
 
 fn loc(file: &Path, line: usize, col: usize) -> Location {
-    Location { file: file.to_path_buf(), line, column: col + 1 }
+    Location {
+        file: file.to_path_buf(),
+        line,
+        column: col + 1,
+    }
 }
 
 fn count_nodes(v: &Value) -> usize {
@@ -115,18 +141,28 @@ impl<'f> Builder<'f> {
     }
 
     fn error(&self, span: Span, msg: &str) -> Diagnostic {
-        Diagnostic::error(msg.to_string()).at(Some(loc(self.file, span.start.line(), span.start.col())))
+        Diagnostic::error(msg.to_string()).at(Some(loc(
+            self.file,
+            span.start.line(),
+            span.start.col(),
+        )))
     }
 
     fn pointer(&self) -> String {
-        self.path.iter().map(|seg| format!("/{}", seg.replace('~', "~0").replace('/', "~1"))).collect()
+        self.path
+            .iter()
+            .map(|seg| format!("/{}", seg.replace('~', "~0").replace('/', "~1")))
+            .collect()
     }
 
     /// Called before a node is placed, to learn (and push) its path segment.
     fn enter(&mut self, span: Span) -> Result<bool, Diagnostic> {
         self.nodes += 1;
         if self.nodes > MAX_NODES {
-            return Err(self.error(span, "document too large (more than a million nodes after alias expansion)"));
+            return Err(self.error(
+                span,
+                "document too large (more than a million nodes after alias expansion)",
+            ));
         }
         let segment = match self.stack.last() {
             None => None,
@@ -138,7 +174,9 @@ impl<'f> Builder<'f> {
             self.path.push(seg);
         }
         let p = self.pointer();
-        self.positions.entry(p).or_insert((span.start.line(), span.start.col() + 1));
+        self.positions
+            .entry(p)
+            .or_insert((span.start.line(), span.start.col() + 1));
         Ok(true)
     }
 
@@ -154,8 +192,13 @@ impl<'f> Builder<'f> {
             if map.contains_key(&k) {
                 return Err(self.error(span, &format!("duplicate key {k:?} in the same mapping")));
             }
-            let at = format!("{}/{}", self.pointer(), k.replace('~', "~0").replace('/', "~1"));
-            self.key_positions.insert(at, (span.start.line(), span.start.col() + 1));
+            let at = format!(
+                "{}/{}",
+                self.pointer(),
+                k.replace('~', "~0").replace('/', "~1")
+            );
+            self.key_positions
+                .insert(at, (span.start.line(), span.start.col() + 1));
             if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
                 *key = Some(k);
             }
@@ -171,7 +214,10 @@ impl<'f> Builder<'f> {
 
     fn open(&mut self, frame: Frame, span: Span) -> Result<(), Diagnostic> {
         if !self.enter(span)? {
-            return Err(self.error(span, "a mapping key must be a plain scalar, not a collection"));
+            return Err(self.error(
+                span,
+                "a mapping key must be a plain scalar, not a collection",
+            ));
         }
         if self.stack.len() >= MAX_DEPTH {
             return Err(self.error(span, "nesting is too deep (more than 64 levels)"));
@@ -183,7 +229,11 @@ impl<'f> Builder<'f> {
     fn close(&mut self, span: Span) -> Result<(), Diagnostic> {
         let (value, anchor) = match self.stack.pop() {
             Some(Frame::Seq { items, anchor }) => (Value::Array(items), anchor),
-            Some(Frame::Map { map, key: None, anchor }) => (Value::Object(map), anchor),
+            Some(Frame::Map {
+                map,
+                key: None,
+                anchor,
+            }) => (Value::Object(map), anchor),
             Some(Frame::Map { key: Some(_), .. }) | None => {
                 return Err(self.error(span, "unbalanced collection end"));
             }
@@ -257,8 +307,13 @@ fn resolve_plain(s: &str) -> Value {
             }
         }
     }
-    let looks_float = unsigned.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.')
-        && unsigned.bytes().all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b))
+    let looks_float = unsigned
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        && unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b))
         && unsigned.bytes().any(|b| b.is_ascii_digit());
     if looks_float {
         if let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64) {

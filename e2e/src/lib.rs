@@ -82,7 +82,8 @@ impl Output {
     /// stdout parsed as JSON; panics with the output when it is not JSON.
     #[track_caller]
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
     }
 }
 
@@ -131,11 +132,21 @@ pub struct Running {
 impl Running {
     pub fn spawn(mut cmd: Command) -> Running {
         let command = describe(&cmd);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
         let stdout = Some(reader(child.stdout.take()));
         let stderr = Some(reader(child.stderr.take()));
-        Running { command, child: Some(child), stdout, stderr, started: Instant::now() }
+        Running {
+            command,
+            child: Some(child),
+            stdout,
+            stderr,
+            started: Instant::now(),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -188,11 +199,27 @@ impl Running {
                 }
             }
         };
-        let stdout = self.stdout.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        let out = Output { command: self.command.clone(), code: status.and_then(|s| s.code()), stdout, stderr, took: self.started.elapsed() };
+        let stdout = self
+            .stdout
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let out = Output {
+            command: self.command.clone(),
+            code: status.and_then(|s| s.code()),
+            stdout,
+            stderr,
+            took: self.started.elapsed(),
+        };
         if timed_out {
-            return Err(format!("did not finish within {timeout:?}; killed it: {out:?}"));
+            return Err(format!(
+                "did not finish within {timeout:?}; killed it: {out:?}"
+            ));
         }
         Ok(out)
     }
@@ -216,11 +243,22 @@ pub fn run(cmd: Command, timeout: Duration) -> Output {
 /// Runs `cmd` without ever panicking: for cleanup, which must not fail a test.
 pub fn try_run(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
     let command = describe(&cmd);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start `{command}`: {e}"))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start `{command}`: {e}"))?;
     let stdout = Some(reader(child.stdout.take()));
     let stderr = Some(reader(child.stderr.take()));
-    Running { command, child: Some(child), stdout, stderr, started: Instant::now() }.try_wait_for(timeout)
+    Running {
+        command,
+        child: Some(child),
+        stdout,
+        stderr,
+        started: Instant::now(),
+    }
+    .try_wait_for(timeout)
 }
 
 // ---------------------------------------------------------------------------
@@ -229,7 +267,10 @@ pub fn try_run(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
 
 /// The workspace root (the directory holding the top-level Cargo.toml).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("e2e/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ has a parent")
+        .to_path_buf()
 }
 
 /// `LUCID_E2E=skip` was set explicitly.
@@ -242,12 +283,20 @@ fn require_engine() {
     static CHECKED: OnceLock<Result<String, String>> = OnceLock::new();
     let result = CHECKED.get_or_init(|| {
         let mut cmd = Command::new("docker");
-        cmd.args(["version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"]);
+        cmd.args([
+            "version",
+            "--format",
+            "{{.Server.Version}} (API {{.Server.APIVersion}})",
+        ]);
         let out = try_run(cmd, Duration::from_secs(30))?;
         if out.success() {
             Ok(out.stdout.trim().to_string())
         } else {
-            Err(format!("`docker version` failed with {:?}: {}", out.code, out.stderr.trim()))
+            Err(format!(
+                "`docker version` failed with {:?}: {}",
+                out.code,
+                out.stderr.trim()
+            ))
         }
     });
     if let Err(why) = result {
@@ -268,7 +317,15 @@ fn cargo_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
         let Some(key) = key.to_str() else { continue };
         let per_package = key.starts_with("CARGO_PKG_")
             || key.starts_with("CARGO_BIN_EXE_")
-            || matches!(key, "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH" | "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "CARGO_BIN_NAME");
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_BIN_NAME"
+            );
         if per_package {
             cmd.env_remove(key);
         }
@@ -297,7 +354,10 @@ pub fn lucidctl_bin() -> PathBuf {
         }
         let bin = target_dir().join("debug").join("lucidctl");
         if !bin.is_file() {
-            return Err(format!("cargo built lucidctl, but {} does not exist", bin.display()));
+            return Err(format!(
+                "cargo built lucidctl, but {} does not exist",
+                bin.display()
+            ));
         }
         Ok(bin)
     });
@@ -317,7 +377,13 @@ pub fn ensure_standin_image() {
         if !out.success() {
             return Err(format!("building the stand-in binary failed: {out:?}"));
         }
-        let out = docker(&["build", "-q", "-t", STANDIN_IMAGE, &repo_root().join("e2e/standin/image").display().to_string()]);
+        let out = docker(&[
+            "build",
+            "-q",
+            "-t",
+            STANDIN_IMAGE,
+            &repo_root().join("e2e/standin/image").display().to_string(),
+        ]);
         if !out.success() {
             return Err(format!("building the stand-in image failed: {out:?}"));
         }
@@ -384,27 +450,64 @@ pub fn volume_exists(name: &str) -> bool {
 
 /// The host directory behind a local volume (the tests run on the engine's host).
 pub fn volume_mountpoint(name: &str) -> PathBuf {
-    PathBuf::from(docker_ok(&["volume", "inspect", "--format", "{{.Mountpoint}}", name]))
+    PathBuf::from(docker_ok(&[
+        "volume",
+        "inspect",
+        "--format",
+        "{{.Mountpoint}}",
+        name,
+    ]))
 }
 
 fn lines(s: &str) -> Vec<String> {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Names of every container (running or not) labelled with `project`.
 pub fn project_containers(project: &str) -> BTreeSet<String> {
     let filter = format!("label={PROJECT_LABEL}={project}");
-    lines(&docker_ok(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"])).into_iter().collect()
+    lines(&docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Names}}",
+    ]))
+    .into_iter()
+    .collect()
 }
 
 pub fn project_networks(project: &str) -> BTreeSet<String> {
     let filter = format!("label={PROJECT_LABEL}={project}");
-    lines(&docker_ok(&["network", "ls", "--filter", &filter, "--format", "{{.Name}}"])).into_iter().collect()
+    lines(&docker_ok(&[
+        "network",
+        "ls",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Name}}",
+    ]))
+    .into_iter()
+    .collect()
 }
 
 pub fn project_volumes(project: &str) -> BTreeSet<String> {
     let filter = format!("label={PROJECT_LABEL}={project}");
-    lines(&docker_ok(&["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"])).into_iter().collect()
+    lines(&docker_ok(&[
+        "volume",
+        "ls",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Name}}",
+    ]))
+    .into_iter()
+    .collect()
 }
 
 /// Polls `check` every 100 ms until it holds; false after `timeout`.
@@ -437,18 +540,30 @@ pub fn plan_changes(plan: &Value) -> Vec<(String, String, String)> {
 
 /// The change for `name`, if exactly one; panics on more than one.
 pub fn plan_change<'a>(plan: &'a Value, name: &str) -> Option<&'a Value> {
-    let all: Vec<&Value> = plan["changes"].as_array().into_iter().flatten().filter(|c| c["name"] == name).collect();
+    let all: Vec<&Value> = plan["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["name"] == name)
+        .collect();
     assert!(all.len() <= 1, "more than one change for {name}: {plan:#}");
     all.first().copied()
 }
 
 /// The `type`s of a change's reasons.
 pub fn reason_types(change: &Value) -> Vec<String> {
-    change["reasons"].as_array().into_iter().flatten().map(|r| s(&r["type"])).collect()
+    change["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| s(&r["type"]))
+        .collect()
 }
 
 fn s(v: &Value) -> String {
-    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string())
 }
 
 // ---------------------------------------------------------------------------
@@ -498,7 +613,10 @@ impl TestEnv {
 
     fn make(name: &str, engine: bool) -> TestEnv {
         assert!(
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
             "test names are short, lowercase letters and digits: {name:?}"
         );
         let pid = std::process::id();
@@ -506,7 +624,8 @@ impl TestEnv {
         let dir = std::env::temp_dir().join(format!("lucid-e2e-{name}-{pid}"));
         let _ = std::fs::remove_dir_all(&dir);
         let state_dir = dir.join("state");
-        std::fs::create_dir_all(&state_dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", state_dir.display()));
+        std::fs::create_dir_all(&state_dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", state_dir.display()));
         TestEnv {
             name: name.to_string(),
             prefix: format!("{project}-"),
@@ -543,7 +662,10 @@ impl TestEnv {
 
     /// Remembers a container this test created without lucidctl, to remove on drop.
     pub fn hand_made(&self, container: &str) {
-        self.hand_made.lock().unwrap_or_else(|p| p.into_inner()).push(container.to_string());
+        self.hand_made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(container.to_string());
     }
 
     /// `--project --name-prefix --files-dir --secrets-dir`.
@@ -569,7 +691,10 @@ impl TestEnv {
 
     /// `lucidctl <args>` exactly as given.
     pub fn lucidctl_raw(&self, args: &[&str]) -> Output {
-        run(self.command(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>()), LUCIDCTL_TIMEOUT)
+        run(
+            self.command(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
+            LUCIDCTL_TIMEOUT,
+        )
     }
 
     /// `<sub> -f <each file> <engine args> <extra>`, for diff, apply and delete.
@@ -586,7 +711,10 @@ impl TestEnv {
 
     /// `lucidctl <sub> -f <files...> <engine args> <extra>`.
     pub fn lucidctl_with(&self, sub: &str, files: &[PathBuf], extra: &[&str]) -> Output {
-        run(self.command(&self.args_with(sub, files, extra)), LUCIDCTL_TIMEOUT)
+        run(
+            self.command(&self.args_with(sub, files, extra)),
+            LUCIDCTL_TIMEOUT,
+        )
     }
 
     /// `lucidctl <sub> -f <state_dir> <engine args> <extra>`.
@@ -596,7 +724,11 @@ impl TestEnv {
 
     /// Starts `lucidctl <sub> -f <state_dir> <engine args> <extra>` in the background.
     pub fn spawn(&self, sub: &str, extra: &[&str]) -> Running {
-        Running::spawn(self.command(&self.args_with(sub, std::slice::from_ref(&self.state_dir), extra)))
+        Running::spawn(self.command(&self.args_with(
+            sub,
+            std::slice::from_ref(&self.state_dir),
+            extra,
+        )))
     }
 
     pub fn diff(&self, extra: &[&str]) -> Output {
@@ -629,8 +761,15 @@ impl TestEnv {
     #[track_caller]
     pub fn assert_converged(&self) -> Output {
         let out = self.diff(&[]);
-        assert_eq!(out.code(), 0, "the engine should match the desired state: {out:?}");
-        assert!(out.stdout.contains("No changes"), "diff exit 0 should say so: {out:?}");
+        assert_eq!(
+            out.code(),
+            0,
+            "the engine should match the desired state: {out:?}"
+        );
+        assert!(
+            out.stdout.contains("No changes"),
+            "diff exit 0 should say so: {out:?}"
+        );
         out
     }
 
@@ -652,13 +791,19 @@ impl TestEnv {
     pub fn ids(&self, names: &[&str]) -> Vec<String> {
         names
             .iter()
-            .map(|n| container_id(&self.obj(n)).unwrap_or_else(|| panic!("container {} does not exist", self.obj(n))))
+            .map(|n| {
+                container_id(&self.obj(n))
+                    .unwrap_or_else(|| panic!("container {} does not exist", self.obj(n)))
+            })
             .collect()
     }
 
     /// Containers of this project still named `<something>.prev`.
     pub fn prev_leftovers(&self) -> Vec<String> {
-        project_containers(&self.project).into_iter().filter(|n| n.ends_with(".prev")).collect()
+        project_containers(&self.project)
+            .into_iter()
+            .filter(|n| n.ends_with(".prev"))
+            .collect()
     }
 
     /// Removes everything this test created. Never panics; failures are logged
@@ -693,7 +838,12 @@ impl TestEnv {
             }
         };
         let mut containers = quiet(&["ps", "-aq", "--filter", &filter]);
-        for name in self.hand_made.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for name in self
+            .hand_made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             if container_exists_quiet(name) {
                 containers.push(name.clone());
             }
@@ -711,7 +861,14 @@ impl TestEnv {
         }
         // Images lucidctl built for this project: untag by reference (never `rmi -f` by
         // ID, which would also drop other tags of the same image).
-        for reference in quiet(&["image", "ls", "--filter", &filter, "--format", "{{.Repository}}:{{.Tag}}"]) {
+        for reference in quiet(&[
+            "image",
+            "ls",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ]) {
             if !reference.contains("<none>") {
                 try_run(vec!["image".into(), "rm".into(), reference]);
             }
@@ -727,14 +884,24 @@ fn container_exists_quiet(name: &str) -> bool {
 
 fn write_file(path: &Path, text: &str) {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
+        std::fs::create_dir_all(parent)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
     }
     std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        println!("{}: {:.1}s{}", self.name, self.started.elapsed().as_secs_f64(), if std::thread::panicking() { " (failed)" } else { "" });
+        println!(
+            "{}: {:.1}s{}",
+            self.name,
+            self.started.elapsed().as_secs_f64(),
+            if std::thread::panicking() {
+                " (failed)"
+            } else {
+                ""
+            }
+        );
         self.cleanup();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -746,7 +913,9 @@ impl Drop for TestEnv {
 
 /// `apiVersion: lucid/v1alpha1` document header.
 pub fn doc(kind: &str, name: &str, spec: &str) -> String {
-    let mut out = format!("---\napiVersion: lucid/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n");
+    let mut out = format!(
+        "---\napiVersion: lucid/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n"
+    );
     for line in spec.lines() {
         out.push_str("  ");
         out.push_str(line);
@@ -761,12 +930,20 @@ pub fn network(name: &str) -> String {
 }
 
 pub fn volume(name: &str) -> String {
-    format!("---\napiVersion: lucid/v1alpha1\nkind: Volume\nmetadata:\n  name: {name}\nspec: {{}}\n")
+    format!(
+        "---\napiVersion: lucid/v1alpha1\nkind: Volume\nmetadata:\n  name: {name}\nspec: {{}}\n"
+    )
 }
 
 /// A stand-in Service on `net` serving `port`, with an exec-form health check.
 /// `extra` is more YAML under `spec:` (two-space indented lines are fine as is).
-pub fn standin_service(name: &str, net: &str, port: u16, env: &[(&str, &str)], extra: &str) -> String {
+pub fn standin_service(
+    name: &str,
+    net: &str,
+    port: u16,
+    env: &[(&str, &str)],
+    extra: &str,
+) -> String {
     let mut spec = format!(
         "image: {STANDIN_IMAGE}\ncommand: [\"serve\"]\nnetworks:\n  - {{name: {net}}}\nenv:\n  STANDIN_NAME: {name}\n  STANDIN_PORTS: \"{port}\"\n"
     );

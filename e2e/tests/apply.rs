@@ -20,15 +20,34 @@ fn health(c: &Value) -> Option<String> {
 // ---------------------------------------------------------------------------
 
 /// The services with a published host port in configs/lucid/overlays/local, and their container ports.
-const PUBLISHED: [(&str, u16); 3] = [("lucid-api-gateway", 8080), ("lucid-xrdp-integration", 3389), ("lucid-admin-interface", 8083)];
-const TRON_MEMBERS: [&str; 5] = ["lucid-tron-client", "lucid-payout-router", "lucid-wallet-manager", "lucid-usdt-manager", "lucid-trx-staking"];
+const PUBLISHED: [(&str, u16); 3] = [
+    ("lucid-api-gateway", 8080),
+    ("lucid-xrdp-integration", 3389),
+    ("lucid-admin-interface", 8083),
+];
+const TRON_MEMBERS: [&str; 5] = [
+    "lucid-tron-client",
+    "lucid-payout-router",
+    "lucid-wallet-manager",
+    "lucid-usdt-manager",
+    "lucid-trx-staking",
+];
 const TRON_BRIDGE: &str = "lucid-payment-gateway";
 
 /// Every Service and Job of the local Lucid system (base plus local overlay).
 fn lucid_workloads(files: &[PathBuf]) -> Vec<(desired_state::model::Kind, String)> {
-    let options = desired_state::LoadOptions { paths: files.to_vec(), recursive: false, root: None };
-    let Ok((state, _)) = desired_state::load_valid(&options) else { panic!("configs/lucid with the local overlay does not validate") };
-    state.workloads().map(|r| (r.kind(), r.name().to_string())).collect()
+    let options = desired_state::LoadOptions {
+        paths: files.to_vec(),
+        recursive: false,
+        root: None,
+    };
+    let Ok((state, _)) = desired_state::load_valid(&options) else {
+        panic!("configs/lucid with the local overlay does not validate")
+    };
+    state
+        .workloads()
+        .map(|r| (r.kind(), r.name().to_string()))
+        .collect()
 }
 
 /// A third overlay so a prefixed copy fits beside a running demo and other tests:
@@ -57,14 +76,29 @@ fn parallel_overlay(image: &str, workloads: &[(desired_state::model::Kind, Strin
 fn apply_brings_up_the_full_local_lucid_system_cold_then_is_idempotent_and_delete_keeps_volumes() {
     // Taken first, so it is released only after the guard below has cleaned up.
     let _one_at_a_time = full_lucid_lock();
-    let Some(t) = TestEnv::new("lucid") else { return };
+    let Some(t) = TestEnv::new("lucid") else {
+        return;
+    };
     let root = repo_root();
-    let base = vec![root.join("configs/lucid"), root.join("configs/lucid/overlays/local")];
+    let base = vec![
+        root.join("configs/lucid"),
+        root.join("configs/lucid/overlays/local"),
+    ];
     let workloads = lucid_workloads(&base);
     let image = format!("lucid-e2e/{}:standin", t.project);
-    let overlay = t.write_aside("overlay/parallel.yaml", &parallel_overlay(&image, &workloads));
+    let overlay = t.write_aside(
+        "overlay/parallel.yaml",
+        &parallel_overlay(&image, &workloads),
+    );
     let files: Vec<PathBuf> = base.iter().cloned().chain([overlay]).collect();
-    let shared_before = docker(&["image", "inspect", "--format", "{{.Id}}", LOCAL_OVERLAY_IMAGE]).stdout;
+    let shared_before = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        LOCAL_OVERLAY_IMAGE,
+    ])
+    .stdout;
 
     // What the files declare, from lucidctl itself.
     let mut validate_args = vec!["validate".to_string(), "-o".into(), "json".into()];
@@ -75,22 +109,42 @@ fn apply_brings_up_the_full_local_lucid_system_cold_then_is_idempotent_and_delet
     let validate = run(t.command(&validate_args), LUCIDCTL_TIMEOUT);
     validate.expect_code(0);
     let counts = validate.json()["counts"].clone();
-    assert_eq!(counts["Service"], 27, "the local Lucid system has 27 services: {validate:?}");
+    assert_eq!(
+        counts["Service"], 27,
+        "the local Lucid system has 27 services: {validate:?}"
+    );
     let jobs = counts["Job"].as_u64().expect("the system has Jobs") as usize;
     let volumes = counts["Volume"].as_u64().expect("the system has Volumes") as usize;
     assert!(jobs >= 1 && volumes >= 1, "{counts}");
 
-    t.secrets_generate(&[root.join("configs/lucid")], &[]).expect_code(0);
+    t.secrets_generate(&[root.join("configs/lucid")], &[])
+        .expect_code(0);
 
     let started = Instant::now();
     let apply = t.lucidctl_with("apply", &files, &[]);
     apply.expect_code(0);
     let cold = started.elapsed();
     assert!(apply.stderr.contains("Converged."), "{apply:?}");
-    let built = docker_ok(&["image", "inspect", "--format", "{{index .Config.Labels \"io.lucidctl.project\"}}", &image]);
-    assert_eq!(built, t.project, "apply built the test's own stand-in image");
+    let built = docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"io.lucidctl.project\"}}",
+        &image,
+    ]);
     assert_eq!(
-        docker(&["image", "inspect", "--format", "{{.Id}}", LOCAL_OVERLAY_IMAGE]).stdout,
+        built, t.project,
+        "apply built the test's own stand-in image"
+    );
+    assert_eq!(
+        docker(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            LOCAL_OVERLAY_IMAGE
+        ])
+        .stdout,
         shared_before,
         "the shared {LOCAL_OVERLAY_IMAGE} was not rebuilt or retagged"
     );
@@ -103,57 +157,131 @@ fn apply_brings_up_the_full_local_lucid_system_cold_then_is_idempotent_and_delet
     for name in &names {
         let c = inspect_container(name).unwrap();
         ids.push((name.clone(), c["Id"].as_str().unwrap().to_string()));
-        assert_eq!(c["Config"]["Image"], image.as_str(), "{name} runs the test's own image");
-        let kind = c["Config"]["Labels"][KIND_LABEL].as_str().unwrap_or("").to_string();
+        assert_eq!(
+            c["Config"]["Image"],
+            image.as_str(),
+            "{name} runs the test's own image"
+        );
+        let kind = c["Config"]["Labels"][KIND_LABEL]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         match kind.as_str() {
             "Service" => {
-                assert_eq!(c["State"]["Status"], "running", "{name} should run: {:#}", c["State"]);
-                assert!(!c["Config"]["Healthcheck"].is_null(), "{name}: every local service has a health check");
-                assert_eq!(health(&c).as_deref(), Some("healthy"), "{name} should be healthy: {:#}", c["State"]);
+                assert_eq!(
+                    c["State"]["Status"], "running",
+                    "{name} should run: {:#}",
+                    c["State"]
+                );
+                assert!(
+                    !c["Config"]["Healthcheck"].is_null(),
+                    "{name}: every local service has a health check"
+                );
+                assert_eq!(
+                    health(&c).as_deref(),
+                    Some("healthy"),
+                    "{name} should be healthy: {:#}",
+                    c["State"]
+                );
                 services.insert(name.clone());
             }
             "Job" => {
-                assert_eq!(c["State"]["Status"], "exited", "{name} should have run to completion: {:#}", c["State"]);
-                assert_eq!(c["State"]["ExitCode"], 0, "{name} should exit 0: {:#}", c["State"]);
+                assert_eq!(
+                    c["State"]["Status"], "exited",
+                    "{name} should have run to completion: {:#}",
+                    c["State"]
+                );
+                assert_eq!(
+                    c["State"]["ExitCode"], 0,
+                    "{name} should exit 0: {:#}",
+                    c["State"]
+                );
                 finished_jobs.insert(name.clone());
             }
             other => panic!("{name} has an unexpected kind label {other:?}"),
         }
     }
     assert_eq!(services.len(), 27, "27 services: {services:?}");
-    assert_eq!(finished_jobs.len(), jobs, "every job ran: {finished_jobs:?}");
-    assert!(names.iter().all(|n| n.starts_with(&t.prefix)), "every name carries the prefix: {names:?}");
+    assert_eq!(
+        finished_jobs.len(),
+        jobs,
+        "every job ran: {finished_jobs:?}"
+    );
+    assert!(
+        names.iter().all(|n| n.starts_with(&t.prefix)),
+        "every name carries the prefix: {names:?}"
+    );
     assert!(t.prev_leftovers().is_empty());
 
     // The isolated network holds exactly the TRON services and the payment gateway.
     let isolated = t.obj("lucid-tron-isolated");
     let net = docker_ok(&["network", "inspect", &isolated]);
     let net: Value = serde_json::from_str(&net).unwrap();
-    let members: BTreeSet<String> = net[0]["Containers"].as_object().unwrap().values().map(|c| c["Name"].as_str().unwrap().to_string()).collect();
-    let expected: BTreeSet<String> = TRON_MEMBERS.iter().chain([&TRON_BRIDGE]).map(|n| t.obj(n)).collect();
-    assert_eq!(members, expected, "only the payment system is on {isolated}");
+    let members: BTreeSet<String> = net[0]["Containers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c["Name"].as_str().unwrap().to_string())
+        .collect();
+    let expected: BTreeSet<String> = TRON_MEMBERS
+        .iter()
+        .chain([&TRON_BRIDGE])
+        .map(|n| t.obj(n))
+        .collect();
+    assert_eq!(
+        members, expected,
+        "only the payment system is on {isolated}"
+    );
     // The TRON members are on nothing else; the bridge is on both networks.
     for m in TRON_MEMBERS {
         let c = inspect_container(&t.obj(m)).unwrap();
-        let nets: BTreeSet<String> = c["NetworkSettings"]["Networks"].as_object().unwrap().keys().cloned().collect();
-        assert_eq!(nets, set([isolated.clone()]), "{m} is only on the isolated network");
+        let nets: BTreeSet<String> = c["NetworkSettings"]["Networks"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            nets,
+            set([isolated.clone()]),
+            "{m} is only on the isolated network"
+        );
     }
     let bridge = inspect_container(&t.obj(TRON_BRIDGE)).unwrap();
-    let nets: BTreeSet<String> = bridge["NetworkSettings"]["Networks"].as_object().unwrap().keys().cloned().collect();
-    assert_eq!(nets, set([isolated.clone(), t.obj("lucid-pi-network")]), "the payment gateway bridges both");
+    let nets: BTreeSet<String> = bridge["NetworkSettings"]["Networks"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        nets,
+        set([isolated.clone(), t.obj("lucid-pi-network")]),
+        "the payment gateway bridges both"
+    );
     // No host port was published (the overlay removed them), so a demo's ports stay free.
     for (service, _) in PUBLISHED {
         let c = inspect_container(&t.obj(service)).unwrap();
         let bindings = &c["HostConfig"]["PortBindings"];
-        assert!(bindings.is_null() || bindings.as_object().is_some_and(|b| b.is_empty()), "{service}: {bindings}");
+        assert!(
+            bindings.is_null() || bindings.as_object().is_some_and(|b| b.is_empty()),
+            "{service}: {bindings}"
+        );
     }
 
     // A second apply changes nothing, and diff agrees.
     let again = t.lucidctl_with("apply", &files, &[]);
     again.expect_code(0);
-    assert!(again.stderr.contains("changes: none"), "the second apply makes zero changes: {again:?}");
+    assert!(
+        again.stderr.contains("changes: none"),
+        "the second apply makes zero changes: {again:?}"
+    );
     for (name, id) in &ids {
-        assert_eq!(container_id(name).as_deref(), Some(id.as_str()), "{name} was not touched by the second apply");
+        assert_eq!(
+            container_id(name).as_deref(),
+            Some(id.as_str()),
+            "{name} was not touched by the second apply"
+        );
     }
     let diff = t.lucidctl_with("diff", &files, &[]);
     diff.expect_code(0);
@@ -161,12 +289,26 @@ fn apply_brings_up_the_full_local_lucid_system_cold_then_is_idempotent_and_delet
 
     // delete removes containers and networks, keeps volumes.
     let declared_volumes = project_volumes(&t.project);
-    assert_eq!(declared_volumes.len(), volumes, "every declared volume exists (and no lock is left): {declared_volumes:?}");
+    assert_eq!(
+        declared_volumes.len(),
+        volumes,
+        "every declared volume exists (and no lock is left): {declared_volumes:?}"
+    );
     let delete = t.lucidctl_with("delete", &files, &[]);
     delete.expect_code(0);
-    assert!(project_containers(&t.project).is_empty(), "delete removes every container: {delete:?}");
-    assert!(project_networks(&t.project).is_empty(), "delete removes both networks: {delete:?}");
-    assert_eq!(project_volumes(&t.project), declared_volumes, "delete keeps the volumes: {delete:?}");
+    assert!(
+        project_containers(&t.project).is_empty(),
+        "delete removes every container: {delete:?}"
+    );
+    assert!(
+        project_networks(&t.project).is_empty(),
+        "delete removes both networks: {delete:?}"
+    );
+    assert_eq!(
+        project_volumes(&t.project),
+        declared_volumes,
+        "delete keeps the volumes: {delete:?}"
+    );
     println!("full Lucid cold apply took {:.1}s", cold.as_secs_f64());
 }
 
@@ -192,7 +334,9 @@ fn trio(api_env: &[(&str, &str)]) -> String {
 
 #[test]
 fn apply_recreates_only_the_changed_service_and_rolls_back_an_unhealthy_replacement() {
-    let Some(t) = TestEnv::new("applyrollback") else { return };
+    let Some(t) = TestEnv::new("applyrollback") else {
+        return;
+    };
     t.write("system.yaml", &trio(&[("MODE", "v1")]));
     t.apply_ok(&["--timeout", "60s"]);
     let before = t.ids(&["web", "api", "worker"]);
@@ -204,34 +348,74 @@ fn apply_recreates_only_the_changed_service_and_rolls_back_an_unhealthy_replacem
     assert_eq!(after[0], before[0], "web kept its container");
     assert_eq!(after[2], before[2], "worker kept its container");
     assert!(apply.stderr.contains("Service/api: recreated"), "{apply:?}");
-    assert!(!apply.stderr.contains("Service/web: recreated") && !apply.stderr.contains("Service/worker: recreated"), "{apply:?}");
-    assert!(t.prev_leftovers().is_empty(), "the previous generation is removed after success");
+    assert!(
+        !apply.stderr.contains("Service/web: recreated")
+            && !apply.stderr.contains("Service/worker: recreated"),
+        "{apply:?}"
+    );
+    assert!(
+        t.prev_leftovers().is_empty(),
+        "the previous generation is removed after success"
+    );
     t.assert_converged();
 
     // The replacement never becomes healthy: the old container comes back.
-    t.write("system.yaml", &trio(&[("MODE", "v2"), ("STANDIN_UNHEALTHY", "1")]));
+    t.write(
+        "system.yaml",
+        &trio(&[("MODE", "v2"), ("STANDIN_UNHEALTHY", "1")]),
+    );
     let started = Instant::now();
     let failed = t.apply(&["--timeout", "15s"]);
     failed.expect_code(1);
     assert!(failed.stderr.contains("rolled back"), "{failed:?}");
-    assert!(started.elapsed() < Duration::from_secs(60), "the unhealthy state ends the wait early: {failed:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the unhealthy state ends the wait early: {failed:?}"
+    );
     let api = inspect_container(&t.obj("api")).expect("api exists under its own name");
-    assert_eq!(api["Id"].as_str(), Some(after[1].as_str()), "the old api container is back");
+    assert_eq!(
+        api["Id"].as_str(),
+        Some(after[1].as_str()),
+        "the old api container is back"
+    );
     assert_eq!(api["State"]["Running"], true, "and running");
     let env = api["Config"]["Env"].as_array().unwrap();
-    assert!(env.contains(&json!("MODE=v2")) && !env.iter().any(|e| e.as_str().unwrap().starts_with("STANDIN_UNHEALTHY")), "{env:?}");
-    assert!(!container_exists(&format!("{}.prev", t.obj("api"))), "no api.prev remains");
-    assert!(t.prev_leftovers().is_empty(), "no .prev remains");
-    assert_eq!(t.ids(&["web", "worker"]), vec![after[0].clone(), after[2].clone()], "the others were untouched");
     assert!(
-        wait_for(Duration::from_secs(30), || inspect_container(&t.obj("api")).and_then(|c| health(&c)).as_deref() == Some("healthy")),
+        env.contains(&json!("MODE=v2"))
+            && !env
+                .iter()
+                .any(|e| e.as_str().unwrap().starts_with("STANDIN_UNHEALTHY")),
+        "{env:?}"
+    );
+    assert!(
+        !container_exists(&format!("{}.prev", t.obj("api"))),
+        "no api.prev remains"
+    );
+    assert!(t.prev_leftovers().is_empty(), "no .prev remains");
+    assert_eq!(
+        t.ids(&["web", "worker"]),
+        vec![after[0].clone(), after[2].clone()],
+        "the others were untouched"
+    );
+    assert!(
+        wait_for(Duration::from_secs(30), || inspect_container(&t.obj("api"))
+            .and_then(|c| health(&c))
+            .as_deref()
+            == Some("healthy")),
         "the restored container becomes healthy again"
     );
     // The desired change is still pending.
     let (out, plan) = t.diff_json(&[]);
     out.expect_code(2);
-    assert_eq!(plan_changes(&plan), vec![("Service".into(), "api".into(), "recreate".into())], "{out:?}");
-    assert!(project_volumes(&t.project).is_empty(), "the lock was released");
+    assert_eq!(
+        plan_changes(&plan),
+        vec![("Service".into(), "api".into(), "recreate".into())],
+        "{out:?}"
+    );
+    assert!(
+        project_volumes(&t.project).is_empty(),
+        "the lock was released"
+    );
 }
 
 /// web has a volume and a slow-ish health check; api waits for web to be healthy.
@@ -243,13 +427,25 @@ fn slow_pair(generation: u32) -> String {
     [
         network("net"),
         volume("data"),
-        standin_service("web", "net", 8080, &[("GENERATION", g.as_str())], &format!("{}mounts:\n  - {{volume: data, target: /data}}\n", slow(8080))),
+        standin_service(
+            "web",
+            "net",
+            8080,
+            &[("GENERATION", g.as_str())],
+            &format!(
+                "{}mounts:\n  - {{volume: data, target: /data}}\n",
+                slow(8080)
+            ),
+        ),
         standin_service(
             "api",
             "net",
             8081,
             &[("GENERATION", g.as_str())],
-            &format!("{}dependsOn:\n  - {{name: web, condition: healthy}}\n", slow(8081)),
+            &format!(
+                "{}dependsOn:\n  - {{name: web, condition: healthy}}\n",
+                slow(8081)
+            ),
         ),
     ]
     .concat()
@@ -257,12 +453,15 @@ fn slow_pair(generation: u32) -> String {
 
 #[test]
 fn apply_killed_at_several_points_during_a_recreate_converges_on_the_next_apply() {
-    let Some(t) = TestEnv::new("applykill") else { return };
+    let Some(t) = TestEnv::new("applykill") else {
+        return;
+    };
     t.write("system.yaml", &slow_pair(0));
     t.apply_ok(&["--timeout", "60s"]);
     let volume = t.obj("data");
     let marker = volume_mountpoint(&volume).join("marker");
-    std::fs::write(&marker, "survives every kill").expect("write a marker into the volume (the tests run on the engine host)");
+    std::fs::write(&marker, "survives every kill")
+        .expect("write a marker into the volume (the tests run on the engine host)");
 
     for (round, delay_ms) in [300u64, 1000, 2000, 3500, 5500].into_iter().enumerate() {
         let generation = round as u32 + 1;
@@ -271,7 +470,10 @@ fn apply_killed_at_several_points_during_a_recreate_converges_on_the_next_apply(
         std::thread::sleep(Duration::from_millis(delay_ms));
         assert!(!running.finished(), "round {generation}: apply finished before the kill at {delay_ms}ms; the system must be slower");
         let killed = running.kill();
-        assert_eq!(killed.code, None, "round {generation}: ended by SIGKILL: {killed:?}");
+        assert_eq!(
+            killed.code, None,
+            "round {generation}: ended by SIGKILL: {killed:?}"
+        );
 
         // The killed apply may have held the engine lock; the next one must not wait out its lease.
         let again = t.spawn("apply", &["--timeout", "60s"]).try_wait_for(Duration::from_secs(120)).unwrap_or_else(|why| {
@@ -285,46 +487,94 @@ fn apply_killed_at_several_points_during_a_recreate_converges_on_the_next_apply(
             again.stderr.lines().filter(|l| l.starts_with('[')).collect::<Vec<_>>().join("\n")
         );
         t.assert_converged();
-        assert!(t.prev_leftovers().is_empty(), "round {generation}: no .prev left: {again:?}");
+        assert!(
+            t.prev_leftovers().is_empty(),
+            "round {generation}: no .prev left: {again:?}"
+        );
         for name in ["web", "api"] {
             let c = inspect_container(&t.obj(name)).unwrap();
-            assert!(c["Config"]["Env"].as_array().unwrap().contains(&json!(format!("GENERATION={generation}"))), "round {generation}: {name} runs the new spec");
-            assert_eq!(c["State"]["Running"], true, "round {generation}: {name} runs");
+            assert!(
+                c["Config"]["Env"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(format!("GENERATION={generation}"))),
+                "round {generation}: {name} runs the new spec"
+            );
+            assert_eq!(
+                c["State"]["Running"], true,
+                "round {generation}: {name} runs"
+            );
         }
-        assert_eq!(std::fs::read_to_string(&marker).ok().as_deref(), Some("survives every kill"), "round {generation}: the volume's data is intact (so it was never recreated)");
+        assert_eq!(
+            std::fs::read_to_string(&marker).ok().as_deref(),
+            Some("survives every kill"),
+            "round {generation}: the volume's data is intact (so it was never recreated)"
+        );
     }
 }
 
 #[test]
 fn apply_prune_removes_only_undeclared_managed_containers_and_refuses_an_empty_desired_set() {
-    let Some(t) = TestEnv::new("applyprune") else { return };
+    let Some(t) = TestEnv::new("applyprune") else {
+        return;
+    };
     let full = [
         network("net"),
         volume("data"),
         standin_service("web", "net", 8080, &[], ""),
-        standin_service("api", "net", 8081, &[], "mounts:\n  - {volume: data, target: /data}\n"),
+        standin_service(
+            "api",
+            "net",
+            8081,
+            &[],
+            "mounts:\n  - {volume: data, target: /data}\n",
+        ),
     ]
     .concat();
     t.write("system.yaml", &full);
     // Unmanaged, with a name that looks like one of ours.
     let lookalike = t.obj("web-old");
     t.hand_made(&lookalike);
-    docker_ok(&["create", "--name", &lookalike, "--label", &format!("{PROJECT_LABEL}={}", t.project), STANDIN_IMAGE]);
+    docker_ok(&[
+        "create",
+        "--name",
+        &lookalike,
+        "--label",
+        &format!("{PROJECT_LABEL}={}", t.project),
+        STANDIN_IMAGE,
+    ]);
     t.apply_ok(&["--timeout", "60s"]);
     let web = t.ids(&["web"]);
     let lookalike_id = container_id(&lookalike).unwrap();
 
     // Drop api and the volume from the files.
-    t.write("system.yaml", &[network("net"), standin_service("web", "net", 8080, &[], "")].concat());
+    t.write(
+        "system.yaml",
+        &[network("net"), standin_service("web", "net", 8080, &[], "")].concat(),
+    );
     let (out, plan) = t.diff_json(&["--prune"]);
     out.expect_code(2);
-    assert_eq!(plan_changes(&plan), vec![("Service".into(), "api".into(), "remove".into())], "only api is pruned, never a volume: {out:?}");
+    assert_eq!(
+        plan_changes(&plan),
+        vec![("Service".into(), "api".into(), "remove".into())],
+        "only api is pruned, never a volume: {out:?}"
+    );
     let prune = t.apply(&["--prune", "--timeout", "60s"]);
     prune.expect_code(0);
-    assert!(!container_exists(&t.obj("api")), "api was pruned: {prune:?}");
+    assert!(
+        !container_exists(&t.obj("api")),
+        "api was pruned: {prune:?}"
+    );
     assert_eq!(t.ids(&["web"]), web, "web kept its container");
-    assert_eq!(container_id(&lookalike).as_deref(), Some(lookalike_id.as_str()), "the unmanaged look-alike stays");
-    assert!(volume_exists(&t.obj("data")), "volumes are never pruned without --prune-volumes");
+    assert_eq!(
+        container_id(&lookalike).as_deref(),
+        Some(lookalike_id.as_str()),
+        "the unmanaged look-alike stays"
+    );
+    assert!(
+        volume_exists(&t.obj("data")),
+        "volumes are never pruned without --prune-volumes"
+    );
     assert!(network_exists(&t.obj("net")));
     t.assert_converged();
 
@@ -333,11 +583,24 @@ fn apply_prune_removes_only_undeclared_managed_containers_and_refuses_an_empty_d
     std::fs::create_dir_all(&empty).unwrap();
     let refused = t.lucidctl_with("apply", &[empty], &["--prune"]);
     refused.expect_code(1);
-    assert!(refused.stderr.contains("refusing to prune") && refused.stderr.contains("empty"), "says why: {refused:?}");
+    assert!(
+        refused.stderr.contains("refusing to prune") && refused.stderr.contains("empty"),
+        "says why: {refused:?}"
+    );
     assert_eq!(t.ids(&["web"]), web, "web is still there");
-    assert!(container_exists(&lookalike), "the look-alike is still there");
-    assert!(volume_exists(&t.obj("data")) && network_exists(&t.obj("net")), "nothing was removed");
-    assert_eq!(project_containers(&t.project), set([t.obj("web"), lookalike.clone()]), "nothing was removed");
+    assert!(
+        container_exists(&lookalike),
+        "the look-alike is still there"
+    );
+    assert!(
+        volume_exists(&t.obj("data")) && network_exists(&t.obj("net")),
+        "nothing was removed"
+    );
+    assert_eq!(
+        project_containers(&t.project),
+        set([t.obj("web"), lookalike.clone()]),
+        "nothing was removed"
+    );
 }
 
 /// web and a Job that takes 4 s, so an apply holds the lock long enough to race.
@@ -359,35 +622,62 @@ fn slow_job_system(generation: u32) -> String {
 
 #[test]
 fn two_concurrent_applies_of_one_project_are_serialised_by_the_engine_lock() {
-    let Some(t) = TestEnv::new("applylock") else { return };
+    let Some(t) = TestEnv::new("applylock") else {
+        return;
+    };
     let lock_volume = format!("lucidctl-lock-{}", t.project);
     t.write("system.yaml", &slow_job_system(1));
 
     // --no-wait: the second apply fails at once, naming the lock.
     let first = t.spawn("apply", &["--timeout", "60s"]);
-    assert!(wait_for(Duration::from_secs(30), || volume_exists(&lock_volume)), "the first apply takes the lock");
+    assert!(
+        wait_for(Duration::from_secs(30), || volume_exists(&lock_volume)),
+        "the first apply takes the lock"
+    );
     let second = t.apply(&["--no-wait", "--timeout", "60s"]);
     let first = first.wait(LUCIDCTL_TIMEOUT);
     first.expect_code(0);
     second.expect_code(1);
-    assert!(second.stderr.contains("lock") && second.stderr.contains("another lucidctl"), "{second:?}");
-    assert!(second.took < Duration::from_secs(10), "--no-wait does not wait: {second:?}");
-    assert!(!second.stderr.contains("Service/") && !second.stderr.contains("Job/"), "the refused apply did nothing: {second:?}");
+    assert!(
+        second.stderr.contains("lock") && second.stderr.contains("another lucidctl"),
+        "{second:?}"
+    );
+    assert!(
+        second.took < Duration::from_secs(10),
+        "--no-wait does not wait: {second:?}"
+    );
+    assert!(
+        !second.stderr.contains("Service/") && !second.stderr.contains("Job/"),
+        "the refused apply did nothing: {second:?}"
+    );
     t.assert_converged();
 
     // Without --no-wait: the second waits for the first, then finds nothing to do.
     t.write("system.yaml", &slow_job_system(2));
     let job_before = t.ids(&["migrate"]);
     let first = t.spawn("apply", &["--timeout", "60s"]);
-    assert!(wait_for(Duration::from_secs(30), || volume_exists(&lock_volume)), "the first apply takes the lock");
+    assert!(
+        wait_for(Duration::from_secs(30), || volume_exists(&lock_volume)),
+        "the first apply takes the lock"
+    );
     let second = t.spawn("apply", &["--timeout", "60s"]);
     let first = first.wait(LUCIDCTL_TIMEOUT);
     let second = second.wait(LUCIDCTL_TIMEOUT);
     first.expect_code(0);
     second.expect_code(0);
-    assert!(second.stderr.contains("waiting for the engine lock"), "the second apply waited: {second:?}");
-    assert!(second.stderr.contains("changes: none"), "and found the work done: {second:?}");
-    assert_ne!(t.ids(&["migrate"]), job_before, "the job ran again for the new spec");
+    assert!(
+        second.stderr.contains("waiting for the engine lock"),
+        "the second apply waited: {second:?}"
+    );
+    assert!(
+        second.stderr.contains("changes: none"),
+        "and found the work done: {second:?}"
+    );
+    assert_ne!(
+        t.ids(&["migrate"]),
+        job_before,
+        "the job ran again for the new spec"
+    );
     let job = inspect_container(&t.obj("migrate")).unwrap();
     assert_eq!(job["State"]["ExitCode"], 0);
     t.assert_converged();

@@ -6,12 +6,20 @@ use serde_json::Value;
 use std::time::Duration;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn http_get(addr: &str, path: &str) -> Option<String> {
-    let out = std::process::Command::new("curl").args(["-s", "--max-time", "2", &format!("http://{addr}{path}")]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).to_string())
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "2", &format!("http://{addr}{path}")])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
 }
 
 fn status(addr: &str) -> Option<Value> {
@@ -23,9 +31,19 @@ fn system(t: &TestEnv, greeting: &str) -> String {
     [
         network("net"),
         network("iso"),
-        doc("IsolationPolicy", "iso-policy", "network: iso\nmembers: [vault]\n"),
+        doc(
+            "IsolationPolicy",
+            "iso-policy",
+            "network: iso\nmembers: [vault]\n",
+        ),
         standin_service("web", "net", 8080, &[("GREETING", greeting)], ""),
-        standin_service("api", "net", 8081, &[], "dependsOn:\n  - {name: web, condition: healthy}\n"),
+        standin_service(
+            "api",
+            "net",
+            8081,
+            &[],
+            "dependsOn:\n  - {name: web, condition: healthy}\n",
+        ),
         standin_service("vault", "iso", 8082, &[], ""),
     ]
     .concat()
@@ -37,74 +55,158 @@ fn running(name: &str) -> bool {
 
 #[test]
 fn run_repairs_drift_reports_status_and_stops_on_sigterm() {
-    let Some(t) = TestEnv::new("runloop") else { return };
+    let Some(t) = TestEnv::new("runloop") else {
+        return;
+    };
     t.write("system.yaml", &system(&t, "one"));
     let addr = format!("127.0.0.1:{}", free_port());
-    let mut run = t.spawn("run", &["--listen", &addr, "--resync", "10m", "--timeout", "60s"]);
-    assert!(wait_for(Duration::from_secs(90), || status(&addr).is_some_and(|s| s["resources"].as_array().is_some_and(|r| !r.is_empty() && r.iter().all(|x| x["state"] == "ready")))), "the loop converges and reports ready: {:?}", status(&addr));
+    let mut run = t.spawn(
+        "run",
+        &["--listen", &addr, "--resync", "10m", "--timeout", "60s"],
+    );
+    assert!(
+        wait_for(Duration::from_secs(90), || status(&addr).is_some_and(|s| s
+            ["resources"]
+            .as_array()
+            .is_some_and(
+                |r| !r.is_empty() && r.iter().all(|x| x["state"] == "ready")
+            ))),
+        "the loop converges and reports ready: {:?}",
+        status(&addr)
+    );
 
     // Removed by hand: recreated from the event, not the 10-minute resync.
     docker_ok(&["rm", "-f", &t.obj("web")]);
-    assert!(wait_for(Duration::from_secs(30), || running(&t.obj("web"))), "a removed container is recreated");
+    assert!(
+        wait_for(Duration::from_secs(30), || running(&t.obj("web"))),
+        "a removed container is recreated"
+    );
     // Stopped by hand: started again.
     docker_ok(&["stop", "-t", "1", &t.obj("api")]);
-    assert!(wait_for(Duration::from_secs(30), || running(&t.obj("api"))), "a stopped container is started");
+    assert!(
+        wait_for(Duration::from_secs(30), || running(&t.obj("api"))),
+        "a stopped container is started"
+    );
     // Joined to the isolated network by hand: disconnected and counted as a violation.
     docker_ok(&["network", "connect", &t.obj("iso"), &t.obj("api")]);
     assert!(
-        wait_for(Duration::from_secs(30), || inspect_container(&t.obj("api")).is_some_and(|c| c["NetworkSettings"]["Networks"].get(t.obj("iso")).is_none())),
+        wait_for(Duration::from_secs(30), || inspect_container(&t.obj("api"))
+            .is_some_and(|c| c["NetworkSettings"]["Networks"]
+                .get(t.obj("iso"))
+                .is_none())),
         "the isolated network is left again"
     );
     // Counters are updated when the pass that made the repair ends.
     assert!(
-        wait_for(Duration::from_secs(30), || http_get(&addr, "/metrics").is_some_and(|m| m.contains("lucidctl_policy_violations_total 1"))),
+        wait_for(Duration::from_secs(30), || {
+            http_get(&addr, "/metrics")
+                .is_some_and(|m| m.contains("lucidctl_policy_violations_total 1"))
+        }),
         "{:?}",
         http_get(&addr, "/metrics")
     );
     let metrics = http_get(&addr, "/metrics").unwrap_or_default();
-    assert!(metrics.contains("lucidctl_drift_repairs_total{kind=\"Service\"}"), "{metrics}");
+    assert!(
+        metrics.contains("lucidctl_drift_repairs_total{kind=\"Service\"}"),
+        "{metrics}"
+    );
     assert_eq!(http_get(&addr, "/healthz").as_deref(), Some("ok\n"));
 
     // Broken input changes nothing and is reported; fixing it recovers.
     let before = t.ids(&["web", "api"]);
-    t.write("system.yaml", "apiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {name: web\n");
-    assert!(wait_for(Duration::from_secs(20), || status(&addr).is_some_and(|s| s["last_error"].as_str().is_some_and(|e| e.contains("invalid desired state")))), "{:?}", status(&addr));
-    assert_eq!(t.ids(&["web", "api"]), before, "invalid input changes nothing");
+    t.write(
+        "system.yaml",
+        "apiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {name: web\n",
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || status(&addr)
+            .is_some_and(|s| s["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("invalid desired state")))),
+        "{:?}",
+        status(&addr)
+    );
+    assert_eq!(
+        t.ids(&["web", "api"]),
+        before,
+        "invalid input changes nothing"
+    );
     // An empty desired set removes nothing either.
     t.write("system.yaml", "");
-    assert!(wait_for(Duration::from_secs(20), || status(&addr).is_some_and(|s| s["last_error"].as_str().is_some_and(|e| e.contains("empty")))), "{:?}", status(&addr));
-    assert_eq!(t.ids(&["web", "api"]), before, "an empty set removes nothing");
+    assert!(
+        wait_for(Duration::from_secs(20), || status(&addr)
+            .is_some_and(|s| s["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("empty")))),
+        "{:?}",
+        status(&addr)
+    );
+    assert_eq!(
+        t.ids(&["web", "api"]),
+        before,
+        "an empty set removes nothing"
+    );
     t.write("system.yaml", &system(&t, "two"));
-    assert!(wait_for(Duration::from_secs(60), || t.diff(&[]).code() == 0), "a fixed input converges");
+    assert!(
+        wait_for(Duration::from_secs(60), || t.diff(&[]).code() == 0),
+        "a fixed input converges"
+    );
     assert_ne!(t.ids(&["web"]), before[..1], "the env change recreated web");
 
     // SIGTERM ends the loop cleanly.
     let pid = run.pid();
-    let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-    assert!(wait_for(Duration::from_secs(30), || run.finished()), "SIGTERM stops the loop");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    assert!(
+        wait_for(Duration::from_secs(30), || run.finished()),
+        "SIGTERM stops the loop"
+    );
     let out = run.wait(Duration::from_secs(5));
     assert_eq!(out.code(), 0, "{out:?}");
 }
 
 fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]
 fn run_follows_a_git_source_and_records_the_revision() {
-    let Some(t) = TestEnv::new("rungit") else { return };
+    let Some(t) = TestEnv::new("rungit") else {
+        return;
+    };
     let bare = t.dir.join("origin.git");
     let work = t.dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
-    git(&t.dir, &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+    git(
+        &t.dir,
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
     git(&work, &["init", "-q", "-b", "main"]);
     git(&work, &["config", "user.email", "e2e@example.invalid"]);
     git(&work, &["config", "user.name", "e2e"]);
     let commit_system = |greeting: &str| {
         std::fs::create_dir_all(work.join("state")).unwrap();
-        std::fs::write(work.join("state/system.yaml"), [network("net"), standin_service("web", "net", 8080, &[("GREETING", greeting)], "")].concat()).unwrap();
+        std::fs::write(
+            work.join("state/system.yaml"),
+            [
+                network("net"),
+                standin_service("web", "net", 8080, &[("GREETING", greeting)], ""),
+            ]
+            .concat(),
+        )
+        .unwrap();
         git(&work, &["add", "-A"]);
         git(&work, &["commit", "-q", "-m", greeting]);
         git(&work, &["push", "-q", bare.to_str().unwrap(), "main"]);
@@ -114,17 +216,54 @@ fn run_follows_a_git_source_and_records_the_revision() {
     let addr = format!("127.0.0.1:{}", free_port());
     let url = format!("file://{}", bare.display());
     let cache = t.dir.join("cache");
-    let mut args: Vec<String> = vec!["run".into(), "--git".into(), url, "--branch".into(), "main".into(), "--path".into(), "state".into(), "--poll".into(), "1s".into()];
-    args.extend(["--cache-dir".into(), cache.display().to_string(), "--listen".into(), addr.clone(), "--resync".into(), "10m".into()]);
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--git".into(),
+        url,
+        "--branch".into(),
+        "main".into(),
+        "--path".into(),
+        "state".into(),
+        "--poll".into(),
+        "1s".into(),
+    ];
+    args.extend([
+        "--cache-dir".into(),
+        cache.display().to_string(),
+        "--listen".into(),
+        addr.clone(),
+        "--resync".into(),
+        "10m".into(),
+    ]);
     args.extend(t.engine_args());
     let run = Running::spawn(t.command(&args));
-    let revision_of = |name: &str| inspect_container(name).and_then(|c| c["Config"]["Labels"]["io.lucidctl.revision"].as_str().map(String::from));
-    assert!(wait_for(Duration::from_secs(90), || revision_of(&t.obj("web")).as_deref() == Some(first.as_str())), "the first commit is applied and recorded: {:?}", status(&addr));
+    let revision_of = |name: &str| {
+        inspect_container(name).and_then(|c| {
+            c["Config"]["Labels"]["io.lucidctl.revision"]
+                .as_str()
+                .map(String::from)
+        })
+    };
+    assert!(
+        wait_for(Duration::from_secs(90), || revision_of(&t.obj("web"))
+            .as_deref()
+            == Some(first.as_str())),
+        "the first commit is applied and recorded: {:?}",
+        status(&addr)
+    );
     let second = commit_system("two");
-    assert!(wait_for(Duration::from_secs(60), || revision_of(&t.obj("web")).as_deref() == Some(second.as_str())), "a new commit is picked up: {:?}", status(&addr));
+    assert!(
+        wait_for(Duration::from_secs(60), || revision_of(&t.obj("web"))
+            .as_deref()
+            == Some(second.as_str())),
+        "a new commit is picked up: {:?}",
+        status(&addr)
+    );
     let s = status(&addr).expect("status");
     assert_eq!(s["applied_revision"].as_str(), Some(second.as_str()));
-    let env = inspect_container(&t.obj("web")).map(|c| c["Config"]["Env"].to_string()).unwrap_or_default();
+    let env = inspect_container(&t.obj("web"))
+        .map(|c| c["Config"]["Env"].to_string())
+        .unwrap_or_default();
     assert!(env.contains("GREETING=two"), "{env}");
     drop(run);
 }

@@ -57,7 +57,11 @@ fn make_context(root: &Path) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     fs::create_dir_all(root).unwrap();
     fs::write(root.join("Dockerfile"), "FROM scratch\nCOPY . /\n").unwrap();
-    fs::write(root.join(".dockerignore"), "**/node_modules\n*.log\n!keep.log\n").unwrap();
+    fs::write(
+        root.join(".dockerignore"),
+        "**/node_modules\n*.log\n!keep.log\n",
+    )
+    .unwrap();
     let mut buf = vec![0u8; BIG_SIZE];
     for i in 0..SMALL_FILES {
         let dir = root.join(format!("src/pkg{:02}/mod{:02}", i % 40, i % 7));
@@ -95,7 +99,13 @@ fn evict(root: &Path) {
 
 fn run(root: &Path) -> (Duration, Duration, u64) {
     let args = BTreeMap::from([("VERSION".to_string(), "1".to_string())]);
-    let inputs = BuildInputs { context_dir: root, dockerfile: "Dockerfile", args: &args, target: None, platform: None };
+    let inputs = BuildInputs {
+        context_dir: root,
+        dockerfile: "Dockerfile",
+        args: &args,
+        target: None,
+        platform: None,
+    };
     let t0 = Instant::now();
     let w = walk(root, "Dockerfile").unwrap();
     let walked = t0.elapsed();
@@ -122,10 +132,17 @@ fn main() {
     let data = match std::env::var_os("HASH_BENCH_DIR") {
         Some(dir) => Data(PathBuf::from(dir), false),
         None => {
-            let data = Data(std::env::temp_dir().join(format!("lucid-hash-bench-{}", std::process::id())), true);
+            let data = Data(
+                std::env::temp_dir().join(format!("lucid-hash-bench-{}", std::process::id())),
+                true,
+            );
             let t = Instant::now();
             make_context(&data.0);
-            println!("made context in {:.1}s at {}", t.elapsed().as_secs_f64(), data.0.display());
+            println!(
+                "made context in {:.1}s at {}",
+                t.elapsed().as_secs_f64(),
+                data.0.display()
+            );
             data
         }
     };
@@ -133,12 +150,18 @@ fn main() {
     let mem = vec![7u8; 64 << 20];
     let t = Instant::now();
     std::hint::black_box(blake3::hash(&mem));
-    println!("baseline: blake3 on one thread, in memory: {:.0} MB/s", mbps(mem.len() as u64, t.elapsed()));
+    println!(
+        "baseline: blake3 on one thread, in memory: {:.0} MB/s",
+        mbps(mem.len() as u64, t.elapsed())
+    );
 
     evict(&data.0);
     let (walk_d, hash_d, bytes) = run(&data.0);
     let files = walk(&data.0, "Dockerfile").unwrap().files.len();
-    println!("context: {files} entries, {:.1} MB after .dockerignore", bytes as f64 / 1e6);
+    println!(
+        "context: {files} entries, {:.1} MB after .dockerignore",
+        bytes as f64 / 1e6
+    );
     println!(
         "cold: walk {:.1} ms, hash {:.1} ms, walk+hash {:.0} MB/s",
         walk_d.as_secs_f64() * 1e3,

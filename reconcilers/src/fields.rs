@@ -13,8 +13,17 @@ pub struct FieldChange {
     pub to: String,
 }
 
-fn change(out: &mut Vec<FieldChange>, path: impl Into<String>, from: impl Into<String>, to: impl Into<String>) {
-    out.push(FieldChange { path: path.into(), from: from.into(), to: to.into() });
+fn change(
+    out: &mut Vec<FieldChange>,
+    path: impl Into<String>,
+    from: impl Into<String>,
+    to: impl Into<String>,
+) {
+    out.push(FieldChange {
+        path: path.into(),
+        from: from.into(),
+        to: to.into(),
+    });
 }
 
 fn show_list(v: &Option<Vec<String>>) -> String {
@@ -30,10 +39,18 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
     let mut out = Vec::new();
     let cfg = &have.config;
     if want.image != have.image_ref {
-        change(&mut out, "image", format!("{:?}", have.image_ref), format!("{:?}", want.image));
+        change(
+            &mut out,
+            "image",
+            format!("{:?}", have.image_ref),
+            format!("{:?}", want.image),
+        );
     }
     // Env: declared keys now, plus plain keys declared at the last apply (from the label).
-    let previously: Vec<&str> = have.label(labels::ENV_KEYS).map(|k| k.split(',').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let previously: Vec<&str> = have
+        .label(labels::ENV_KEYS)
+        .map(|k| k.split(',').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
     for (key, value) in &want.env {
         let current = cfg.env.get(key);
         if current.map(String::as_str) != Some(value.expose()) {
@@ -47,24 +64,47 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
     }
     for key in previously {
         if !want.env.contains_key(key) && cfg.env.contains_key(key) {
-            change(&mut out, format!("env.{key}"), format!("{:?}", cfg.env[key]), ABSENT);
+            change(
+                &mut out,
+                format!("env.{key}"),
+                format!("{:?}", cfg.env[key]),
+                ABSENT,
+            );
         }
     }
     if want.command.is_some() && want.command != cfg.cmd {
-        change(&mut out, "command", show_list(&cfg.cmd), show_list(&want.command));
+        change(
+            &mut out,
+            "command",
+            show_list(&cfg.cmd),
+            show_list(&want.command),
+        );
     }
     if want.entrypoint.is_some() && want.entrypoint != cfg.entrypoint {
-        change(&mut out, "entrypoint", show_list(&cfg.entrypoint), show_list(&want.entrypoint));
+        change(
+            &mut out,
+            "entrypoint",
+            show_list(&cfg.entrypoint),
+            show_list(&want.entrypoint),
+        );
     }
     compare_opt(&mut out, "user", &want.user, &cfg.user);
     compare_opt(&mut out, "workingDir", &want.working_dir, &cfg.working_dir);
     if let Some(h) = &want.healthcheck {
         if Some(&h.test) != cfg.healthcheck_test.as_ref() {
-            change(&mut out, "healthcheck.test", show_list(&cfg.healthcheck_test), format!("{:?}", h.test));
+            change(
+                &mut out,
+                "healthcheck.test",
+                show_list(&cfg.healthcheck_test),
+                format!("{:?}", h.test),
+            );
         }
         if let Some(i) = h.interval {
             if Some(i.0) != cfg.healthcheck_interval {
-                let from = cfg.healthcheck_interval.map(|d| format!("{d:?}")).unwrap_or_else(|| ABSENT.into());
+                let from = cfg
+                    .healthcheck_interval
+                    .map(|d| format!("{d:?}"))
+                    .unwrap_or_else(|| ABSENT.into());
                 change(&mut out, "healthcheck.interval", from, format!("{:?}", i.0));
             }
         }
@@ -75,11 +115,17 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
             o.container_port == p.container_port
                 && o.protocol == proto
                 && o.host_port == p.host_port
-                && (p.host_ip.is_none() || o.host_ip.as_deref() == p.host_ip.map(|i| i.to_string()).as_deref())
+                && (p.host_ip.is_none()
+                    || o.host_ip.as_deref() == p.host_ip.map(|i| i.to_string()).as_deref())
         });
         if !found && p.host_port.is_some() {
             let host = p.host_port.map(|h| h.to_string()).unwrap_or_default();
-            change(&mut out, format!("ports.{}/{proto}", p.container_port), ABSENT, format!("published on {host}"));
+            change(
+                &mut out,
+                format!("ports.{}/{proto}", p.container_port),
+                ABSENT,
+                format!("published on {host}"),
+            );
         }
     }
     for m in &want.mounts {
@@ -87,9 +133,24 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
             MountFrom::Volume(v) | MountFrom::HostPath(v) => v,
         };
         match cfg.mounts.get(&m.target) {
-            None => change(&mut out, format!("mounts.{}", m.target), ABSENT, want_source.clone()),
-            Some(o) if &o.source != want_source => change(&mut out, format!("mounts.{}", m.target), o.source.clone(), want_source.clone()),
-            Some(o) if o.read_only != m.read_only => change(&mut out, format!("mounts.{}.readOnly", m.target), o.read_only.to_string(), m.read_only.to_string()),
+            None => change(
+                &mut out,
+                format!("mounts.{}", m.target),
+                ABSENT,
+                want_source.clone(),
+            ),
+            Some(o) if &o.source != want_source => change(
+                &mut out,
+                format!("mounts.{}", m.target),
+                o.source.clone(),
+                want_source.clone(),
+            ),
+            Some(o) if o.read_only != m.read_only => change(
+                &mut out,
+                format!("mounts.{}.readOnly", m.target),
+                o.read_only.to_string(),
+                m.read_only.to_string(),
+            ),
             Some(_) => {}
         }
     }
@@ -101,39 +162,78 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
     }
     if let Some(m) = want.memory {
         if cfg.memory != Some(m) {
-            change(&mut out, "resources.memory", cfg.memory.map(|v| v.to_string()).unwrap_or_else(|| ABSENT.into()), m.to_string());
+            change(
+                &mut out,
+                "resources.memory",
+                cfg.memory
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| ABSENT.into()),
+                m.to_string(),
+            );
         }
     }
     if let Some(c) = want.nano_cpus {
         if cfg.nano_cpus != Some(c) {
-            change(&mut out, "resources.cpus", cfg.nano_cpus.map(|v| format!("{}", v as f64 / 1e9)).unwrap_or_else(|| ABSENT.into()), format!("{}", c as f64 / 1e9));
+            change(
+                &mut out,
+                "resources.cpus",
+                cfg.nano_cpus
+                    .map(|v| format!("{}", v as f64 / 1e9))
+                    .unwrap_or_else(|| ABSENT.into()),
+                format!("{}", c as f64 / 1e9),
+            );
         }
     }
     if want.security.read_only_root_filesystem && cfg.read_only_rootfs != Some(true) {
         change(&mut out, "security.readOnlyRootFilesystem", "false", "true");
     }
     if !want.security.cap_drop.is_empty() && !same_set(&want.security.cap_drop, &cfg.cap_drop) {
-        change(&mut out, "security.capDrop", format!("{:?}", cfg.cap_drop), format!("{:?}", want.security.cap_drop));
+        change(
+            &mut out,
+            "security.capDrop",
+            format!("{:?}", cfg.cap_drop),
+            format!("{:?}", want.security.cap_drop),
+        );
     }
     if !want.security.cap_add.is_empty() && !same_set(&want.security.cap_add, &cfg.cap_add) {
-        change(&mut out, "security.capAdd", format!("{:?}", cfg.cap_add), format!("{:?}", want.security.cap_add));
+        change(
+            &mut out,
+            "security.capAdd",
+            format!("{:?}", cfg.cap_add),
+            format!("{:?}", want.security.cap_add),
+        );
     }
     out
 }
 
 fn same_set(a: &[String], b: &[String]) -> bool {
     let norm = |v: &[String]| {
-        let mut v: Vec<String> = v.iter().map(|c| c.trim_start_matches("CAP_").to_ascii_uppercase()).collect();
+        let mut v: Vec<String> = v
+            .iter()
+            .map(|c| c.trim_start_matches("CAP_").to_ascii_uppercase())
+            .collect();
         v.sort();
         v
     };
     norm(a) == norm(b)
 }
 
-fn compare_opt(out: &mut Vec<FieldChange>, path: &str, want: &Option<String>, have: &Option<String>) {
+fn compare_opt(
+    out: &mut Vec<FieldChange>,
+    path: &str,
+    want: &Option<String>,
+    have: &Option<String>,
+) {
     if let Some(w) = want {
         if Some(w) != have.as_ref() {
-            change(out, path, have.as_ref().map(|h| format!("{h:?}")).unwrap_or_else(|| ABSENT.into()), format!("{w:?}"));
+            change(
+                out,
+                path,
+                have.as_ref()
+                    .map(|h| format!("{h:?}"))
+                    .unwrap_or_else(|| ABSENT.into()),
+                format!("{w:?}"),
+            );
         }
     }
 }

@@ -28,7 +28,8 @@ pub fn short_hash(bytes: &[u8]) -> String {
 /// Returns the spec hash and the per-input hashes it was made from.
 pub fn spec_hash(inputs: &SpecHashInputs) -> (String, BTreeMap<String, String>) {
     let mut parts = BTreeMap::new();
-    let declared = serde_json::to_string(&(&inputs.declared, &inputs.name_prefix)).unwrap_or_default();
+    let declared =
+        serde_json::to_string(&(&inputs.declared, &inputs.name_prefix)).unwrap_or_default();
     parts.insert("spec".to_string(), short_hash(declared.as_bytes()));
     parts.insert("image".to_string(), short_hash(inputs.image_id.as_bytes()));
     for (name, h) in &inputs.config_files {
@@ -65,6 +66,9 @@ mod tests {
         };
         let (hash, parts) = spec_hash(&inputs);
         assert_eq!(hash, "6fe3e3181d9c16c976b81ab7fad36834");
-        assert_eq!(parts.keys().collect::<Vec<_>>(), ["config/redis-conf", "image", "secret/foundation", "spec"]);
+        assert_eq!(
+            parts.keys().collect::<Vec<_>>(),
+            ["config/redis-conf", "image", "secret/foundation", "spec"]
+        );
     }
 }

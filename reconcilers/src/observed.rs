@@ -143,5 +143,6 @@ impl ObservedContainer {
 }
 
 pub fn is_managed(labels: &BTreeMap<String, String>) -> bool {
-    labels.get(crate::labels::MANAGED_BY).map(String::as_str) == Some(crate::labels::MANAGED_BY_VALUE)
+    labels.get(crate::labels::MANAGED_BY).map(String::as_str)
+        == Some(crate::labels::MANAGED_BY_VALUE)
 }

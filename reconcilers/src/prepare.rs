@@ -18,21 +18,37 @@ pub struct ConfigContent {
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
     #[error("ConfigFile/{name}: cannot read {path}: {cause}")]
-    ConfigUnreadable { name: String, path: PathBuf, cause: String },
+    ConfigUnreadable {
+        name: String,
+        path: PathBuf,
+        cause: String,
+    },
     #[error("SecretSet/{name}: cannot read {path}: {cause}")]
-    SecretsUnreadable { name: String, path: PathBuf, cause: String },
+    SecretsUnreadable {
+        name: String,
+        path: PathBuf,
+        cause: String,
+    },
 }
 
 /// ConfigFile name to its content, mode and hash.
-pub fn read_config_files(state: &DesiredState) -> Result<BTreeMap<String, ConfigContent>, PrepareError> {
+pub fn read_config_files(
+    state: &DesiredState,
+) -> Result<BTreeMap<String, ConfigContent>, PrepareError> {
     let mut out = BTreeMap::new();
     for r in state.of_kind(Kind::ConfigFile) {
-        let Spec::ConfigFile(c) = &r.spec else { continue };
+        let Spec::ConfigFile(c) = &r.spec else {
+            continue;
+        };
         let bytes = match (&c.content, &c.file) {
             (Some(text), _) => text.clone().into_bytes(),
             (None, Some(file)) => {
                 let path = r.origin.base_dir("/spec/file").join(file);
-                std::fs::read(&path).map_err(|e| PrepareError::ConfigUnreadable { name: r.name().into(), path, cause: e.to_string() })?
+                std::fs::read(&path).map_err(|e| PrepareError::ConfigUnreadable {
+                    name: r.name().into(),
+                    path,
+                    cause: e.to_string(),
+                })?
             }
             (None, None) => Vec::new(),
         };
@@ -46,7 +62,11 @@ pub fn read_config_files(state: &DesiredState) -> Result<BTreeMap<String, Config
 /// The default secrets directory: `environment/` beside the first state directory,
 /// which for `-f configs/lucid` is `configs/environment/`, as the build plan had it.
 pub fn default_secrets_dir(first_path: &Path) -> PathBuf {
-    let dir = if first_path.is_dir() { first_path } else { first_path.parent().unwrap_or(Path::new(".")) };
+    let dir = if first_path.is_dir() {
+        first_path
+    } else {
+        first_path.parent().unwrap_or(Path::new("."))
+    };
     dir.parent().unwrap_or(Path::new(".")).join("environment")
 }
 
@@ -69,17 +89,31 @@ pub fn parse_env_file(text: &str) -> BTreeMap<String, String> {
 
 /// Secret values by SecretSet. A set whose generated keys are not all in its
 /// env file is left out, so rendering reports it instead of guessing.
-pub fn read_secrets(state: &DesiredState, secrets_dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, SecretValue>>, PrepareError> {
+pub fn read_secrets(
+    state: &DesiredState,
+    secrets_dir: &Path,
+) -> Result<BTreeMap<String, BTreeMap<String, SecretValue>>, PrepareError> {
     let mut out = BTreeMap::new();
     for r in state.of_kind(Kind::SecretSet) {
-        let Spec::SecretSet(s) = &r.spec else { continue };
+        let Spec::SecretSet(s) = &r.spec else {
+            continue;
+        };
         let path = secrets_dir.join(&s.file);
         let from_file = match std::fs::read_to_string(&path) {
             Ok(text) => parse_env_file(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(PrepareError::SecretsUnreadable { name: r.name().into(), path, cause: e.to_string() }),
+            Err(e) => {
+                return Err(PrepareError::SecretsUnreadable {
+                    name: r.name().into(),
+                    path,
+                    cause: e.to_string(),
+                })
+            }
         };
-        if s.generate.iter().any(|g| from_file.get(&g.key).is_none_or(|v| v.is_empty())) {
+        if s.generate
+            .iter()
+            .any(|g| from_file.get(&g.key).is_none_or(|v| v.is_empty()))
+        {
             continue;
         }
         let mut values: BTreeMap<String, SecretValue> = from_file
@@ -110,6 +144,9 @@ mod tests {
 
     #[test]
     fn secrets_dir_sits_beside_the_state() {
-        assert_eq!(default_secrets_dir(Path::new("/nonexistent/configs/lucid.yaml")), PathBuf::from("/nonexistent/environment"));
+        assert_eq!(
+            default_secrets_dir(Path::new("/nonexistent/configs/lucid.yaml")),
+            PathBuf::from("/nonexistent/environment")
+        );
     }
 }

@@ -41,7 +41,12 @@ impl Inputs {
 
     /// Where the engine host sees a ConfigFile's content.
     pub fn config_path(&self, name: &str) -> String {
-        self.files_dir.join(&self.project).join("configs").join(name).display().to_string()
+        self.files_dir
+            .join(&self.project)
+            .join("configs")
+            .join(name)
+            .display()
+            .to_string()
     }
 }
 
@@ -75,7 +80,10 @@ impl fmt::Display for SecretValue {
 pub enum EnvValue {
     Plain(String),
     /// From a SecretSet.
-    Secret { set: String, value: SecretValue },
+    Secret {
+        set: String,
+        value: SecretValue,
+    },
 }
 
 impl EnvValue {
@@ -156,7 +164,10 @@ pub enum RenderError {
 
 pub fn ownership_labels(inputs: &Inputs, kind: Kind, r: &Resource) -> BTreeMap<String, String> {
     let mut l = BTreeMap::new();
-    l.insert(labels::MANAGED_BY.to_string(), labels::MANAGED_BY_VALUE.to_string());
+    l.insert(
+        labels::MANAGED_BY.to_string(),
+        labels::MANAGED_BY_VALUE.to_string(),
+    );
     l.insert(labels::PROJECT.to_string(), inputs.project.clone());
     l.insert(labels::KIND.to_string(), kind.to_string());
     l.insert(labels::NAME.to_string(), r.name().to_string());
@@ -175,7 +186,11 @@ pub fn image_id(observed: &Observed, image: &str) -> Option<String> {
 }
 
 /// Renders a Service or Job; other kinds give None.
-pub fn render_container(r: &Resource, inputs: &Inputs, observed: &Observed) -> Option<Result<ContainerSpec, RenderError>> {
+pub fn render_container(
+    r: &Resource,
+    inputs: &Inputs,
+    observed: &Observed,
+) -> Option<Result<ContainerSpec, RenderError>> {
     let (kind, w) = match &r.spec {
         Spec::Service(w) => (Kind::Service, w),
         Spec::Job(w) => (Kind::Job, w),
@@ -184,7 +199,13 @@ pub fn render_container(r: &Resource, inputs: &Inputs, observed: &Observed) -> O
     Some(render_workload(r, kind, w, inputs, observed))
 }
 
-fn render_workload(r: &Resource, kind: Kind, w: &WorkloadSpec, inputs: &Inputs, observed: &Observed) -> Result<ContainerSpec, RenderError> {
+fn render_workload(
+    r: &Resource,
+    kind: Kind,
+    w: &WorkloadSpec,
+    inputs: &Inputs,
+    observed: &Observed,
+) -> Result<ContainerSpec, RenderError> {
     let image = w.image.with_default_tag();
     let env = render_env(r, w, inputs)?;
     let mounts = render_mounts(r, w, inputs)?;
@@ -223,16 +244,24 @@ fn render_workload(r: &Resource, kind: Kind, w: &WorkloadSpec, inputs: &Inputs, 
     for e in &w.env_from {
         let values = inputs.secrets.get(&e.secret_set);
         let digest = values.map(|v| {
-            let joined: Vec<String> = v.iter().map(|(k, s)| format!("{k}={}", s.expose())).collect();
+            let joined: Vec<String> = v
+                .iter()
+                .map(|(k, s)| format!("{k}={}", s.expose()))
+                .collect();
             short_hash(joined.join("\n").as_bytes())
         });
-        hash_inputs.secret_sets.insert(e.secret_set.clone(), digest.unwrap_or_default());
+        hash_inputs
+            .secret_sets
+            .insert(e.secret_set.clone(), digest.unwrap_or_default());
     }
     let (hash, component_hashes) = spec_hash(&hash_inputs);
 
     let mut labels = ownership_labels(inputs, kind, r);
     labels.insert(labels::SPEC_HASH.to_string(), hash.clone());
-    labels.insert(labels::INPUTS.to_string(), serde_json::to_string(&component_hashes).unwrap_or_default());
+    labels.insert(
+        labels::INPUTS.to_string(),
+        serde_json::to_string(&component_hashes).unwrap_or_default(),
+    );
     let plain_keys: Vec<&str> = w.env.keys().map(String::as_str).collect();
     labels.insert(labels::ENV_KEYS.to_string(), plain_keys.join(","));
 
@@ -264,15 +293,29 @@ fn render_workload(r: &Resource, kind: Kind, w: &WorkloadSpec, inputs: &Inputs, 
     })
 }
 
-fn render_env(r: &Resource, w: &WorkloadSpec, inputs: &Inputs) -> Result<BTreeMap<String, EnvValue>, RenderError> {
+fn render_env(
+    r: &Resource,
+    w: &WorkloadSpec,
+    inputs: &Inputs,
+) -> Result<BTreeMap<String, EnvValue>, RenderError> {
     let mut env = BTreeMap::new();
     for e in &w.env_from {
-        let values = inputs.secrets.get(&e.secret_set).ok_or_else(|| RenderError::MissingSecrets {
-            resource: r.id(),
-            set: e.secret_set.clone(),
-        })?;
+        let values =
+            inputs
+                .secrets
+                .get(&e.secret_set)
+                .ok_or_else(|| RenderError::MissingSecrets {
+                    resource: r.id(),
+                    set: e.secret_set.clone(),
+                })?;
         for (k, v) in values {
-            env.insert(k.clone(), EnvValue::Secret { set: e.secret_set.clone(), value: v.clone() });
+            env.insert(
+                k.clone(),
+                EnvValue::Secret {
+                    set: e.secret_set.clone(),
+                    value: v.clone(),
+                },
+            );
         }
     }
     // Declared env wins over secret sets, as compose's `environment` wins over `env_file`.
@@ -282,7 +325,11 @@ fn render_env(r: &Resource, w: &WorkloadSpec, inputs: &Inputs) -> Result<BTreeMa
     Ok(env)
 }
 
-fn render_mounts(r: &Resource, w: &WorkloadSpec, inputs: &Inputs) -> Result<Vec<RenderedMount>, RenderError> {
+fn render_mounts(
+    r: &Resource,
+    w: &WorkloadSpec,
+    inputs: &Inputs,
+) -> Result<Vec<RenderedMount>, RenderError> {
     let mut out = Vec::new();
     for m in &w.mounts {
         let from = match m.source() {
@@ -290,14 +337,21 @@ fn render_mounts(r: &Resource, w: &WorkloadSpec, inputs: &Inputs) -> Result<Vec<
             Some(MountSource::Bind(b)) => MountFrom::HostPath(b.to_string()),
             Some(MountSource::ConfigFile(c)) => {
                 if !inputs.config_hashes.contains_key(c) {
-                    return Err(RenderError::MissingConfig { resource: r.id(), name: c.to_string() });
+                    return Err(RenderError::MissingConfig {
+                        resource: r.id(),
+                        name: c.to_string(),
+                    });
                 }
                 MountFrom::HostPath(inputs.config_path(c))
             }
             None => continue,
         };
         let read_only = m.read_only || matches!(m.source(), Some(MountSource::ConfigFile(_)));
-        out.push(RenderedMount { target: m.target.clone(), from, read_only });
+        out.push(RenderedMount {
+            target: m.target.clone(),
+            from,
+            read_only,
+        });
     }
     Ok(out)
 }
@@ -315,5 +369,10 @@ pub fn render_network(r: &Resource, spec: &NetworkSpec, inputs: &Inputs) -> Netw
     let hash = short_hash(serde_json::to_string(spec).unwrap_or_default().as_bytes());
     let mut labels = ownership_labels(inputs, Kind::Network, r);
     labels.insert(labels::SPEC_HASH.to_string(), hash.clone());
-    NetworkPlanSpec { name: inputs.object_name(r.name()), spec: spec.clone(), labels, hash }
+    NetworkPlanSpec {
+        name: inputs.object_name(r.name()),
+        spec: spec.clone(),
+        labels,
+        hash,
+    }
 }

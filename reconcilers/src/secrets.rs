@@ -49,33 +49,56 @@ fn random(n: usize) -> Result<Vec<u8>, SecretsError> {
 /// Writes every SecretSet's env file: existing values are kept, missing
 /// generated keys are generated, `rotate` keys are replaced, given values are
 /// written as declared.
-pub fn generate(state: &DesiredState, dir: &Path, rotate: &[String]) -> Result<Vec<FileReport>, SecretsError> {
+pub fn generate(
+    state: &DesiredState,
+    dir: &Path,
+    rotate: &[String],
+) -> Result<Vec<FileReport>, SecretsError> {
     for key in rotate {
-        let known = state.of_kind(Kind::SecretSet).any(|r| matches!(&r.spec, Spec::SecretSet(s) if s.generate.iter().any(|g| &g.key == key)));
+        let known = state.of_kind(Kind::SecretSet).any(
+            |r| matches!(&r.spec, Spec::SecretSet(s) if s.generate.iter().any(|g| &g.key == key)),
+        );
         if !known {
             return Err(SecretsError::UnknownKey(key.clone()));
         }
     }
     let mut reports = Vec::new();
     for r in state.of_kind(Kind::SecretSet) {
-        let Spec::SecretSet(s) = &r.spec else { continue };
+        let Spec::SecretSet(s) = &r.spec else {
+            continue;
+        };
         let path = dir.join(&s.file);
         let existing = match std::fs::read_to_string(&path) {
             Ok(t) => parse_env_file(&t),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(SecretsError::Read { path, cause: e.to_string() }),
+            Err(e) => {
+                return Err(SecretsError::Read {
+                    path,
+                    cause: e.to_string(),
+                })
+            }
         };
-        let mut report = FileReport { set: r.name().to_string(), path: path.clone(), ..Default::default() };
+        let mut report = FileReport {
+            set: r.name().to_string(),
+            path: path.clone(),
+            ..Default::default()
+        };
         let mut values: BTreeMap<String, String> = BTreeMap::new();
         for g in &s.generate {
-            let keep = existing.get(&g.key).filter(|v| !v.is_empty() && !rotate.contains(&g.key));
+            let keep = existing
+                .get(&g.key)
+                .filter(|v| !v.is_empty() && !rotate.contains(&g.key));
             let value = match keep {
                 Some(v) => {
                     report.kept.push(g.key.clone());
                     v.clone()
                 }
                 None => {
-                    if existing.contains_key(&g.key) { report.rotated.push(g.key.clone()) } else { report.generated.push(g.key.clone()) }
+                    if existing.contains_key(&g.key) {
+                        report.rotated.push(g.key.clone())
+                    } else {
+                        report.generated.push(g.key.clone())
+                    }
                     encode(&random(g.bytes as usize)?, g.encoding)
                 }
             };
@@ -84,7 +107,10 @@ pub fn generate(state: &DesiredState, dir: &Path, rotate: &[String]) -> Result<V
         for (k, v) in &s.values {
             values.insert(k.clone(), v.clone());
         }
-        let mut text = format!("# Written by lucidctl secrets generate for SecretSet/{}. Keep out of git.\n", r.name());
+        let mut text = format!(
+            "# Written by lucidctl secrets generate for SecretSet/{}. Keep out of git.\n",
+            r.name()
+        );
         for (k, v) in &values {
             text.push_str(&format!("{k}={v}\n"));
         }
@@ -98,20 +124,36 @@ pub fn generate(state: &DesiredState, dir: &Path, rotate: &[String]) -> Result<V
 pub fn check(state: &DesiredState, dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     for r in state.of_kind(Kind::SecretSet) {
-        let Spec::SecretSet(s) = &r.spec else { continue };
+        let Spec::SecretSet(s) = &r.spec else {
+            continue;
+        };
         let path = dir.join(&s.file);
         let Ok(text) = std::fs::read_to_string(&path) else {
-            problems.push(format!("SecretSet/{}: {} is missing; run `lucidctl secrets generate`", r.name(), path.display()));
+            problems.push(format!(
+                "SecretSet/{}: {} is missing; run `lucidctl secrets generate`",
+                r.name(),
+                path.display()
+            ));
             continue;
         };
         let values = parse_env_file(&text);
         for key in s.keys() {
             match values.get(key) {
-                None => problems.push(format!("SecretSet/{}: {} has no {key}", r.name(), path.display())),
-                Some(v) if v.trim().is_empty() => problems.push(format!("SecretSet/{}: {key} is empty in {}", r.name(), path.display())),
-                Some(v) if v.contains("${") || v.contains("CHANGE_ME") => {
-                    problems.push(format!("SecretSet/{}: {key} in {} is a placeholder", r.name(), path.display()))
-                }
+                None => problems.push(format!(
+                    "SecretSet/{}: {} has no {key}",
+                    r.name(),
+                    path.display()
+                )),
+                Some(v) if v.trim().is_empty() => problems.push(format!(
+                    "SecretSet/{}: {key} is empty in {}",
+                    r.name(),
+                    path.display()
+                )),
+                Some(v) if v.contains("${") || v.contains("CHANGE_ME") => problems.push(format!(
+                    "SecretSet/{}: {key} in {} is a placeholder",
+                    r.name(),
+                    path.display()
+                )),
                 Some(_) => {}
             }
         }

@@ -1,5 +1,5 @@
-use super::fail;
 use super::context;
+use super::fail;
 use super::EXIT_CHANGES;
 use crate::cli::ApplyArgs;
 use crate::output::{plan as show, progress};
@@ -30,7 +30,11 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
     };
     let lines = progress::Lines::new();
     let on_event = progress::build_event;
-    let builder = ImageBuilder { builds: &loaded.builds, project: &args.engine.project, on_event: &on_event };
+    let builder = ImageBuilder {
+        builds: &loaded.builds,
+        project: &args.engine.project,
+        on_event: &on_event,
+    };
     let ctx = ApplyContext {
         engine: &engine,
         desired: &loaded.state,
@@ -45,15 +49,23 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         return match ctx.plan_now().await {
             Ok(p) => {
                 print!("{}", show::text(&p, show::use_colour()));
-                if p.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_CHANGES) }
+                if p.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_CHANGES)
+                }
             }
             Err(e) => fail(&e.to_string()),
         };
     }
     let lease = args.timeout * 2 + Duration::from_secs(60);
-    let lock = match EngineLock::acquire(&engine, &args.engine.project, lease, args.no_wait, |holder| {
-        eprintln!("waiting for the engine lock held by {holder}...")
-    })
+    let lock = match EngineLock::acquire(
+        &engine,
+        &args.engine.project,
+        lease,
+        args.no_wait,
+        |holder| eprintln!("waiting for the engine lock held by {holder}..."),
+    )
     .await
     {
         Ok(l) => l,
@@ -76,4 +88,3 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         Err(e) => fail(&e.to_string()),
     }
 }
-

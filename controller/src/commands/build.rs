@@ -1,5 +1,5 @@
-use super::fail;
 use super::context;
+use super::fail;
 use crate::cli::BuildArgs;
 use crate::output::progress;
 use reconcilers::apply::Builder;
@@ -26,14 +26,27 @@ pub async fn run(args: BuildArgs) -> ExitCode {
                 _ => None,
             })
             .collect();
-        loaded.builds.iter().map(|b| b.reference.clone()).filter(|r| refs.contains(r)).collect()
+        loaded
+            .builds
+            .iter()
+            .map(|b| b.reference.clone())
+            .filter(|r| refs.contains(r))
+            .collect()
     } else {
         // Up to date means: the tag's build-hash label equals the hash of the context, which needs one list call.
         let observed = match engine.observe(&Default::default()).await {
             Ok(o) => o,
             Err(e) => return fail(&e.to_string()),
         };
-        let p = plan(&loaded.state, &observed, &loaded.inputs, &PlanOptions { selector: args.selector.clone(), ..Default::default() });
+        let p = plan(
+            &loaded.state,
+            &observed,
+            &loaded.inputs,
+            &PlanOptions {
+                selector: args.selector.clone(),
+                ..Default::default()
+            },
+        );
         p.changes
             .iter()
             .filter(|c| c.action == Action::Build)
@@ -48,14 +61,21 @@ pub async fn run(args: BuildArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let on_event = progress::build_event;
-    let builder = ImageBuilder { builds: &loaded.builds, project: &args.engine.project, on_event: &on_event };
+    let builder = ImageBuilder {
+        builds: &loaded.builds,
+        project: &args.engine.project,
+        on_event: &on_event,
+    };
     for reference in &wanted {
         let started = Instant::now();
         eprintln!("Image {reference}: building");
         if let Err(e) = builder.build(&engine, reference).await {
             return fail(&e);
         }
-        eprintln!("Image {reference}: built in {:.1}s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "Image {reference}: built in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
     }
     ExitCode::SUCCESS
 }

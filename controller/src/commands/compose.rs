@@ -17,26 +17,44 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
         Err(invalid) => {
             output::print_diagnostics(&invalid.warnings);
             output::print_diagnostics(&invalid.errors);
-            eprintln!("error: invalid desired state: {} error(s); nothing was written", invalid.errors.len());
+            eprintln!(
+                "error: invalid desired state: {} error(s); nothing was written",
+                invalid.errors.len()
+            );
             return ExitCode::FAILURE;
         }
     };
     if !args.selector.is_empty() {
         let chosen = reconcilers::plan::selected(&state, &args.selector);
-        if !state.resources.iter().enumerate().any(|(i, r)| r.spec.workload().is_some() && chosen.contains(&i)) {
+        if !state
+            .resources
+            .iter()
+            .enumerate()
+            .any(|(i, r)| r.spec.workload().is_some() && chosen.contains(&i))
+        {
             eprintln!("error: no Service or Job matches the selector; nothing was written");
             return ExitCode::FAILURE;
         }
     }
-    let secrets_dir = args
-        .secrets_dir
-        .clone()
-        .unwrap_or_else(|| default_secrets_dir(args.source.paths.first().map(PathBuf::as_path).unwrap_or(Path::new("."))));
+    let secrets_dir = args.secrets_dir.clone().unwrap_or_else(|| {
+        default_secrets_dir(
+            args.source
+                .paths
+                .first()
+                .map(PathBuf::as_path)
+                .unwrap_or(Path::new(".")),
+        )
+    });
     let options = export::ExportOptions {
         output_dir: args.output_dir.clone(),
         secrets_dir,
         selector: args.selector.clone(),
-        sources: args.source.paths.iter().map(|p| p.display().to_string()).collect(),
+        sources: args
+            .source
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
     };
     let files = export::export(&state, &options);
     for f in &files {
@@ -95,12 +113,18 @@ pub fn import(cmd: ImportCommand) -> ExitCode {
         written.push(path);
     }
     // What was written must load and validate like any desired state.
-    let check = desired_state::LoadOptions { paths: written, recursive: false, root: None };
+    let check = desired_state::LoadOptions {
+        paths: written,
+        recursive: false,
+        root: None,
+    };
     match desired_state::load_valid(&check) {
         Ok((_, warnings)) => {
             output::print_diagnostics(&warnings);
             if blocking > 0 {
-                eprintln!("converted with {blocking} unsupported item(s) left out (--allow-unsupported)");
+                eprintln!(
+                    "converted with {blocking} unsupported item(s) left out (--allow-unsupported)"
+                );
             }
             ExitCode::SUCCESS
         }

@@ -24,35 +24,62 @@ pub fn load(source: &SourceArgs, engine: &EngineArgs) -> Result<Loaded, String> 
         Err(invalid) => {
             output::print_diagnostics(&invalid.warnings);
             output::print_diagnostics(&invalid.errors);
-            return Err(format!("invalid desired state: {} error(s); nothing was changed", invalid.errors.len()));
+            return Err(format!(
+                "invalid desired state: {} error(s); nothing was changed",
+                invalid.errors.len()
+            ));
         }
     };
     output::print_diagnostics(&warnings);
     let configs = prepare::read_config_files(&state).map_err(|e| e.to_string())?;
     let builds = reconcilers::build::prepare(&state).map_err(|e| e.to_string())?;
-    let secrets_dir = engine
-        .secrets_dir
-        .clone()
-        .unwrap_or_else(|| prepare::default_secrets_dir(source.paths.first().map(|p| p.as_path()).unwrap_or(std::path::Path::new("."))));
+    let secrets_dir = engine.secrets_dir.clone().unwrap_or_else(|| {
+        prepare::default_secrets_dir(
+            source
+                .paths
+                .first()
+                .map(|p| p.as_path())
+                .unwrap_or(std::path::Path::new(".")),
+        )
+    });
     let secrets = prepare::read_secrets(&state, &secrets_dir).map_err(|e| e.to_string())?;
     let inputs = Inputs {
         project: engine.project.clone(),
         name_prefix: engine.name_prefix.clone(),
         revision: None,
         files_dir: engine.files_dir.clone(),
-        config_hashes: configs.iter().map(|(k, v)| (k.clone(), v.hash.clone())).collect(),
+        config_hashes: configs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.hash.clone()))
+            .collect(),
         secrets,
-        build_hashes: builds.iter().map(|b| (b.reference.clone(), b.hash.clone())).collect(),
+        build_hashes: builds
+            .iter()
+            .map(|b| (b.reference.clone(), b.hash.clone()))
+            .collect(),
         build_order: builds.iter().map(|b| b.reference.clone()).collect(),
     };
-    Ok(Loaded { state, builds, inputs, configs })
+    Ok(Loaded {
+        state,
+        builds,
+        inputs,
+        configs,
+    })
 }
 
 pub async fn connect(engine: &EngineArgs) -> Result<Engine, String> {
-    Engine::connect(engine.host.as_deref()).await.map_err(|e| e.to_string())
+    Engine::connect(engine.host.as_deref())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Containers worth inspecting: those the files name (to spot unmanaged conflicts).
 pub fn scope(loaded: &Loaded) -> ObserveScope {
-    ObserveScope { container_names: loaded.state.workloads().map(|r| loaded.inputs.object_name(r.name())).collect() }
+    ObserveScope {
+        container_names: loaded
+            .state
+            .workloads()
+            .map(|r| loaded.inputs.object_name(r.name()))
+            .collect(),
+    }
 }

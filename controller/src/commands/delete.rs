@@ -1,5 +1,5 @@
-use super::fail;
 use super::context;
+use super::fail;
 use crate::cli::DeleteArgs;
 use crate::output::progress;
 use futures_util::future::BoxFuture;
@@ -28,15 +28,25 @@ pub async fn run(args: DeleteArgs) -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(&e),
     };
-    let lock = match EngineLock::acquire(&engine, &args.engine.project, Duration::from_secs(600), args.no_wait, |h| {
-        eprintln!("waiting for the engine lock held by {h}...")
-    })
+    let lock = match EngineLock::acquire(
+        &engine,
+        &args.engine.project,
+        Duration::from_secs(600),
+        args.no_wait,
+        |h| eprintln!("waiting for the engine lock held by {h}..."),
+    )
     .await
     {
         Ok(l) => l,
         Err(e) => return fail(&e.to_string()),
     };
-    let scope = ObserveScope { container_names: loaded.state.workloads().map(|r| loaded.inputs.object_name(r.name())).collect() };
+    let scope = ObserveScope {
+        container_names: loaded
+            .state
+            .workloads()
+            .map(|r| loaded.inputs.object_name(r.name()))
+            .collect(),
+    };
     let result = match engine.observe(&scope).await {
         Ok(observed) => {
             let p = plan_delete(&loaded.state, &observed, &loaded.inputs, args.volumes);
@@ -53,8 +63,20 @@ pub async fn run(args: DeleteArgs) -> ExitCode {
             };
             let outcomes = execute_once(&ctx, &p).await;
             let failed = outcomes.iter().filter(|(_, _, o)| o.is_failure()).count();
-            eprintln!("Deleted {} object(s){}.", outcomes.len() - failed, if failed > 0 { format!(", {failed} failed") } else { String::new() });
-            if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            eprintln!(
+                "Deleted {} object(s){}.",
+                outcomes.len() - failed,
+                if failed > 0 {
+                    format!(", {failed} failed")
+                } else {
+                    String::new()
+                }
+            );
+            if failed > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => fail(&e.to_string()),
     };

@@ -1,5 +1,5 @@
-use super::fail;
 use super::context;
+use super::fail;
 use super::EXIT_CHANGES;
 use crate::cli::{DiffArgs, OutputFormat};
 use crate::output::plan as show;

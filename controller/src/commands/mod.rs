@@ -1,13 +1,13 @@
 mod apply;
 mod build;
 mod compose;
-mod registry;
 pub mod context;
 mod delete;
 mod diff;
+mod registry;
 mod secrets;
-mod verify;
 mod validate;
+mod verify;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -39,7 +39,11 @@ pub fn fail(message: &str) -> ExitCode {
 }
 
 pub fn block_on(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(fut),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

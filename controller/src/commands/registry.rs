@@ -6,19 +6,33 @@ use std::process::ExitCode;
 
 pub async fn run(cmd: RegistryCommand) -> ExitCode {
     let RegistryCommand::Prune(args) = cmd;
-    let server = args.registry.trim_start_matches("http://").trim_start_matches("https://").trim_end_matches('/').to_string();
+    let server = args
+        .registry
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string();
     let registry = Registry::new(&args.registry, docker_credentials(&server).as_ref());
     let (namespace, dry_run) = (args.namespace.clone(), args.dry_run);
-    let removed = match tokio::task::spawn_blocking(move || registry.prune(&namespace, dry_run)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return fail(&e.to_string()),
-        Err(e) => return fail(&e.to_string()),
+    let removed =
+        match tokio::task::spawn_blocking(move || registry.prune(&namespace, dry_run)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return fail(&e.to_string()),
+            Err(e) => return fail(&e.to_string()),
+        };
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
     };
-    let verb = if args.dry_run { "would remove" } else { "removed" };
     for r in &removed {
         println!("{verb} {server}/{}:{} ({})", r.repository, r.tag, r.digest);
     }
-    println!("{} tag(s) {verb} from {server}/{}", removed.len(), args.namespace);
+    println!(
+        "{} tag(s) {verb} from {server}/{}",
+        removed.len(),
+        args.namespace
+    );
     if args.local {
         let engine = match Engine::connect(args.host.as_deref()).await {
             Ok(e) => e,
@@ -28,7 +42,10 @@ pub async fn run(cmd: RegistryCommand) -> ExitCode {
             Ok(t) => t,
             Err(e) => return fail(&e.to_string()),
         };
-        for tag in tags.iter().filter(|t| in_namespace(t, &args.namespace) || in_namespace(t, &format!("{server}/{}", args.namespace))) {
+        for tag in tags.iter().filter(|t| {
+            in_namespace(t, &args.namespace)
+                || in_namespace(t, &format!("{server}/{}", args.namespace))
+        }) {
             if !args.dry_run {
                 if let Err(e) = engine.remove_image(tag).await {
                     return fail(&e.to_string());

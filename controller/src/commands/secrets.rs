@@ -32,7 +32,10 @@ pub fn run(cmd: SecretsCommand) -> ExitCode {
                 eprintln!("{p}");
             }
             if problems.is_empty() {
-                println!("secrets ok: every SecretSet in {} is complete", dir.display());
+                println!(
+                    "secrets ok: every SecretSet in {} is complete",
+                    dir.display()
+                );
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -43,7 +46,15 @@ pub fn run(cmd: SecretsCommand) -> ExitCode {
 }
 
 fn secrets_dir(args: &SecretsArgs) -> PathBuf {
-    args.secrets_dir.clone().unwrap_or_else(|| default_secrets_dir(args.source.paths.first().map(PathBuf::as_path).unwrap_or(Path::new("."))))
+    args.secrets_dir.clone().unwrap_or_else(|| {
+        default_secrets_dir(
+            args.source
+                .paths
+                .first()
+                .map(PathBuf::as_path)
+                .unwrap_or(Path::new(".")),
+        )
+    })
 }
 
 fn generate(state: &desired_state::DesiredState, dir: &Path, rotate: &[String]) -> ExitCode {
@@ -61,14 +72,27 @@ fn generate(state: &desired_state::DesiredState, dir: &Path, rotate: &[String]) 
                 if !r.kept.is_empty() {
                     parts.push(format!("kept {}", r.kept.len()));
                 }
-                let what = if parts.is_empty() { "values only".to_string() } else { parts.join("; ") };
-                println!("{} ({}): {what}{}", r.path.display(), r.set, if r.written { "" } else { " (unchanged)" });
+                let what = if parts.is_empty() {
+                    "values only".to_string()
+                } else {
+                    parts.join("; ")
+                };
+                println!(
+                    "{} ({}): {what}{}",
+                    r.path.display(),
+                    r.set,
+                    if r.written { "" } else { " (unchanged)" }
+                );
             }
             let problems = secrets::check(state, dir);
             for p in &problems {
                 eprintln!("{p}");
             }
-            if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -79,7 +103,9 @@ fn generate(state: &desired_state::DesiredState, dir: &Path, rotate: &[String]) 
 
 fn list(state: &desired_state::DesiredState, dir: &Path) -> ExitCode {
     for r in state.of_kind(Kind::SecretSet) {
-        let Spec::SecretSet(s) = &r.spec else { continue };
+        let Spec::SecretSet(s) = &r.spec else {
+            continue;
+        };
         let path = dir.join(&s.file);
         let age = std::fs::metadata(&path)
             .and_then(|m| m.modified())
@@ -88,9 +114,14 @@ fn list(state: &desired_state::DesiredState, dir: &Path) -> ExitCode {
             .map(|d| format!("{}h old", d.as_secs() / 3600))
             .unwrap_or_else(|| "missing".into());
         println!("{} ({}, {age})", r.name(), path.display());
-        let values = std::fs::read_to_string(&path).map(|t| parse_env_file(&t)).unwrap_or_default();
+        let values = std::fs::read_to_string(&path)
+            .map(|t| parse_env_file(&t))
+            .unwrap_or_default();
         for key in s.keys() {
-            let len = values.get(key).map(|v| format!("{} chars", v.len())).unwrap_or_else(|| "missing".into());
+            let len = values
+                .get(key)
+                .map(|v| format!("{} chars", v.len()))
+                .unwrap_or_else(|| "missing".into());
             println!("  {key}: {len}");
         }
     }
@@ -100,7 +131,14 @@ fn list(state: &desired_state::DesiredState, dir: &Path) -> ExitCode {
 /// Secrets must stay out of git: warn when the directory is inside a work tree and not ignored.
 fn warn_if_tracked(dir: &Path) {
     let probe = dir.join(".env.lucidctl-probe");
-    let in_tree = Command::new("git").arg("-C").arg(dir.parent().unwrap_or(Path::new("."))).args(["rev-parse", "--is-inside-work-tree"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let in_tree = Command::new("git")
+        .arg("-C")
+        .arg(dir.parent().unwrap_or(Path::new(".")))
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
     if !in_tree {
         return;
     }

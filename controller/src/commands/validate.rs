@@ -11,7 +11,13 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
     };
     let counts: Vec<(Kind, usize)> = state
         .as_ref()
-        .map(|s| Kind::ALL.iter().map(|k| (*k, s.count(*k))).filter(|(_, n)| *n > 0).collect())
+        .map(|s| {
+            Kind::ALL
+                .iter()
+                .map(|k| (*k, s.count(*k)))
+                .filter(|(_, n)| *n > 0)
+                .collect()
+        })
         .unwrap_or_default();
     match args.output {
         OutputFormat::Json => {
@@ -21,7 +27,10 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
                 "errors": errors,
                 "warnings": warnings,
             });
-            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&body).unwrap_or_default()
+            );
         }
         OutputFormat::Text => {
             output::print_diagnostics(&warnings);

@@ -7,18 +7,24 @@ use std::process::ExitCode;
 pub async fn run(cmd: VerifyCommand) -> ExitCode {
     let VerifyCommand::Isolation(args) = cmd;
     let loaded = desired_state::load(&args.source.load_options());
-    let load_errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
+    let load_errors: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
     if !load_errors.is_empty() {
         output::print_diagnostics(&load_errors);
         eprintln!("error: the desired state does not load; fix it before verifying isolation");
         return ExitCode::FAILURE;
     }
     let state = loaded.state;
-    let mut violations: Vec<String> = desired_state::validate::check_isolation(&state, args.source_dir.as_deref())
-        .into_iter()
-        .filter(|d| d.is_error())
-        .map(|d| d.to_string())
-        .collect();
+    let mut violations: Vec<String> =
+        desired_state::validate::check_isolation(&state, args.source_dir.as_deref())
+            .into_iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.to_string())
+            .collect();
     let policies: Vec<_> = state
         .of_kind(Kind::IsolationPolicy)
         .filter_map(|r| match &r.spec {
@@ -40,13 +46,22 @@ pub async fn run(cmd: VerifyCommand) -> ExitCode {
         };
         for (name, p) in &policies {
             let network = format!("{}{}", args.name_prefix, p.network);
-            let allowed: Vec<String> = p.members.iter().chain(&p.bridges).map(|m| format!("{}{m}", args.name_prefix)).collect();
+            let allowed: Vec<String> = p
+                .members
+                .iter()
+                .chain(&p.bridges)
+                .map(|m| format!("{}{m}", args.name_prefix))
+                .collect();
             match engine.network_members(&network).await {
                 Ok(Some(members)) => {
                     for c in members.iter().filter(|c| !allowed.contains(c)) {
                         violations.push(format!("container {c} is attached to {network}, which IsolationPolicy/{name} does not allow"));
                     }
-                    println!("{network}: {} attached ({})", members.len(), members.join(", "));
+                    println!(
+                        "{network}: {} attached ({})",
+                        members.len(),
+                        members.join(", ")
+                    );
                 }
                 Ok(None) => println!("{network}: not present on {host}"),
                 Err(e) => {
@@ -60,7 +75,10 @@ pub async fn run(cmd: VerifyCommand) -> ExitCode {
         eprintln!("{v}");
     }
     if violations.is_empty() {
-        println!("isolation verified: {} polic(ies), no violations", policies.len());
+        println!(
+            "isolation verified: {} polic(ies), no violations",
+            policies.len()
+        );
         ExitCode::SUCCESS
     } else {
         eprintln!("{} isolation violation(s)", violations.len());

@@ -40,15 +40,31 @@ pub fn text(p: &Plan, colour: bool) -> String {
     let mut out = String::new();
     for c in &p.changes {
         let reasons: Vec<String> = c.reasons.iter().map(|r| r.to_string()).collect();
-        let target = c.network.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
+        let target = c
+            .network
+            .as_ref()
+            .map(|n| format!(" {n}"))
+            .unwrap_or_default();
         let head = format!("{} {}/{}", c.action.marker(), c.kind, c.name);
-        let _ = writeln!(out, "{}  {}{}  ({})", paint(colour, colour_of(c.action), &head), c.action.as_str(), target, reasons.join("; "));
+        let _ = writeln!(
+            out,
+            "{}  {}{}  ({})",
+            paint(colour, colour_of(c.action), &head),
+            c.action.as_str(),
+            target,
+            reasons.join("; ")
+        );
         for f in &c.fields {
             let _ = writeln!(out, "      {}: {} -> {}", f.path, f.from, f.to);
         }
     }
     for c in &p.conflicts {
-        let _ = writeln!(out, "{}  {}", paint(colour, "31;1", &format!("! {}/{}", c.kind, c.name)), c.message);
+        let _ = writeln!(
+            out,
+            "{}  {}",
+            paint(colour, "31;1", &format!("! {}/{}", c.kind, c.name)),
+            c.message
+        );
     }
     for e in &p.errors {
         let _ = writeln!(out, "{}  {e}", paint(colour, "31;1", "! error"));
@@ -57,11 +73,27 @@ pub fn text(p: &Plan, colour: bool) -> String {
     if p.changes.is_empty() && p.conflicts.is_empty() && p.errors.is_empty() {
         out.push_str("No changes. The engine matches the desired state.\n");
     } else {
-        let parts: Vec<String> = ["build", "pull", "create", "recreate", "start", "connect", "disconnect", "remove"]
-            .iter()
-            .filter_map(|a| n.get(a).map(|k| format!("{k} to {a}")))
-            .collect();
-        let mut line = format!("Plan: {}", if parts.is_empty() { "no changes".to_string() } else { parts.join(", ") });
+        let parts: Vec<String> = [
+            "build",
+            "pull",
+            "create",
+            "recreate",
+            "start",
+            "connect",
+            "disconnect",
+            "remove",
+        ]
+        .iter()
+        .filter_map(|a| n.get(a).map(|k| format!("{k} to {a}")))
+        .collect();
+        let mut line = format!(
+            "Plan: {}",
+            if parts.is_empty() {
+                "no changes".to_string()
+            } else {
+                parts.join(", ")
+            }
+        );
         if !p.conflicts.is_empty() {
             let _ = write!(line, "; {} conflict(s)", p.conflicts.len());
         }

@@ -12,13 +12,18 @@ pub struct Lines {
 
 impl Lines {
     pub fn new() -> Self {
-        Lines { start: Instant::now() }
+        Lines {
+            start: Instant::now(),
+        }
     }
 }
 
 impl Progress for Lines {
     fn step(&self, kind: Kind, name: &str, status: &str) {
-        eprintln!("[{:>6.1}s] {kind}/{name}: {status}", self.start.elapsed().as_secs_f64());
+        eprintln!(
+            "[{:>6.1}s] {kind}/{name}: {status}",
+            self.start.elapsed().as_secs_f64()
+        );
     }
 }
 
@@ -26,18 +31,35 @@ pub fn print_report(r: &Report) {
     let mut counts = std::collections::BTreeMap::new();
     for (_, _, o) in &r.outcomes {
         let word = describe(o);
-        let key = word.split(':').next().unwrap_or("").split(' ').next().unwrap_or("").to_string();
+        let key = word
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .split(' ')
+            .next()
+            .unwrap_or("")
+            .to_string();
         *counts.entry(key).or_insert(0usize) += 1;
     }
     eprintln!("\nApply report ({} pass(es)):", r.passes);
     if !r.config_files_written.is_empty() {
-        eprintln!("  config files written: {}", r.config_files_written.join(", "));
+        eprintln!(
+            "  config files written: {}",
+            r.config_files_written.join(", ")
+        );
     }
     for (phase, took) in &r.phases {
         eprintln!("  {phase}: {:.2}s", took.as_secs_f64());
     }
     let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    eprintln!("  changes: {}", if summary.is_empty() { "none".to_string() } else { summary.join(", ") });
+    eprintln!(
+        "  changes: {}",
+        if summary.is_empty() {
+            "none".to_string()
+        } else {
+            summary.join(", ")
+        }
+    );
     for (kind, name, o) in r.failures() {
         eprintln!("  FAILED {kind}/{name}: {}", describe(o));
     }
@@ -47,9 +69,16 @@ pub fn print_report(r: &Report) {
 /// build repeats its last lines in the error.
 pub fn build_event(image: &str, event: BuildEvent) {
     match event {
-        BuildEvent::Step { name, cached } => eprintln!("  Image/{image}: {}{name}", if cached { "CACHED " } else { "" }),
-        BuildEvent::Log(line) if std::env::var_os("LUCID_VERBOSE").is_some() => eprintln!("  Image/{image}:   {line}"),
+        BuildEvent::Step { name, cached } => eprintln!(
+            "  Image/{image}: {}{name}",
+            if cached { "CACHED " } else { "" }
+        ),
+        BuildEvent::Log(line) if std::env::var_os("LUCID_VERBOSE").is_some() => {
+            eprintln!("  Image/{image}:   {line}")
+        }
         BuildEvent::Log(_) => {}
-        BuildEvent::FellBack(why) => eprintln!("  Image/{image}: BuildKit unavailable ({why}); using the classic builder"),
+        BuildEvent::FellBack(why) => {
+            eprintln!("  Image/{image}: BuildKit unavailable ({why}); using the classic builder")
+        }
     }
 }

@@ -74,15 +74,43 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     tokio::spawn(http::serve(listener, status.clone()));
     let (tx, mut rx) = mpsc::channel::<Trigger>(1024);
-    let git = args.git.as_ref().map(|url| git::GitSource::new(url, &args.branch, &args.cache_dir));
+    let git = args
+        .git
+        .as_ref()
+        .map(|url| git::GitSource::new(url, &args.branch, &args.cache_dir));
     spawn_resync(tx.clone(), args.resync);
     spawn_events(engine.clone(), tx.clone(), status.clone());
     spawn_signals(tx.clone());
-    let _watcher = if git.is_some() { spawn_git_poll(tx.clone(), args.poll); None } else { watch_files(&args.source, tx.clone()) };
-    eprintln!("lucidctl run: reconciling project {} on {}; status on http://{}/status", args.engine.project, engine.host(), args.listen);
-    let mut this = Loop { args, status, engine, git, revision: None, restarts: BTreeMap::new(), held: BTreeMap::new(), known_volumes: BTreeSet::new(), first_pass_done: false };
+    let _watcher = if git.is_some() {
+        spawn_git_poll(tx.clone(), args.poll);
+        None
+    } else {
+        watch_files(&args.source, tx.clone())
+    };
+    eprintln!(
+        "lucidctl run: reconciling project {} on {}; status on http://{}/status",
+        args.engine.project,
+        engine.host(),
+        args.listen
+    );
+    let mut this = Loop {
+        args,
+        status,
+        engine,
+        git,
+        revision: None,
+        restarts: BTreeMap::new(),
+        held: BTreeMap::new(),
+        known_volumes: BTreeSet::new(),
+        first_pass_done: false,
+    };
     let _ = tx.send(Trigger::Start).await;
-    let mut backoff = ExponentialBuilder::default().with_min_delay(Duration::from_millis(500)).with_max_delay(Duration::from_secs(60)).with_jitter().without_max_times().build();
+    let mut backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(60))
+        .with_jitter()
+        .without_max_times()
+        .build();
     while let Some(first) = rx.recv().await {
         // Coalesce a burst of triggers into one pass: `docker rm -f` sends kill,
         // die and destroy within about 100 ms, and acting between them races the removal.
@@ -96,10 +124,20 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
         let why: Vec<String> = reasons.iter().map(|t| format!("{t:?}")).collect();
         match this.pass(&why.join(", ")).await {
-            Ok(()) => backoff = ExponentialBuilder::default().with_min_delay(Duration::from_millis(500)).with_max_delay(Duration::from_secs(60)).with_jitter().without_max_times().build(),
+            Ok(()) => {
+                backoff = ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(500))
+                    .with_max_delay(Duration::from_secs(60))
+                    .with_jitter()
+                    .without_max_times()
+                    .build()
+            }
             Err(e) => {
                 let delay = backoff.next().unwrap_or(Duration::from_secs(60));
-                eprintln!("reconcile failed: {e}; retrying in {:.1}s", delay.as_secs_f64());
+                eprintln!(
+                    "reconcile failed: {e}; retrying in {:.1}s",
+                    delay.as_secs_f64()
+                );
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
@@ -118,14 +156,25 @@ pub async fn run(args: RunArgs) -> ExitCode {
 
 impl Loop {
     fn source(&mut self) -> Result<SourceArgs, String> {
-        let Some(g) = &self.git else { return Ok(self.args.source.clone()) };
+        let Some(g) = &self.git else {
+            return Ok(self.args.source.clone());
+        };
         let commit = g.sync()?;
         if self.revision.as_deref() != Some(&commit) {
             eprintln!("git: {} {} is at {commit}", g.url, g.branch);
         }
         self.revision = Some(commit);
-        let paths = self.args.git_paths.iter().map(|p| g.checkout.join(p)).collect();
-        Ok(SourceArgs { paths, recursive: self.args.source.recursive, state_root: Some(g.checkout.clone()) })
+        let paths = self
+            .args
+            .git_paths
+            .iter()
+            .map(|p| g.checkout.join(p))
+            .collect();
+        Ok(SourceArgs {
+            paths,
+            recursive: self.args.source.recursive,
+            state_root: Some(g.checkout.clone()),
+        })
     }
 
     async fn pass(&mut self, why: &str) -> Result<(), String> {
@@ -156,12 +205,20 @@ impl Loop {
             s.applied_revision = self.revision.clone();
         }
         self.release_expired_holds();
-        let mut options = ApplyOptions { plan: self.args.plan.options(), timeout: self.args.timeout, ..ApplyOptions::default() };
+        let mut options = ApplyOptions {
+            plan: self.args.plan.options(),
+            timeout: self.args.timeout,
+            ..ApplyOptions::default()
+        };
         options.plan.hold = self.held.keys().cloned().collect();
         let lines = progress::Lines::new();
         let on_event = progress::build_event;
         let project = self.args.engine.project.clone();
-        let builder = ImageBuilder { builds: &loaded.builds, project: &project, on_event: &on_event };
+        let builder = ImageBuilder {
+            builds: &loaded.builds,
+            project: &project,
+            on_event: &on_event,
+        };
         let ctx = ApplyContext {
             engine: &self.engine,
             desired: &loaded.state,
@@ -172,9 +229,13 @@ impl Loop {
             progress: &lines,
             options,
         };
-        let lock = EngineLock::acquire(&self.engine, &self.args.engine.project, self.args.timeout * 2 + Duration::from_secs(60), false, |h| {
-            eprintln!("waiting for the engine lock held by {h}...")
-        })
+        let lock = EngineLock::acquire(
+            &self.engine,
+            &self.args.engine.project,
+            self.args.timeout * 2 + Duration::from_secs(60),
+            false,
+            |h| eprintln!("waiting for the engine lock held by {h}..."),
+        )
         .await
         .map_err(|e| e.to_string())?;
         let result = converge(&ctx).await;
@@ -186,16 +247,25 @@ impl Loop {
         self.refresh_status(&ctx, &report.outcomes).await;
         self.account(&loaded.state, &report.outcomes);
         self.first_pass_done = true;
-        let failure = report.failures().next().map(|(kind, name, o)| format!("{kind}/{name}: {}", reconcilers::apply::describe(o)));
+        let failure = report
+            .failures()
+            .next()
+            .map(|(kind, name, o)| format!("{kind}/{name}: {}", reconcilers::apply::describe(o)));
         failure.map_or(Ok(()), Err)
     }
 
     /// Drift repairs, policy violations, lost volumes and crash loops.
-    fn account(&mut self, state: &desired_state::DesiredState, outcomes: &[(Kind, String, Outcome)]) {
+    fn account(
+        &mut self,
+        state: &desired_state::DesiredState,
+        outcomes: &[(Kind, String, Outcome)],
+    ) {
         let isolated: BTreeSet<String> = state
             .of_kind(Kind::IsolationPolicy)
             .filter_map(|r| match &r.spec {
-                Spec::IsolationPolicy(p) => Some(format!("{}{}", self.args.engine.name_prefix, p.network)),
+                Spec::IsolationPolicy(p) => {
+                    Some(format!("{}{}", self.args.engine.name_prefix, p.network))
+                }
                 _ => None,
             })
             .collect();
@@ -225,7 +295,8 @@ impl Loop {
                         let strikes = self.held.get(name).map(|(_, n)| n + 1).unwrap_or(1);
                         let wait = Duration::from_secs(30u64.saturating_mul(1 << strikes.min(6)));
                         eprintln!("Service/{name} is crash-looping ({} restarts in {}s); holding it for {}s", q.len(), CRASH_WINDOW.as_secs(), wait.as_secs());
-                        self.held.insert(name.clone(), (Instant::now() + wait, strikes));
+                        self.held
+                            .insert(name.clone(), (Instant::now() + wait, strikes));
                         q.clear();
                     }
                 }
@@ -244,20 +315,39 @@ impl Loop {
     async fn refresh_status(&self, ctx: &ApplyContext<'_>, outcomes: &[(Kind, String, Outcome)]) {
         let observed = ctx.engine.observe(&Default::default()).await.ok();
         let now = now_rfc3339();
-        let failed: BTreeMap<&str, String> = outcomes.iter().filter(|(_, _, o)| o.is_failure()).map(|(_, n, o)| (n.as_str(), reconcilers::apply::describe(o))).collect();
+        let failed: BTreeMap<&str, String> = outcomes
+            .iter()
+            .filter(|(_, _, o)| o.is_failure())
+            .map(|(_, n, o)| (n.as_str(), reconcilers::apply::describe(o)))
+            .collect();
         let resources = ctx
             .desired
             .resources
             .iter()
-            .filter(|r| matches!(r.kind(), Kind::Service | Kind::Job | Kind::Network | Kind::Volume))
+            .filter(|r| {
+                matches!(
+                    r.kind(),
+                    Kind::Service | Kind::Job | Kind::Network | Kind::Volume
+                )
+            })
             .map(|r| {
                 let object = ctx.inputs.object_name(r.name());
                 let container = observed.as_ref().and_then(|o| o.container(&object));
                 let present = match r.kind() {
-                    Kind::Network => observed.as_ref().is_some_and(|o| o.network(&object).is_some()),
-                    Kind::Volume => observed.as_ref().is_some_and(|o| o.volume(&object).is_some()),
-                    Kind::Job => container.is_some_and(|c| c.exit_code == Some(0) && c.state == Some(reconcilers::observed::RunState::Exited)),
-                    _ => container.is_some_and(|c| c.state == Some(reconcilers::observed::RunState::Running) && c.health != Some(reconcilers::observed::Health::Unhealthy)),
+                    Kind::Network => observed
+                        .as_ref()
+                        .is_some_and(|o| o.network(&object).is_some()),
+                    Kind::Volume => observed
+                        .as_ref()
+                        .is_some_and(|o| o.volume(&object).is_some()),
+                    Kind::Job => container.is_some_and(|c| {
+                        c.exit_code == Some(0)
+                            && c.state == Some(reconcilers::observed::RunState::Exited)
+                    }),
+                    _ => container.is_some_and(|c| {
+                        c.state == Some(reconcilers::observed::RunState::Running)
+                            && c.health != Some(reconcilers::observed::Health::Unhealthy)
+                    }),
                 };
                 let state = if self.held.contains_key(r.name()) {
                     Readiness::CrashLooping
@@ -268,7 +358,13 @@ impl Loop {
                 } else {
                     Readiness::Progressing
                 };
-                ResourceStatus { kind: r.kind().to_string(), name: r.name().to_string(), state, last_reconcile: Some(now.clone()), last_error: failed.get(r.name()).cloned() }
+                ResourceStatus {
+                    kind: r.kind().to_string(),
+                    name: r.name().to_string(),
+                    state,
+                    last_reconcile: Some(now.clone()),
+                    last_error: failed.get(r.name()).cloned(),
+                }
             })
             .collect();
         if let Ok(mut s) = self.status.lock() {
@@ -319,16 +415,36 @@ fn spawn_events(engine: Engine, tx: mpsc::Sender<Trigger>, status: Arc<Mutex<Sta
                     delay = Duration::from_millis(250);
                 }
                 let relevant = match ev.object {
-                    EventObject::Container => ev.attributes.get(reconcilers::labels::MANAGED_BY).is_some(),
+                    EventObject::Container => {
+                        ev.attributes.get(reconcilers::labels::MANAGED_BY).is_some()
+                    }
                     // The loop's own lock volume comes and goes with every pass.
                     EventObject::Volume => !ev.name.starts_with("lucidctl-lock-"),
                     EventObject::Network => true,
                     _ => false,
                 };
-                let interesting = ["die", "stop", "kill", "destroy", "oom", "health_status", "connect", "disconnect", "rename", "update", "pause"]
-                    .iter()
-                    .any(|a| ev.action.starts_with(a));
-                if relevant && interesting && tx.send(Trigger::Engine(format!("{} {}", ev.action, ev.name))).await.is_err() {
+                let interesting = [
+                    "die",
+                    "stop",
+                    "kill",
+                    "destroy",
+                    "oom",
+                    "health_status",
+                    "connect",
+                    "disconnect",
+                    "rename",
+                    "update",
+                    "pause",
+                ]
+                .iter()
+                .any(|a| ev.action.starts_with(a));
+                if relevant
+                    && interesting
+                    && tx
+                        .send(Trigger::Engine(format!("{} {}", ev.action, ev.name)))
+                        .await
+                        .is_err()
+                {
                     return;
                 }
             }
@@ -350,7 +466,12 @@ fn spawn_events(engine: Engine, tx: mpsc::Sender<Trigger>, status: Arc<Mutex<Sta
 fn spawn_signals(tx: mpsc::Sender<Trigger>) {
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else { return };
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
         tokio::select! {
             _ = term.recv() => {}
             _ = int.recv() => {}
@@ -361,7 +482,10 @@ fn spawn_signals(tx: mpsc::Sender<Trigger>) {
 }
 
 /// Watches the directories (editors save by rename, so files alone miss saves).
-fn watch_files(source: &SourceArgs, tx: mpsc::Sender<Trigger>) -> Option<notify::RecommendedWatcher> {
+fn watch_files(
+    source: &SourceArgs,
+    tx: mpsc::Sender<Trigger>,
+) -> Option<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
@@ -373,8 +497,16 @@ fn watch_files(source: &SourceArgs, tx: mpsc::Sender<Trigger>) -> Option<notify:
     .map_err(|e| eprintln!("warning: file watching is off: {e}"))
     .ok()?;
     for p in &source.paths {
-        let dir = if p.is_dir() { p.clone() } else { p.parent().map(|d| d.to_path_buf()).unwrap_or_default() };
-        let mode = if source.recursive { RecursiveMode::Recursive } else { RecursiveMode::NonRecursive };
+        let dir = if p.is_dir() {
+            p.clone()
+        } else {
+            p.parent().map(|d| d.to_path_buf()).unwrap_or_default()
+        };
+        let mode = if source.recursive {
+            RecursiveMode::Recursive
+        } else {
+            RecursiveMode::NonRecursive
+        };
         if let Err(e) = watcher.watch(&dir, mode) {
             eprintln!("warning: cannot watch {}: {e}", dir.display());
         }
@@ -384,7 +516,11 @@ fn watch_files(source: &SourceArgs, tx: mpsc::Sender<Trigger>) -> Option<notify:
 
 pub fn status_command(args: &StatusArgs) -> ExitCode {
     let url = format!("http://{}/status", args.listen);
-    let body: serde_json::Value = match ureq::get(&url).call().map_err(|e| e.to_string()).and_then(|mut r| r.body_mut().read_json().map_err(|e| e.to_string())) {
+    let body: serde_json::Value = match ureq::get(&url)
+        .call()
+        .map_err(|e| e.to_string())
+        .and_then(|mut r| r.body_mut().read_json().map_err(|e| e.to_string()))
+    {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: no lucidctl run answers at {url}: {e}");
@@ -392,18 +528,45 @@ pub fn status_command(args: &StatusArgs) -> ExitCode {
         }
     };
     if args.output == crate::cli::OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&body).unwrap_or_default()
+        );
         return ExitCode::SUCCESS;
     }
-    let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string();
-    println!("revision: {}   last reconcile: {}   last error: {}", field("applied_revision"), field("last_reconcile"), field("last_error"));
+    let field = |k: &str| {
+        body.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("-")
+            .to_string()
+    };
+    println!(
+        "revision: {}   last reconcile: {}   last error: {}",
+        field("applied_revision"),
+        field("last_reconcile"),
+        field("last_error")
+    );
     if let Some(since) = body.get("disconnected_since").and_then(|v| v.as_str()) {
         println!("ENGINE DISCONNECTED since {since}");
     }
-    println!("{:<8} {:<40} {:<14} {}", "KIND", "NAME", "STATE", "LAST ERROR");
-    for r in body.get("resources").and_then(|r| r.as_array()).into_iter().flatten() {
+    println!(
+        "{:<8} {:<40} {:<14} {}",
+        "KIND", "NAME", "STATE", "LAST ERROR"
+    );
+    for r in body
+        .get("resources")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+    {
         let g = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-        println!("{:<8} {:<40} {:<14} {}", g("kind"), g("name"), g("state"), g("last_error"));
+        println!(
+            "{:<8} {:<40} {:<14} {}",
+            g("kind"),
+            g("name"),
+            g("state"),
+            g("last_error")
+        );
     }
     ExitCode::SUCCESS
 }

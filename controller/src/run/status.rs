@@ -61,29 +61,57 @@ impl Metrics {
         out.push_str("# HELP lucidctl_reconciles_total Reconcile passes run.\n# TYPE lucidctl_reconciles_total counter\n");
         out.push_str(&format!("lucidctl_reconciles_total {}\n", self.reconciles));
         out.push_str("# HELP lucidctl_reconcile_errors_total Passes that ended in an error.\n# TYPE lucidctl_reconcile_errors_total counter\n");
-        out.push_str(&format!("lucidctl_reconcile_errors_total {}\n", self.errors));
+        out.push_str(&format!(
+            "lucidctl_reconcile_errors_total {}\n",
+            self.errors
+        ));
         out.push_str("# HELP lucidctl_reconcile_duration_seconds Duration of reconcile passes.\n# TYPE lucidctl_reconcile_duration_seconds histogram\n");
         for (i, b) in BUCKETS.iter().enumerate() {
-            out.push_str(&format!("lucidctl_reconcile_duration_seconds_bucket{{le=\"{b}\"}} {}\n", self.duration_counts[i]));
+            out.push_str(&format!(
+                "lucidctl_reconcile_duration_seconds_bucket{{le=\"{b}\"}} {}\n",
+                self.duration_counts[i]
+            ));
         }
-        out.push_str(&format!("lucidctl_reconcile_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", self.reconciles));
-        out.push_str(&format!("lucidctl_reconcile_duration_seconds_sum {}\n", self.duration_sum));
-        out.push_str(&format!("lucidctl_reconcile_duration_seconds_count {}\n", self.reconciles));
+        out.push_str(&format!(
+            "lucidctl_reconcile_duration_seconds_bucket{{le=\"+Inf\"}} {}\n",
+            self.reconciles
+        ));
+        out.push_str(&format!(
+            "lucidctl_reconcile_duration_seconds_sum {}\n",
+            self.duration_sum
+        ));
+        out.push_str(&format!(
+            "lucidctl_reconcile_duration_seconds_count {}\n",
+            self.reconciles
+        ));
         out.push_str("# HELP lucidctl_drift_repairs_total Changes made to repair drift, by kind.\n# TYPE lucidctl_drift_repairs_total counter\n");
         for (kind, n) in &self.drift_repairs {
-            out.push_str(&format!("lucidctl_drift_repairs_total{{kind=\"{kind}\"}} {n}\n"));
+            out.push_str(&format!(
+                "lucidctl_drift_repairs_total{{kind=\"{kind}\"}} {n}\n"
+            ));
         }
         out.push_str("# HELP lucidctl_policy_violations_total Isolation-policy violations found and repaired.\n# TYPE lucidctl_policy_violations_total counter\n");
-        out.push_str(&format!("lucidctl_policy_violations_total {}\n", self.policy_violations));
+        out.push_str(&format!(
+            "lucidctl_policy_violations_total {}\n",
+            self.policy_violations
+        ));
         out
     }
 }
 
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to a calendar date (Howard Hinnant's algorithm).
@@ -113,7 +141,13 @@ mod tests {
         m.observe_duration(0.07);
         m.observe_duration(3.0);
         let text = m.render();
-        assert!(text.contains("lucidctl_reconcile_duration_seconds_bucket{le=\"0.1\"} 1"), "{text}");
-        assert!(text.contains("lucidctl_reconcile_duration_seconds_bucket{le=\"5\"} 2"), "{text}");
+        assert!(
+            text.contains("lucidctl_reconcile_duration_seconds_bucket{le=\"0.1\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("lucidctl_reconcile_duration_seconds_bucket{le=\"5\"} 2"),
+            "{text}"
+        );
     }
 }

@@ -34,7 +34,10 @@ pub struct SecretSetSpec {
 
 impl SecretSetSpec {
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.generate.iter().map(|g| g.key.as_str()).chain(self.values.keys().map(String::as_str))
+        self.generate
+            .iter()
+            .map(|g| g.key.as_str())
+            .chain(self.values.keys().map(String::as_str))
     }
 }
 

@@ -44,20 +44,26 @@ string_value!(
 impl FromStr for DurationSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("invalid duration {s:?}: expected digits and a unit (ms, s, m, h), e.g. 10s or 1m30s");
+        let bad = || {
+            format!("invalid duration {s:?}: expected digits and a unit (ms, s, m, h), e.g. 10s or 1m30s")
+        };
         if s.is_empty() {
             return Err(bad());
         }
         let mut total = Duration::ZERO;
         let mut rest = s;
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
                 return Err(bad());
             }
             let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
             rest = &rest[digits..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let unit = match &rest[..unit_len] {
                 "ns" => Duration::from_nanos(1),
                 "us" => Duration::from_micros(1),
@@ -68,7 +74,9 @@ impl FromStr for DurationSpec {
                 _ => return Err(bad()),
             };
             rest = &rest[unit_len..];
-            let part = unit.checked_mul(u32::try_from(n).map_err(|_| bad())?).ok_or_else(bad)?;
+            let part = unit
+                .checked_mul(u32::try_from(n).map_err(|_| bad())?)
+                .ok_or_else(bad)?;
             total = total.checked_add(part).ok_or_else(bad)?;
         }
         Ok(DurationSpec(total))
@@ -101,8 +109,11 @@ string_value!(
 impl FromStr for ByteSize {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("invalid size {s:?}: expected a number and a unit such as 512Mi, 1Gi or 1g");
-        let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+        let bad =
+            || format!("invalid size {s:?}: expected a number and a unit such as 512Mi, 1Gi or 1g");
+        let split = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
         let (num, unit) = s.split_at(split);
         if num.is_empty() {
             return Err(bad());
@@ -131,7 +142,12 @@ impl FromStr for ByteSize {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(u64, &str); 4] = [(1 << 40, "Ti"), (1 << 30, "Gi"), (1 << 20, "Mi"), (1 << 10, "Ki")];
+        const UNITS: [(u64, &str); 4] = [
+            (1 << 40, "Ti"),
+            (1 << 30, "Gi"),
+            (1 << 20, "Mi"),
+            (1 << 10, "Ki"),
+        ];
         for (size, unit) in UNITS {
             if self.0 >= size && self.0 % size == 0 {
                 return write!(f, "{}{unit}", self.0 / size);
@@ -145,14 +161,18 @@ impl fmt::Display for ByteSize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cidr(pub ipnet::IpNet);
 
-string_value!(Cidr, r"^[0-9a-fA-F.:]+/[0-9]+$", "A network in CIDR notation, e.g. 172.20.0.0/16.");
+string_value!(
+    Cidr,
+    r"^[0-9a-fA-F.:]+/[0-9]+$",
+    "A network in CIDR notation, e.g. 172.20.0.0/16."
+);
 
 impl FromStr for Cidr {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let net: ipnet::IpNet = s
-            .parse()
-            .map_err(|_| format!("invalid CIDR {s:?}: expected address/prefix, e.g. 172.20.0.0/16"))?;
+        let net: ipnet::IpNet = s.parse().map_err(|_| {
+            format!("invalid CIDR {s:?}: expected address/prefix, e.g. 172.20.0.0/16")
+        })?;
         if net.trunc() != net {
             return Err(format!(
                 "invalid CIDR {s:?}: host bits are set; did you mean {}?",
@@ -227,7 +247,9 @@ fn check_image_ref(s: &str) -> Result<(), String> {
         None => (s, None),
     };
     if let Some(d) = digest {
-        let (algo, hex) = d.split_once(':').ok_or("the digest must look like sha256:<64 hex digits>")?;
+        let (algo, hex) = d
+            .split_once(':')
+            .ok_or("the digest must look like sha256:<64 hex digits>")?;
         if algo.is_empty() || hex.len() < 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err("the digest must look like sha256:<64 hex digits>".into());
         }
@@ -241,10 +263,15 @@ fn check_image_ref(s: &str) -> Result<(), String> {
     if let Some(t) = tag {
         let ok = !t.is_empty()
             && t.len() <= 128
-            && t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            && t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            && t.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
         if !ok {
-            return Err(format!("tag {t:?} may hold only letters, digits, '_', '.' and '-' (at most 128)"));
+            return Err(format!(
+                "tag {t:?} may hold only letters, digits, '_', '.' and '-' (at most 128)"
+            ));
         }
     }
     let registry = (components.len() > 0)
@@ -253,12 +280,17 @@ fn check_image_ref(s: &str) -> Result<(), String> {
     let path_start = usize::from(registry.is_some());
     if let Some(host) = registry {
         let ok = host.split(':').count() <= 2
-            && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c));
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c));
         if !ok {
             return Err(format!("registry host {host:?} is not a valid host[:port]"));
         }
     }
-    for comp in components[path_start..].iter().chain(std::iter::once(&last_name)) {
+    for comp in components[path_start..]
+        .iter()
+        .chain(std::iter::once(&last_name))
+    {
         if !valid_path_component(comp) {
             return Err(format!(
                 "path component {comp:?} must be lowercase letters and digits, separated by '.', '_', '__' or '-'"
@@ -312,9 +344,12 @@ string_value!(
 impl FromStr for Platform {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        const ARCHES: [&str; 8] = ["amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le"];
+        const ARCHES: [&str; 8] = [
+            "amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le",
+        ];
         let parts: Vec<&str> = s.split('/').collect();
-        let bad = || format!("invalid platform {s:?}: expected os/arch[/variant], e.g. linux/arm64");
+        let bad =
+            || format!("invalid platform {s:?}: expected os/arch[/variant], e.g. linux/arm64");
         if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
             return Err(bad());
         }
@@ -347,15 +382,23 @@ impl fmt::Display for Platform {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileMode(pub u32);
 
-string_value!(FileMode, r"^0?[0-7]{3,4}$", "A file mode in octal, e.g. \"0644\".");
+string_value!(
+    FileMode,
+    r"^0?[0-7]{3,4}$",
+    "A file mode in octal, e.g. \"0644\"."
+);
 
 impl FromStr for FileMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let ok = (3..=5).contains(&s.len()) && s.chars().all(|c| ('0'..='7').contains(&c));
-        let mode = ok.then(|| u32::from_str_radix(s, 8).ok()).flatten().filter(|m| *m <= 0o7777);
-        mode.map(FileMode)
-            .ok_or_else(|| format!("invalid file mode {s:?}: expected octal such as \"0644\" (quote it)"))
+        let mode = ok
+            .then(|| u32::from_str_radix(s, 8).ok())
+            .flatten()
+            .filter(|m| *m <= 0o7777);
+        mode.map(FileMode).ok_or_else(|| {
+            format!("invalid file mode {s:?}: expected octal such as \"0644\" (quote it)")
+        })
     }
 }
 
@@ -371,8 +414,14 @@ mod tests {
 
     #[test]
     fn durations_parse_compound_forms() {
-        assert_eq!("1m30s".parse::<DurationSpec>().unwrap().0, Duration::from_secs(90));
-        assert_eq!("500ms".parse::<DurationSpec>().unwrap().0, Duration::from_millis(500));
+        assert_eq!(
+            "1m30s".parse::<DurationSpec>().unwrap().0,
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            "500ms".parse::<DurationSpec>().unwrap().0,
+            Duration::from_millis(500)
+        );
         let err = "10x".parse::<DurationSpec>().unwrap_err();
         assert!(err.contains("invalid duration \"10x\""), "{err}");
         assert!("".parse::<DurationSpec>().is_err());
@@ -409,7 +458,14 @@ mod tests {
         ] {
             assert!(ok.parse::<ImageRef>().is_ok(), "{ok}");
         }
-        for bad in ["Pickme/Redis", "redis:", "redis:-x", "a//b", "-a", "redis@sha256:xyz"] {
+        for bad in [
+            "Pickme/Redis",
+            "redis:",
+            "redis:-x",
+            "a//b",
+            "-a",
+            "redis@sha256:xyz",
+        ] {
             assert!(bad.parse::<ImageRef>().is_err(), "{bad}");
         }
         let r: ImageRef = "127.0.0.1:5000/x/y".parse().unwrap();
@@ -422,7 +478,10 @@ mod tests {
     fn platforms_and_modes() {
         let p: Platform = "linux/arm64".parse().unwrap();
         assert_eq!(p.architecture, "arm64");
-        assert!("linux/arm65".parse::<Platform>().unwrap_err().contains("known"));
+        assert!("linux/arm65"
+            .parse::<Platform>()
+            .unwrap_err()
+            .contains("known"));
         assert_eq!("0600".parse::<FileMode>().unwrap().0, 0o600);
         assert!("0800".parse::<FileMode>().is_err());
     }

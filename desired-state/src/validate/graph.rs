@@ -8,7 +8,15 @@ use std::collections::HashMap;
 pub fn dependency_cycle(state: &DesiredState) -> Option<Vec<String>> {
     let edges: HashMap<&str, Vec<&str>> = state
         .workloads()
-        .map(|r| (r.name(), r.spec.workload().map(|w| w.depends_on.iter().map(|d| d.name.as_str()).collect()).unwrap_or_default()))
+        .map(|r| {
+            (
+                r.name(),
+                r.spec
+                    .workload()
+                    .map(|w| w.depends_on.iter().map(|d| d.name.as_str()).collect())
+                    .unwrap_or_default(),
+            )
+        })
         .collect();
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
@@ -42,7 +50,8 @@ pub fn dependency_cycle(state: &DesiredState) -> Option<Vec<String>> {
                 }
                 Some(Mark::Active) => {
                     let from = stack.iter().position(|(n, _)| *n == dep).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[from..].iter().map(|(n, _)| n.to_string()).collect();
+                    let mut cycle: Vec<String> =
+                        stack[from..].iter().map(|(n, _)| n.to_string()).collect();
                     cycle.push(dep.to_string());
                     return Some(cycle);
                 }
@@ -54,8 +63,12 @@ pub fn dependency_cycle(state: &DesiredState) -> Option<Vec<String>> {
 }
 
 pub(super) fn check(state: &DesiredState, out: &mut Report) {
-    let Some(cycle) = dependency_cycle(state) else { return };
-    let Some(r) = state.workloads().find(|r| r.name() == cycle[0]) else { return };
+    let Some(cycle) = dependency_cycle(state) else {
+        return;
+    };
+    let Some(r) = state.workloads().find(|r| r.name() == cycle[0]) else {
+        return;
+    };
     let idx = r
         .spec
         .workload()
@@ -86,12 +99,20 @@ mod tests {
         check(&state(&yaml), &mut out);
         let m = messages(&out.0);
         assert_eq!(m.len(), 1);
-        assert!(m[0].contains("Service/a: spec.dependsOn[0]: dependsOn cycle: a -> b -> c -> a"), "{}", m[0]);
+        assert!(
+            m[0].contains("Service/a: spec.dependsOn[0]: dependsOn cycle: a -> b -> c -> a"),
+            "{}",
+            m[0]
+        );
     }
 
     #[test]
     fn a_dag_has_no_cycle() {
-        let yaml = format!("{}{}", service("a", "  dependsOn: [{name: b}]\n"), service("b", ""));
+        let yaml = format!(
+            "{}{}",
+            service("a", "  dependsOn: [{name: b}]\n"),
+            service("b", "")
+        );
         assert_eq!(dependency_cycle(&state(&yaml)), None);
     }
 }

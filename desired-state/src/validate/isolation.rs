@@ -26,7 +26,9 @@ pub fn scan_forbidden(path: &Path, patterns: &[String]) -> Vec<IsolationFinding>
     let mut findings = Vec::new();
     let mut pending = vec![path.to_path_buf()];
     while let Some(p) = pending.pop() {
-        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
         if meta.is_dir() {
             if let Ok(rd) = std::fs::read_dir(&p) {
                 let mut children: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
@@ -38,7 +40,9 @@ pub fn scan_forbidden(path: &Path, patterns: &[String]) -> Vec<IsolationFinding>
         if !meta.is_file() || meta.len() > MAX_SCAN_BYTES {
             continue;
         }
-        let Ok(bytes) = std::fs::read(&p) else { continue };
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
         if bytes.iter().take(8192).any(|b| *b == 0) {
             continue;
         }
@@ -61,7 +65,9 @@ pub fn scan_forbidden(path: &Path, patterns: &[String]) -> Vec<IsolationFinding>
 
 pub(super) fn check(state: &DesiredState, out: &mut Report) {
     for r in state.of_kind(Kind::IsolationPolicy) {
-        let Spec::IsolationPolicy(policy) = &r.spec else { continue };
+        let Spec::IsolationPolicy(policy) = &r.spec else {
+            continue;
+        };
         check_topology(state, r, policy, out);
         check_sources(r, policy, None, out);
     }
@@ -72,18 +78,29 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
 pub fn check_isolation(state: &DesiredState, source_root: Option<&Path>) -> Vec<Diagnostic> {
     let mut out = Report::default();
     for r in state.of_kind(Kind::IsolationPolicy) {
-        let Spec::IsolationPolicy(policy) = &r.spec else { continue };
+        let Spec::IsolationPolicy(policy) = &r.spec else {
+            continue;
+        };
         check_topology(state, r, policy, &mut out);
         check_sources(r, policy, source_root, &mut out);
     }
     out.0
 }
 
-fn check_topology(state: &DesiredState, r: &Resource, policy: &crate::model::IsolationPolicySpec, out: &mut Report) {
+fn check_topology(
+    state: &DesiredState,
+    r: &Resource,
+    policy: &crate::model::IsolationPolicySpec,
+    out: &mut Report,
+) {
     let isolated = policy.network.as_str();
     for w in state.workloads() {
-        let Some(spec) = w.spec.workload() else { continue };
-        let Some(idx) = spec.networks.iter().position(|n| n.name == isolated) else { continue };
+        let Some(spec) = w.spec.workload() else {
+            continue;
+        };
+        let Some(idx) = spec.networks.iter().position(|n| n.name == isolated) else {
+            continue;
+        };
         let name = w.name();
         let is_member = policy.members.iter().any(|m| m == name);
         let is_bridge = policy.bridges.iter().any(|b| b == name);
@@ -92,17 +109,34 @@ fn check_topology(state: &DesiredState, r: &Resource, policy: &crate::model::Iso
             out.error(
                 w,
                 &at,
-                format!("joins {isolated}, which {} reserves for its members and bridges", r.id()),
-                Some(format!("remove the attachment, or list {name} in {}'s members", r.id())),
+                format!(
+                    "joins {isolated}, which {} reserves for its members and bridges",
+                    r.id()
+                ),
+                Some(format!(
+                    "remove the attachment, or list {name} in {}'s members",
+                    r.id()
+                )),
             );
         }
-        let others: Vec<&str> = spec.networks.iter().map(|n| n.name.as_str()).filter(|n| *n != isolated).collect();
+        let others: Vec<&str> = spec
+            .networks
+            .iter()
+            .map(|n| n.name.as_str())
+            .filter(|n| *n != isolated)
+            .collect();
         if !others.is_empty() && !is_bridge {
             out.error(
                 w,
                 &at,
-                format!("joins {isolated} and also {}; only a listed bridge may join both", others.join(", ")),
-                Some(format!("drop the other networks, or list {name} in {}'s bridges", r.id())),
+                format!(
+                    "joins {isolated} and also {}; only a listed bridge may join both",
+                    others.join(", ")
+                ),
+                Some(format!(
+                    "drop the other networks, or list {name} in {}'s bridges",
+                    r.id()
+                )),
             );
         }
     }
@@ -114,24 +148,48 @@ fn check_topology(state: &DesiredState, r: &Resource, policy: &crate::model::Iso
                 .and_then(|w| w.spec.workload())
                 .map(|w| w.networks.iter().any(|n| n.name == isolated));
             if attached == Some(false) {
-                out.warning(r, &format!("/spec/{field}/{i}"), format!("{name} is listed but does not join {isolated}"), None);
+                out.warning(
+                    r,
+                    &format!("/spec/{field}/{i}"),
+                    format!("{name} is listed but does not join {isolated}"),
+                    None,
+                );
             }
         }
     }
 }
 
-fn check_sources(r: &Resource, policy: &crate::model::IsolationPolicySpec, source_root: Option<&Path>, out: &mut Report) {
-    let base = |pointer: &str| source_root.map(Path::to_path_buf).unwrap_or_else(|| r.origin.base_dir(pointer));
+fn check_sources(
+    r: &Resource,
+    policy: &crate::model::IsolationPolicySpec,
+    source_root: Option<&Path>,
+    out: &mut Report,
+) {
+    let base = |pointer: &str| {
+        source_root
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| r.origin.base_dir(pointer))
+    };
     for (i, group) in policy.forbidden.iter().enumerate() {
         for (j, rel) in group.paths.iter().enumerate() {
             let pointer = format!("/spec/forbidden/{i}/paths/{j}");
             if !confined(rel) {
-                out.error(r, &pointer, format!("scan path {rel:?} must be relative and stay inside the source tree"), Some("remove the leading '/' or '..'".into()));
+                out.error(
+                    r,
+                    &pointer,
+                    format!("scan path {rel:?} must be relative and stay inside the source tree"),
+                    Some("remove the leading '/' or '..'".into()),
+                );
                 continue;
             }
             let path = base(&pointer).join(rel);
             if !path.exists() {
-                out.error(r, &pointer, format!("scan path {} does not exist", path.display()), Some("fix the path (relative to the policy's file), or remove it".into()));
+                out.error(
+                    r,
+                    &pointer,
+                    format!("scan path {} does not exist", path.display()),
+                    Some("fix the path (relative to the policy's file), or remove it".into()),
+                );
                 continue;
             }
             for f in scan_forbidden(&path, &group.patterns) {
@@ -142,12 +200,22 @@ fn check_sources(r: &Resource, policy: &crate::model::IsolationPolicySpec, sourc
     for (i, rel) in policy.required_paths.iter().enumerate() {
         let pointer = format!("/spec/requiredPaths/{i}");
         if !confined(rel) {
-            out.error(r, &pointer, format!("required path {rel:?} must be relative and stay inside the source tree"), Some("remove the leading '/' or '..'".into()));
+            out.error(
+                r,
+                &pointer,
+                format!("required path {rel:?} must be relative and stay inside the source tree"),
+                Some("remove the leading '/' or '..'".into()),
+            );
             continue;
         }
         let path = base(&pointer).join(rel);
         if !path.exists() {
-            out.error(r, &pointer, format!("required path {} does not exist", path.display()), Some("the isolated system's sources must be present".into()));
+            out.error(
+                r,
+                &pointer,
+                format!("required path {} does not exist", path.display()),
+                Some("the isolated system's sources must be present".into()),
+            );
         }
     }
 }
@@ -155,15 +223,29 @@ fn check_sources(r: &Resource, policy: &crate::model::IsolationPolicySpec, sourc
 /// Scans never reach outside the tree they are about: no absolute paths, no `..`.
 fn confined(rel: &str) -> bool {
     let p = Path::new(rel);
-    !p.is_absolute() && !p.components().any(|c| matches!(c, std::path::Component::ParentDir))
+    !p.is_absolute()
+        && !p
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
 }
 
 /// A finding points at the offending source line, not at the policy.
 pub fn finding_diagnostic(r: &Resource, pointer: &str, f: &IsolationFinding) -> Diagnostic {
-    Diagnostic::error(format!("forbidden pattern {:?} found (isolation rule at {})", f.pattern, display_path(pointer)))
-        .at(Some(Location { file: f.file.clone(), line: f.line, column: f.column }))
-        .resource(r.id())
-        .hint(format!("remove every reference to {:?} from this path; it belongs only on the isolated side", f.pattern))
+    Diagnostic::error(format!(
+        "forbidden pattern {:?} found (isolation rule at {})",
+        f.pattern,
+        display_path(pointer)
+    ))
+    .at(Some(Location {
+        file: f.file.clone(),
+        line: f.line,
+        column: f.column,
+    }))
+    .resource(r.id())
+    .hint(format!(
+        "remove every reference to {:?} from this path; it belongs only on the isolated side",
+        f.pattern
+    ))
 }
 
 #[cfg(test)]
@@ -196,20 +278,37 @@ mod tests {
 
     #[test]
     fn scan_paths_may_not_leave_the_tree() {
-        let yaml = format!("{}{}", network("iso", "{}"), policy("  forbidden: [{paths: [/, ../x], patterns: [tron]}]\n"));
+        let yaml = format!(
+            "{}{}",
+            network("iso", "{}"),
+            policy("  forbidden: [{paths: [/, ../x], patterns: [tron]}]\n")
+        );
         let mut out = Report::default();
         check(&state(&yaml), &mut out);
         let m = messages(&out.0);
-        assert_eq!(m.iter().filter(|m| m.contains("must be relative and stay inside the source tree")).count(), 2, "{m:?}");
+        assert_eq!(
+            m.iter()
+                .filter(|m| m.contains("must be relative and stay inside the source tree"))
+                .count(),
+            2,
+            "{m:?}"
+        );
     }
 
     #[test]
     fn scan_reports_file_line_and_column() {
         let dir = std::env::temp_dir().join(format!("lucid-scan-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("blockchain/core")).unwrap();
-        std::fs::write(dir.join("blockchain/core/engine.py"), "import os\nfrom x import TronWeb\n").unwrap();
+        std::fs::write(
+            dir.join("blockchain/core/engine.py"),
+            "import os\nfrom x import TronWeb\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("blockchain/clean.py"), "print('electron-free')\n").unwrap();
-        let found = scan_forbidden(&dir.join("blockchain"), &["TronWeb".to_string(), "USDT".to_string()]);
+        let found = scan_forbidden(
+            &dir.join("blockchain"),
+            &["TronWeb".to_string(), "USDT".to_string()],
+        );
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].line, found[0].column), (2, 15));
         assert!(found[0].file.ends_with("blockchain/core/engine.py"));

@@ -39,11 +39,23 @@ pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
 pub(crate) struct Report(pub Vec<Diagnostic>);
 
 impl Report {
-    pub fn error(&mut self, r: &Resource, pointer: &str, message: impl Into<String>, hint: Option<String>) {
+    pub fn error(
+        &mut self,
+        r: &Resource,
+        pointer: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.push(Diagnostic::error(message), r, pointer, hint);
     }
 
-    pub fn warning(&mut self, r: &Resource, pointer: &str, message: impl Into<String>, hint: Option<String>) {
+    pub fn warning(
+        &mut self,
+        r: &Resource,
+        pointer: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.push(Diagnostic::warning(message), r, pointer, hint);
     }
 

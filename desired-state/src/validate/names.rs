@@ -27,7 +27,9 @@ fn suggest_label(s: &str) -> String {
 
 fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -44,7 +46,11 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
             );
         }
         // Services and Jobs share the container namespace in Docker.
-        let ns = if r.kind() == Kind::Job { Kind::Service } else { r.kind() };
+        let ns = if r.kind() == Kind::Job {
+            Kind::Service
+        } else {
+            r.kind()
+        };
         *seen.entry((ns, name)).or_default() += 1;
         if ns == Kind::Service && seen[&(ns, name)] > 1 {
             out.error(r, "/metadata/name", format!("a Service or Job named {name:?} already exists; both would be container {name:?}"), Some("rename one of them".into()));
@@ -52,7 +58,12 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
         let Some(w) = r.spec.workload() else { continue };
         for key in w.env.keys() {
             if !is_env_name(key) {
-                out.error(r, &pointer(["spec", "env", key]), format!("invalid environment variable name {key:?}"), Some("use letters, digits and '_', not starting with a digit".into()));
+                out.error(
+                    r,
+                    &pointer(["spec", "env", key]),
+                    format!("invalid environment variable name {key:?}"),
+                    Some("use letters, digits and '_', not starting with a digit".into()),
+                );
             }
         }
         for (i, net) in w.networks.iter().enumerate() {
@@ -60,7 +71,13 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                 if !is_dns_label(alias) {
                     out.error(
                         r,
-                        &pointer(["spec", "networks", &i.to_string(), "aliases", &j.to_string()]),
+                        &pointer([
+                            "spec",
+                            "networks",
+                            &i.to_string(),
+                            "aliases",
+                            &j.to_string(),
+                        ]),
                         format!("invalid network alias {alias:?}: it must be a DNS label"),
                         Some(format!("use {:?}", suggest_label(alias))),
                     );
@@ -82,25 +99,48 @@ mod tests {
         check(&s, &mut out);
         let m = messages(&out.0);
         assert_eq!(m.len(), 1, "{m:?}");
-        assert!(m[0].starts_with("test.yaml:4:18: Service/Lucid_Redis: metadata.name: invalid name"), "{}", m[0]);
-        assert!(m[0].contains("fix: rename it, e.g. \"lucid-redis\""), "{}", m[0]);
+        assert!(
+            m[0].starts_with("test.yaml:4:18: Service/Lucid_Redis: metadata.name: invalid name"),
+            "{}",
+            m[0]
+        );
+        assert!(
+            m[0].contains("fix: rename it, e.g. \"lucid-redis\""),
+            "{}",
+            m[0]
+        );
     }
 
     #[test]
     fn rejects_bad_env_names_and_aliases() {
-        let s = state(&service("a", "  env: {1BAD: x}\n  networks: [{name: n, aliases: [Not_Ok]}]\n"));
+        let s = state(&service(
+            "a",
+            "  env: {1BAD: x}\n  networks: [{name: n, aliases: [Not_Ok]}]\n",
+        ));
         let mut out = Report::default();
         check(&s, &mut out);
         let m = messages(&out.0);
-        assert!(m.iter().any(|m| m.contains("spec.env.1BAD: invalid environment variable name")), "{m:?}");
-        assert!(m.iter().any(|m| m.contains("spec.networks[0].aliases[0]: invalid network alias")), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|m| m.contains("spec.env.1BAD: invalid environment variable name")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|m| m.contains("spec.networks[0].aliases[0]: invalid network alias")),
+            "{m:?}"
+        );
     }
 
     #[test]
     fn services_and_jobs_share_container_names() {
-        let yaml = format!("{}---\n{HEADER}kind: Job\nmetadata: {{name: a}}\nspec: {{image: app}}\n", service("a", ""));
+        let yaml = format!(
+            "{}---\n{HEADER}kind: Job\nmetadata: {{name: a}}\nspec: {{image: app}}\n",
+            service("a", "")
+        );
         let mut out = Report::default();
         check(&state(&yaml), &mut out);
-        assert!(messages(&out.0)[0].contains("Job/a: metadata.name: a Service or Job named \"a\" already exists"));
+        assert!(messages(&out.0)[0]
+            .contains("Job/a: metadata.name: a Service or Job named \"a\" already exists"));
     }
 }

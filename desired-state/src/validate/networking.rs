@@ -21,18 +21,40 @@ fn check_host_ports(state: &DesiredState, out: &mut Report) {
     for r in state.workloads() {
         let Some(w) = r.spec.workload() else { continue };
         for (i, p) in w.ports.iter().enumerate() {
-            let twin = w.ports[..i].iter().any(|q| q.container_port == p.container_port && q.protocol == p.protocol && q.host_port == p.host_port && q.host_ip == p.host_ip);
+            let twin = w.ports[..i].iter().any(|q| {
+                q.container_port == p.container_port
+                    && q.protocol == p.protocol
+                    && q.host_port == p.host_port
+                    && q.host_ip == p.host_ip
+            });
             if twin {
-                out.error(r, &format!("/spec/ports/{i}"), format!("port {}/{} is listed twice", p.container_port, p.protocol.as_str()), Some("remove the duplicate entry".into()));
+                out.error(
+                    r,
+                    &format!("/spec/ports/{i}"),
+                    format!(
+                        "port {}/{} is listed twice",
+                        p.container_port,
+                        p.protocol.as_str()
+                    ),
+                    Some("remove the duplicate entry".into()),
+                );
             }
             let Some(host) = p.host_port else { continue };
             let proto = p.protocol.as_str();
             let clash = published.iter().find(|(_, _, hp, ip, pr)| {
-                *hp == host && *pr == proto && (binds_all(*ip) || binds_all(p.host_ip) || *ip == p.host_ip)
+                *hp == host
+                    && *pr == proto
+                    && (binds_all(*ip) || binds_all(p.host_ip) || *ip == p.host_ip)
             });
             if let Some((other, j, ..)) = clash {
-                let addr = p.host_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "0.0.0.0".into());
-                let other_at = other.locate(&format!("/spec/ports/{j}")).map(|l| format!(" ({l})")).unwrap_or_default();
+                let addr = p
+                    .host_ip
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_else(|| "0.0.0.0".into());
+                let other_at = other
+                    .locate(&format!("/spec/ports/{j}"))
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default();
                 out.error(
                     r,
                     &format!("/spec/ports/{i}/hostPort"),
@@ -55,18 +77,31 @@ fn check_subnets(state: &DesiredState, out: &mut Report) {
         })
         .collect();
     for (i, (r, net)) in nets.iter().enumerate() {
-        if let Some((other, other_net)) = nets[..i].iter().find(|(_, o)| o.contains(net) || net.contains(o)) {
+        if let Some((other, other_net)) = nets[..i]
+            .iter()
+            .find(|(_, o)| o.contains(net) || net.contains(o))
+        {
             out.error(
                 r,
                 "/spec/subnet",
                 format!("subnet {net} overlaps {} ({other_net})", other.id()),
-                Some("give each network its own range, e.g. 172.21.0.0/16 next to 172.20.0.0/16".into()),
+                Some(
+                    "give each network its own range, e.g. 172.21.0.0/16 next to 172.20.0.0/16"
+                        .into(),
+                ),
             );
         }
         if let Spec::Network(spec) = &r.spec {
             if let Some(gw) = spec.gateway {
                 if !net.contains(&gw) {
-                    out.error(r, "/spec/gateway", format!("gateway {gw} is outside subnet {net}"), Some(format!("use an address inside {net}, usually its first host")));
+                    out.error(
+                        r,
+                        "/spec/gateway",
+                        format!("gateway {gw} is outside subnet {net}"),
+                        Some(format!(
+                            "use an address inside {net}, usually its first host"
+                        )),
+                    );
                 }
             }
         }
@@ -74,7 +109,12 @@ fn check_subnets(state: &DesiredState, out: &mut Report) {
     for r in state.of_kind(Kind::Network) {
         if let Spec::Network(spec) = &r.spec {
             if spec.gateway.is_some() && spec.subnet.is_none() {
-                out.error(r, "/spec/gateway", "a gateway needs a subnet", Some("add spec.subnet".into()));
+                out.error(
+                    r,
+                    "/spec/gateway",
+                    "a gateway needs a subnet",
+                    Some("add spec.subnet".into()),
+                );
             }
         }
     }
@@ -88,20 +128,46 @@ fn check_static_addresses(state: &DesiredState, out: &mut Report) {
             let Some(ip) = att.ipv4_address else { continue };
             let at = format!("/spec/networks/{i}/ipv4Address");
             let ip = IpAddr::V4(ip);
-            let network = state.get(Kind::Network, &att.name).and_then(|n| match &n.spec {
-                Spec::Network(s) => Some((n, s)),
-                _ => None,
-            });
+            let network = state
+                .get(Kind::Network, &att.name)
+                .and_then(|n| match &n.spec {
+                    Spec::Network(s) => Some((n, s)),
+                    _ => None,
+                });
             if let Some((net_res, spec)) = network {
                 match spec.subnet {
-                    None => out.error(r, &at, format!("a static address needs a subnet on {}", net_res.id()), Some(format!("declare spec.subnet on {}", net_res.id()))),
-                    Some(subnet) if !subnet.0.contains(&ip) => out.error(r, &at, format!("address {ip} is outside {}'s subnet {subnet}", net_res.id()), Some(format!("pick an address inside {subnet}"))),
-                    Some(_) if spec.gateway == Some(ip) => out.error(r, &at, format!("address {ip} is the gateway of {}", net_res.id()), Some("pick another address".into())),
+                    None => out.error(
+                        r,
+                        &at,
+                        format!("a static address needs a subnet on {}", net_res.id()),
+                        Some(format!("declare spec.subnet on {}", net_res.id())),
+                    ),
+                    Some(subnet) if !subnet.0.contains(&ip) => out.error(
+                        r,
+                        &at,
+                        format!("address {ip} is outside {}'s subnet {subnet}", net_res.id()),
+                        Some(format!("pick an address inside {subnet}")),
+                    ),
+                    Some(_) if spec.gateway == Some(ip) => out.error(
+                        r,
+                        &at,
+                        format!("address {ip} is the gateway of {}", net_res.id()),
+                        Some("pick another address".into()),
+                    ),
                     Some(_) => {}
                 }
             }
             if let Some(other) = used.insert((att.name.as_str(), ip), r) {
-                out.error(r, &at, format!("address {ip} on {} is already used by {}", att.name, other.id()), Some("give each container its own address".into()));
+                out.error(
+                    r,
+                    &at,
+                    format!(
+                        "address {ip} on {} is already used by {}",
+                        att.name,
+                        other.id()
+                    ),
+                    Some("give each container its own address".into()),
+                );
             }
         }
     }
@@ -123,8 +189,14 @@ mod tests {
         let yaml = format!(
             "{}{}{}",
             service("a", "  ports: [{containerPort: 8086, hostPort: 8086}]\n"),
-            service("b", "  ports: [{containerPort: 8086, hostPort: 8086, hostIP: 127.0.0.1}]\n"),
-            service("c", "  ports: [{containerPort: 8086, hostPort: 8086, protocol: udp}]\n"),
+            service(
+                "b",
+                "  ports: [{containerPort: 8086, hostPort: 8086, hostIP: 127.0.0.1}]\n"
+            ),
+            service(
+                "c",
+                "  ports: [{containerPort: 8086, hostPort: 8086, protocol: udp}]\n"
+            ),
         );
         let m = run(&yaml);
         assert_eq!(m.len(), 1, "{m:?}");
@@ -133,16 +205,33 @@ mod tests {
 
     #[test]
     fn same_container_port_in_two_services_is_fine() {
-        let yaml = format!("{}{}", service("a", "  ports: [{containerPort: 8087}]\n"), service("b", "  ports: [{containerPort: 8087}]\n"));
+        let yaml = format!(
+            "{}{}",
+            service("a", "  ports: [{containerPort: 8087}]\n"),
+            service("b", "  ports: [{containerPort: 8087}]\n")
+        );
         assert!(run(&yaml).is_empty());
     }
 
     #[test]
     fn overlapping_subnets_and_stray_gateways() {
-        let yaml = format!("{}{}", network("a", "{subnet: 172.20.0.0/16}"), network("b", "{subnet: 172.20.5.0/24, gateway: 10.0.0.1}"));
+        let yaml = format!(
+            "{}{}",
+            network("a", "{subnet: 172.20.0.0/16}"),
+            network("b", "{subnet: 172.20.5.0/24, gateway: 10.0.0.1}")
+        );
         let m = run(&yaml);
-        assert!(m.iter().any(|m| m.contains("Network/b: spec.subnet: subnet 172.20.5.0/24 overlaps Network/a (172.20.0.0/16)")), "{m:?}");
-        assert!(m.iter().any(|m| m.contains("gateway 10.0.0.1 is outside subnet 172.20.5.0/24")), "{m:?}");
+        assert!(
+            m.iter().any(|m| m.contains(
+                "Network/b: spec.subnet: subnet 172.20.5.0/24 overlaps Network/a (172.20.0.0/16)"
+            )),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|m| m.contains("gateway 10.0.0.1 is outside subnet 172.20.5.0/24")),
+            "{m:?}"
+        );
     }
 
     #[test]
@@ -154,7 +243,12 @@ mod tests {
             service("b", "  networks: [{name: n, ipv4Address: 172.20.0.5}]\n"),
         ) + &service("c", "  networks: [{name: n, ipv4Address: 172.20.0.5}]\n");
         let m = run(&yaml);
-        assert!(m.iter().any(|m| m.contains("address 172.21.0.5 is outside Network/n's subnet 172.20.0.0/16")), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|m| m
+                    .contains("address 172.21.0.5 is outside Network/n's subnet 172.20.0.0/16")),
+            "{m:?}"
+        );
         assert!(m.iter().any(|m| m.contains("Service/c: spec.networks[0].ipv4Address: address 172.20.0.5 on n is already used by Service/b")), "{m:?}");
     }
 }

@@ -12,13 +12,29 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
         match &r.spec {
             Spec::Image(img) => {
                 let Some(build) = &img.build else { continue };
-                if let Some(ctx) = inside(out, r, "/spec/build/context", &build.context, &root, true) {
+                if let Some(ctx) =
+                    inside(out, r, "/spec/build/context", &build.context, &root, true)
+                {
                     let df = build.dockerfile();
-                    let at = if build.dockerfile.is_some() { "/spec/build/dockerfile" } else { "/spec/build/context" };
+                    let at = if build.dockerfile.is_some() {
+                        "/spec/build/dockerfile"
+                    } else {
+                        "/spec/build/context"
+                    };
                     if escapes_lexically(Path::new(df)) || Path::new(df).is_absolute() {
-                        out.error(r, at, format!("dockerfile {df:?} must stay inside the build context"), Some("give a path relative to the context".into()));
+                        out.error(
+                            r,
+                            at,
+                            format!("dockerfile {df:?} must stay inside the build context"),
+                            Some("give a path relative to the context".into()),
+                        );
                     } else if !ctx.join(df).is_file() {
-                        out.error(r, at, format!("dockerfile {} does not exist", ctx.join(df).display()), Some("create it, or set spec.build.dockerfile".into()));
+                        out.error(
+                            r,
+                            at,
+                            format!("dockerfile {} does not exist", ctx.join(df).display()),
+                            Some("create it, or set spec.build.dockerfile".into()),
+                        );
                     }
                 }
             }
@@ -26,7 +42,12 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                 if let Some(file) = &c.file {
                     if let Some(p) = inside(out, r, "/spec/file", file, &root, false) {
                         if !p.is_file() {
-                            out.error(r, "/spec/file", format!("{} is not a regular file", p.display()), None);
+                            out.error(
+                                r,
+                                "/spec/file",
+                                format!("{} is not a regular file", p.display()),
+                                None,
+                            );
                         }
                     }
                 }
@@ -52,17 +73,37 @@ fn escapes_lexically(p: &Path) -> bool {
 }
 
 /// Resolves a declared relative path and checks it stays under the root.
-pub(crate) fn inside(out: &mut Report, r: &Resource, pointer: &str, declared: &str, root: &Path, want_dir: bool) -> Option<PathBuf> {
+pub(crate) fn inside(
+    out: &mut Report,
+    r: &Resource,
+    pointer: &str,
+    declared: &str,
+    root: &Path,
+    want_dir: bool,
+) -> Option<PathBuf> {
     let rel = Path::new(declared);
     if rel.is_absolute() {
-        out.error(r, pointer, format!("{declared:?} must be relative to the file that declares it"), Some("use a path inside the state directory".into()));
+        out.error(
+            r,
+            pointer,
+            format!("{declared:?} must be relative to the file that declares it"),
+            Some("use a path inside the state directory".into()),
+        );
         return None;
     }
     let joined = r.origin.base_dir(pointer).join(rel);
     let resolved = match std::fs::canonicalize(&joined) {
         Ok(p) => p,
         Err(_) => {
-            out.error(r, pointer, format!("{} does not exist", joined.display()), Some(format!("create it, or fix the path (relative to {})", r.origin.base_dir(pointer).display())));
+            out.error(
+                r,
+                pointer,
+                format!("{} does not exist", joined.display()),
+                Some(format!(
+                    "create it, or fix the path (relative to {})",
+                    r.origin.base_dir(pointer).display()
+                )),
+            );
             return None;
         }
     };
@@ -76,7 +117,12 @@ pub(crate) fn inside(out: &mut Report, r: &Resource, pointer: &str, declared: &s
         return None;
     }
     if want_dir && !resolved.is_dir() {
-        out.error(r, pointer, format!("{} is not a directory", resolved.display()), None);
+        out.error(
+            r,
+            pointer,
+            format!("{} is not a directory", resolved.display()),
+            None,
+        );
         return None;
     }
     Some(resolved)
@@ -98,7 +144,11 @@ mod tests {
     }
 
     fn run(dir: &Path, yaml: &str) -> Vec<String> {
-        let sources = [Source { group: 0, file: dir.join("state/x.yaml"), text: yaml.to_string() }];
+        let sources = [Source {
+            group: 0,
+            file: dir.join("state/x.yaml"),
+            text: yaml.to_string(),
+        }];
         let loaded = load_sources(&sources, dir.join("state"));
         assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
         let mut out = Report::default();
@@ -113,8 +163,17 @@ mod tests {
         let yaml = "apiVersion: lucid/v1alpha1\nkind: ConfigFile\nmetadata: {name: a}\nspec: {file: ../outside/secret.conf}\n---\napiVersion: lucid/v1alpha1\nkind: ConfigFile\nmetadata: {name: b}\nspec: {file: link/secret.conf}\n---\napiVersion: lucid/v1alpha1\nkind: Image\nmetadata: {name: i}\nspec: {ref: app, build: {context: ctx}}\n";
         let m = run(&dir, yaml);
         assert_eq!(m.len(), 2, "{m:?}");
-        assert!(m[0].contains("ConfigFile/a: spec.file: \"../outside/secret.conf\" resolves to") && m[0].contains("outside the state directory"), "{}", m[0]);
-        assert!(m[1].contains("ConfigFile/b: spec.file: \"link/secret.conf\" resolves to"), "{}", m[1]);
+        assert!(
+            m[0].contains("ConfigFile/a: spec.file: \"../outside/secret.conf\" resolves to")
+                && m[0].contains("outside the state directory"),
+            "{}",
+            m[0]
+        );
+        assert!(
+            m[1].contains("ConfigFile/b: spec.file: \"link/secret.conf\" resolves to"),
+            "{}",
+            m[1]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -123,7 +182,10 @@ mod tests {
         let dir = scratch("dockerfile");
         let yaml = "apiVersion: lucid/v1alpha1\nkind: Image\nmetadata: {name: i}\nspec: {ref: app, build: {context: ctx, dockerfile: Nope}}\n";
         let m = run(&dir, yaml);
-        assert!(m[0].contains("spec.build.dockerfile: dockerfile") && m[0].contains("does not exist"), "{m:?}");
+        assert!(
+            m[0].contains("spec.build.dockerfile: dockerfile") && m[0].contains("does not exist"),
+            "{m:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

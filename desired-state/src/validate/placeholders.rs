@@ -17,17 +17,27 @@ pub fn placeholder_in(s: &str) -> Option<String> {
         let after = &rest[open + 1..];
         if let Some(close) = after.find('>') {
             let inner = &after[..close];
-            if inner.len() >= 2 && inner.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-') {
+            if inner.len() >= 2
+                && inner
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-')
+            {
                 return Some(format!("<{inner}>"));
             }
         }
         rest = after;
     }
     let lower = s.to_ascii_lowercase();
-    ["change_me", "changeme", "change-me", "replace_me", "replaceme"]
-        .into_iter()
-        .find(|w| lower.contains(w))
-        .map(str::to_string)
+    [
+        "change_me",
+        "changeme",
+        "change-me",
+        "replace_me",
+        "replaceme",
+    ]
+    .into_iter()
+    .find(|w| lower.contains(w))
+    .map(str::to_string)
 }
 
 pub(super) fn check(state: &DesiredState, out: &mut Report) {
@@ -40,12 +50,25 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
             }
         }
         for (pointer, found) in hits {
-            out.error(r, &pointer, format!("unresolved placeholder {found}"), Some("write the real value; generated secrets belong in a SecretSet's `generate`".into()));
+            out.error(
+                r,
+                &pointer,
+                format!("unresolved placeholder {found}"),
+                Some(
+                    "write the real value; generated secrets belong in a SecretSet's `generate`"
+                        .into(),
+                ),
+            );
         }
         if let Spec::SecretSet(s) = &r.spec {
             for (k, v) in &s.values {
                 if v.trim().is_empty() {
-                    out.error(r, &crate::pointer::pointer(["spec", "values", k]), format!("value of {k} is empty"), Some(format!("give {k} a value, or move it to `generate`")));
+                    out.error(
+                        r,
+                        &crate::pointer::pointer(["spec", "values", k]),
+                        format!("value of {k} is empty"),
+                        Some(format!("give {k} a value, or move it to `generate`")),
+                    );
                 }
             }
         }
@@ -80,16 +103,28 @@ mod tests {
 
     #[test]
     fn finds_each_placeholder_form() {
-        assert_eq!(placeholder_in("mongodb://${MONGO_HOST}:27017").as_deref(), Some("${MONGO_HOST}"));
-        assert_eq!(placeholder_in("<CHANGE_ME>").as_deref(), Some("<CHANGE_ME>"));
-        assert_eq!(placeholder_in("please-changeme").as_deref(), Some("changeme"));
+        assert_eq!(
+            placeholder_in("mongodb://${MONGO_HOST}:27017").as_deref(),
+            Some("${MONGO_HOST}")
+        );
+        assert_eq!(
+            placeholder_in("<CHANGE_ME>").as_deref(),
+            Some("<CHANGE_ME>")
+        );
+        assert_eq!(
+            placeholder_in("please-changeme").as_deref(),
+            Some("changeme")
+        );
         assert_eq!(placeholder_in("a < b > c"), None);
         assert_eq!(placeholder_in("$HOME"), None);
     }
 
     #[test]
     fn reports_the_field_holding_it() {
-        let s = state(&service("a", "  env:\n    MONGODB_URI: \"mongodb://${MONGO_HOST}\"\n"));
+        let s = state(&service(
+            "a",
+            "  env:\n    MONGODB_URI: \"mongodb://${MONGO_HOST}\"\n",
+        ));
         let mut out = Report::default();
         check(&s, &mut out);
         let m = messages(&out.0);

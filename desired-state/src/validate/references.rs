@@ -11,7 +11,14 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
         match &r.spec {
             Spec::Service(w) | Spec::Job(w) => {
                 for (i, n) in w.networks.iter().enumerate() {
-                    require(state, out, r, &pointer(["spec", "networks", &i.to_string(), "name"]), &[Kind::Network], &n.name);
+                    require(
+                        state,
+                        out,
+                        r,
+                        &pointer(["spec", "networks", &i.to_string(), "name"]),
+                        &[Kind::Network],
+                        &n.name,
+                    );
                 }
                 for (i, m) in w.mounts.iter().enumerate() {
                     let at = pointer(["spec", "mounts", &i.to_string()]);
@@ -20,17 +27,38 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                             require(state, out, r, &format!("{at}/volume"), &[Kind::Volume], v);
                         }
                         Some(MountSource::ConfigFile(c)) => {
-                            require(state, out, r, &format!("{at}/configFile"), &[Kind::ConfigFile], c);
+                            require(
+                                state,
+                                out,
+                                r,
+                                &format!("{at}/configFile"),
+                                &[Kind::ConfigFile],
+                                c,
+                            );
                         }
                         Some(MountSource::Bind(_)) | None => {}
                     }
                 }
                 for (i, e) in w.env_from.iter().enumerate() {
-                    require(state, out, r, &pointer(["spec", "envFrom", &i.to_string(), "secretSet"]), &[Kind::SecretSet], &e.secret_set);
+                    require(
+                        state,
+                        out,
+                        r,
+                        &pointer(["spec", "envFrom", &i.to_string(), "secretSet"]),
+                        &[Kind::SecretSet],
+                        &e.secret_set,
+                    );
                 }
                 for (i, d) in w.depends_on.iter().enumerate() {
                     let at = pointer(["spec", "dependsOn", &i.to_string()]);
-                    if !require(state, out, r, &format!("{at}/name"), &[Kind::Service, Kind::Job], &d.name) {
+                    if !require(
+                        state,
+                        out,
+                        r,
+                        &format!("{at}/name"),
+                        &[Kind::Service, Kind::Job],
+                        &d.name,
+                    ) {
                         continue;
                     }
                     check_condition(state, out, r, &at, &d.name, d.condition);
@@ -40,7 +68,14 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                 require(state, out, r, "/spec/network", &[Kind::Network], &p.network);
                 for (field, names) in [("members", &p.members), ("bridges", &p.bridges)] {
                     for (i, n) in names.iter().enumerate() {
-                        require(state, out, r, &pointer(["spec", field, &i.to_string()]), &[Kind::Service, Kind::Job], n);
+                        require(
+                            state,
+                            out,
+                            r,
+                            &pointer(["spec", field, &i.to_string()]),
+                            &[Kind::Service, Kind::Job],
+                            n,
+                        );
                     }
                 }
             }
@@ -49,40 +84,83 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
     }
 }
 
-fn check_condition(state: &DesiredState, out: &mut Report, r: &Resource, at: &str, name: &str, condition: Condition) {
-    let Some(target) = state.get(Kind::Service, name).or_else(|| state.get(Kind::Job, name)) else { return };
+fn check_condition(
+    state: &DesiredState,
+    out: &mut Report,
+    r: &Resource,
+    at: &str,
+    name: &str,
+    condition: Condition,
+) {
+    let Some(target) = state
+        .get(Kind::Service, name)
+        .or_else(|| state.get(Kind::Job, name))
+    else {
+        return;
+    };
     let target_has_health = target.spec.workload().is_some_and(|w| {
-        w.healthcheck.as_ref().is_some_and(|h| h.test.first().map(String::as_str) != Some("NONE"))
+        w.healthcheck
+            .as_ref()
+            .is_some_and(|h| h.test.first().map(String::as_str) != Some("NONE"))
     });
     match condition {
         Condition::Completed if target.kind() != Kind::Job => out.error(
             r,
             &format!("{at}/condition"),
-            format!("condition `completed` needs a Job, but {} is a long-running Service", target.id()),
+            format!(
+                "condition `completed` needs a Job, but {} is a long-running Service",
+                target.id()
+            ),
             Some("use `healthy` or `started`, or make the dependency a Job".into()),
         ),
         Condition::Healthy if !target_has_health => out.error(
             r,
             &format!("{at}/condition"),
-            format!("condition `healthy` can never hold: {} has no healthcheck", target.id()),
-            Some(format!("add spec.healthcheck to {}, or use `started`", target.id())),
+            format!(
+                "condition `healthy` can never hold: {} has no healthcheck",
+                target.id()
+            ),
+            Some(format!(
+                "add spec.healthcheck to {}, or use `started`",
+                target.id()
+            )),
         ),
         _ => {}
     }
 }
 
 /// Reports a dangling reference and returns whether the name resolves.
-fn require(state: &DesiredState, out: &mut Report, r: &Resource, at: &str, kinds: &[Kind], name: &str) -> bool {
+fn require(
+    state: &DesiredState,
+    out: &mut Report,
+    r: &Resource,
+    at: &str,
+    kinds: &[Kind],
+    name: &str,
+) -> bool {
     if kinds.iter().any(|k| state.get(*k, name).is_some()) {
         return true;
     }
-    let candidates = state.resources.iter().filter(|c| kinds.contains(&c.kind())).map(|c| c.name());
-    let what = kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(" or ");
+    let candidates = state
+        .resources
+        .iter()
+        .filter(|c| kinds.contains(&c.kind()))
+        .map(|c| c.name());
+    let what = kinds
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ");
     let hint = match did_you_mean(name, candidates) {
         Some(s) => format!("did you mean {s}?"),
         None => format!("declare a {what} named {name:?}, or fix the name"),
     };
-    out.error(r, at, format!("refers to {what} {name:?}, which is not declared"), Some(hint));
+    out.error(
+        r,
+        at,
+        format!("refers to {what} {name:?}, which is not declared"),
+        Some(hint),
+    );
     false
 }
 
@@ -106,7 +184,12 @@ mod tests {
         );
         let m = run(&yaml);
         assert!(m.iter().any(|m| m.contains("spec.dependsOn[0].name: refers to Service or Job \"lucid-mongo-db\", which is not declared\n  fix: did you mean lucid-mongodb?")), "{m:?}");
-        for field in ["spec.networks[0].name", "spec.envFrom[0].secretSet", "spec.mounts[0].volume", "spec.mounts[1].configFile"] {
+        for field in [
+            "spec.networks[0].name",
+            "spec.envFrom[0].secretSet",
+            "spec.mounts[0].volume",
+            "spec.mounts[1].configFile",
+        ] {
             assert!(m.iter().any(|m| m.contains(field)), "{field}: {m:?}");
         }
     }
@@ -116,10 +199,22 @@ mod tests {
         let yaml = format!(
             "{}{}",
             service("db", ""),
-            service("app", "  dependsOn: [{name: db, condition: healthy}, {name: db, condition: completed}]\n")
+            service(
+                "app",
+                "  dependsOn: [{name: db, condition: healthy}, {name: db, condition: completed}]\n"
+            )
         );
         let m = run(&yaml);
-        assert!(m.iter().any(|m| m.contains("condition `healthy` can never hold: Service/db has no healthcheck")), "{m:?}");
-        assert!(m.iter().any(|m| m.contains("condition `completed` needs a Job")), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|m| m
+                    .contains("condition `healthy` can never hold: Service/db has no healthcheck")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|m| m.contains("condition `completed` needs a Job")),
+            "{m:?}"
+        );
     }
 }

@@ -9,9 +9,17 @@ pub const HEADER: &str = "apiVersion: lucid/v1alpha1\n";
 
 /// Loads one file's worth of YAML; panics on load errors since tests give valid YAML.
 pub fn state(yaml: &str) -> DesiredState {
-    let sources = [Source { group: 0, file: PathBuf::from("test.yaml"), text: yaml.to_string() }];
+    let sources = [Source {
+        group: 0,
+        file: PathBuf::from("test.yaml"),
+        text: yaml.to_string(),
+    }];
     let loaded = load_sources(&sources, PathBuf::from("/nonexistent-root"));
-    assert!(loaded.diagnostics.is_empty(), "load failed: {:?}", loaded.diagnostics);
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "load failed: {:?}",
+        loaded.diagnostics
+    );
     loaded.state
 }
 

@@ -14,17 +14,37 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                 for (i, m) in w.mounts.iter().enumerate() {
                     let at = format!("/spec/mounts/{i}");
                     if m.source().is_none() {
-                        out.error(r, &at, "a mount needs exactly one of `volume`, `configFile` or `bind`", Some("keep one source per mount".into()));
+                        out.error(
+                            r,
+                            &at,
+                            "a mount needs exactly one of `volume`, `configFile` or `bind`",
+                            Some("keep one source per mount".into()),
+                        );
                     }
                     if !m.target.starts_with('/') {
-                        out.error(r, &format!("{at}/target"), format!("mount target {:?} must be an absolute path", m.target), Some(format!("use \"/{}\"", m.target.trim_start_matches("./"))));
+                        out.error(
+                            r,
+                            &format!("{at}/target"),
+                            format!("mount target {:?} must be an absolute path", m.target),
+                            Some(format!("use \"/{}\"", m.target.trim_start_matches("./"))),
+                        );
                     }
                     if w.mounts[..i].iter().any(|o| o.target == m.target) {
-                        out.error(r, &format!("{at}/target"), format!("two mounts share target {:?}", m.target), Some("give each mount its own target".into()));
+                        out.error(
+                            r,
+                            &format!("{at}/target"),
+                            format!("two mounts share target {:?}", m.target),
+                            Some("give each mount its own target".into()),
+                        );
                     }
                     if let Some(b) = &m.bind {
                         if !b.starts_with('/') {
-                            out.error(r, &format!("{at}/bind"), format!("bind source {b:?} must be an absolute host path"), Some("use a ConfigFile for files from the state directory".into()));
+                            out.error(
+                                r,
+                                &format!("{at}/bind"),
+                                format!("bind source {b:?} must be an absolute host path"),
+                                Some("use a ConfigFile for files from the state directory".into()),
+                            );
                         }
                     }
                 }
@@ -42,44 +62,94 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                 }
                 if let Some(res) = &w.resources {
                     if res.cpus.is_some_and(|c| !(c > 0.0 && c <= 1024.0)) {
-                        out.error(r, "/spec/resources/cpus", "cpus must be above 0", Some("use a fraction of cores, e.g. 0.5".into()));
+                        out.error(
+                            r,
+                            "/spec/resources/cpus",
+                            "cpus must be above 0",
+                            Some("use a fraction of cores, e.g. 0.5".into()),
+                        );
                     }
                     if res.memory.is_some_and(|m| m.0 < 6 << 20) {
-                        out.error(r, "/spec/resources/memory", "memory below 6Mi is refused by Docker", Some("use at least 6Mi".into()));
+                        out.error(
+                            r,
+                            "/spec/resources/memory",
+                            "memory below 6Mi is refused by Docker",
+                            Some("use at least 6Mi".into()),
+                        );
                     }
                 }
-                if r.kind() == Kind::Job && matches!(w.restart, Some(RestartPolicy::Always | RestartPolicy::UnlessStopped)) {
+                if r.kind() == Kind::Job
+                    && matches!(
+                        w.restart,
+                        Some(RestartPolicy::Always | RestartPolicy::UnlessStopped)
+                    )
+                {
                     out.error(r, "/spec/restart", "a Job runs to completion; `always` and `unless-stopped` would restart it forever", Some("use `no` or `on-failure`".into()));
                 }
                 for (i, e) in w.env_from.iter().enumerate() {
                     if w.env_from[..i].iter().any(|o| o.secret_set == e.secret_set) {
-                        out.error(r, &pointer(["spec", "envFrom", &i.to_string()]), format!("secretSet {:?} is listed twice", e.secret_set), None);
+                        out.error(
+                            r,
+                            &pointer(["spec", "envFrom", &i.to_string()]),
+                            format!("secretSet {:?} is listed twice", e.secret_set),
+                            None,
+                        );
                     }
                 }
             }
             Spec::ConfigFile(c) if c.file.is_some() == c.content.is_some() => {
-                out.error(r, "/spec", "a ConfigFile needs exactly one of `file` or `content`", Some("point `file` at a file in the state directory".into()));
+                out.error(
+                    r,
+                    "/spec",
+                    "a ConfigFile needs exactly one of `file` or `content`",
+                    Some("point `file` at a file in the state directory".into()),
+                );
             }
             Spec::SecretSet(s) => {
                 if s.file.is_empty() || s.file.contains('/') || s.file == "." || s.file == ".." {
-                    out.error(r, "/spec/file", format!("env file name {:?} must be a plain file name", s.file), Some("e.g. .env.foundation; the directory comes from --secrets-dir".into()));
+                    out.error(
+                        r,
+                        "/spec/file",
+                        format!("env file name {:?} must be a plain file name", s.file),
+                        Some("e.g. .env.foundation; the directory comes from --secrets-dir".into()),
+                    );
                 }
                 let mut seen = HashMap::new();
                 for (i, g) in s.generate.iter().enumerate() {
                     if seen.insert(g.key.as_str(), i).is_some() || s.values.contains_key(&g.key) {
-                        out.error(r, &format!("/spec/generate/{i}/key"), format!("key {:?} is declared twice", g.key), None);
+                        out.error(
+                            r,
+                            &format!("/spec/generate/{i}/key"),
+                            format!("key {:?} is declared twice", g.key),
+                            None,
+                        );
                     }
                     if !(8..=1024).contains(&g.bytes) {
-                        out.error(r, &format!("/spec/generate/{i}/bytes"), format!("{} bytes is outside 8..=1024", g.bytes), Some("secrets need at least 8 random bytes; 32 is usual".into()));
+                        out.error(
+                            r,
+                            &format!("/spec/generate/{i}/bytes"),
+                            format!("{} bytes is outside 8..=1024", g.bytes),
+                            Some("secrets need at least 8 random bytes; 32 is usual".into()),
+                        );
                     }
                 }
             }
             Spec::Image(img) => {
                 if let Some(other) = image_refs.insert(img.reference.with_default_tag(), r.id()) {
-                    out.error(r, "/spec/ref", format!("ref {} is also produced by {other}", img.reference), Some("one Image resource per tag".into()));
+                    out.error(
+                        r,
+                        "/spec/ref",
+                        format!("ref {} is also produced by {other}", img.reference),
+                        Some("one Image resource per tag".into()),
+                    );
                 }
                 if img.push && img.build.is_none() {
-                    out.error(r, "/spec/push", "push needs a build: there is nothing new to push", Some("add spec.build or drop push".into()));
+                    out.error(
+                        r,
+                        "/spec/push",
+                        "push needs a build: there is nothing new to push",
+                        Some("add spec.build or drop push".into()),
+                    );
                 }
             }
             _ => {}
@@ -100,21 +170,34 @@ mod tests {
 
     #[test]
     fn mounts_need_one_source_and_absolute_targets() {
-        let m = run(&service("a", "  mounts: [{volume: v, bind: /x, target: data}]\n"));
-        assert!(m.iter().any(|m| m.contains("spec.mounts[0]: a mount needs exactly one of")), "{m:?}");
+        let m = run(&service(
+            "a",
+            "  mounts: [{volume: v, bind: /x, target: data}]\n",
+        ));
+        assert!(
+            m.iter()
+                .any(|m| m.contains("spec.mounts[0]: a mount needs exactly one of")),
+            "{m:?}"
+        );
         assert!(m.iter().any(|m| m.contains("spec.mounts[0].target: mount target \"data\" must be an absolute path\n  fix: use \"/data\"")), "{m:?}");
     }
 
     #[test]
     fn healthcheck_forms() {
         let m = run(&service("a", "  healthcheck: {test: [curl, localhost]}\n"));
-        assert!(m[0].contains("spec.healthcheck.test: healthcheck test must be"), "{m:?}");
+        assert!(
+            m[0].contains("spec.healthcheck.test: healthcheck test must be"),
+            "{m:?}"
+        );
     }
 
     #[test]
     fn jobs_cannot_restart_forever() {
         let m = run(&format!("---\n{HEADER}kind: Job\nmetadata: {{name: j}}\nspec: {{image: app, restart: always}}\n"));
-        assert!(m[0].contains("Job/j: spec.restart: a Job runs to completion"), "{m:?}");
+        assert!(
+            m[0].contains("Job/j: spec.restart: a Job runs to completion"),
+            "{m:?}"
+        );
     }
 
     #[test]
@@ -123,7 +206,13 @@ mod tests {
             "---\n{HEADER}kind: SecretSet\nmetadata: {{name: s}}\nspec: {{file: a/b, generate: [{{key: K, bytes: 4}}, {{key: K, bytes: 32}}]}}\n---\n{HEADER}kind: Image\nmetadata: {{name: i}}\nspec: {{ref: app, push: true}}\n---\n{HEADER}kind: Image\nmetadata: {{name: j}}\nspec: {{ref: 'app:latest'}}\n"
         );
         let m = run(&yaml);
-        for want in ["must be a plain file name", "4 bytes is outside", "key \"K\" is declared twice", "push needs a build", "ref app:latest is also produced by Image/i"] {
+        for want in [
+            "must be a plain file name",
+            "4 bytes is outside",
+            "key \"K\" is declared twice",
+            "push needs a build",
+            "ref app:latest is also produced by Image/i",
+        ] {
             assert!(m.iter().any(|m| m.contains(want)), "{want}: {m:?}");
         }
     }

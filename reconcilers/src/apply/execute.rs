@@ -16,60 +16,130 @@ use tokio::sync::{watch, Semaphore};
 /// Builds an Image resource's image on the engine. Supplied by the caller so
 /// the build pipeline (context hashing, BuildKit) stays out of the executor.
 pub trait Builder: Send + Sync {
-    fn build<'a>(&'a self, engine: &'a Engine, image: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    fn build<'a>(&'a self, engine: &'a Engine, image: &'a str)
+        -> BoxFuture<'a, Result<(), String>>;
 }
 
 type Outcomes = Vec<(Kind, String, Outcome)>;
 
 pub(super) async fn execute(ctx: &ApplyContext<'_>, plan: &Plan) -> Outcomes {
     let mut out = Vec::new();
-    let is = |c: &&Change, kinds: &[Kind], actions: &[Action]| kinds.contains(&c.kind) && actions.contains(&c.action);
-    for c in plan.changes.iter().filter(|c| is(c, &[Kind::Image], &[Action::Build, Action::Pull])) {
-        let Target::Image { reference } = &c.target else { continue };
-        ctx.progress.step(c.kind, &c.name, if c.action == Action::Build { "building" } else { "pulling" });
+    let is = |c: &&Change, kinds: &[Kind], actions: &[Action]| {
+        kinds.contains(&c.kind) && actions.contains(&c.action)
+    };
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| is(c, &[Kind::Image], &[Action::Build, Action::Pull]))
+    {
+        let Target::Image { reference } = &c.target else {
+            continue;
+        };
+        ctx.progress.step(
+            c.kind,
+            &c.name,
+            if c.action == Action::Build {
+                "building"
+            } else {
+                "pulling"
+            },
+        );
         let result = match c.action {
-            Action::Build => ctx.builder.build(ctx.engine, reference).await.map(|_| Outcome::Built),
-            _ => ctx.engine.pull(reference).await.map(|_| Outcome::Pulled).map_err(|e| e.to_string()),
+            Action::Build => ctx
+                .builder
+                .build(ctx.engine, reference)
+                .await
+                .map(|_| Outcome::Built),
+            _ => ctx
+                .engine
+                .pull(reference)
+                .await
+                .map(|_| Outcome::Pulled)
+                .map_err(|e| e.to_string()),
         };
         out.push(record(ctx, c, result));
     }
-    for c in plan.changes.iter().filter(|c| is(c, &[Kind::Network, Kind::Volume], &[Action::Create, Action::Recreate])) {
+    for c in plan.changes.iter().filter(|c| {
+        is(
+            c,
+            &[Kind::Network, Kind::Volume],
+            &[Action::Create, Action::Recreate],
+        )
+    }) {
         let result = match &c.target {
             Target::Network(n) => {
                 ctx.progress.step(c.kind, &c.name, "creating");
-                let removed = if c.action == Action::Recreate { ctx.engine.remove_network(&n.name).await } else { Ok(()) };
+                let removed = if c.action == Action::Recreate {
+                    ctx.engine.remove_network(&n.name).await
+                } else {
+                    Ok(())
+                };
                 let created = match removed {
                     Ok(()) => ctx.engine.create_network(n).await,
                     Err(e) => Err(e),
                 };
-                created.map(|_| if c.action == Action::Create { Outcome::Created } else { Outcome::Recreated }).map_err(|e| e.to_string())
+                created
+                    .map(|_| {
+                        if c.action == Action::Create {
+                            Outcome::Created
+                        } else {
+                            Outcome::Recreated
+                        }
+                    })
+                    .map_err(|e| e.to_string())
             }
-            Target::Volume { name, labels, driver } => {
+            Target::Volume {
+                name,
+                labels,
+                driver,
+            } => {
                 ctx.progress.step(c.kind, &c.name, "creating");
-                ctx.engine.create_volume(name, labels, driver.as_deref()).await.map(|_| Outcome::Created).map_err(|e| e.to_string())
+                ctx.engine
+                    .create_volume(name, labels, driver.as_deref())
+                    .await
+                    .map(|_| Outcome::Created)
+                    .map_err(|e| e.to_string())
             }
             _ => continue,
         };
         out.push(record(ctx, c, result));
     }
     out.extend(workloads(ctx, plan).await);
-    let removals: Vec<&Change> = plan.changes.iter().filter(|c| c.action == Action::Remove).collect();
-    for kinds in [[Kind::Service, Kind::Job], [Kind::Network, Kind::Network], [Kind::Volume, Kind::Volume]] {
+    let removals: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Remove)
+        .collect();
+    for kinds in [
+        [Kind::Service, Kind::Job],
+        [Kind::Network, Kind::Network],
+        [Kind::Volume, Kind::Volume],
+    ] {
         for c in removals.iter().rev().filter(|c| kinds.contains(&c.kind)) {
-            let Target::Existing { name } = &c.target else { continue };
+            let Target::Existing { name } = &c.target else {
+                continue;
+            };
             ctx.progress.step(c.kind, &c.name, "removing");
             let result = match c.kind {
                 Kind::Network => ctx.engine.remove_network(name).await,
                 Kind::Volume => ctx.engine.remove_volume(name).await,
                 _ => ctx.engine.remove_container(name).await,
             };
-            out.push(record(ctx, c, result.map(|_| Outcome::Removed).map_err(|e| e.to_string())));
+            out.push(record(
+                ctx,
+                c,
+                result.map(|_| Outcome::Removed).map_err(|e| e.to_string()),
+            ));
         }
     }
     out
 }
 
-fn record(ctx: &ApplyContext<'_>, c: &Change, result: Result<Outcome, String>) -> (Kind, String, Outcome) {
+fn record(
+    ctx: &ApplyContext<'_>,
+    c: &Change,
+    result: Result<Outcome, String>,
+) -> (Kind, String, Outcome) {
     let outcome = result.unwrap_or_else(Outcome::Failed);
     ctx.progress.step(c.kind, &c.name, &describe(&outcome));
     (c.kind, c.name.clone(), outcome)
@@ -94,7 +164,11 @@ pub fn describe(o: &Outcome) -> String {
 /// a watch channel per workload tells dependents when it is done, and how.
 async fn workloads(ctx: &ApplyContext<'_>, plan: &Plan) -> Outcomes {
     let mut by_name: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
-    for c in plan.changes.iter().filter(|c| matches!(c.kind, Kind::Service | Kind::Job) && c.action != Action::Remove) {
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.kind, Kind::Service | Kind::Job) && c.action != Action::Remove)
+    {
         by_name.entry(c.name.as_str()).or_default().push(c);
     }
     let mut senders = BTreeMap::new();
@@ -137,16 +211,30 @@ async fn wait_for_dependencies(
     name: &str,
     in_flight: &BTreeMap<&str, watch::Receiver<Option<Result<(), String>>>>,
 ) -> Result<(), String> {
-    let Some(r) = ctx.desired.get(Kind::Service, name).or_else(|| ctx.desired.get(Kind::Job, name)) else { return Ok(()) };
-    let Some(w) = r.spec.workload() else { return Ok(()) };
+    let Some(r) = ctx
+        .desired
+        .get(Kind::Service, name)
+        .or_else(|| ctx.desired.get(Kind::Job, name))
+    else {
+        return Ok(());
+    };
+    let Some(w) = r.spec.workload() else {
+        return Ok(());
+    };
     let mut announced = BTreeSet::new();
     for dep in &w.depends_on {
         if let Some(rx) = in_flight.get(dep.name.as_str()) {
             if announced.insert(dep.name.as_str()) {
-                ctx.progress.step(r.kind(), name, &format!("waiting for {}", dep.name));
+                ctx.progress
+                    .step(r.kind(), name, &format!("waiting for {}", dep.name));
             }
             let mut rx = rx.clone();
-            let settled = rx.wait_for(Option::is_some).await.map(|v| v.clone()).ok().flatten();
+            let settled = rx
+                .wait_for(Option::is_some)
+                .await
+                .map(|v| v.clone())
+                .ok()
+                .flatten();
             if let Some(Err(why)) = settled {
                 return Err(format!("dependency {} failed: {why}", dep.name));
             }
@@ -154,7 +242,13 @@ async fn wait_for_dependencies(
         let object = ctx.inputs.object_name(&dep.name);
         wait::until(ctx.engine, &object, dep.condition, ctx.options.timeout)
             .await
-            .map_err(|why| format!("dependency {} is not {}: {why}", dep.name, condition_name(dep.condition)))?;
+            .map_err(|why| {
+                format!(
+                    "dependency {} is not {}: {why}",
+                    dep.name,
+                    condition_name(dep.condition)
+                )
+            })?;
     }
     Ok(())
 }
@@ -167,16 +261,25 @@ fn condition_name(c: Condition) -> &'static str {
     }
 }
 
-async fn run_changes(ctx: &ApplyContext<'_>, changes: &[&Change], permits: &Semaphore) -> Result<Vec<Outcome>, String> {
+async fn run_changes(
+    ctx: &ApplyContext<'_>,
+    changes: &[&Change],
+    permits: &Semaphore,
+) -> Result<Vec<Outcome>, String> {
     let mut outcomes = Vec::new();
     for c in changes {
-        let Target::Container(spec) = &c.target else { continue };
+        let Target::Container(spec) = &c.target else {
+            continue;
+        };
         let outcome = {
             let _permit = permits.acquire().await.map_err(|e| e.to_string())?;
             ctx.progress.step(c.kind, &c.name, c.action.as_str());
             act(ctx, c, spec).await?
         };
-        let ready_needed = matches!(outcome, Outcome::Created | Outcome::Started | Outcome::Recreated);
+        let ready_needed = matches!(
+            outcome,
+            Outcome::Created | Outcome::Started | Outcome::Recreated
+        );
         if ready_needed {
             ready(ctx, spec).await?;
         }
@@ -188,7 +291,11 @@ async fn run_changes(ctx: &ApplyContext<'_>, changes: &[&Change], permits: &Sema
 /// The condition that means "this worked": healthy (or running, without a
 /// healthcheck) for a Service, exited 0 for a Job.
 async fn ready(ctx: &ApplyContext<'_>, spec: &ContainerSpec) -> Result<(), String> {
-    let condition = if spec.kind == Kind::Job { Condition::Completed } else { Condition::Healthy };
+    let condition = if spec.kind == Kind::Job {
+        Condition::Completed
+    } else {
+        Condition::Healthy
+    };
     wait::until(ctx.engine, &spec.name, condition, ctx.options.timeout).await
 }
 
@@ -207,7 +314,11 @@ async fn act(ctx: &ApplyContext<'_>, c: &Change, spec: &ContainerSpec) -> Result
         }
         Action::Connect => {
             let network = c.network.clone().unwrap_or_default();
-            let attachment = spec.networks.iter().find(|n| n.network == network).ok_or_else(|| format!("{network} is not declared"))?;
+            let attachment = spec
+                .networks
+                .iter()
+                .find(|n| n.network == network)
+                .ok_or_else(|| format!("{network} is not declared"))?;
             s(e.connect_network(&spec.name, attachment).await)?;
             Ok(Outcome::Connected(network))
         }
@@ -223,13 +334,19 @@ async fn act(ctx: &ApplyContext<'_>, c: &Change, spec: &ContainerSpec) -> Result
             Ok(Outcome::Recreated)
         }
         Action::Recreate => recreate_with_rollback(ctx, spec).await,
-        _ => Ok(Outcome::Failed(format!("{} is not a container action", c.action.as_str()))),
+        _ => Ok(Outcome::Failed(format!(
+            "{} is not a container action",
+            c.action.as_str()
+        ))),
     }
 }
 
 /// The old container is stopped and parked as `<name>.prev` until the new one
 /// is ready; if it never is, the new one goes and the old one comes back.
-async fn recreate_with_rollback(ctx: &ApplyContext<'_>, spec: &ContainerSpec) -> Result<Outcome, String> {
+async fn recreate_with_rollback(
+    ctx: &ApplyContext<'_>,
+    spec: &ContainerSpec,
+) -> Result<Outcome, String> {
     let e = ctx.engine;
     let s = |r: Result<(), crate::engine::EngineError>| r.map_err(|e| e.to_string());
     let prev = previous_name(&spec.name);
@@ -237,7 +354,9 @@ async fn recreate_with_rollback(ctx: &ApplyContext<'_>, spec: &ContainerSpec) ->
     s(e.stop(&spec.name, spec.stop_grace_seconds).await)?;
     s(e.rename(&spec.name, &prev).await)?;
     let attempt = async {
-        e.create_container(spec, &spec.name).await.map_err(|e| e.to_string())?;
+        e.create_container(spec, &spec.name)
+            .await
+            .map_err(|e| e.to_string())?;
         e.start(&spec.name).await.map_err(|e| e.to_string())?;
         ready(ctx, spec).await
     }
@@ -248,7 +367,11 @@ async fn recreate_with_rollback(ctx: &ApplyContext<'_>, spec: &ContainerSpec) ->
             Ok(Outcome::Recreated)
         }
         Err(why) => {
-            ctx.progress.step(spec.kind, &spec.resource, &format!("new container not ready ({why}); rolling back"));
+            ctx.progress.step(
+                spec.kind,
+                &spec.resource,
+                &format!("new container not ready ({why}); rolling back"),
+            );
             s(e.remove_container(&spec.name).await)?;
             s(e.rename(&prev, &spec.name).await)?;
             s(e.start(&spec.name).await)?;

@@ -25,11 +25,17 @@ pub struct EngineLock {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn hostname() -> Option<String> {
-    std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty())
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
 }
 
 /// A holder (`host:pid:nonce`) on this host whose process no longer exists was
@@ -37,8 +43,15 @@ fn hostname() -> Option<String> {
 /// lease. Without /proc the answer is unknown, and the lease decides.
 fn holder_is_gone(holder: &str, host: Option<&str>) -> bool {
     let mut parts = holder.split(':');
-    let (Some(h), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse::<u32>().ok())) else { return false };
-    Some(h) == host && std::path::Path::new("/proc/self").exists() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    let (Some(h), Some(pid)) = (
+        parts.next(),
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+    ) else {
+        return false;
+    };
+    Some(h) == host
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 pub fn lock_name(project: &str) -> String {
@@ -47,19 +60,31 @@ pub fn lock_name(project: &str) -> String {
 
 impl EngineLock {
     /// Takes the lock, waiting (with one message) unless `no_wait`.
-    pub async fn acquire(engine: &Engine, project: &str, lease: Duration, no_wait: bool, on_wait: impl Fn(&str)) -> Result<EngineLock, LockError> {
+    pub async fn acquire(
+        engine: &Engine,
+        project: &str,
+        lease: Duration,
+        no_wait: bool,
+        on_wait: impl Fn(&str),
+    ) -> Result<EngineLock, LockError> {
         let volume = lock_name(project);
         let host = hostname();
         let me = format!(
             "{}:{}:{:x}",
             host.as_deref().unwrap_or("host"),
             std::process::id(),
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
         );
         let mut told = false;
         loop {
             let mut l = BTreeMap::new();
-            l.insert(labels::MANAGED_BY.to_string(), labels::MANAGED_BY_VALUE.to_string());
+            l.insert(
+                labels::MANAGED_BY.to_string(),
+                labels::MANAGED_BY_VALUE.to_string(),
+            );
             l.insert(labels::PROJECT.to_string(), project.to_string());
             l.insert(labels::KIND.to_string(), LOCK_KIND.to_string());
             l.insert(HOLDER.to_string(), me.clone());
@@ -81,7 +106,10 @@ impl EngineLock {
                 continue;
             }
             if no_wait {
-                return Err(LockError::Held { project: project.to_string(), holder });
+                return Err(LockError::Held {
+                    project: project.to_string(),
+                    holder,
+                });
             }
             if !told {
                 on_wait(&holder);
@@ -103,11 +131,26 @@ mod tests {
     #[test]
     fn only_a_dead_process_on_this_host_gives_up_its_lock() {
         let me = std::process::id();
-        assert!(!holder_is_gone(&format!("pi:{me}:1f"), Some("pi")), "a live holder keeps the lock");
+        assert!(
+            !holder_is_gone(&format!("pi:{me}:1f"), Some("pi")),
+            "a live holder keeps the lock"
+        );
         // Above the kernel's largest pid_max (2^22), so no such process exists.
-        assert!(holder_is_gone("pi:4194305:1f", Some("pi")), "a dead holder on this host does not");
-        assert!(!holder_is_gone("other:4194305:1f", Some("pi")), "another host's holder waits for its lease");
-        assert!(!holder_is_gone("pi:4194305:1f", None), "an unknown hostname proves nothing");
-        assert!(!holder_is_gone("", Some("pi")), "a missing holder label is left to the lease");
+        assert!(
+            holder_is_gone("pi:4194305:1f", Some("pi")),
+            "a dead holder on this host does not"
+        );
+        assert!(
+            !holder_is_gone("other:4194305:1f", Some("pi")),
+            "another host's holder waits for its lease"
+        );
+        assert!(
+            !holder_is_gone("pi:4194305:1f", None),
+            "an unknown hostname proves nothing"
+        );
+        assert!(
+            !holder_is_gone("", Some("pi")),
+            "a missing holder label is left to the lease"
+        );
     }
 }

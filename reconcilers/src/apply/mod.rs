@@ -42,7 +42,12 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { plan: PlanOptions::default(), timeout: Duration::from_secs(300), max_passes: 4, concurrency: 8 }
+        ApplyOptions {
+            plan: PlanOptions::default(),
+            timeout: Duration::from_secs(300),
+            max_passes: 4,
+            concurrency: 8,
+        }
     }
 }
 
@@ -117,17 +122,32 @@ pub struct ApplyContext<'a> {
 
 impl ApplyContext<'_> {
     fn scope(&self) -> ObserveScope {
-        ObserveScope { container_names: self.desired.workloads().map(|r| self.inputs.object_name(r.name())).collect() }
+        ObserveScope {
+            container_names: self
+                .desired
+                .workloads()
+                .map(|r| self.inputs.object_name(r.name()))
+                .collect(),
+        }
     }
 
     pub async fn plan_now(&self) -> Result<Plan, EngineError> {
         let observed = self.engine.observe(&self.scope()).await?;
-        Ok(plan(self.desired, &observed, self.inputs, &self.options.plan))
+        Ok(plan(
+            self.desired,
+            &observed,
+            self.inputs,
+            &self.options.plan,
+        ))
     }
 }
 
 fn blocked(p: &Plan) -> Option<String> {
-    let mut lines: Vec<String> = p.conflicts.iter().map(|c| format!("  {}/{}: {}", c.kind, c.name, c.message)).collect();
+    let mut lines: Vec<String> = p
+        .conflicts
+        .iter()
+        .map(|c| format!("  {}/{}: {}", c.kind, c.name, c.message))
+        .collect();
     lines.extend(p.errors.iter().map(|e| format!("  {e}")));
     (!lines.is_empty()).then(|| lines.join("\n"))
 }
@@ -136,7 +156,9 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
     let mut report = Report::default();
     let started = Instant::now();
     report.config_files_written = files::sync_configs(ctx.files, ctx.inputs, ctx.configs)?;
-    report.phases.push(("config files".into(), started.elapsed()));
+    report
+        .phases
+        .push(("config files".into(), started.elapsed()));
     for pass in 1..=ctx.options.max_passes {
         let t = Instant::now();
         let mut observed = ctx.engine.observe(&ctx.scope()).await?;
@@ -144,7 +166,9 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
             observed = ctx.engine.observe(&ctx.scope()).await?;
         }
         let p = plan(ctx.desired, &observed, ctx.inputs, &ctx.options.plan);
-        report.phases.push((format!("pass {pass}: observe and plan"), t.elapsed()));
+        report
+            .phases
+            .push((format!("pass {pass}: observe and plan"), t.elapsed()));
         if let Some(why) = blocked(&p) {
             return Err(ApplyError::Blocked(why));
         }
@@ -154,15 +178,26 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
         }
         // New image IDs change every container hash that uses them: build and
         // pull alone first, then plan the containers against the new IDs.
-        let is_image = |c: &crate::plan::Change| matches!(c.action, crate::plan::Action::Build | crate::plan::Action::Pull);
+        let is_image = |c: &crate::plan::Change| {
+            matches!(
+                c.action,
+                crate::plan::Action::Build | crate::plan::Action::Pull
+            )
+        };
         let p = if p.changes.iter().any(is_image) {
-            Plan { changes: p.changes.into_iter().filter(is_image).collect(), ..Plan::default() }
+            Plan {
+                changes: p.changes.into_iter().filter(is_image).collect(),
+                ..Plan::default()
+            }
         } else {
             p
         };
         let t = Instant::now();
         let outcomes = execute::execute(ctx, &p).await;
-        report.phases.push((format!("pass {pass}: execute {} change(s)", p.changes.len()), t.elapsed()));
+        report.phases.push((
+            format!("pass {pass}: execute {} change(s)", p.changes.len()),
+            t.elapsed(),
+        ));
         let failed = outcomes.iter().any(|(_, _, o)| o.is_failure());
         report.outcomes.extend(outcomes);
         if failed {
@@ -173,5 +208,8 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
     if remaining == 0 {
         return Ok(report);
     }
-    Err(ApplyError::NotConverged { passes: ctx.options.max_passes, remaining })
+    Err(ApplyError::NotConverged {
+        passes: ctx.options.max_passes,
+        remaining,
+    })
 }

@@ -12,21 +12,34 @@ pub fn previous_name(name: &str) -> String {
 }
 
 /// Returns whether it changed anything.
-pub(super) async fn finish_interrupted(ctx: &ApplyContext<'_>, observed: &crate::observed::Observed) -> Result<bool, ApplyError> {
+pub(super) async fn finish_interrupted(
+    ctx: &ApplyContext<'_>,
+    observed: &crate::observed::Observed,
+) -> Result<bool, ApplyError> {
     let mut changed = false;
     for c in &observed.containers {
-        let Some(base) = c.name.strip_suffix(PREVIOUS_SUFFIX) else { continue };
+        let Some(base) = c.name.strip_suffix(PREVIOUS_SUFFIX) else {
+            continue;
+        };
         if !c.is_managed() || c.label(labels::PROJECT) != Some(ctx.inputs.project.as_str()) {
             continue;
         }
         // Progress names resources (metadata.name), as everywhere else; `base` carries the name prefix.
         let resource = c.label(labels::NAME).unwrap_or(base);
         if observed.container(base).is_some() {
-            ctx.progress.step(kind_of(c), resource, "removing previous generation left by an interrupted apply");
+            ctx.progress.step(
+                kind_of(c),
+                resource,
+                "removing previous generation left by an interrupted apply",
+            );
             ctx.engine.remove_container(&c.name).await?;
             changed = true;
         } else {
-            ctx.progress.step(kind_of(c), resource, "restoring previous generation left by an interrupted apply");
+            ctx.progress.step(
+                kind_of(c),
+                resource,
+                "restoring previous generation left by an interrupted apply",
+            );
             ctx.engine.rename(&c.name, base).await?;
             changed = true;
         }
@@ -35,5 +48,7 @@ pub(super) async fn finish_interrupted(ctx: &ApplyContext<'_>, observed: &crate:
 }
 
 fn kind_of(c: &crate::observed::ObservedContainer) -> desired_state::model::Kind {
-    c.label(labels::KIND).and_then(desired_state::model::Kind::parse).unwrap_or(desired_state::model::Kind::Service)
+    c.label(labels::KIND)
+        .and_then(desired_state::model::Kind::parse)
+        .unwrap_or(desired_state::model::Kind::Service)
 }

@@ -20,17 +20,30 @@ fn judge(c: &ObservedContainer, condition: Condition) -> Verdict {
     let exited = matches!(c.state, Some(RunState::Exited | RunState::Dead));
     match condition {
         Condition::Started if running => Verdict::Done,
-        Condition::Healthy if running && matches!(c.health, Some(Health::Healthy) | None) => Verdict::Done,
-        Condition::Healthy if c.health == Some(Health::Unhealthy) => Verdict::Failed("unhealthy".into()),
+        Condition::Healthy if running && matches!(c.health, Some(Health::Healthy) | None) => {
+            Verdict::Done
+        }
+        Condition::Healthy if c.health == Some(Health::Unhealthy) => {
+            Verdict::Failed("unhealthy".into())
+        }
         Condition::Completed if exited && c.exit_code == Some(0) => Verdict::Done,
-        Condition::Completed if exited => Verdict::Failed(format!("exited with code {}", c.exit_code.unwrap_or(-1))),
-        Condition::Started | Condition::Healthy if exited => Verdict::Failed(format!("exited with code {}", c.exit_code.unwrap_or(-1))),
+        Condition::Completed if exited => {
+            Verdict::Failed(format!("exited with code {}", c.exit_code.unwrap_or(-1)))
+        }
+        Condition::Started | Condition::Healthy if exited => {
+            Verdict::Failed(format!("exited with code {}", c.exit_code.unwrap_or(-1)))
+        }
         _ => Verdict::Pending,
     }
 }
 
 /// Waits until `name` meets `condition`; the error says why not.
-pub async fn until(engine: &Engine, name: &str, condition: Condition, timeout: Duration) -> Result<(), String> {
+pub async fn until(
+    engine: &Engine,
+    name: &str,
+    condition: Condition,
+    timeout: Duration,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
         match engine.inspect(name).await {
@@ -62,17 +75,52 @@ mod tests {
     use super::*;
 
     fn c(state: RunState, health: Option<Health>, exit: i64) -> ObservedContainer {
-        ObservedContainer { state: Some(state), health, exit_code: Some(exit), ..Default::default() }
+        ObservedContainer {
+            state: Some(state),
+            health,
+            exit_code: Some(exit),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn conditions() {
-        assert!(matches!(judge(&c(RunState::Running, Some(Health::Starting), 0), Condition::Healthy), Verdict::Pending));
-        assert!(matches!(judge(&c(RunState::Running, Some(Health::Healthy), 0), Condition::Healthy), Verdict::Done));
-        assert!(matches!(judge(&c(RunState::Running, None, 0), Condition::Healthy), Verdict::Done));
-        assert!(matches!(judge(&c(RunState::Exited, None, 0), Condition::Completed), Verdict::Done));
-        assert!(matches!(judge(&c(RunState::Exited, None, 2), Condition::Completed), Verdict::Failed(_)));
-        assert!(matches!(judge(&c(RunState::Exited, None, 0), Condition::Healthy), Verdict::Failed(_)));
-        assert!(matches!(judge(&c(RunState::Running, Some(Health::Unhealthy), 0), Condition::Healthy), Verdict::Failed(_)));
+        assert!(matches!(
+            judge(
+                &c(RunState::Running, Some(Health::Starting), 0),
+                Condition::Healthy
+            ),
+            Verdict::Pending
+        ));
+        assert!(matches!(
+            judge(
+                &c(RunState::Running, Some(Health::Healthy), 0),
+                Condition::Healthy
+            ),
+            Verdict::Done
+        ));
+        assert!(matches!(
+            judge(&c(RunState::Running, None, 0), Condition::Healthy),
+            Verdict::Done
+        ));
+        assert!(matches!(
+            judge(&c(RunState::Exited, None, 0), Condition::Completed),
+            Verdict::Done
+        ));
+        assert!(matches!(
+            judge(&c(RunState::Exited, None, 2), Condition::Completed),
+            Verdict::Failed(_)
+        ));
+        assert!(matches!(
+            judge(&c(RunState::Exited, None, 0), Condition::Healthy),
+            Verdict::Failed(_)
+        ));
+        assert!(matches!(
+            judge(
+                &c(RunState::Running, Some(Health::Unhealthy), 0),
+                Condition::Healthy
+            ),
+            Verdict::Failed(_)
+        ));
     }
 }

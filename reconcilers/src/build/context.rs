@@ -71,7 +71,12 @@ pub enum ContextError {
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("{path}, line {line}: bad pattern {pattern:?}: {reason}")]
-    BadDockerignore { path: PathBuf, line: usize, pattern: String, reason: &'static str },
+    BadDockerignore {
+        path: PathBuf,
+        line: usize,
+        pattern: String,
+        reason: &'static str,
+    },
     #[error("Dockerfile path {dockerfile:?} must be relative and stay inside the build context")]
     DockerfileOutsideContext { dockerfile: String },
     #[error("Dockerfile {path} is not in the build context")]
@@ -80,7 +85,9 @@ pub enum ContextError {
     DockerfileNotAFile { path: PathBuf },
     #[error("{path}: name is not valid UTF-8; rename it or add it to .dockerignore")]
     NonUtf8Path { path: PathBuf },
-    #[error("{path} is a fifo or device, which a build context cannot carry; add it to .dockerignore")]
+    #[error(
+        "{path} is a fifo or device, which a build context cannot carry; add it to .dockerignore"
+    )]
     UnsupportedFileType { path: PathBuf },
     #[error("{path} changed while the build context was being read (it had {expected} bytes)")]
     ChangedDuringRead { path: PathBuf, expected: u64 },
@@ -89,7 +96,10 @@ pub enum ContextError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ContextError + '_ {
-    move |source| ContextError::Io { path: path.to_path_buf(), source }
+    move |source| ContextError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Walks `context_dir`, skipping what `.dockerignore` excludes, without
@@ -100,8 +110,9 @@ pub fn walk(context_dir: &Path, dockerfile: &str) -> Result<ContextWalk, Context
     let dockerfile = normalize_dockerfile(dockerfile)?;
     let ignore = load_dockerignore(context_dir, &dockerfile)?;
     let always_kept = |rel: &str| rel == dockerfile || rel == DOCKERIGNORE;
-    let under =
-        |dir: &str, path: &str| path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/';
+    let under = |dir: &str, path: &str| {
+        path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
+    };
 
     let mut files = Vec::new();
     let mut dirs = vec![String::new()];
@@ -117,7 +128,9 @@ pub fn walk(context_dir: &Path, dockerfile: &str) -> Result<ContextWalk, Context
                 // String; it's fine when ignored, judged with U+FFFD in place
                 // of the bad bytes.
                 let rel = join_rel(&dir_rel, &name.to_string_lossy());
-                if ignore.is_excluded(&rel) && !(file_type.is_dir() && ignore.may_reinclude_under(&rel)) {
+                if ignore.is_excluded(&rel)
+                    && !(file_type.is_dir() && ignore.may_reinclude_under(&rel))
+                {
                     continue;
                 }
                 return Err(ContextError::NonUtf8Path { path: abs });
@@ -126,7 +139,9 @@ pub fn walk(context_dir: &Path, dockerfile: &str) -> Result<ContextWalk, Context
             if !always_kept(&rel) && ignore.is_excluded(&rel) {
                 // Docker leaves the directory's own entry out even when it
                 // walks in to pick up re-included paths.
-                if file_type.is_dir() && (ignore.may_reinclude_under(&rel) || under(&rel, &dockerfile)) {
+                if file_type.is_dir()
+                    && (ignore.may_reinclude_under(&rel) || under(&rel, &dockerfile))
+                {
                     dirs.push(rel);
                 }
                 continue;
@@ -140,14 +155,25 @@ pub fn walk(context_dir: &Path, dockerfile: &str) -> Result<ContextWalk, Context
             } else if file_type.is_symlink() {
                 let target = fs::read_link(&abs).map_err(io_err(&abs))?;
                 let target = target.into_os_string().into_string();
-                FileKind::Symlink(target.map_err(|_| ContextError::NonUtf8Path { path: abs.clone() })?)
+                FileKind::Symlink(
+                    target.map_err(|_| ContextError::NonUtf8Path { path: abs.clone() })?,
+                )
             } else if file_type.is_socket() {
                 continue; // Docker skips sockets too.
             } else {
                 return Err(ContextError::UnsupportedFileType { path: abs });
             };
-            let size = if kind == FileKind::File { meta.len() } else { 0 };
-            files.push(ContextFile { rel_path: rel, mode: meta.mode(), size, kind });
+            let size = if kind == FileKind::File {
+                meta.len()
+            } else {
+                0
+            };
+            files.push(ContextFile {
+                rel_path: rel,
+                mode: meta.mode(),
+                size,
+                kind,
+            });
         }
     }
     files.sort_unstable_by(|a, b| a.rel_path.cmp(&b.rel_path));
@@ -166,7 +192,9 @@ fn join_rel(dir: &str, name: &str) -> String {
 
 /// `./a//Dockerfile` and `a/Dockerfile` are one Dockerfile, and hash alike.
 fn normalize_dockerfile(dockerfile: &str) -> Result<String, ContextError> {
-    let outside = || ContextError::DockerfileOutsideContext { dockerfile: dockerfile.to_string() };
+    let outside = || ContextError::DockerfileOutsideContext {
+        dockerfile: dockerfile.to_string(),
+    };
     if dockerfile.starts_with('/') {
         return Err(outside());
     }
@@ -185,12 +213,20 @@ fn normalize_dockerfile(dockerfile: &str) -> Result<String, ContextError> {
 }
 
 fn load_dockerignore(context_dir: &Path, dockerfile: &str) -> Result<Dockerignore, ContextError> {
-    for name in [format!("{dockerfile}.dockerignore"), DOCKERIGNORE.to_string()] {
+    for name in [
+        format!("{dockerfile}.dockerignore"),
+        DOCKERIGNORE.to_string(),
+    ] {
         let path = context_dir.join(&name);
         match fs::read(&path) {
             Ok(bytes) => {
                 return Dockerignore::parse(&String::from_utf8_lossy(&bytes)).map_err(|e| {
-                    ContextError::BadDockerignore { path, line: e.line, pattern: e.pattern, reason: e.reason }
+                    ContextError::BadDockerignore {
+                        path,
+                        line: e.line,
+                        pattern: e.pattern,
+                        reason: e.reason,
+                    }
                 })
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -200,7 +236,11 @@ fn load_dockerignore(context_dir: &Path, dockerfile: &str) -> Result<Dockerignor
     Ok(Dockerignore::default())
 }
 
-fn check_dockerfile(context_dir: &Path, files: &[ContextFile], dockerfile: &str) -> Result<(), ContextError> {
+fn check_dockerfile(
+    context_dir: &Path,
+    files: &[ContextFile],
+    dockerfile: &str,
+) -> Result<(), ContextError> {
     let path = || context_dir.join(dockerfile);
     match files.iter().find(|f| f.rel_path == dockerfile) {
         Some(f) if f.kind == FileKind::File => Ok(()),

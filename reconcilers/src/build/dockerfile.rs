@@ -36,15 +36,25 @@ pub fn from_images(text: &str, args: &BTreeMap<String, String>) -> Vec<String> {
 
 fn with_tag(image: &str) -> String {
     let last = image.rsplit('/').next().unwrap_or(image);
-    if image.contains('@') || last.contains(':') { image.to_string() } else { format!("{image}:latest") }
+    if image.contains('@') || last.contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
 }
 
-fn substitute(word: &str, args: &BTreeMap<String, String>, defaults: &BTreeMap<String, String>) -> String {
+fn substitute(
+    word: &str,
+    args: &BTreeMap<String, String>,
+    defaults: &BTreeMap<String, String>,
+) -> String {
     let mut values = defaults.clone();
     values.extend(args.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut out = word.to_string();
     for (k, v) in &values {
-        out = out.replace(&format!("${{{k}}}"), v).replace(&format!("${k}"), v);
+        out = out
+            .replace(&format!("${{{k}}}"), v)
+            .replace(&format!("${k}"), v);
     }
     out
 }
@@ -78,7 +88,13 @@ mod tests {
     #[test]
     fn finds_bases_but_not_stages_or_scratch() {
         let df = "ARG BASE=pickme/lucid-base:python-distroless-arm64\nFROM --platform=linux/arm64 python:3.11-slim AS builder\nRUN x \\\n  y\nFROM ${BASE}\nCOPY --from=builder /a /b\nFROM builder\nFROM scratch\n";
-        assert_eq!(from_images(df, &BTreeMap::new()), ["python:3.11-slim", "pickme/lucid-base:python-distroless-arm64"]);
+        assert_eq!(
+            from_images(df, &BTreeMap::new()),
+            [
+                "python:3.11-slim",
+                "pickme/lucid-base:python-distroless-arm64"
+            ]
+        );
         let args = BTreeMap::from([("BASE".to_string(), "other:1".to_string())]);
         assert_eq!(from_images(df, &args)[1], "other:1");
     }

@@ -49,7 +49,10 @@ pub fn prepare(state: &DesiredState) -> Result<Vec<PreparedBuild>, PrepareBuildE
     for r in state.of_kind(Kind::Image) {
         let Spec::Image(img) = &r.spec else { continue };
         let Some(b) = &img.build else { continue };
-        let err = |source| PrepareBuildError { resource: r.name().to_string(), source };
+        let err = |source| PrepareBuildError {
+            resource: r.name().to_string(),
+            source,
+        };
         let context_dir = r.origin.base_dir("/spec/build/context").join(&b.context);
         let walk = context::walk(&context_dir, b.dockerfile()).map_err(err)?;
         let platform = img.platform.as_ref().map(|p| p.to_string());
@@ -61,7 +64,9 @@ pub fn prepare(state: &DesiredState) -> Result<Vec<PreparedBuild>, PrepareBuildE
             platform: platform.as_deref(),
         };
         let hash = context::build_hash(&inputs, &walk).map_err(err)?;
-        let from = std::fs::read_to_string(context_dir.join(b.dockerfile())).map(|t| dockerfile::from_images(&t, &b.args)).unwrap_or_default();
+        let from = std::fs::read_to_string(context_dir.join(b.dockerfile()))
+            .map(|t| dockerfile::from_images(&t, &b.args))
+            .unwrap_or_default();
         builds.push(PreparedBuild {
             resource: r.name().to_string(),
             reference: img.reference.with_default_tag(),
@@ -78,7 +83,8 @@ pub fn prepare(state: &DesiredState) -> Result<Vec<PreparedBuild>, PrepareBuildE
     }
     let refs: BTreeSet<String> = builds.iter().map(|b| b.reference.clone()).collect();
     for b in &mut builds {
-        b.depends_on.retain(|d| refs.contains(d) && *d != b.reference);
+        b.depends_on
+            .retain(|d| refs.contains(d) && *d != b.reference);
     }
     let mut ordered = order(builds);
     // A rebuilt base must rebuild what is built FROM it: fold base hashes in, in order.
@@ -100,12 +106,15 @@ fn order(mut pending: Vec<PreparedBuild>) -> Vec<PreparedBuild> {
     let mut done: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::new();
     while !pending.is_empty() {
-        let ready: Vec<usize> = (0..pending.len()).filter(|i| pending[*i].depends_on.iter().all(|d| done.contains(d))).collect();
+        let ready: Vec<usize> = (0..pending.len())
+            .filter(|i| pending[*i].depends_on.iter().all(|d| done.contains(d)))
+            .collect();
         if ready.is_empty() {
             out.append(&mut pending);
             break;
         }
-        let mut wave: Vec<PreparedBuild> = ready.into_iter().rev().map(|i| pending.remove(i)).collect();
+        let mut wave: Vec<PreparedBuild> =
+            ready.into_iter().rev().map(|i| pending.remove(i)).collect();
         wave.reverse();
         done.extend(wave.iter().map(|b| b.reference.clone()));
         out.extend(wave);

@@ -25,7 +25,10 @@ impl ImageBuilder<'_> {
         let mut tar = Vec::with_capacity(b.walk.total_bytes as usize + 64 * 1024);
         context::write_tar(&b.context_dir, &b.walk, &mut tar).map_err(|e| e.to_string())?;
         let mut l = BTreeMap::new();
-        l.insert(labels::MANAGED_BY.to_string(), labels::MANAGED_BY_VALUE.to_string());
+        l.insert(
+            labels::MANAGED_BY.to_string(),
+            labels::MANAGED_BY_VALUE.to_string(),
+        );
         l.insert(labels::PROJECT.to_string(), self.project.to_string());
         l.insert(labels::KIND.to_string(), "Image".to_string());
         l.insert(labels::NAME.to_string(), b.resource.clone());
@@ -40,11 +43,23 @@ impl ImageBuilder<'_> {
             context_tar: tar,
         };
         let name = b.resource.clone();
-        engine.build_image(&req, &|e| (self.on_event)(&name, e)).await.map_err(|f| f.to_string())?;
+        engine
+            .build_image(&req, &|e| (self.on_event)(&name, e))
+            .await
+            .map_err(|f| f.to_string())?;
         if b.push {
             let server = registry_of(&b.reference);
-            (self.on_event)(&name, BuildEvent::Step { name: format!("push to {server}"), cached: false });
-            engine.push(&b.reference, crate::registry::docker_credentials(&server)).await.map_err(|e| e.to_string())?;
+            (self.on_event)(
+                &name,
+                BuildEvent::Step {
+                    name: format!("push to {server}"),
+                    cached: false,
+                },
+            );
+            engine
+                .push(&b.reference, crate::registry::docker_credentials(&server))
+                .await
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -53,7 +68,9 @@ impl ImageBuilder<'_> {
 /// A foreign-architecture build fails late and obscurely (`exec format error`
 /// in a RUN step), so refuse before sending anything.
 async fn check_platform(engine: &Engine, b: &PreparedBuild) -> Result<(), String> {
-    let Some(platform) = &b.platform else { return Ok(()) };
+    let Some(platform) = &b.platform else {
+        return Ok(());
+    };
     let want = platform.split('/').nth(1).unwrap_or("");
     let (_, have) = engine.platform().await.map_err(|e| e.to_string())?;
     if want == have || std::env::var_os("LUCID_ALLOW_EMULATION").is_some() {
@@ -67,9 +84,15 @@ async fn check_platform(engine: &Engine, b: &PreparedBuild) -> Result<(), String
 }
 
 impl Builder for ImageBuilder<'_> {
-    fn build<'a>(&'a self, engine: &'a Engine, image: &'a str) -> BoxFuture<'a, Result<(), String>> {
+    fn build<'a>(
+        &'a self,
+        engine: &'a Engine,
+        image: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let b = self.find(image).ok_or_else(|| format!("{image} has no build in the desired state"))?;
+            let b = self
+                .find(image)
+                .ok_or_else(|| format!("{image} has no build in the desired state"))?;
             self.run(engine, b).await
         })
     }
@@ -78,7 +101,9 @@ impl Builder for ImageBuilder<'_> {
 /// The registry host of a reference; Docker Hub when it names none.
 pub fn registry_of(reference: &str) -> String {
     match reference.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first.to_string(),
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first.to_string()
+        }
         _ => "index.docker.io".to_string(),
     }
 }

@@ -60,10 +60,17 @@ pub fn export(state: &DesiredState, options: &ExportOptions) -> Vec<ExportedFile
     let mut extra: BTreeMap<PathBuf, String> = BTreeMap::new();
     for group in groups(state, options) {
         let (content, configs) = ctx.render(&group);
-        files.push(ExportedFile { path: PathBuf::from(&group.file), content });
+        files.push(ExportedFile {
+            path: PathBuf::from(&group.file),
+            content,
+        });
         extra.extend(configs);
     }
-    files.extend(extra.into_iter().map(|(path, content)| ExportedFile { path, content }));
+    files.extend(
+        extra
+            .into_iter()
+            .map(|(path, content)| ExportedFile { path, content }),
+    );
     files
 }
 
@@ -72,15 +79,31 @@ fn phase_of(r: &Resource) -> Option<&str> {
 }
 
 fn groups(state: &DesiredState, options: &ExportOptions) -> Vec<Group> {
-    let workloads: Vec<usize> = (0..state.resources.len()).filter(|i| state.resources[*i].spec.workload().is_some()).collect();
+    let workloads: Vec<usize> = (0..state.resources.len())
+        .filter(|i| state.resources[*i].spec.workload().is_some())
+        .collect();
     if !options.selector.is_empty() {
         let chosen = crate::plan::selected(state, &options.selector);
-        let values: Vec<String> = options.selector.iter().map(|(_, v)| super::text::dns_label(v)).collect();
-        let sel: Vec<String> = options.selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let values: Vec<String> = options
+            .selector
+            .iter()
+            .map(|(_, v)| super::text::dns_label(v))
+            .collect();
+        let sel: Vec<String> = options
+            .selector
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         return vec![Group {
             file: format!("docker-compose.{}.yml", values.join("-")),
-            what: format!("the services and jobs selected by {}, with everything they depend on", sel.join(", ")),
-            members: workloads.into_iter().filter(|i| chosen.contains(i)).collect(),
+            what: format!(
+                "the services and jobs selected by {}, with everything they depend on",
+                sel.join(", ")
+            ),
+            members: workloads
+                .into_iter()
+                .filter(|i| chosen.contains(i))
+                .collect(),
             phase_file: false,
         }];
     }
@@ -95,7 +118,11 @@ fn groups(state: &DesiredState, options: &ExportOptions) -> Vec<Group> {
     let rank = |p: &str| PHASES.iter().position(|x| *x == p).unwrap_or(PHASES.len());
     phases.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
     // The master file lists services phase by phase, then those without a phase.
-    let phase_rank = |i: &usize| phase_of(&state.resources[*i]).map(|p| phases.iter().position(|x| x == p).unwrap_or(usize::MAX)).unwrap_or(usize::MAX);
+    let phase_rank = |i: &usize| {
+        phase_of(&state.resources[*i])
+            .map(|p| phases.iter().position(|x| x == p).unwrap_or(usize::MAX))
+            .unwrap_or(usize::MAX)
+    };
     let mut all = workloads.clone();
     all.sort_by_key(|i| (phase_rank(i), *i));
     let mut out: Vec<Group> = phases
@@ -103,7 +130,11 @@ fn groups(state: &DesiredState, options: &ExportOptions) -> Vec<Group> {
         .map(|p| Group {
             file: format!("docker-compose.{}.yml", super::text::dns_label(p)),
             what: format!("the services and jobs of phase {p:?}"),
-            members: workloads.iter().copied().filter(|i| phase_of(&state.resources[*i]) == Some(p)).collect(),
+            members: workloads
+                .iter()
+                .copied()
+                .filter(|i| phase_of(&state.resources[*i]) == Some(p))
+                .collect(),
             phase_file: true,
         })
         .collect();
@@ -140,9 +171,18 @@ impl<'a> Ctx<'a> {
         for r in images.values() {
             let Spec::Image(s) = &r.spec else { continue };
             let Some(b) = &s.build else { continue };
-            let path = r.origin.base_dir("/spec/build/context").join(&b.context).join(b.dockerfile());
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
-            let froms: Vec<String> = from_refs(&text).into_iter().filter(|f| images.contains_key(f)).collect();
+            let path = r
+                .origin
+                .base_dir("/spec/build/context")
+                .join(&b.context)
+                .join(b.dockerfile());
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let froms: Vec<String> = from_refs(&text)
+                .into_iter()
+                .filter(|f| images.contains_key(f))
+                .collect();
             if !froms.is_empty() {
                 bases.insert(s.reference.with_default_tag(), froms);
             }
@@ -151,13 +191,22 @@ impl<'a> Ctx<'a> {
             .workloads()
             .map(|r| {
                 let file = match phase_of(r) {
-                    Some(p) if options.selector.is_empty() => format!("docker-compose.{}.yml", super::text::dns_label(p)),
+                    Some(p) if options.selector.is_empty() => {
+                        format!("docker-compose.{}.yml", super::text::dns_label(p))
+                    }
                     _ => "docker-compose.master.yml".into(),
                 };
                 (r.name().to_string(), file)
             })
             .collect();
-        Ctx { state, options, out_dir: options.output_dir.clone(), images, bases, home }
+        Ctx {
+            state,
+            options,
+            out_dir: options.output_dir.clone(),
+            images,
+            bases,
+            home,
+        }
     }
 
     fn rel(&self, target: &Path) -> String {
@@ -178,7 +227,11 @@ impl<'a> Ctx<'a> {
 
     /// The compose text and any `configs/<name>` files it binds.
     fn render(&self, group: &Group) -> (String, BTreeMap<PathBuf, String>) {
-        let members: Vec<&Resource> = group.members.iter().map(|i| &self.state.resources[*i]).collect();
+        let members: Vec<&Resource> = group
+            .members
+            .iter()
+            .map(|i| &self.state.resources[*i])
+            .collect();
         let in_file: BTreeSet<&str> = members.iter().map(|r| r.name()).collect();
         let mut services = Map::new();
         let mut networks: BTreeSet<&str> = BTreeSet::new();
@@ -187,7 +240,10 @@ impl<'a> Ctx<'a> {
         let mut notes = Notes::default();
         for r in &members {
             let w = r.spec.workload().expect("workload");
-            services.insert(r.name().to_string(), self.service(r, w, &in_file, &mut configs, &mut notes));
+            services.insert(
+                r.name().to_string(),
+                self.service(r, w, &in_file, &mut configs, &mut notes),
+            );
             networks.extend(w.networks.iter().map(|n| n.name.as_str()));
             for m in &w.mounts {
                 if let Some(MountSource::Volume(v)) = m.source() {
@@ -199,7 +255,11 @@ impl<'a> Ctx<'a> {
         doc.insert("version".into(), json!(COMPOSE_VERSION));
         doc.insert("services".into(), Value::Object(services));
         let mut nets = Map::new();
-        for r in self.state.of_kind(Kind::Network).filter(|r| networks.contains(r.name())) {
+        for r in self
+            .state
+            .of_kind(Kind::Network)
+            .filter(|r| networks.contains(r.name()))
+        {
             let Spec::Network(n) = &r.spec else { continue };
             let mut m = Map::new();
             m.insert("name".into(), json!(r.name()));
@@ -223,7 +283,11 @@ impl<'a> Ctx<'a> {
             doc.insert("networks".into(), Value::Object(nets));
         }
         let mut vols = Map::new();
-        for r in self.state.of_kind(Kind::Volume).filter(|r| volumes.contains(r.name())) {
+        for r in self
+            .state
+            .of_kind(Kind::Volume)
+            .filter(|r| volumes.contains(r.name()))
+        {
             let Spec::Volume(v) = &r.spec else { continue };
             let mut m = Map::new();
             m.insert("name".into(), json!(r.name()));
@@ -244,13 +308,23 @@ impl<'a> Ctx<'a> {
         (format!("{header}\n{}", to_yaml(&doc)), configs)
     }
 
-    fn service(&self, r: &Resource, w: &WorkloadSpec, in_file: &BTreeSet<&str>, configs: &mut BTreeMap<PathBuf, String>, notes: &mut Notes) -> Value {
+    fn service(
+        &self,
+        r: &Resource,
+        w: &WorkloadSpec,
+        in_file: &BTreeSet<&str>,
+        configs: &mut BTreeMap<PathBuf, String>,
+        notes: &mut Notes,
+    ) -> Value {
         let mut s = Map::new();
         s.insert("container_name".into(), json!(r.name()));
         s.insert("image".into(), json!(w.image.as_str()));
         if let Some((img_r, img)) = self.image_of(w) {
             if let Some(b) = &img.build {
-                let ctx = img_r.origin.base_dir("/spec/build/context").join(&b.context);
+                let ctx = img_r
+                    .origin
+                    .base_dir("/spec/build/context")
+                    .join(&b.context);
                 let mut build = Map::new();
                 build.insert("context".into(), json!(self.rel(&ctx)));
                 if let Some(d) = &b.dockerfile {
@@ -288,17 +362,20 @@ impl<'a> Ctx<'a> {
             let files: Vec<String> = w
                 .env_from
                 .iter()
-                .filter_map(|e| match self.get(Kind::SecretSet, &e.secret_set).map(|r| &r.spec) {
-                    Some(Spec::SecretSet(set)) => {
-                        notes.secret_sets.insert(e.secret_set.clone());
-                        Some(self.rel(&self.options.secrets_dir.join(&set.file)))
-                    }
-                    _ => None,
-                })
+                .filter_map(
+                    |e| match self.get(Kind::SecretSet, &e.secret_set).map(|r| &r.spec) {
+                        Some(Spec::SecretSet(set)) => {
+                            notes.secret_sets.insert(e.secret_set.clone());
+                            Some(self.rel(&self.options.secrets_dir.join(&set.file)))
+                        }
+                        _ => None,
+                    },
+                )
                 .collect();
             s.insert("env_file".into(), json!(files));
         }
-        let (published, exposed): (Vec<_>, Vec<_>) = w.ports.iter().partition(|p| p.host_port.is_some());
+        let (published, exposed): (Vec<_>, Vec<_>) =
+            w.ports.iter().partition(|p| p.host_port.is_some());
         if !published.is_empty() {
             let ports: Vec<String> = published
                 .iter()
@@ -308,7 +385,12 @@ impl<'a> Ctx<'a> {
                         Some(ip) => format!("{ip}:"),
                         None => String::new(),
                     };
-                    format!("{host}{}:{}/{}", p.host_port.unwrap_or_default(), p.container_port, p.protocol.as_str())
+                    format!(
+                        "{host}{}:{}/{}",
+                        p.host_port.unwrap_or_default(),
+                        p.container_port,
+                        p.protocol.as_str()
+                    )
                 })
                 .collect();
             s.insert("ports".into(), json!(ports));
@@ -316,7 +398,13 @@ impl<'a> Ctx<'a> {
         if !exposed.is_empty() {
             let expose: Vec<String> = exposed
                 .iter()
-                .map(|p| if p.protocol == Protocol::Tcp { p.container_port.to_string() } else { format!("{}/{}", p.container_port, p.protocol.as_str()) })
+                .map(|p| {
+                    if p.protocol == Protocol::Tcp {
+                        p.container_port.to_string()
+                    } else {
+                        format!("{}/{}", p.container_port, p.protocol.as_str())
+                    }
+                })
                 .collect();
             s.insert("expose".into(), json!(expose));
         }
@@ -344,7 +432,10 @@ impl<'a> Ctx<'a> {
                 Some(MountSource::Volume(v)) => vols.push(format!("{v}:{}{ro}", m.target)),
                 Some(MountSource::Bind(b)) => vols.push(format!("{b}:{}{ro}", m.target)),
                 Some(MountSource::ConfigFile(c)) => {
-                    let Some(Spec::ConfigFile(cf)) = self.get(Kind::ConfigFile, c).map(|r| &r.spec) else { continue };
+                    let Some(Spec::ConfigFile(cf)) = self.get(Kind::ConfigFile, c).map(|r| &r.spec)
+                    else {
+                        continue;
+                    };
                     let cr = self.get(Kind::ConfigFile, c).expect("declared");
                     let source = match (&cf.file, &cf.content) {
                         (Some(f), _) => self.rel(&cr.origin.base_dir("/spec/file").join(f)),
@@ -391,7 +482,9 @@ impl<'a> Ctx<'a> {
             if in_file.contains(d.name.as_str()) {
                 deps.insert(d.name.clone(), json!({"condition": condition(d.condition)}));
             } else {
-                notes.cross.push((r.name().to_string(), d.name.clone(), d.condition));
+                notes
+                    .cross
+                    .push((r.name().to_string(), d.name.clone(), d.condition));
             }
         }
         if !deps.is_empty() {
@@ -458,9 +551,22 @@ impl<'a> Ctx<'a> {
                 h.push('\n');
             }
         };
-        let sources = if self.options.sources.is_empty() { "the desired state".to_string() } else { self.options.sources.join(" + ") };
-        para(&mut h, &format!("{}: {}, exported by `lucidctl export compose` from {sources}.", group.file, group.what));
-        para(&mut h, "Generated: change the desired state and export again rather than editing this file.");
+        let sources = if self.options.sources.is_empty() {
+            "the desired state".to_string()
+        } else {
+            self.options.sources.join(" + ")
+        };
+        para(
+            &mut h,
+            &format!(
+                "{}: {}, exported by `lucidctl export compose` from {sources}.",
+                group.file, group.what
+            ),
+        );
+        para(
+            &mut h,
+            "Generated: change the desired state and export again rather than editing this file.",
+        );
         line(&mut h, "");
         para(
             &mut h,
@@ -470,7 +576,10 @@ impl<'a> Ctx<'a> {
                  objects. Use one project name for every file:"
             ),
         );
-        line(&mut h, &format!("  docker-compose -p lucid -f {} up -d", group.file));
+        line(
+            &mut h,
+            &format!("  docker-compose -p lucid -f {} up -d", group.file),
+        );
         if !notes.secret_sets.is_empty() {
             let dir = self.rel(&self.options.secrets_dir);
             para(
@@ -483,23 +592,46 @@ impl<'a> Ctx<'a> {
         }
         if members.is_empty() {
             line(&mut h, "");
-            line(&mut h, "No service or job matched: this file declares nothing.");
+            line(
+                &mut h,
+                "No service or job matched: this file declares nothing.",
+            );
         }
         if !notes.cross.is_empty() {
             line(&mut h, "");
-            line(&mut h, "Requires, up first from the other files (depends_on cannot reach across files):");
+            line(
+                &mut h,
+                "Requires, up first from the other files (depends_on cannot reach across files):",
+            );
             let mut seen = BTreeSet::new();
             for (_, dep, cond) in &notes.cross {
                 if !seen.insert((dep.clone(), condition(*cond))) {
                     continue;
                 }
                 let home = self.home.get(dep).cloned().unwrap_or_default();
-                let users: Vec<&str> = notes.cross.iter().filter(|(_, d, c)| d == dep && c == cond).map(|(u, _, _)| u.as_str()).collect();
-                wrap_with(&mut h, &format!("{dep} {} ({home}), for {}", condition_words(*cond), users.join(", ")), "#  ", "#     ");
+                let users: Vec<&str> = notes
+                    .cross
+                    .iter()
+                    .filter(|(_, d, c)| d == dep && c == cond)
+                    .map(|(u, _, _)| u.as_str())
+                    .collect();
+                wrap_with(
+                    &mut h,
+                    &format!(
+                        "{dep} {} ({home}), for {}",
+                        condition_words(*cond),
+                        users.join(", ")
+                    ),
+                    "#  ",
+                    "#     ",
+                );
             }
         }
         line(&mut h, "");
-        line(&mut h, "What compose cannot express (lucidctl enforces it; this file does not):");
+        line(
+            &mut h,
+            "What compose cannot express (lucidctl enforces it; this file does not):",
+        );
         let mut bullets: Vec<String> = Vec::new();
         bullets.push(
             "Ownership: no io.lucidctl.* labels or spec hashes are written. lucidctl reports containers, networks and \
@@ -522,10 +654,17 @@ impl<'a> Ctx<'a> {
             ));
         }
         for p in self.state.of_kind(Kind::IsolationPolicy) {
-            let Spec::IsolationPolicy(pol) = &p.spec else { continue };
+            let Spec::IsolationPolicy(pol) = &p.spec else {
+                continue;
+            };
             let touches = members.iter().any(|r| {
-                pol.members.iter().chain(&pol.bridges).any(|m| m == r.name())
-                    || r.spec.workload().is_some_and(|w| w.networks.iter().any(|n| n.name == pol.network))
+                pol.members
+                    .iter()
+                    .chain(&pol.bridges)
+                    .any(|m| m == r.name())
+                    || r.spec
+                        .workload()
+                        .is_some_and(|w| w.networks.iter().any(|n| n.name == pol.network))
             });
             if !touches {
                 continue;
@@ -539,7 +678,10 @@ impl<'a> Ctx<'a> {
             if pol.bridges.is_empty() {
                 b.push_str("; no service may bridge it to another network.");
             } else {
-                b.push_str(&format!("; only {} may join it and other networks too.", pol.bridges.join(", ")));
+                b.push_str(&format!(
+                    "; only {} may join it and other networks too.",
+                    pol.bridges.join(", ")
+                ));
             }
             b.push_str(
                 " This file follows the rule, but compose does not enforce it: a service added here by hand, or \
@@ -555,7 +697,12 @@ impl<'a> Ctx<'a> {
                 .config_files
                 .iter()
                 .filter_map(|c| match self.get(Kind::ConfigFile, c).map(|r| &r.spec) {
-                    Some(Spec::ConfigFile(cf)) => Some(format!("{c} {}", cf.mode.map(|m| m.to_string()).unwrap_or_else(|| "0644".into()))),
+                    Some(Spec::ConfigFile(cf)) => Some(format!(
+                        "{c} {}",
+                        cf.mode
+                            .map(|m| m.to_string())
+                            .unwrap_or_else(|| "0644".into())
+                    )),
                     _ => None,
                 })
                 .collect();
@@ -589,13 +736,22 @@ impl<'a> Ctx<'a> {
         let mut by_base: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for img in &notes.built {
             for base in self.bases.get(img).into_iter().flatten() {
-                by_base.entry(base.as_str()).or_default().push(self.images[img].name());
+                by_base
+                    .entry(base.as_str())
+                    .or_default()
+                    .push(self.images[img].name());
             }
         }
         if !by_base.is_empty() {
             let parts: Vec<String> = by_base
                 .iter()
-                .map(|(base, users)| format!("{base} (Image {}) before the Images built FROM it: {}", self.images[*base].name(), users.join(", ")))
+                .map(|(base, users)| {
+                    format!(
+                        "{base} (Image {}) before the Images built FROM it: {}",
+                        self.images[*base].name(),
+                        users.join(", ")
+                    )
+                })
                 .collect();
             bullets.push(format!(
                 "Build order: lucidctl builds base images first ({}); compose does not order builds, so build the \
@@ -612,14 +768,26 @@ impl<'a> Ctx<'a> {
         }
         let mut pushed: Vec<String> = Vec::new();
         let mut unused: Vec<String> = Vec::new();
-        let used: BTreeSet<String> = members.iter().filter_map(|r| r.spec.workload()).map(|w| w.image.with_default_tag()).collect();
+        let used: BTreeSet<String> = members
+            .iter()
+            .filter_map(|r| r.spec.workload())
+            .map(|w| w.image.with_default_tag())
+            .collect();
         for (reference, r) in &self.images {
             let Spec::Image(s) = &r.spec else { continue };
             if s.push && used.contains(reference) {
                 pushed.push(r.name().to_string());
             }
-            let used_anywhere = self.state.workloads().filter_map(|w| w.spec.workload()).any(|w| &w.image.with_default_tag() == reference);
-            if !group.phase_file && !used_anywhere && s.build.is_some() && members.len() == self.state.workloads().count() {
+            let used_anywhere = self
+                .state
+                .workloads()
+                .filter_map(|w| w.spec.workload())
+                .any(|w| &w.image.with_default_tag() == reference);
+            if !group.phase_file
+                && !used_anywhere
+                && s.build.is_some()
+                && members.len() == self.state.workloads().count()
+            {
                 unused.push(format!("{} ({})", r.name(), s.reference));
             }
         }
@@ -733,7 +901,9 @@ fn from_refs(dockerfile: &str) -> Vec<String> {
         if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
             continue;
         }
-        let Some(image) = words.find(|w| !w.starts_with("--")) else { continue };
+        let Some(image) = words.find(|w| !w.starts_with("--")) else {
+            continue;
+        };
         if image.contains('$') || image == "scratch" {
             continue;
         }

@@ -31,12 +31,20 @@ pub fn relative(from: &Path, to: &Path) -> String {
     let b: Vec<_> = to.components().collect();
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     let mut parts: Vec<String> = vec!["..".to_string(); a.len() - common];
-    parts.extend(b[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.extend(
+        b[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
     if parts.is_empty() {
         return ".".into();
     }
     let joined = parts.join("/");
-    if joined.starts_with("..") { joined } else { format!("./{joined}") }
+    if joined.starts_with("..") {
+        joined
+    } else {
+        format!("./{joined}")
+    }
 }
 
 /// Splits a command line the way compose (through Python's `shlex.split`) does:
@@ -140,7 +148,9 @@ pub fn interpolate(s: &str, env: &HashMap<String, String>) -> (String, Vec<Unres
             };
             let inner = &inner_start[..close];
             rest = &inner_start[close + 1..];
-            let name_len = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(inner.len());
+            let name_len = inner
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(inner.len());
             let (name, op) = inner.split_at(name_len);
             if !valid_name(name) {
                 problems.push(Unresolved::Invalid(format!("${{{inner}}}")));
@@ -157,10 +167,20 @@ pub fn interpolate(s: &str, env: &HashMap<String, String>) -> (String, Vec<Unres
                         out.push_str(&format!("${{{name}}}"));
                     }
                 },
-                _ if op.starts_with(":-") => out.push_str(if set_nonempty { value.unwrap() } else { &op[2..] }),
-                _ if op.starts_with('-') => out.push_str(value.map(String::as_str).unwrap_or(&op[1..])),
+                _ if op.starts_with(":-") => out.push_str(if set_nonempty {
+                    value.unwrap()
+                } else {
+                    &op[2..]
+                }),
+                _ if op.starts_with('-') => {
+                    out.push_str(value.map(String::as_str).unwrap_or(&op[1..]))
+                }
                 _ if op.starts_with(":?") || op.starts_with('?') => {
-                    let ok = if op.starts_with(':') { set_nonempty } else { value.is_some() };
+                    let ok = if op.starts_with(':') {
+                        set_nonempty
+                    } else {
+                        value.is_some()
+                    };
                     if ok {
                         out.push_str(value.unwrap());
                     } else {
@@ -176,7 +196,9 @@ pub fn interpolate(s: &str, env: &HashMap<String, String>) -> (String, Vec<Unres
             }
             continue;
         }
-        let name_len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
         let name = &after[..name_len];
         if valid_name(name) {
             match env.get(name) {
@@ -188,7 +210,10 @@ pub fn interpolate(s: &str, env: &HashMap<String, String>) -> (String, Vec<Unres
             }
             rest = &after[name_len..];
         } else {
-            problems.push(Unresolved::Invalid(format!("${}", after.chars().next().map(String::from).unwrap_or_default())));
+            problems.push(Unresolved::Invalid(format!(
+                "${}",
+                after.chars().next().map(String::from).unwrap_or_default()
+            )));
             out.push('$');
             rest = after;
         }
@@ -198,7 +223,9 @@ pub fn interpolate(s: &str, env: &HashMap<String, String>) -> (String, Vec<Unres
 }
 
 fn valid_name(name: &str) -> bool {
-    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
 }
 
 /// `$` doubled, so compose passes the text through its interpolation unchanged.
@@ -220,7 +247,11 @@ pub fn dns_label(s: &str) -> String {
     while out.ends_with('-') {
         out.pop();
     }
-    if out.is_empty() { "x".into() } else { out }
+    if out.is_empty() {
+        "x".into()
+    } else {
+        out
+    }
 }
 
 pub fn is_dns_label(s: &str) -> bool {
@@ -239,10 +270,14 @@ pub fn parse_compose_duration(s: &str) -> Option<std::time::Duration> {
         return None;
     }
     while !rest.is_empty() {
-        let n_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let n_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let n: f64 = rest[..n_len].parse().ok()?;
         rest = &rest[n_len..];
-        let u_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult = match &rest[..u_len] {
             "h" => 3600.0,
             "m" => 60.0,
@@ -265,17 +300,29 @@ mod tests {
 
     #[test]
     fn relative_paths_between_directories() {
-        assert_eq!(relative(Path::new("/a/b/docker"), Path::new("/a/b/environment/.env.x")), "../environment/.env.x");
+        assert_eq!(
+            relative(
+                Path::new("/a/b/docker"),
+                Path::new("/a/b/environment/.env.x")
+            ),
+            "../environment/.env.x"
+        );
         assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b/c/d")), "./c/d");
         assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b")), ".");
-        assert_eq!(relative(Path::new("/a/b/c/../d"), Path::new("/a/x")), "../../x");
+        assert_eq!(
+            relative(Path::new("/a/b/c/../d"), Path::new("/a/x")),
+            "../../x"
+        );
     }
 
     #[test]
     fn words_split_like_shlex() {
         let w = |s: &str| split_words(s).unwrap();
         assert_eq!(w("nginx -g 'daemon off;'"), ["nginx", "-g", "daemon off;"]);
-        assert_eq!(w(r#"sh -c "echo \"hi\" \$HOME""#), ["sh", "-c", r#"echo "hi" $HOME"#]);
+        assert_eq!(
+            w(r#"sh -c "echo \"hi\" \$HOME""#),
+            ["sh", "-c", r#"echo "hi" $HOME"#]
+        );
         assert_eq!(w(r"a\ b  c"), ["a b", "c"]);
         assert_eq!(w("''"), [""]);
         assert!(w("").is_empty());
@@ -284,7 +331,10 @@ mod tests {
 
     #[test]
     fn interpolation_follows_compose() {
-        let env: HashMap<String, String> = [("A", "1"), ("E", "")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = [("A", "1"), ("E", "")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let i = |s: &str| interpolate(s, &env);
         assert_eq!(i("x${A}y$A $$A").0, "x1y1 $A");
         assert_eq!(i("${E:-d} ${E-d} ${U-d} ${U:-d}").0, "d  d d");
@@ -301,9 +351,18 @@ mod tests {
         assert_eq!(dns_label("My_App.web"), "my-app-web");
         assert_eq!(dns_label("__"), "x");
         assert!(is_dns_label("lucid-redis") && !is_dns_label("Redis"));
-        assert_eq!(parse_compose_duration("1m30s"), Some(std::time::Duration::from_secs(90)));
-        assert_eq!(parse_compose_duration("1.5s"), Some(std::time::Duration::from_millis(1500)));
-        assert_eq!(parse_compose_duration("10"), Some(std::time::Duration::from_secs(10)));
+        assert_eq!(
+            parse_compose_duration("1m30s"),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_compose_duration("1.5s"),
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_compose_duration("10"),
+            Some(std::time::Duration::from_secs(10))
+        );
         assert_eq!(parse_compose_duration("10x"), None);
     }
 }

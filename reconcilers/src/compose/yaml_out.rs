@@ -103,8 +103,12 @@ pub fn scalar(s: &str) -> String {
 }
 
 fn plain_ok(s: &str) -> bool {
-    const WORDS: [&str; 11] = ["y", "n", "yes", "no", "true", "false", "on", "off", "null", "nan", "inf"];
-    let Some(first) = s.chars().next() else { return false };
+    const WORDS: [&str; 11] = [
+        "y", "n", "yes", "no", "true", "false", "on", "off", "null", "nan", "inf",
+    ];
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
     if !(first.is_ascii_alphabetic() || first == '/' || first == '_') {
         return false;
     }
@@ -114,7 +118,8 @@ fn plain_ok(s: &str) -> bool {
     if WORDS.contains(&s.to_ascii_lowercase().as_str()) {
         return false;
     }
-    s.chars().all(|c| c.is_ascii_alphanumeric() || "_./@+=:-".contains(c))
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_./@+=:-".contains(c))
 }
 
 /// Multi-line text that a literal block reproduces exactly.
@@ -169,16 +174,45 @@ mod tests {
 
     fn round_trip(v: &Value) {
         let text = to_yaml(v);
-        let parsed = parse_documents(Path::new("t.yaml"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let parsed =
+            parse_documents(Path::new("t.yaml"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(&parsed[0].value, v, "\n{text}");
     }
 
     #[test]
     fn scalars_that_look_like_other_types_are_quoted() {
-        for s in ["no", "Yes", "off", "8080:80", "1.5", "0644", "", " x", "a: b", "-x", "~", "null", "@x", "2001-12-14", "*a", "&a", "!x", "%x", "x #y", "[x]", "{x}"] {
+        for s in [
+            "no",
+            "Yes",
+            "off",
+            "8080:80",
+            "1.5",
+            "0644",
+            "",
+            " x",
+            "a: b",
+            "-x",
+            "~",
+            "null",
+            "@x",
+            "2001-12-14",
+            "*a",
+            "&a",
+            "!x",
+            "%x",
+            "x #y",
+            "[x]",
+            "{x}",
+        ] {
             assert!(scalar(s).starts_with('"'), "{s}");
         }
-        for s in ["lucid-redis", "/etc/redis/redis.conf", "no-new-privileges:true", "http://x:9/a", "ES_JAVA_OPTS"] {
+        for s in [
+            "lucid-redis",
+            "/etc/redis/redis.conf",
+            "no-new-privileges:true",
+            "http://x:9/a",
+            "ES_JAVA_OPTS",
+        ] {
             assert_eq!(scalar(s), s);
         }
     }

@@ -3,13 +3,14 @@
 use super::{Engine, EngineError};
 use crate::render::{ContainerSpec, MountFrom, NetworkPlanSpec, RenderedAttachment};
 use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Ipam, IpamConfig, Mount, MountType,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, NetworkingConfig, PortBinding, RestartPolicy,
-    RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Ipam,
+    IpamConfig, Mount, MountType, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkDisconnectRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, RemoveContainerOptions, RemoveVolumeOptions, RenameContainerOptions, StartContainerOptions,
-    StopContainerOptions,
+    CreateContainerOptions, RemoveContainerOptions, RemoveVolumeOptions, RenameContainerOptions,
+    StartContainerOptions, StopContainerOptions,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,7 +21,10 @@ fn map(labels: &BTreeMap<String, String>) -> HashMap<String, String> {
 fn endpoint(a: &RenderedAttachment) -> EndpointSettings {
     EndpointSettings {
         aliases: (!a.aliases.is_empty()).then(|| a.aliases.clone()),
-        ipam_config: a.ipv4_address.as_ref().map(|ip| EndpointIpamConfig { ipv4_address: Some(ip.clone()), ..Default::default() }),
+        ipam_config: a.ipv4_address.as_ref().map(|ip| EndpointIpamConfig {
+            ipv4_address: Some(ip.clone()),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -32,10 +36,14 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         let key = format!("{}/{}", p.container_port, p.protocol.as_str());
         exposed.push(key.clone());
         if let Some(host) = p.host_port {
-            bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(PortBinding {
-                host_ip: p.host_ip.map(|ip| ip.to_string()),
-                host_port: Some(host.to_string()),
-            });
+            bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: p.host_ip.map(|ip| ip.to_string()),
+                    host_port: Some(host.to_string()),
+                });
         }
     }
     let mounts = spec
@@ -46,7 +54,13 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
                 MountFrom::Volume(v) => (MountType::VOLUME, v.clone()),
                 MountFrom::HostPath(p) => (MountType::BIND, p.clone()),
             };
-            Mount { target: Some(m.target.clone()), source: Some(source), typ: Some(typ), read_only: Some(m.read_only), ..Default::default() }
+            Mount {
+                target: Some(m.target.clone()),
+                source: Some(source),
+                typ: Some(typ),
+                read_only: Some(m.read_only),
+                ..Default::default()
+            }
         })
         .collect();
     let healthcheck = spec.healthcheck.as_ref().map(|h| HealthConfig {
@@ -61,7 +75,9 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         name: Some(match r {
             desired_state::model::RestartPolicy::No => RestartPolicyNameEnum::NO,
             desired_state::model::RestartPolicy::Always => RestartPolicyNameEnum::ALWAYS,
-            desired_state::model::RestartPolicy::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
+            desired_state::model::RestartPolicy::UnlessStopped => {
+                RestartPolicyNameEnum::UNLESS_STOPPED
+            }
             desired_state::model::RestartPolicy::OnFailure => RestartPolicyNameEnum::ON_FAILURE,
         }),
         maximum_retry_count: None,
@@ -71,7 +87,12 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
     let first = spec.networks.first();
     ContainerCreateBody {
         image: Some(spec.image.clone()),
-        env: Some(spec.env.iter().map(|(k, v)| format!("{k}={}", v.expose())).collect()),
+        env: Some(
+            spec.env
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.expose()))
+                .collect(),
+        ),
         cmd: spec.command.clone(),
         entrypoint: spec.entrypoint.clone(),
         user: spec.user.clone(),
@@ -90,83 +111,155 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
             readonly_rootfs: sec.read_only_root_filesystem.then_some(true),
             cap_drop: (!sec.cap_drop.is_empty()).then(|| sec.cap_drop.clone()),
             cap_add: (!sec.cap_add.is_empty()).then(|| sec.cap_add.clone()),
-            security_opt: sec.no_new_privileges.then(|| vec!["no-new-privileges:true".to_string()]),
+            security_opt: sec
+                .no_new_privileges
+                .then(|| vec!["no-new-privileges:true".to_string()]),
             privileged: sec.privileged.then_some(true),
             init: spec.init,
-            network_mode: Some(first.map(|n| n.network.clone()).unwrap_or_else(|| "bridge".into())),
+            network_mode: Some(
+                first
+                    .map(|n| n.network.clone())
+                    .unwrap_or_else(|| "bridge".into()),
+            ),
             ..Default::default()
         }),
-        networking_config: first.map(|n| NetworkingConfig { endpoints_config: Some(HashMap::from([(n.network.clone(), endpoint(n))])) }),
+        networking_config: first.map(|n| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(n.network.clone(), endpoint(n))])),
+        }),
         ..Default::default()
     }
 }
 
 impl Engine {
     /// Creates the container under `name` and attaches every declared network. Does not start it.
-    pub async fn create_container(&self, spec: &ContainerSpec, name: &str) -> Result<String, EngineError> {
+    pub async fn create_container(
+        &self,
+        spec: &ContainerSpec,
+        name: &str,
+    ) -> Result<String, EngineError> {
         let what = format!("create container {name}");
-        let options = CreateContainerOptions { name: Some(name.to_string()), ..Default::default() };
-        let created = self.docker.create_container(Some(options), create_body(spec)).await.map_err(|e| EngineError::from_bollard(&what, e))?;
+        let options = CreateContainerOptions {
+            name: Some(name.to_string()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(options), create_body(spec))
+            .await
+            .map_err(|e| EngineError::from_bollard(&what, e))?;
         for extra in spec.networks.iter().skip(1) {
             self.connect_network(name, extra).await?;
         }
         Ok(created.id)
     }
 
-    pub async fn connect_network(&self, container: &str, a: &RenderedAttachment) -> Result<(), EngineError> {
-        let req = NetworkConnectRequest { container: container.to_string(), endpoint_config: Some(endpoint(a)) };
+    pub async fn connect_network(
+        &self,
+        container: &str,
+        a: &RenderedAttachment,
+    ) -> Result<(), EngineError> {
+        let req = NetworkConnectRequest {
+            container: container.to_string(),
+            endpoint_config: Some(endpoint(a)),
+        };
         self.docker
             .connect_network(&a.network, req)
             .await
-            .map_err(|e| EngineError::from_bollard(format!("connect {container} to {}", a.network), e))
+            .map_err(|e| {
+                EngineError::from_bollard(format!("connect {container} to {}", a.network), e)
+            })
     }
 
-    pub async fn disconnect_network(&self, container: &str, network: &str) -> Result<(), EngineError> {
-        let req = NetworkDisconnectRequest { container: container.to_string(), force: Some(true) };
+    pub async fn disconnect_network(
+        &self,
+        container: &str,
+        network: &str,
+    ) -> Result<(), EngineError> {
+        let req = NetworkDisconnectRequest {
+            container: container.to_string(),
+            force: Some(true),
+        };
         self.docker
             .disconnect_network(network, req)
             .await
-            .map_err(|e| EngineError::from_bollard(format!("disconnect {container} from {network}"), e))
+            .map_err(|e| {
+                EngineError::from_bollard(format!("disconnect {container} from {network}"), e)
+            })
     }
 
     pub async fn start(&self, name: &str) -> Result<(), EngineError> {
-        match self.docker.start_container(name, None::<StartContainerOptions>).await {
+        match self
+            .docker
+            .start_container(name, None::<StartContainerOptions>)
+            .await
+        {
             Ok(()) => Ok(()),
             // 304: already running, which is what was asked for.
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
-            Err(e) => Err(EngineError::from_bollard(format!("start container {name}"), e)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::from_bollard(
+                format!("start container {name}"),
+                e,
+            )),
         }
     }
 
     pub async fn stop(&self, name: &str, grace_seconds: Option<i64>) -> Result<(), EngineError> {
-        let options = StopContainerOptions { t: grace_seconds.map(|t| t as i32), ..Default::default() };
+        let options = StopContainerOptions {
+            t: grace_seconds.map(|t| t as i32),
+            ..Default::default()
+        };
         match self.docker.stop_container(name, Some(options)).await {
             Ok(()) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
-            Err(e) => Err(EngineError::from_bollard(format!("stop container {name}"), e)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::from_bollard(
+                format!("stop container {name}"),
+                e,
+            )),
         }
     }
 
     /// Force-removes a container; anonymous volumes go with it, named volumes never do.
     pub async fn remove_container(&self, name: &str) -> Result<(), EngineError> {
-        let options = RemoveContainerOptions { force: true, v: false, ..Default::default() };
+        let options = RemoveContainerOptions {
+            force: true,
+            v: false,
+            ..Default::default()
+        };
         match self.docker.remove_container(name, Some(options)).await {
             Ok(()) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
-            Err(e) => Err(EngineError::from_bollard(format!("remove container {name}"), e)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::from_bollard(
+                format!("remove container {name}"),
+                e,
+            )),
         }
     }
 
     pub async fn rename(&self, from: &str, to: &str) -> Result<(), EngineError> {
         self.docker
-            .rename_container(from, RenameContainerOptions { name: to.to_string() })
+            .rename_container(
+                from,
+                RenameContainerOptions {
+                    name: to.to_string(),
+                },
+            )
             .await
             .map_err(|e| EngineError::from_bollard(format!("rename container {from} to {to}"), e))
     }
 
     pub async fn create_network(&self, n: &NetworkPlanSpec) -> Result<(), EngineError> {
         let ipam = n.spec.subnet.map(|s| Ipam {
-            config: Some(vec![IpamConfig { subnet: Some(s.to_string()), gateway: n.spec.gateway.map(|g| g.to_string()), ..Default::default() }]),
+            config: Some(vec![IpamConfig {
+                subnet: Some(s.to_string()),
+                gateway: n.spec.gateway.map(|g| g.to_string()),
+                ..Default::default()
+            }]),
             ..Default::default()
         });
         let req = NetworkCreateRequest {
@@ -177,51 +270,101 @@ impl Engine {
             labels: Some(map(&n.labels)),
             ..Default::default()
         };
-        self.docker.create_network(req).await.map(|_| ()).map_err(|e| EngineError::from_bollard(format!("create network {}", n.name), e))
+        self.docker
+            .create_network(req)
+            .await
+            .map(|_| ())
+            .map_err(|e| EngineError::from_bollard(format!("create network {}", n.name), e))
     }
 
     pub async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
         match self.docker.remove_network(name).await {
             Ok(()) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
-            Err(e) => Err(EngineError::from_bollard(format!("remove network {name}"), e)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::from_bollard(
+                format!("remove network {name}"),
+                e,
+            )),
         }
     }
 
-    pub async fn create_volume(&self, name: &str, labels: &BTreeMap<String, String>, driver: Option<&str>) -> Result<(), EngineError> {
+    pub async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+        driver: Option<&str>,
+    ) -> Result<(), EngineError> {
         let req = VolumeCreateRequest {
             name: Some(name.to_string()),
             driver: driver.map(str::to_string),
             labels: Some(map(labels)),
             ..Default::default()
         };
-        self.docker.create_volume(req).await.map(|_| ()).map_err(|e| EngineError::from_bollard(format!("create volume {name}"), e))
+        self.docker
+            .create_volume(req)
+            .await
+            .map(|_| ())
+            .map_err(|e| EngineError::from_bollard(format!("create volume {name}"), e))
     }
 
     /// Only ever called for an explicit `--prune-volumes`.
     pub async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
-        match self.docker.remove_volume(name, None::<RemoveVolumeOptions>).await {
+        match self
+            .docker
+            .remove_volume(name, None::<RemoveVolumeOptions>)
+            .await
+        {
             Ok(()) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
-            Err(e) => Err(EngineError::from_bollard(format!("remove volume {name}"), e)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::from_bollard(
+                format!("remove volume {name}"),
+                e,
+            )),
         }
     }
 
     /// The volume's labels, or None when it does not exist.
-    pub async fn volume_labels(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, EngineError> {
+    pub async fn volume_labels(
+        &self,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, EngineError> {
         match self.docker.inspect_volume(name).await {
             Ok(v) => Ok(Some(v.labels.into_iter().collect())),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
-            Err(e) => Err(EngineError::from_bollard(format!("inspect volume {name}"), e)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(EngineError::from_bollard(
+                format!("inspect volume {name}"),
+                e,
+            )),
         }
     }
 
     /// One container's current state, for health and completion waits.
-    pub async fn inspect(&self, name: &str) -> Result<Option<crate::observed::ObservedContainer>, EngineError> {
-        match self.docker.inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>).await {
+    pub async fn inspect(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::observed::ObservedContainer>, EngineError> {
+        match self
+            .docker
+            .inspect_container(
+                name,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+        {
             Ok(c) => Ok(Some(super::convert::container(c))),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
-            Err(e) => Err(EngineError::from_bollard(format!("inspect container {name}"), e)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(EngineError::from_bollard(
+                format!("inspect container {name}"),
+                e,
+            )),
         }
     }
 
@@ -229,7 +372,11 @@ impl Engine {
     pub async fn pull(&self, reference: &str) -> Result<(), EngineError> {
         use futures_util::TryStreamExt;
         let (image, tag) = super::split_tag(reference);
-        let options = bollard::query_parameters::CreateImageOptions { from_image: Some(image), tag: Some(tag), ..Default::default() };
+        let options = bollard::query_parameters::CreateImageOptions {
+            from_image: Some(image),
+            tag: Some(tag),
+            ..Default::default()
+        };
         self.docker
             .create_image(Some(options), None, None)
             .try_collect::<Vec<_>>()

@@ -21,7 +21,10 @@ pub struct BuildRequest {
 /// Progress from a build: one line per step, then its output.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BuildEvent {
-    Step { name: String, cached: bool },
+    Step {
+        name: String,
+        cached: bool,
+    },
     Log(String),
     /// BuildKit was refused and the classic builder is used instead.
     FellBack(String),
@@ -43,25 +46,46 @@ fn options(req: &BuildRequest, buildkit: bool) -> BuildImageOptions {
     BuildImageOptions {
         dockerfile: req.dockerfile.clone(),
         t: Some(req.tag.clone()),
-        buildargs: Some(req.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>()),
-        labels: Some(req.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>()),
+        buildargs: Some(
+            req.args
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<HashMap<_, _>>(),
+        ),
+        labels: Some(
+            req.labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<HashMap<_, _>>(),
+        ),
         target: req.target.clone().unwrap_or_default(),
         platform: req.platform.clone().unwrap_or_default(),
         rm: true,
         forcerm: true,
-        version: if buildkit { BuilderVersion::BuilderBuildKit } else { BuilderVersion::BuilderV1 },
+        version: if buildkit {
+            BuilderVersion::BuilderBuildKit
+        } else {
+            BuilderVersion::BuilderV1
+        },
         session: buildkit.then(|| format!("lucidctl-{}-{:x}", std::process::id(), rand_suffix())),
         ..Default::default()
     }
 }
 
 fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 impl Engine {
     /// Builds and tags; the tag moves only when the build succeeds.
-    pub async fn build_image(&self, req: &BuildRequest, on_event: &(dyn Fn(BuildEvent) + Sync)) -> Result<(), BuildFailure> {
+    pub async fn build_image(
+        &self,
+        req: &BuildRequest,
+        on_event: &(dyn Fn(BuildEvent) + Sync),
+    ) -> Result<(), BuildFailure> {
         match self.build_once(req, true, on_event).await {
             Err(f) if is_buildkit_unsupported(&f.message) => {
                 on_event(BuildEvent::FellBack(f.message.clone()));
@@ -71,9 +95,16 @@ impl Engine {
         }
     }
 
-    async fn build_once(&self, req: &BuildRequest, buildkit: bool, on_event: &(dyn Fn(BuildEvent) + Sync)) -> Result<(), BuildFailure> {
+    async fn build_once(
+        &self,
+        req: &BuildRequest,
+        buildkit: bool,
+        on_event: &(dyn Fn(BuildEvent) + Sync),
+    ) -> Result<(), BuildFailure> {
         let body = bollard::body_full(req.context_tar.clone().into());
-        let mut stream = self.docker.build_image(options(req, buildkit), None, Some(body));
+        let mut stream = self
+            .docker
+            .build_image(options(req, buildkit), None, Some(body));
         let mut names: HashMap<String, String> = HashMap::new();
         let mut logs: HashMap<String, Vec<String>> = HashMap::new();
         let mut announced = std::collections::HashSet::new();
@@ -91,15 +122,31 @@ impl Engine {
                         .as_ref()
                         .and_then(|d| logs.get(d))
                         .map(|l| l.iter().rev().take(LAST_LINES).rev().cloned().collect())
-                        .unwrap_or_else(|| classic_lines.iter().rev().take(LAST_LINES).rev().cloned().collect());
-                    return Err(BuildFailure { tag: req.tag.clone(), step: failed_step.and_then(|d| names.get(&d).cloned()), message, last_lines });
+                        .unwrap_or_else(|| {
+                            classic_lines
+                                .iter()
+                                .rev()
+                                .take(LAST_LINES)
+                                .rev()
+                                .cloned()
+                                .collect()
+                        });
+                    return Err(BuildFailure {
+                        tag: req.tag.clone(),
+                        step: failed_step.and_then(|d| names.get(&d).cloned()),
+                        message,
+                        last_lines,
+                    });
                 }
             };
             if let Some(bollard::models::BuildInfoAux::BuildKit(status)) = &info.aux {
                 for v in &status.vertexes {
                     names.insert(v.digest.clone(), v.name.clone());
                     if (v.started.is_some() || v.cached) && announced.insert(v.digest.clone()) {
-                        on_event(BuildEvent::Step { name: v.name.clone(), cached: v.cached });
+                        on_event(BuildEvent::Step {
+                            name: v.name.clone(),
+                            cached: v.cached,
+                        });
                     }
                     if !v.error.is_empty() {
                         failed_step = Some(v.digest.clone());
@@ -117,7 +164,10 @@ impl Engine {
             if let Some(s) = &info.stream {
                 for line in s.lines().filter(|l| !l.trim().is_empty()) {
                     if line.starts_with("Step ") {
-                        on_event(BuildEvent::Step { name: line.to_string(), cached: false });
+                        on_event(BuildEvent::Step {
+                            name: line.to_string(),
+                            cached: false,
+                        });
                     } else {
                         on_event(BuildEvent::Log(line.to_string()));
                     }
@@ -126,7 +176,18 @@ impl Engine {
             }
             if let Some(detail) = &info.error_detail {
                 let message = detail.message.clone().unwrap_or_default();
-                return Err(BuildFailure { tag: req.tag.clone(), step: None, message, last_lines: classic_lines.iter().rev().take(LAST_LINES).rev().cloned().collect() });
+                return Err(BuildFailure {
+                    tag: req.tag.clone(),
+                    step: None,
+                    message,
+                    last_lines: classic_lines
+                        .iter()
+                        .rev()
+                        .take(LAST_LINES)
+                        .rev()
+                        .cloned()
+                        .collect(),
+                });
             }
         }
         Ok(())
@@ -134,12 +195,21 @@ impl Engine {
 
     /// The engine's OS and architecture in OCI terms, e.g. ("linux", "amd64").
     pub async fn platform(&self) -> Result<(String, String), EngineError> {
-        let v = self.docker.version().await.map_err(|e| EngineError::from_bollard("engine version", e))?;
-        Ok((v.os.unwrap_or_else(|| "linux".into()), v.arch.unwrap_or_default()))
+        let v = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| EngineError::from_bollard("engine version", e))?;
+        Ok((
+            v.os.unwrap_or_else(|| "linux".into()),
+            v.arch.unwrap_or_default(),
+        ))
     }
 }
 
 fn is_buildkit_unsupported(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    m.contains("buildkit") && (m.contains("not supported") || m.contains("not enabled") || m.contains("unknown")) || m.contains("session") && m.contains("not found")
+    m.contains("buildkit")
+        && (m.contains("not supported") || m.contains("not enabled") || m.contains("unknown"))
+        || m.contains("session") && m.contains("not found")
 }

@@ -2,7 +2,9 @@
 //! (engines from API 1.41 to 1.52 differ), so absence is never an error.
 
 use crate::observed::*;
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum, Network, Volume};
+use bollard::models::{
+    ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum, Network, Volume,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -22,13 +24,18 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
         .env
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect();
     let health = config.healthcheck.unwrap_or_default();
     let mut ports = Vec::new();
     for (key, bindings) in host.port_bindings.unwrap_or_default() {
         let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-        let Ok(container_port) = port.parse::<u16>() else { continue };
+        let Ok(container_port) = port.parse::<u16>() else {
+            continue;
+        };
         for b in bindings.unwrap_or_default() {
             ports.push(ObservedPort {
                 container_port,
@@ -46,7 +53,13 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
         .into_iter()
         .map(|(name, ep)| {
             let ip = ep.ipam_config.and_then(|i| non_empty(i.ipv4_address));
-            (name, ObservedAttachment { aliases: ep.aliases.unwrap_or_default(), ipv4_address: ip })
+            (
+                name,
+                ObservedAttachment {
+                    aliases: ep.aliases.unwrap_or_default(),
+                    ipv4_address: ip,
+                },
+            )
         })
         .collect();
     let mounts = c
@@ -54,13 +67,27 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
         .unwrap_or_default()
         .into_iter()
         .filter_map(|m| {
-            let source = if m.typ.as_deref() == Some("volume") { m.name } else { m.source };
-            Some((m.destination?, ObservedMount { source: source.unwrap_or_default(), read_only: !m.rw.unwrap_or(true) }))
+            let source = if m.typ.as_deref() == Some("volume") {
+                m.name
+            } else {
+                m.source
+            };
+            Some((
+                m.destination?,
+                ObservedMount {
+                    source: source.unwrap_or_default(),
+                    read_only: !m.rw.unwrap_or(true),
+                },
+            ))
         })
         .collect();
     ObservedContainer {
         id: c.id.unwrap_or_default(),
-        name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+        name: c
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
         labels: labels(config.labels),
         image_id: c.image.unwrap_or_default(),
         image_ref: config.image.unwrap_or_default(),
@@ -79,11 +106,18 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
             user: non_empty(config.user),
             working_dir: non_empty(config.working_dir),
             healthcheck_test: health.test,
-            healthcheck_interval: health.interval.filter(|i| *i > 0).map(|i| Duration::from_nanos(i as u64)),
+            healthcheck_interval: health
+                .interval
+                .filter(|i| *i > 0)
+                .map(|i| Duration::from_nanos(i as u64)),
             ports,
             networks,
             mounts,
-            restart: host.restart_policy.and_then(|r| r.name).map(|n| n.to_string()).filter(|n| !n.is_empty()),
+            restart: host
+                .restart_policy
+                .and_then(|r| r.name)
+                .map(|n| n.to_string())
+                .filter(|n| !n.is_empty()),
             memory: host.memory.filter(|m| *m > 0),
             nano_cpus: host.nano_cpus.filter(|c| *c > 0),
             read_only_rootfs: host.readonly_rootfs,
@@ -113,12 +147,22 @@ pub(super) fn network(n: Network) -> ObservedNetwork {
         name: n.name.unwrap_or_default(),
         labels: labels(n.labels),
         driver: n.driver.unwrap_or_default(),
-        subnets: n.ipam.and_then(|i| i.config).unwrap_or_default().into_iter().filter_map(|c| c.subnet).collect(),
+        subnets: n
+            .ipam
+            .and_then(|i| i.config)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|c| c.subnet)
+            .collect(),
         internal: n.internal.unwrap_or(false),
         containers: Vec::new(),
     }
 }
 
 pub(super) fn volume(v: Volume) -> ObservedVolume {
-    ObservedVolume { name: v.name, labels: v.labels.into_iter().collect(), driver: v.driver }
+    ObservedVolume {
+        name: v.name,
+        labels: v.labels.into_iter().collect(),
+        driver: v.driver,
+    }
 }

@@ -32,7 +32,14 @@ pub struct EngineEvent {
 impl Engine {
     /// Container, network and volume events from now on.
     pub fn events(&self) -> impl Stream<Item = Result<EngineEvent, EngineError>> + Send + 'static {
-        let filters = HashMap::from([("type".to_string(), vec!["container".to_string(), "network".to_string(), "volume".to_string()])]);
+        let filters = HashMap::from([(
+            "type".to_string(),
+            vec![
+                "container".to_string(),
+                "network".to_string(),
+                "volume".to_string(),
+            ],
+        )]);
         let docker = self.docker.clone();
         async_stream(docker, filters)
     }
@@ -42,23 +49,38 @@ fn async_stream(
     docker: bollard::Docker,
     filters: HashMap<String, Vec<String>>,
 ) -> impl Stream<Item = Result<EngineEvent, EngineError>> + Send + 'static {
-    docker.events(Some(EventsOptions { filters: Some(filters), ..Default::default() })).map(|item| {
-        item.map(|m| {
-            let attributes: BTreeMap<String, String> = m.actor.as_ref().and_then(|a| a.attributes.clone()).unwrap_or_default().into_iter().collect();
-            EngineEvent {
-                object: match m.typ {
-                    Some(EventMessageTypeEnum::CONTAINER) => EventObject::Container,
-                    Some(EventMessageTypeEnum::NETWORK) => EventObject::Network,
-                    Some(EventMessageTypeEnum::VOLUME) => EventObject::Volume,
-                    Some(EventMessageTypeEnum::IMAGE) => EventObject::Image,
-                    _ => EventObject::Other,
-                },
-                action: m.action.unwrap_or_default(),
-                name: attributes.get("name").cloned().or_else(|| m.actor.and_then(|a| a.id)).unwrap_or_default(),
-                attributes,
-                time_nano: m.time_nano.unwrap_or(0),
-            }
+    docker
+        .events(Some(EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .map(|item| {
+            item.map(|m| {
+                let attributes: BTreeMap<String, String> = m
+                    .actor
+                    .as_ref()
+                    .and_then(|a| a.attributes.clone())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
+                EngineEvent {
+                    object: match m.typ {
+                        Some(EventMessageTypeEnum::CONTAINER) => EventObject::Container,
+                        Some(EventMessageTypeEnum::NETWORK) => EventObject::Network,
+                        Some(EventMessageTypeEnum::VOLUME) => EventObject::Volume,
+                        Some(EventMessageTypeEnum::IMAGE) => EventObject::Image,
+                        _ => EventObject::Other,
+                    },
+                    action: m.action.unwrap_or_default(),
+                    name: attributes
+                        .get("name")
+                        .cloned()
+                        .or_else(|| m.actor.and_then(|a| a.id))
+                        .unwrap_or_default(),
+                    attributes,
+                    time_nano: m.time_nano.unwrap_or(0),
+                }
+            })
+            .map_err(|e| EngineError::from_bollard("events", e))
         })
-        .map_err(|e| EngineError::from_bollard("events", e))
-    })
 }

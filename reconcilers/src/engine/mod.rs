@@ -34,7 +34,11 @@ pub enum EngineError {
     #[error("{what}: conflict: {message}")]
     Conflict { what: String, message: String },
     #[error("{what}: engine error {status}: {message}")]
-    Api { what: String, status: u16, message: String },
+    Api {
+        what: String,
+        status: u16,
+        message: String,
+    },
     #[error("{what}: {message}")]
     Other { what: String, message: String },
 }
@@ -44,10 +48,28 @@ impl EngineError {
         use bollard::errors::Error as B;
         let what = what.into();
         match e {
-            B::DockerResponseServerError { status_code: 404, message } => EngineError::NotFound { what: format!("{what} ({message})") },
-            B::DockerResponseServerError { status_code: 409, message } => EngineError::Conflict { what, message },
-            B::DockerResponseServerError { status_code, message } => EngineError::Api { what, status: status_code, message },
-            other => EngineError::Other { what, message: other.to_string() },
+            B::DockerResponseServerError {
+                status_code: 404,
+                message,
+            } => EngineError::NotFound {
+                what: format!("{what} ({message})"),
+            },
+            B::DockerResponseServerError {
+                status_code: 409,
+                message,
+            } => EngineError::Conflict { what, message },
+            B::DockerResponseServerError {
+                status_code,
+                message,
+            } => EngineError::Api {
+                what,
+                status: status_code,
+                message,
+            },
+            other => EngineError::Other {
+                what,
+                message: other.to_string(),
+            },
         }
     }
 }
@@ -68,7 +90,10 @@ impl Engine {
             .map(str::to_string)
             .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
             .unwrap_or_else(|| DEFAULT_HOST.to_string());
-        let unreachable = |cause: String| EngineError::Unreachable { host: host.clone(), cause };
+        let unreachable = |cause: String| EngineError::Unreachable {
+            host: host.clone(),
+            cause,
+        };
         let docker = if let Some(path) = host.strip_prefix("unix://") {
             Docker::connect_with_unix(path, CALL_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
         } else if host.starts_with("tcp://") || host.starts_with("http://") {
@@ -85,7 +110,11 @@ impl Engine {
             .map_err(|e| unreachable(e.to_string()))?;
         let version = docker.client_version();
         let api_version = format!("{}.{}", version.major_version, version.minor_version);
-        Ok(Engine { docker, host, api_version })
+        Ok(Engine {
+            docker,
+            host,
+            api_version,
+        })
     }
 
     pub fn host(&self) -> &str {
@@ -98,6 +127,13 @@ impl Engine {
     }
 
     pub async fn ping(&self) -> Result<(), EngineError> {
-        self.docker.ping().await.map(|_| ()).map_err(|e| EngineError::Unreachable { host: self.host.clone(), cause: e.to_string() })
+        self.docker
+            .ping()
+            .await
+            .map(|_| ())
+            .map_err(|e| EngineError::Unreachable {
+                host: self.host.clone(),
+                cause: e.to_string(),
+            })
     }
 }

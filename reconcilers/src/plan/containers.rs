@@ -10,7 +10,13 @@ use desired_state::model::{Kind, Spec};
 use desired_state::DesiredState;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub(super) fn plan_containers(desired: &DesiredState, chosen: &BTreeSet<usize>, observed: &Observed, inputs: &Inputs, out: &mut Plan) {
+pub(super) fn plan_containers(
+    desired: &DesiredState,
+    chosen: &BTreeSet<usize>,
+    observed: &Observed,
+    inputs: &Inputs,
+    out: &mut Plan,
+) {
     let names: BTreeSet<String> = chosen
         .iter()
         .map(|i| &desired.resources[*i])
@@ -35,7 +41,12 @@ pub(super) fn plan_containers(desired: &DesiredState, chosen: &BTreeSet<usize>, 
         .collect();
     for wave in dependency_waves(desired, &names) {
         for name in wave {
-            let Some(r) = desired.get(Kind::Service, &name).or_else(|| desired.get(Kind::Job, &name)) else { continue };
+            let Some(r) = desired
+                .get(Kind::Service, &name)
+                .or_else(|| desired.get(Kind::Job, &name))
+            else {
+                continue;
+            };
             let spec = match render_container(r, inputs, observed) {
                 Some(Ok(spec)) => spec,
                 Some(Err(e)) => {
@@ -61,9 +72,16 @@ fn change(spec: &ContainerSpec, action: Action, reasons: Vec<Reason>) -> Change 
     }
 }
 
-fn plan_one(spec: ContainerSpec, observed: &Observed, rebuilt: &BTreeSet<String>, isolated: &BTreeSet<String>, out: &mut Plan) {
+fn plan_one(
+    spec: ContainerSpec,
+    observed: &Observed,
+    rebuilt: &BTreeSet<String>,
+    isolated: &BTreeSet<String>,
+    out: &mut Plan,
+) {
     let Some(have) = observed.container(&spec.name) else {
-        out.changes.push(change(&spec, Action::Create, vec![Reason::NotFound]));
+        out.changes
+            .push(change(&spec, Action::Create, vec![Reason::NotFound]));
         return;
     };
     if !have.is_managed() {
@@ -77,7 +95,10 @@ fn plan_one(spec: ContainerSpec, observed: &Observed, rebuilt: &BTreeSet<String>
         });
         return;
     }
-    if let Some(project) = have.label(labels::PROJECT).filter(|p| *p != spec.labels[labels::PROJECT]) {
+    if let Some(project) = have
+        .label(labels::PROJECT)
+        .filter(|p| *p != spec.labels[labels::PROJECT])
+    {
         out.conflicts.push(Conflict {
             kind: spec.kind,
             name: spec.resource.clone(),
@@ -92,11 +113,18 @@ fn plan_one(spec: ContainerSpec, observed: &Observed, rebuilt: &BTreeSet<String>
     }
     for m in &spec.mounts {
         if !have.config.mounts.contains_key(&m.target) {
-            reasons.push(Reason::MountMissing { target: m.target.clone() });
+            reasons.push(Reason::MountMissing {
+                target: m.target.clone(),
+            });
         }
     }
-    if spec.kind == Kind::Job && have.state == Some(RunState::Exited) && have.exit_code.unwrap_or(0) != 0 {
-        reasons.push(Reason::JobFailed { exit_code: have.exit_code.unwrap_or(0) });
+    if spec.kind == Kind::Job
+        && have.state == Some(RunState::Exited)
+        && have.exit_code.unwrap_or(0) != 0
+    {
+        reasons.push(Reason::JobFailed {
+            exit_code: have.exit_code.unwrap_or(0),
+        });
     }
     reasons.dedup();
     if !reasons.is_empty() {
@@ -109,16 +137,28 @@ fn plan_one(spec: ContainerSpec, observed: &Observed, rebuilt: &BTreeSet<String>
     let finished_job = spec.kind == Kind::Job && have.state == Some(RunState::Exited);
     let running = matches!(have.state, Some(RunState::Running | RunState::Restarting));
     if !running && !finished_job {
-        out.changes.push(change(&spec, Action::Start, vec![Reason::Stopped]));
+        out.changes
+            .push(change(&spec, Action::Start, vec![Reason::Stopped]));
     }
 }
 
 /// Which inputs explain a hash difference, from the per-input hashes on the container.
-fn recreate_reasons(spec: &ContainerSpec, have: &ObservedContainer, fields_differ: bool) -> Vec<Reason> {
+fn recreate_reasons(
+    spec: &ContainerSpec,
+    have: &ObservedContainer,
+    fields_differ: bool,
+) -> Vec<Reason> {
     if have.label(labels::SPEC_HASH) == Some(spec.hash.as_str()) {
-        return if fields_differ { vec![Reason::ManualChange] } else { Vec::new() };
+        return if fields_differ {
+            vec![Reason::ManualChange]
+        } else {
+            Vec::new()
+        };
     }
-    let before: BTreeMap<String, String> = have.label(labels::INPUTS).and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    let before: BTreeMap<String, String> = have
+        .label(labels::INPUTS)
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
     let mut reasons = Vec::new();
     let keys: BTreeSet<&String> = before.keys().chain(spec.inputs.keys()).collect();
     for key in keys {
@@ -126,8 +166,12 @@ fn recreate_reasons(spec: &ContainerSpec, have: &ObservedContainer, fields_diffe
             continue;
         }
         reasons.push(match key.split_once('/') {
-            Some(("config", name)) => Reason::ConfigFileChanged { name: name.to_string() },
-            Some(("secret", set)) => Reason::SecretChanged { set: set.to_string() },
+            Some(("config", name)) => Reason::ConfigFileChanged {
+                name: name.to_string(),
+            },
+            Some(("secret", set)) => Reason::SecretChanged {
+                set: set.to_string(),
+            },
             _ if key == "image" => Reason::ImageChanged,
             _ => Reason::SpecChanged,
         });
@@ -138,11 +182,22 @@ fn recreate_reasons(spec: &ContainerSpec, have: &ObservedContainer, fields_diffe
     reasons
 }
 
-fn plan_networks(spec: &ContainerSpec, have: &ObservedContainer, isolated: &BTreeSet<String>, out: &mut Plan) {
+fn plan_networks(
+    spec: &ContainerSpec,
+    have: &ObservedContainer,
+    isolated: &BTreeSet<String>,
+    out: &mut Plan,
+) {
     let declared: BTreeSet<&str> = spec.networks.iter().map(|n| n.network.as_str()).collect();
     for n in &spec.networks {
         if !have.config.networks.contains_key(&n.network) {
-            let mut c = change(spec, Action::Connect, vec![Reason::NetworkMissing { network: n.network.clone() }]);
+            let mut c = change(
+                spec,
+                Action::Connect,
+                vec![Reason::NetworkMissing {
+                    network: n.network.clone(),
+                }],
+            );
             c.network = Some(n.network.clone());
             out.changes.push(c);
         }
@@ -151,7 +206,10 @@ fn plan_networks(spec: &ContainerSpec, have: &ObservedContainer, isolated: &BTre
         // With no networks declared, Docker's default bridge is what was asked for.
         let default_bridge = declared.is_empty() && network == "bridge";
         if !declared.contains(network.as_str()) && !default_bridge {
-            let reason = Reason::NetworkNotDeclared { network: network.clone(), policy_violation: isolated.contains(network) };
+            let reason = Reason::NetworkNotDeclared {
+                network: network.clone(),
+                policy_violation: isolated.contains(network),
+            };
             let mut c = change(spec, Action::Disconnect, vec![reason]);
             c.network = Some(network.clone());
             out.changes.push(c);

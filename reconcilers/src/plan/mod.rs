@@ -67,18 +67,31 @@ pub enum Reason {
     ImageChanged,
     /// The image will be built anew, so the container will change.
     ImageRebuilt,
-    ConfigFileChanged { name: String },
-    SecretChanged { set: String },
+    ConfigFileChanged {
+        name: String,
+    },
+    SecretChanged {
+        set: String,
+    },
     /// The hash label differs, but no single input explains it (older scheme, hand-made labels).
     HashChanged,
     /// The container's declared fields differ from its hash: changed by hand.
     ManualChange,
-    MountMissing { target: String },
-    NetworkMissing { network: String },
+    MountMissing {
+        target: String,
+    },
+    NetworkMissing {
+        network: String,
+    },
     /// Attached to a network the spec does not list.
-    NetworkNotDeclared { network: String, policy_violation: bool },
+    NetworkNotDeclared {
+        network: String,
+        policy_violation: bool,
+    },
     Stopped,
-    JobFailed { exit_code: i64 },
+    JobFailed {
+        exit_code: i64,
+    },
     /// Managed, but no longer in the files (prune).
     NotDesired,
     ImageMissing,
@@ -99,12 +112,19 @@ impl fmt::Display for Reason {
             Reason::ManualChange => f.write_str("changed by hand"),
             Reason::MountMissing { target } => write!(f, "mount {target} missing"),
             Reason::NetworkMissing { network } => write!(f, "not attached to {network}"),
-            Reason::NetworkNotDeclared { network, policy_violation: true } => {
+            Reason::NetworkNotDeclared {
+                network,
+                policy_violation: true,
+            } => {
                 write!(f, "attached to {network}, violating its isolation policy")
             }
-            Reason::NetworkNotDeclared { network, .. } => write!(f, "attached to undeclared network {network}"),
+            Reason::NetworkNotDeclared { network, .. } => {
+                write!(f, "attached to undeclared network {network}")
+            }
             Reason::Stopped => f.write_str("stopped"),
-            Reason::JobFailed { exit_code } => write!(f, "last run failed with exit code {exit_code}"),
+            Reason::JobFailed { exit_code } => {
+                write!(f, "last run failed with exit code {exit_code}")
+            }
             Reason::NotDesired => f.write_str("no longer declared"),
             Reason::ImageMissing => f.write_str("image not present on the engine"),
             Reason::BuildInputsChanged => f.write_str("build context changed"),
@@ -118,10 +138,18 @@ impl fmt::Display for Reason {
 pub enum Target {
     Container(Box<ContainerSpec>),
     Network(NetworkPlanSpec),
-    Volume { name: String, labels: std::collections::BTreeMap<String, String>, driver: Option<String> },
-    Image { reference: String },
+    Volume {
+        name: String,
+        labels: std::collections::BTreeMap<String, String>,
+        driver: Option<String>,
+    },
+    Image {
+        reference: String,
+    },
     /// An existing object to remove or act on by name.
-    Existing { name: String },
+    Existing {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -171,7 +199,12 @@ pub struct PlanOptions {
     pub hold: std::collections::BTreeSet<String>,
 }
 
-pub fn plan(desired: &DesiredState, observed: &Observed, inputs: &Inputs, options: &PlanOptions) -> Plan {
+pub fn plan(
+    desired: &DesiredState,
+    observed: &Observed,
+    inputs: &Inputs,
+    options: &PlanOptions,
+) -> Plan {
     let chosen = selected(desired, &options.selector);
     let mut out = Plan::default();
     infra::plan_images(desired, &chosen, observed, inputs, &mut out);
@@ -179,9 +212,18 @@ pub fn plan(desired: &DesiredState, observed: &Observed, inputs: &Inputs, option
     infra::plan_volumes(desired, &chosen, observed, inputs, &mut out);
     containers::plan_containers(desired, &chosen, observed, inputs, &mut out);
     if options.prune {
-        infra::plan_prune(desired, observed, inputs, &options.selector, options.prune_volumes, &mut out);
+        infra::plan_prune(
+            desired,
+            observed,
+            inputs,
+            &options.selector,
+            options.prune_volumes,
+            &mut out,
+        );
     }
-    out.changes.retain(|c| !(matches!(c.kind, Kind::Service | Kind::Job) && options.hold.contains(&c.name)));
+    out.changes.retain(|c| {
+        !(matches!(c.kind, Kind::Service | Kind::Job) && options.hold.contains(&c.name))
+    });
     out
 }
 

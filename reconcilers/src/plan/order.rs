@@ -9,7 +9,17 @@ pub fn dependency_waves(desired: &DesiredState, names: &BTreeSet<String>) -> Vec
         .workloads()
         .filter(|r| names.contains(r.name()))
         .map(|r| {
-            let ds = r.spec.workload().map(|w| w.depends_on.iter().map(|d| d.name.as_str()).filter(|d| names.contains(*d)).collect()).unwrap_or_default();
+            let ds = r
+                .spec
+                .workload()
+                .map(|w| {
+                    w.depends_on
+                        .iter()
+                        .map(|d| d.name.as_str())
+                        .filter(|d| names.contains(*d))
+                        .collect()
+                })
+                .unwrap_or_default();
             (r.name(), ds)
         })
         .collect();
@@ -22,7 +32,12 @@ pub fn dependency_waves(desired: &DesiredState, names: &BTreeSet<String>) -> Vec
             .map(|(n, _)| *n)
             .collect();
         if wave.is_empty() {
-            waves.push(deps.keys().filter(|n| !done.contains(*n)).map(|n| n.to_string()).collect());
+            waves.push(
+                deps.keys()
+                    .filter(|n| !done.contains(*n))
+                    .map(|n| n.to_string())
+                    .collect(),
+            );
             break;
         }
         done.extend(wave.iter().copied());

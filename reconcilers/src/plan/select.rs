@@ -10,8 +10,15 @@ pub fn selected(desired: &DesiredState, selector: &[(String, String)]) -> BTreeS
     if selector.is_empty() {
         return all.collect();
     }
-    let index = |kind: Kind, name: &str| desired.resources.iter().position(|r| r.kind() == kind && r.name() == name);
-    let mut chosen: BTreeSet<usize> = all.filter(|i| desired.resources[*i].matches(selector)).collect();
+    let index = |kind: Kind, name: &str| {
+        desired
+            .resources
+            .iter()
+            .position(|r| r.kind() == kind && r.name() == name)
+    };
+    let mut chosen: BTreeSet<usize> = all
+        .filter(|i| desired.resources[*i].matches(selector))
+        .collect();
     let mut queue: Vec<usize> = chosen.iter().copied().collect();
     while let Some(i) = queue.pop() {
         let r = &desired.resources[i];
@@ -21,7 +28,11 @@ pub fn selected(desired: &DesiredState, selector: &[(String, String)]) -> BTreeS
                 deps.push(index(Kind::Service, &d.name).or_else(|| index(Kind::Job, &d.name)));
             }
             deps.extend(w.networks.iter().map(|n| index(Kind::Network, &n.name)));
-            deps.extend(w.env_from.iter().map(|e| index(Kind::SecretSet, &e.secret_set)));
+            deps.extend(
+                w.env_from
+                    .iter()
+                    .map(|e| index(Kind::SecretSet, &e.secret_set)),
+            );
             for m in &w.mounts {
                 match m.source() {
                     Some(MountSource::Volume(v)) => deps.push(index(Kind::Volume, v)),
@@ -30,10 +41,12 @@ pub fn selected(desired: &DesiredState, selector: &[(String, String)]) -> BTreeS
                 }
             }
             let image = w.image.with_default_tag();
-            deps.extend(desired.resources.iter().enumerate().filter_map(|(j, img)| match &img.spec {
-                Spec::Image(s) if s.reference.with_default_tag() == image => Some(Some(j)),
-                _ => None,
-            }));
+            deps.extend(desired.resources.iter().enumerate().filter_map(
+                |(j, img)| match &img.spec {
+                    Spec::Image(s) if s.reference.with_default_tag() == image => Some(Some(j)),
+                    _ => None,
+                },
+            ));
         }
         for d in deps.into_iter().flatten() {
             if chosen.insert(d) {

@@ -67,7 +67,14 @@ spec:
 "#;
 
 fn desired(text: &str) -> DesiredState {
-    let loaded = load_sources(&[Source { group: 0, file: PathBuf::from("t.yaml"), text: text.to_string() }], PathBuf::from("/x"));
+    let loaded = load_sources(
+        &[Source {
+            group: 0,
+            file: PathBuf::from("t.yaml"),
+            text: text.to_string(),
+        }],
+        PathBuf::from("/x"),
+    );
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     loaded.state
 }
@@ -77,13 +84,27 @@ fn inputs() -> Inputs {
         project: "t".into(),
         files_dir: PathBuf::from("/srv/lucid"),
         config_hashes: BTreeMap::from([("conf".into(), "c1".into())]),
-        secrets: BTreeMap::from([("foundation".into(), BTreeMap::from([("REDIS_PASSWORD".into(), SecretValue::new("s3cret"))]))]),
+        secrets: BTreeMap::from([(
+            "foundation".into(),
+            BTreeMap::from([("REDIS_PASSWORD".into(), SecretValue::new("s3cret"))]),
+        )]),
         ..Inputs::default()
     }
 }
 
 fn images() -> BTreeMap<String, ObservedImage> {
-    ["redis:7", "api:1"].into_iter().map(|r| (r.to_string(), ObservedImage { id: format!("sha256:{r}"), ..Default::default() })).collect()
+    ["redis:7", "api:1"]
+        .into_iter()
+        .map(|r| {
+            (
+                r.to_string(),
+                ObservedImage {
+                    id: format!("sha256:{r}"),
+                    ..Default::default()
+                },
+            )
+        })
+        .collect()
 }
 
 /// What the engine would show after a correct apply of `spec`.
@@ -94,15 +115,40 @@ fn as_running(spec: &ContainerSpec) -> ObservedContainer {
         labels: spec.labels.clone(),
         image_id: format!("sha256:{}", spec.image),
         image_ref: spec.image.clone(),
-        state: Some(if spec.kind == Kind::Job { RunState::Exited } else { RunState::Running }),
+        state: Some(if spec.kind == Kind::Job {
+            RunState::Exited
+        } else {
+            RunState::Running
+        }),
         health: None,
         exit_code: Some(0),
         config: ObservedConfig {
-            env: spec.env.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).chain([("PATH".to_string(), "/bin".to_string())]).collect(),
+            env: spec
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_string()))
+                .chain([("PATH".to_string(), "/bin".to_string())])
+                .collect(),
             cmd: spec.command.clone().or(Some(vec!["image-default".into()])),
             healthcheck_test: spec.healthcheck.as_ref().map(|h| h.test.clone()),
-            healthcheck_interval: spec.healthcheck.as_ref().and_then(|h| h.interval).map(|d| d.0),
-            networks: spec.networks.iter().map(|n| (n.network.clone(), ObservedAttachment { aliases: n.aliases.clone(), ipv4_address: None })).collect(),
+            healthcheck_interval: spec
+                .healthcheck
+                .as_ref()
+                .and_then(|h| h.interval)
+                .map(|d| d.0),
+            networks: spec
+                .networks
+                .iter()
+                .map(|n| {
+                    (
+                        n.network.clone(),
+                        ObservedAttachment {
+                            aliases: n.aliases.clone(),
+                            ipv4_address: None,
+                        },
+                    )
+                })
+                .collect(),
             mounts: spec
                 .mounts
                 .iter()
@@ -110,7 +156,13 @@ fn as_running(spec: &ContainerSpec) -> ObservedContainer {
                     let source = match &m.from {
                         MountFrom::Volume(v) | MountFrom::HostPath(v) => v.clone(),
                     };
-                    (m.target.clone(), ObservedMount { source, read_only: m.read_only })
+                    (
+                        m.target.clone(),
+                        ObservedMount {
+                            source,
+                            read_only: m.read_only,
+                        },
+                    )
                 })
                 .collect(),
             restart: Some(spec.restart.map(|r| r.as_str()).unwrap_or("no").to_string()),
@@ -120,7 +172,10 @@ fn as_running(spec: &ContainerSpec) -> ObservedContainer {
 }
 
 fn converged(d: &DesiredState, inputs: &Inputs) -> Observed {
-    let mut o = Observed { images: images(), ..Default::default() };
+    let mut o = Observed {
+        images: images(),
+        ..Default::default()
+    };
     for r in d.workloads() {
         let spec = render_container(r, inputs, &o).unwrap().unwrap();
         o.containers.push(as_running(&spec));
@@ -128,17 +183,29 @@ fn converged(d: &DesiredState, inputs: &Inputs) -> Observed {
     for r in d.of_kind(Kind::Network) {
         let Spec::Network(s) = &r.spec else { continue };
         let n = crate::render::render_network(r, s, inputs);
-        o.networks.push(ObservedNetwork { name: n.name, labels: n.labels, driver: "bridge".into(), ..Default::default() });
+        o.networks.push(ObservedNetwork {
+            name: n.name,
+            labels: n.labels,
+            driver: "bridge".into(),
+            ..Default::default()
+        });
     }
     for r in d.of_kind(Kind::Volume) {
         let labels = crate::render::ownership_labels(inputs, Kind::Volume, r);
-        o.volumes.push(ObservedVolume { name: r.name().into(), labels, driver: "local".into() });
+        o.volumes.push(ObservedVolume {
+            name: r.name().into(),
+            labels,
+            driver: "local".into(),
+        });
     }
     o
 }
 
 fn summary(p: &Plan) -> Vec<String> {
-    p.changes.iter().map(|c| format!("{} {}/{}", c.action.as_str(), c.kind, c.name)).collect()
+    p.changes
+        .iter()
+        .map(|c| format!("{} {}/{}", c.action.as_str(), c.kind, c.name))
+        .collect()
 }
 
 fn run(d: &DesiredState, o: &Observed, i: &Inputs) -> Plan {
@@ -151,9 +218,21 @@ fn empty_engine_creates_everything_in_order() {
     let p = run(&d, &Observed::default(), &inputs());
     assert_eq!(
         summary(&p),
-        ["pull Image/redis:7", "pull Image/api:1", "create Network/net", "create Network/iso", "create Volume/data", "create Job/init", "create Service/redis", "create Service/api"]
+        [
+            "pull Image/redis:7",
+            "pull Image/api:1",
+            "create Network/net",
+            "create Network/iso",
+            "create Volume/data",
+            "create Job/init",
+            "create Service/redis",
+            "create Service/api"
+        ]
     );
-    assert!(p.changes.iter().all(|c| c.reasons.iter().any(|r| matches!(r, Reason::NotFound | Reason::ImageMissing))));
+    assert!(p.changes.iter().all(|c| c
+        .reasons
+        .iter()
+        .any(|r| matches!(r, Reason::NotFound | Reason::ImageMissing))));
 }
 
 #[test]
@@ -176,7 +255,10 @@ fn env_change_recreates_exactly_one_with_the_field() {
     assert_eq!(p.changes[0].reasons, [Reason::SpecChanged]);
     let f = &p.changes[0].fields;
     assert_eq!(f.len(), 1, "{f:?}");
-    assert_eq!((f[0].path.as_str(), f[0].from.as_str(), f[0].to.as_str()), ("env.REDIS_MAXMEMORY", "\"1gb\"", "\"2gb\""));
+    assert_eq!(
+        (f[0].path.as_str(), f[0].from.as_str(), f[0].to.as_str()),
+        ("env.REDIS_MAXMEMORY", "\"1gb\"", "\"2gb\"")
+    );
 }
 
 #[test]
@@ -187,7 +269,10 @@ fn image_id_change_recreates_users_of_the_tag() {
     o.images.get_mut("redis:7").unwrap().id = "sha256:new".into();
     let p = run(&d, &o, &i);
     assert_eq!(summary(&p), ["recreate Job/init", "recreate Service/redis"]);
-    assert!(p.changes.iter().all(|c| c.reasons == [Reason::ImageChanged]));
+    assert!(p
+        .changes
+        .iter()
+        .all(|c| c.reasons == [Reason::ImageChanged]));
 }
 
 #[test]
@@ -197,14 +282,33 @@ fn config_and_secret_changes_name_their_input_and_hide_values() {
     let o = converged(&d, &i);
     let mut i2 = i.clone();
     i2.config_hashes.insert("conf".into(), "c2".into());
-    i2.secrets.get_mut("foundation").unwrap().insert("REDIS_PASSWORD".into(), SecretValue::new("rotated"));
+    i2.secrets
+        .get_mut("foundation")
+        .unwrap()
+        .insert("REDIS_PASSWORD".into(), SecretValue::new("rotated"));
     let p = run(&d, &o, &i2);
     assert_eq!(summary(&p), ["recreate Service/redis"]);
-    assert_eq!(p.changes[0].reasons, [Reason::ConfigFileChanged { name: "conf".into() }, Reason::SecretChanged { set: "foundation".into() }]);
+    assert_eq!(
+        p.changes[0].reasons,
+        [
+            Reason::ConfigFileChanged {
+                name: "conf".into()
+            },
+            Reason::SecretChanged {
+                set: "foundation".into()
+            }
+        ]
+    );
     let f = &p.changes[0].fields[0];
-    assert_eq!((f.path.as_str(), f.from.as_str(), f.to.as_str()), ("env.REDIS_PASSWORD", "(sensitive)", "(sensitive)"));
+    assert_eq!(
+        (f.path.as_str(), f.from.as_str(), f.to.as_str()),
+        ("env.REDIS_PASSWORD", "(sensitive)", "(sensitive)")
+    );
     let debug = format!("{p:?}");
-    assert!(!debug.contains("rotated") && !debug.contains("s3cret"), "secret leaked into Debug");
+    assert!(
+        !debug.contains("rotated") && !debug.contains("s3cret"),
+        "secret leaked into Debug"
+    );
 }
 
 #[test]
@@ -225,7 +329,11 @@ fn failed_job_is_rerun() {
     let d = desired(BASE);
     let i = inputs();
     let mut o = converged(&d, &i);
-    o.containers.iter_mut().find(|c| c.name == "init").unwrap().exit_code = Some(3);
+    o.containers
+        .iter_mut()
+        .find(|c| c.name == "init")
+        .unwrap()
+        .exit_code = Some(3);
     let p = run(&d, &o, &i);
     assert_eq!(summary(&p), ["recreate Job/init"]);
     assert_eq!(p.changes[0].reasons, [Reason::JobFailed { exit_code: 3 }]);
@@ -236,7 +344,13 @@ fn manual_change_with_same_hash_recreates() {
     let d = desired(BASE);
     let i = inputs();
     let mut o = converged(&d, &i);
-    o.containers.iter_mut().find(|c| c.name == "redis").unwrap().config.env.insert("REDIS_MAXMEMORY".into(), "5gb".into());
+    o.containers
+        .iter_mut()
+        .find(|c| c.name == "redis")
+        .unwrap()
+        .config
+        .env
+        .insert("REDIS_MAXMEMORY".into(), "5gb".into());
     let p = run(&d, &o, &i);
     assert_eq!(summary(&p), ["recreate Service/redis"]);
     assert_eq!(p.changes[0].reasons, [Reason::ManualChange]);
@@ -247,10 +361,18 @@ fn missing_mount_recreates() {
     let d = desired(BASE);
     let i = inputs();
     let mut o = converged(&d, &i);
-    o.containers.iter_mut().find(|c| c.name == "redis").unwrap().config.mounts.remove("/data");
+    o.containers
+        .iter_mut()
+        .find(|c| c.name == "redis")
+        .unwrap()
+        .config
+        .mounts
+        .remove("/data");
     let p = run(&d, &o, &i);
     assert_eq!(summary(&p), ["recreate Service/redis"]);
-    assert!(p.changes[0].reasons.contains(&Reason::MountMissing { target: "/data".into() }));
+    assert!(p.changes[0].reasons.contains(&Reason::MountMissing {
+        target: "/data".into()
+    }));
 }
 
 #[test]
@@ -260,10 +382,21 @@ fn networks_connect_and_isolation_violations_disconnect() {
     let mut o = converged(&d, &i);
     let api = o.containers.iter_mut().find(|c| c.name == "api").unwrap();
     api.config.networks.remove("net");
-    api.config.networks.insert("iso".into(), ObservedAttachment::default());
+    api.config
+        .networks
+        .insert("iso".into(), ObservedAttachment::default());
     let p = run(&d, &o, &i);
-    assert_eq!(summary(&p), ["connect Service/api", "disconnect Service/api"]);
-    assert_eq!(p.changes[1].reasons, [Reason::NetworkNotDeclared { network: "iso".into(), policy_violation: true }]);
+    assert_eq!(
+        summary(&p),
+        ["connect Service/api", "disconnect Service/api"]
+    );
+    assert_eq!(
+        p.changes[1].reasons,
+        [Reason::NetworkNotDeclared {
+            network: "iso".into(),
+            policy_violation: true
+        }]
+    );
     assert_eq!(p.changes[1].network.as_deref(), Some("iso"));
 }
 
@@ -290,24 +423,73 @@ fn prune_removes_only_managed_objects_of_the_project() {
     gone.labels.insert(crate::labels::NAME.into(), "old".into());
     let mut other_project = gone.clone();
     other_project.name = "theirs".into();
-    other_project.labels.insert(crate::labels::PROJECT.into(), "other".into());
+    other_project
+        .labels
+        .insert(crate::labels::PROJECT.into(), "other".into());
     let mut unmanaged = gone.clone();
     unmanaged.name = "old-by-hand".into();
     unmanaged.labels.clear();
     o.containers.extend([gone, other_project, unmanaged]);
-    o.volumes.push(ObservedVolume { name: "olddata".into(), labels: BTreeMap::from([(crate::labels::MANAGED_BY.into(), "lucidctl".into()), (crate::labels::PROJECT.into(), "t".into()), (crate::labels::KIND.into(), "Volume".into()), (crate::labels::NAME.into(), "olddata".into())]), driver: "local".into() });
-    assert!(run(&d, &o, &i).is_empty(), "nothing is removed without --prune");
-    let p = plan(&d, &o, &i, &PlanOptions { prune: true, ..Default::default() });
+    o.volumes.push(ObservedVolume {
+        name: "olddata".into(),
+        labels: BTreeMap::from([
+            (crate::labels::MANAGED_BY.into(), "lucidctl".into()),
+            (crate::labels::PROJECT.into(), "t".into()),
+            (crate::labels::KIND.into(), "Volume".into()),
+            (crate::labels::NAME.into(), "olddata".into()),
+        ]),
+        driver: "local".into(),
+    });
+    assert!(
+        run(&d, &o, &i).is_empty(),
+        "nothing is removed without --prune"
+    );
+    let p = plan(
+        &d,
+        &o,
+        &i,
+        &PlanOptions {
+            prune: true,
+            ..Default::default()
+        },
+    );
     assert_eq!(summary(&p), ["remove Service/old"]);
-    let p = plan(&d, &o, &i, &PlanOptions { prune: true, prune_volumes: true, ..Default::default() });
+    let p = plan(
+        &d,
+        &o,
+        &i,
+        &PlanOptions {
+            prune: true,
+            prune_volumes: true,
+            ..Default::default()
+        },
+    );
     assert_eq!(summary(&p), ["remove Service/old", "remove Volume/olddata"]);
 }
 
 #[test]
 fn selector_includes_dependencies() {
     let d = desired(BASE);
-    let p = plan(&d, &Observed::default(), &inputs(), &PlanOptions { selector: vec![("phase".into(), "core".into())], ..Default::default() });
-    assert_eq!(summary(&p), ["pull Image/redis:7", "pull Image/api:1", "create Network/net", "create Volume/data", "create Service/redis", "create Service/api"]);
+    let p = plan(
+        &d,
+        &Observed::default(),
+        &inputs(),
+        &PlanOptions {
+            selector: vec![("phase".into(), "core".into())],
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        summary(&p),
+        [
+            "pull Image/redis:7",
+            "pull Image/api:1",
+            "create Network/net",
+            "create Volume/data",
+            "create Service/redis",
+            "create Service/api"
+        ]
+    );
 }
 
 #[test]
@@ -317,13 +499,24 @@ fn missing_secrets_are_an_error_not_a_guess() {
     i.secrets.clear();
     let p = run(&d, &Observed::default(), &i);
     assert_eq!(p.errors.len(), 1);
-    assert!(p.errors[0].to_string().contains("lucidctl secrets generate"));
+    assert!(p.errors[0]
+        .to_string()
+        .contains("lucidctl secrets generate"));
 }
 
 #[test]
 fn secret_env_values_render_as_secret() {
     let d = desired(BASE);
-    let spec = render_container(d.get(Kind::Service, "redis").unwrap(), &inputs(), &Observed::default()).unwrap().unwrap();
-    assert!(matches!(spec.env["REDIS_PASSWORD"], EnvValue::Secret { .. }));
+    let spec = render_container(
+        d.get(Kind::Service, "redis").unwrap(),
+        &inputs(),
+        &Observed::default(),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(matches!(
+        spec.env["REDIS_PASSWORD"],
+        EnvValue::Secret { .. }
+    ));
     assert!(!spec.labels.values().any(|v| v.contains("s3cret")));
 }

@@ -14,7 +14,9 @@
 use desired_state::model::{Condition, Kind, Spec};
 use desired_state::{DesiredState, LoadOptions};
 use reconcilers::compose::export::{export, ExportOptions, ExportedFile};
-use reconcilers::compose::import::{import, parse_expose, parse_port, FindingKind, ImportOptions, Imported};
+use reconcilers::compose::import::{
+    import, parse_expose, parse_port, FindingKind, ImportOptions, Imported,
+};
 use reconcilers::compose::text::{parse_compose_duration, split_words};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -24,7 +26,10 @@ use std::process::Command;
 const FIXTURES: [&str; 4] = ["shop", "chat", "metrics", "blog"];
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
 }
 
 fn here() -> PathBuf {
@@ -32,7 +37,8 @@ fn here() -> PathBuf {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lucid-compose-test-{name}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("lucid-compose-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -60,15 +66,30 @@ fn write_files(dir: &Path, files: &[ExportedFile]) {
 }
 
 fn load(paths: Vec<PathBuf>, root: Option<PathBuf>) -> DesiredState {
-    match desired_state::load_valid(&LoadOptions { paths, recursive: false, root }) {
+    match desired_state::load_valid(&LoadOptions {
+        paths,
+        recursive: false,
+        root,
+    }) {
         Ok((state, _)) => state,
-        Err(invalid) => panic!("invalid state:\n{}", invalid.errors.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")),
+        Err(invalid) => panic!(
+            "invalid state:\n{}",
+            invalid
+                .errors
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
 }
 
 /// docker-compose, or None when it is absent and LUCID_E2E=skip says that is fine.
 fn docker_compose() -> Option<&'static str> {
-    let ok = Command::new("docker-compose").arg("version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if ok {
         return Some("docker-compose");
     }
@@ -97,24 +118,47 @@ fn compose_config(bin: &str, project: &str, file: &Path, quiet: bool) -> Option<
         return None;
     }
     let text = String::from_utf8(out.stdout).unwrap();
-    let docs = desired_state::yaml::parse_documents(file, &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let docs =
+        desired_state::yaml::parse_documents(file, &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     Some(docs.into_iter().next().expect("a document").value)
 }
 
-fn import_fixture(name: &str, dir: &Path, env: HashMap<String, String>) -> (Imported, DesiredState) {
+fn import_fixture(
+    name: &str,
+    dir: &Path,
+    env: HashMap<String, String>,
+) -> (Imported, DesiredState) {
     let src = dir.join(name);
     copy_dir(&here().join("fixtures").join(name), &src);
     let out = src.join("lucid");
-    let imported = import(&[src.join("docker-compose.yml")], &ImportOptions { output_dir: out.clone(), env, project: None }).unwrap();
+    let imported = import(
+        &[src.join("docker-compose.yml")],
+        &ImportOptions {
+            output_dir: out.clone(),
+            env,
+            project: None,
+        },
+    )
+    .unwrap();
     let blocking: Vec<String> = imported.blocking().map(|f| f.to_string()).collect();
-    assert!(blocking.is_empty(), "{name}: unexpected unsupported findings:\n{}", blocking.join("\n"));
+    assert!(
+        blocking.is_empty(),
+        "{name}: unexpected unsupported findings:\n{}",
+        blocking.join("\n")
+    );
     write_files(&out, &imported.files);
     let state = load(vec![out], Some(dir.to_path_buf()));
     (imported, state)
 }
 
-fn workload<'a>(state: &'a DesiredState, name: &str) -> (Kind, &'a desired_state::model::WorkloadSpec) {
-    let r = state.workloads().find(|r| r.name() == name).unwrap_or_else(|| panic!("no workload {name}"));
+fn workload<'a>(
+    state: &'a DesiredState,
+    name: &str,
+) -> (Kind, &'a desired_state::model::WorkloadSpec) {
+    let r = state
+        .workloads()
+        .find(|r| r.name() == name)
+        .unwrap_or_else(|| panic!("no workload {name}"));
     (r.kind(), r.spec.workload().unwrap())
 }
 
@@ -124,62 +168,149 @@ fn every_fixture_imports_and_validates() {
     let (imported, shop) = import_fixture("shop", &dir, HashMap::new());
     assert_eq!(imported.project, "shop");
     let (kind, migrate) = workload(&shop, "migrate");
-    assert_eq!(kind, Kind::Job, "depended on with service_completed_successfully");
-    assert_eq!(migrate.command.as_deref().unwrap(), ["python", "manage.py", "migrate", "--noinput"]);
+    assert_eq!(
+        kind,
+        Kind::Job,
+        "depended on with service_completed_successfully"
+    );
+    assert_eq!(
+        migrate.command.as_deref().unwrap(),
+        ["python", "manage.py", "migrate", "--noinput"]
+    );
     let (_, web) = workload(&shop, "web");
-    assert_eq!(web.command.as_ref().unwrap()[..3], ["gunicorn", "shop.wsgi", "--bind"]);
+    assert_eq!(
+        web.command.as_ref().unwrap()[..3],
+        ["gunicorn", "shop.wsgi", "--bind"]
+    );
     assert_eq!(web.env["PRICE_FORMAT"], "$%.2f", "$$ is a literal $");
-    assert!(web.depends_on.iter().any(|d| d.name == "migrate" && d.condition == Condition::Completed));
-    assert!(web.depends_on.iter().any(|d| d.name == "redis" && d.condition == Condition::Healthy));
+    assert!(web
+        .depends_on
+        .iter()
+        .any(|d| d.name == "migrate" && d.condition == Condition::Completed));
+    assert!(web
+        .depends_on
+        .iter()
+        .any(|d| d.name == "redis" && d.condition == Condition::Healthy));
     assert_eq!(web.resources.as_ref().unwrap().memory.unwrap().0, 512 << 20);
-    assert_eq!(web.env_from.iter().map(|e| e.secret_set.as_str()).collect::<Vec<_>>(), ["db-env", "app-env"]);
-    let Some(Spec::SecretSet(db_env)) = shop.get(Kind::SecretSet, "db-env").map(|r| &r.spec) else { panic!("no db-env") };
+    assert_eq!(
+        web.env_from
+            .iter()
+            .map(|e| e.secret_set.as_str())
+            .collect::<Vec<_>>(),
+        ["db-env", "app-env"]
+    );
+    let Some(Spec::SecretSet(db_env)) = shop.get(Kind::SecretSet, "db-env").map(|r| &r.spec) else {
+        panic!("no db-env")
+    };
     assert_eq!(db_env.file, "db.env");
-    assert_eq!(db_env.keys().collect::<Vec<_>>(), ["DATABASE_URL", "POSTGRES_PASSWORD"]);
+    assert_eq!(
+        db_env.keys().collect::<Vec<_>>(),
+        ["DATABASE_URL", "POSTGRES_PASSWORD"]
+    );
     assert!(db_env.values.is_empty(), "values stay in the env file");
-    assert!(!imported.files[0].content.contains("fixture-not-a-secret"), "no secret value is copied");
-    let Some(Spec::Image(img)) = shop.get(Kind::Image, "web").map(|r| &r.spec) else { panic!("no Image web") };
+    assert!(
+        !imported.files[0].content.contains("fixture-not-a-secret"),
+        "no secret value is copied"
+    );
+    let Some(Spec::Image(img)) = shop.get(Kind::Image, "web").map(|r| &r.spec) else {
+        panic!("no Image web")
+    };
     assert_eq!(img.build.as_ref().unwrap().context, "../app");
     assert_eq!(img.build.as_ref().unwrap().args["PYTHON_VERSION"], "3.12");
     let (_, db) = workload(&shop, "db");
     assert_eq!(db.mounts[1].config_file.as_deref(), Some("schema-sql"));
     assert_eq!(db.networks[0].name, "shop-default");
-    assert!(imported.files[0].content.contains("kind: Network\nmetadata:\n  name: shop-default"));
+    assert!(imported.files[0]
+        .content
+        .contains("kind: Network\nmetadata:\n  name: shop-default"));
 
     let (_, chat) = import_fixture("chat", &dir, HashMap::new());
     let (_, cache) = workload(&chat, "chat-redis");
     assert_eq!(cache.networks[0].name, "chat-backend");
-    assert_eq!(cache.networks[0].aliases, ["cache"], "the compose service name stays resolvable");
+    assert_eq!(
+        cache.networks[0].aliases,
+        ["cache"],
+        "the compose service name stays resolvable"
+    );
     let (_, app) = workload(&chat, "app");
     assert_eq!(app.depends_on[0].name, "chat-redis");
-    assert_eq!(app.networks[1].ipv4_address.unwrap().to_string(), "10.20.0.20");
-    assert_eq!(app.ports[0].host_port, None, "expose is an unpublished port");
+    assert_eq!(
+        app.networks[1].ipv4_address.unwrap().to_string(),
+        "10.20.0.20"
+    );
+    assert_eq!(
+        app.ports[0].host_port, None,
+        "expose is an unpublished port"
+    );
     assert!(app.security.as_ref().unwrap().no_new_privileges);
-    let Some(Spec::Network(backend)) = chat.get(Kind::Network, "chat-backend").map(|r| &r.spec) else { panic!() };
+    let Some(Spec::Network(backend)) = chat.get(Kind::Network, "chat-backend").map(|r| &r.spec)
+    else {
+        panic!()
+    };
     assert!(backend.internal);
     assert_eq!(backend.subnet.unwrap().to_string(), "10.20.0.0/24");
-    assert!(chat.get(Kind::Volume, "chat-cache-data").is_some(), "the volume's name: is kept");
+    assert!(
+        chat.get(Kind::Volume, "chat-cache-data").is_some(),
+        "the volume's name: is kept"
+    );
 
     let (_, metrics) = import_fixture("metrics", &dir, HashMap::new());
     let (_, prom) = workload(&metrics, "prometheus");
     let res = prom.resources.as_ref().unwrap();
-    assert_eq!((res.memory.unwrap().0, res.cpus), (512 << 20, Some(0.5)), "deploy.resources.limits");
-    assert_eq!(prom.restart.unwrap().as_str(), "on-failure", "deploy.restart_policy");
-    assert_eq!(prom.healthcheck.as_ref().unwrap().start_period.unwrap().0.as_secs(), 60);
+    assert_eq!(
+        (res.memory.unwrap().0, res.cpus),
+        (512 << 20, Some(0.5)),
+        "deploy.resources.limits"
+    );
+    assert_eq!(
+        prom.restart.unwrap().as_str(),
+        "on-failure",
+        "deploy.restart_policy"
+    );
+    assert_eq!(
+        prom.healthcheck
+            .as_ref()
+            .unwrap()
+            .start_period
+            .unwrap()
+            .0
+            .as_secs(),
+        60
+    );
     let (_, grafana) = workload(&metrics, "grafana");
-    assert_eq!(grafana.env["GF_SERVER_ROOT_URL"], "http://localhost:3001/", "from .env");
-    assert_eq!(grafana.env["GF_SECURITY_ADMIN_USER"], "admin", "${{VAR:-default}}");
+    assert_eq!(
+        grafana.env["GF_SERVER_ROOT_URL"], "http://localhost:3001/",
+        "from .env"
+    );
+    assert_eq!(
+        grafana.env["GF_SECURITY_ADMIN_USER"], "admin",
+        "${{VAR:-default}}"
+    );
     assert_eq!(grafana.ports[0].host_port, Some(3001));
-    assert_eq!(grafana.restart.unwrap().as_str(), "unless-stopped", "from the <<: merge key");
+    assert_eq!(
+        grafana.restart.unwrap().as_str(),
+        "unless-stopped",
+        "from the <<: merge key"
+    );
     let (_, node) = workload(&metrics, "node-exporter");
-    assert_eq!((node.mounts[0].bind.as_deref(), node.mounts[0].read_only), (Some("/"), true));
+    assert_eq!(
+        (node.mounts[0].bind.as_deref(), node.mounts[0].read_only),
+        (Some("/"), true)
+    );
 
     let (imported, blog) = import_fixture("blog", &dir, HashMap::new());
     for job in ["schema", "seed", "backup"] {
         assert_eq!(workload(&blog, job).0, Kind::Job, "{job}");
     }
     assert_eq!(workload(&blog, "app").0, Kind::Service);
-    assert!(imported.findings.iter().any(|f| f.kind == FindingKind::Note && f.path == "services.backup.restart"), "{:?}", imported.findings);
+    assert!(
+        imported
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::Note && f.path == "services.backup.restart"),
+        "{:?}",
+        imported.findings
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -188,9 +319,20 @@ fn unsupported_keys_are_listed_with_file_and_line() {
     let dir = scratch("unsupported");
     let file = here().join("fixtures/legacy/docker-compose.yml");
     let out = dir.join("lucid");
-    let imported = import(std::slice::from_ref(&file), &ImportOptions { output_dir: out.clone(), env: HashMap::new(), project: None }).unwrap();
+    let imported = import(
+        std::slice::from_ref(&file),
+        &ImportOptions {
+            output_dir: out.clone(),
+            env: HashMap::new(),
+            project: None,
+        },
+    )
+    .unwrap();
     let prefix = format!("{}:", file.display());
-    let listed: Vec<String> = imported.blocking().map(|f| f.to_string().replacen(&prefix, "", 1)).collect();
+    let listed: Vec<String> = imported
+        .blocking()
+        .map(|f| f.to_string().replacen(&prefix, "", 1))
+        .collect();
     let expected = [
         "7:5: services.app.links: not supported by lucidctl",
         "9:5: services.app.logging: not supported by lucidctl",
@@ -211,7 +353,10 @@ fn unsupported_keys_are_listed_with_file_and_line() {
     let (_, app) = workload(&state, "app");
     assert_eq!(app.env.keys().collect::<Vec<_>>(), ["MODE"]);
     assert_eq!(app.resources.as_ref().unwrap().memory.unwrap().0, 128 << 20);
-    assert!(workload(&state, "db").1.networks.is_empty(), "network_mode host is left out");
+    assert!(
+        workload(&state, "db").1.networks.is_empty(),
+        "network_mode host is left out"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -229,15 +374,32 @@ fn override_files_merge_and_unset_variables_are_reported() {
     )
     .unwrap();
     let env: HashMap<String, String> = [("TAG".to_string(), "2".to_string())].into();
-    let files = [dir.join("docker-compose.yml"), dir.join("docker-compose.prod.yml")];
-    let imported = import(&files, &ImportOptions { output_dir: dir.join("out"), env, project: Some("demo".into()) }).unwrap();
+    let files = [
+        dir.join("docker-compose.yml"),
+        dir.join("docker-compose.prod.yml"),
+    ];
+    let imported = import(
+        &files,
+        &ImportOptions {
+            output_dir: dir.join("out"),
+            env,
+            project: Some("demo".into()),
+        },
+    )
+    .unwrap();
     let listed: Vec<String> = imported.blocking().map(|f| f.to_string()).collect();
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert!(listed[0].ends_with("docker-compose.prod.yml:5:10: services.web.environment.B: variable HOST_NAME is required (set HOST_NAME): left as ${HOST_NAME}; set it and import again"), "{}", listed[0]);
     let text = &imported.files[0].content;
     assert!(text.contains("image: example/web:2"), "{text}");
-    assert!(text.contains("A: \"1\"") && text.contains("B: \"${HOST_NAME}\""), "{text}");
-    assert!(text.contains("hostPort: 8080") && text.contains("hostPort: 8443"), "ports accumulate: {text}");
+    assert!(
+        text.contains("A: \"1\"") && text.contains("B: \"${HOST_NAME}\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("hostPort: 8080") && text.contains("hostPort: 8443"),
+        "ports accumulate: {text}"
+    );
     assert!(text.contains("name: demo-front"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -249,9 +411,21 @@ struct GoldenCase {
 }
 
 const GOLDEN: [GoldenCase; 3] = [
-    GoldenCase { dir: "lucid-local", sources: &["configs/lucid", "configs/lucid/overlays/local"], selector: &[] },
-    GoldenCase { dir: "lucid", sources: &["configs/lucid"], selector: &[] },
-    GoldenCase { dir: "lucid-local-selector", sources: &["configs/lucid", "configs/lucid/overlays/local"], selector: &[("phase", "core")] },
+    GoldenCase {
+        dir: "lucid-local",
+        sources: &["configs/lucid", "configs/lucid/overlays/local"],
+        selector: &[],
+    },
+    GoldenCase {
+        dir: "lucid",
+        sources: &["configs/lucid"],
+        selector: &[],
+    },
+    GoldenCase {
+        dir: "lucid-local-selector",
+        sources: &["configs/lucid", "configs/lucid/overlays/local"],
+        selector: &[("phase", "core")],
+    },
 ];
 
 /// The export as `lucidctl export compose` writes it by default: into configs/docker,
@@ -262,7 +436,11 @@ fn golden_export(case: &GoldenCase) -> (DesiredState, Vec<ExportedFile>) {
     let options = ExportOptions {
         output_dir: root.join("configs/docker"),
         secrets_dir: root.join("configs/environment"),
-        selector: case.selector.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        selector: case
+            .selector
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         sources: case.sources.iter().map(|s| s.to_string()).collect(),
     };
     let files = export(&state, &options);
@@ -287,7 +465,12 @@ fn export_matches_golden_files() {
         for f in &files {
             let want = std::fs::read_to_string(dir.join(&f.path)).unwrap();
             if want != f.content {
-                let line = want.lines().zip(f.content.lines()).position(|(a, b)| a != b).unwrap_or(0) + 1;
+                let line = want
+                    .lines()
+                    .zip(f.content.lines())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0)
+                    + 1;
                 panic!(
                     "{}/{} differs from the golden file at line {line}; if intended, run UPDATE_GOLDEN=1 cargo test -p reconcilers --test compose\n--- golden\n{}\n--- now\n{}",
                     case.dir,
@@ -301,7 +484,9 @@ fn export_matches_golden_files() {
 }
 
 fn collect(base: &Path, dir: &Path, out: &mut BTreeSet<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         if e.file_type().unwrap().is_dir() {
             collect(base, &e.path(), out);
@@ -321,17 +506,25 @@ fn exported_files_pass_docker_compose_config() {
         let (state, files) = golden_export(case);
         let tree = scratch(&format!("config-{}", case.dir));
         std::fs::create_dir_all(tree.join("configs")).unwrap();
-        std::os::unix::fs::symlink(repo().join("configs/lucid"), tree.join("configs/lucid")).unwrap();
+        std::os::unix::fs::symlink(repo().join("configs/lucid"), tree.join("configs/lucid"))
+            .unwrap();
         std::os::unix::fs::symlink(repo().join("e2e"), tree.join("e2e")).unwrap();
         reconcilers::secrets::generate(&state, &tree.join("configs/environment"), &[]).unwrap();
         let docker = tree.join("configs/docker");
         write_files(&docker, &files);
-        for f in files.iter().filter(|f| f.path.extension().is_some_and(|e| e == "yml")) {
+        for f in files
+            .iter()
+            .filter(|f| f.path.extension().is_some_and(|e| e == "yml"))
+        {
             compose_config(bin, "lucidtest", &docker.join(&f.path), true);
         }
         // Nothing secret is inlined: no generated value appears in any file.
-        let env = std::fs::read_to_string(tree.join("configs/environment/.env.foundation")).unwrap();
-        let password = env.lines().find_map(|l| l.strip_prefix("MONGODB_PASSWORD=")).unwrap();
+        let env =
+            std::fs::read_to_string(tree.join("configs/environment/.env.foundation")).unwrap();
+        let password = env
+            .lines()
+            .find_map(|l| l.strip_prefix("MONGODB_PASSWORD="))
+            .unwrap();
         assert!(files.iter().all(|f| !f.content.contains(password)));
         std::fs::remove_dir_all(&tree).unwrap();
     }
@@ -342,24 +535,49 @@ fn export_headers_say_what_compose_cannot_express() {
     let (_, files) = golden_export(&GOLDEN[0]);
     // Header comments are wrapped; read them as one line.
     let flat = |text: &str| text.replace("\n#   ", " ").replace("\n#  ", " ");
-    let file = |name: &str| flat(&files.iter().find(|f| f.path == Path::new(name)).unwrap().content);
+    let file = |name: &str| {
+        flat(
+            &files
+                .iter()
+                .find(|f| f.path == Path::new(name))
+                .unwrap()
+                .content,
+        )
+    };
     let support = file("docker-compose.support.yml");
     assert!(support.contains("IsolationPolicy tron-isolation: network lucid-tron-isolated is reserved for its members"), "{support}");
     assert!(support.contains("only lucid-payment-gateway may join it and other networks too"));
-    assert!(support.contains("lucid-auth-service healthy (docker-compose.foundation.yml), for lucid-payment-gateway"));
+    assert!(support.contains(
+        "lucid-auth-service healthy (docker-compose.foundation.yml), for lucid-payment-gateway"
+    ));
     assert!(support.contains("lucid-tron-isolated:\n    name: lucid-tron-isolated"));
     let foundation = file("docker-compose.foundation.yml");
     assert!(foundation.contains("Jobs (lucid-storage-secrets-init"));
     assert!(foundation.contains("condition: service_completed_successfully"));
     assert!(foundation.contains("../environment/.env.foundation"));
     assert!(foundation.contains("mongod-conf 0644"));
-    assert!(!foundation.contains("IsolationPolicy"), "the policy does not concern phase 1");
+    assert!(
+        !foundation.contains("IsolationPolicy"),
+        "the policy does not concern phase 1"
+    );
     let master = file("docker-compose.master.yml");
-    assert!(!master.contains("Requires, up first"), "the master file has every dependency");
+    assert!(
+        !master.contains("Requires, up first"),
+        "the master file has every dependency"
+    );
     let (_, base) = golden_export(&GOLDEN[1]);
-    let master = flat(&base.iter().find(|f| f.path == Path::new("docker-compose.master.yml")).unwrap().content);
+    let master = flat(
+        &base
+            .iter()
+            .find(|f| f.path == Path::new("docker-compose.master.yml"))
+            .unwrap()
+            .content,
+    );
     assert!(master.contains("Build order: lucidctl builds base images first (pickme/lucid-base:python-distroless-arm64 (Image lucid-base-python) before the Images built FROM it: lucid-"), "{master}");
-    assert!(master.contains("lucid-base-java (pickme/lucid-base:java-distroless-arm64)"), "an Image no service uses is named");
+    assert!(
+        master.contains("lucid-base-java (pickme/lucid-base:java-distroless-arm64)"),
+        "an Image no service uses is named"
+    );
     assert!(master.contains("platform: linux/arm64"));
 }
 
@@ -367,13 +585,28 @@ fn export_headers_say_what_compose_cannot_express() {
 /// syntax, keyed by container name (or service name when compose picks it).
 fn normalize(config: &Value, project: &str) -> BTreeMap<String, Value> {
     let empty = Map::new();
-    let services = config.get("services").and_then(Value::as_object).unwrap_or(&empty);
+    let services = config
+        .get("services")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     let top_name = |section: &str, key: &str| -> String {
-        let named = config.get(section).and_then(|s| s.get(key)).and_then(|n| n.get("name")).and_then(Value::as_str);
-        named.map(str::to_string).unwrap_or_else(|| format!("{project}_{key}")).replace('_', "-")
+        let named = config
+            .get(section)
+            .and_then(|s| s.get(key))
+            .and_then(|n| n.get("name"))
+            .and_then(Value::as_str);
+        named
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{project}_{key}"))
+            .replace('_', "-")
     };
     let id_of = |key: &str| -> String {
-        services.get(key).and_then(|s| s.get("container_name")).and_then(Value::as_str).unwrap_or(key).to_string()
+        services
+            .get(key)
+            .and_then(|s| s.get("container_name"))
+            .and_then(Value::as_str)
+            .unwrap_or(key)
+            .to_string()
     };
     let text = |v: &Value| -> String {
         match v {
@@ -387,24 +620,48 @@ fn normalize(config: &Value, project: &str) -> BTreeMap<String, Value> {
             other => other.clone(),
         }
     };
-    let millis = |v: Option<&Value>| v.map(|d| json!(parse_compose_duration(&text(d)).unwrap().as_millis() as u64));
+    let millis = |v: Option<&Value>| {
+        v.map(|d| json!(parse_compose_duration(&text(d)).unwrap().as_millis() as u64))
+    };
     let mut out = BTreeMap::new();
     for (key, s) in services {
         let get = |k: &str| s.get(k);
         let deploy = |p: &str| s.pointer(&format!("/deploy{p}"));
         let mut n = Map::new();
-        n.insert("image".into(), get("image").cloned().unwrap_or_else(|| json!(format!("{project}_{key}"))));
-        let env: BTreeMap<String, String> = get("environment").and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect()).unwrap_or_default();
+        n.insert(
+            "image".into(),
+            get("image")
+                .cloned()
+                .unwrap_or_else(|| json!(format!("{project}_{key}"))),
+        );
+        let env: BTreeMap<String, String> = get("environment")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+            .unwrap_or_default();
         n.insert("environment".into(), json!(env));
         let mut ports = BTreeSet::new();
         for p in get("ports").and_then(Value::as_array).into_iter().flatten() {
             for port in parse_port(p).unwrap() {
-                ports.insert(format!("{:?}|{:?}|{}/{}", port.host_ip, port.host_port, port.container_port, port.protocol.as_str()));
+                ports.insert(format!(
+                    "{:?}|{:?}|{}/{}",
+                    port.host_ip,
+                    port.host_port,
+                    port.container_port,
+                    port.protocol.as_str()
+                ));
             }
         }
-        for e in get("expose").and_then(Value::as_array).into_iter().flatten() {
+        for e in get("expose")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             for port in parse_expose(&text(e)).unwrap() {
-                ports.insert(format!("None|None|{}/{}", port.container_port, port.protocol.as_str()));
+                ports.insert(format!(
+                    "None|None|{}/{}",
+                    port.container_port,
+                    port.protocol.as_str()
+                ));
             }
         }
         n.insert("ports".into(), json!(ports));
@@ -418,33 +675,66 @@ fn normalize(config: &Value, project: &str) -> BTreeMap<String, Value> {
                 nets.insert(mode.to_string(), json!({}));
             }
             (None, None) => {
-                nets.insert(top_name("networks", "default"), json!({"names": names, "ip": null}));
+                nets.insert(
+                    top_name("networks", "default"),
+                    json!({"names": names, "ip": null}),
+                );
             }
             (None, Some(Value::Array(list))) => {
                 for net in list {
-                    nets.insert(top_name("networks", &text(net)), json!({"names": names, "ip": null}));
+                    nets.insert(
+                        top_name("networks", &text(net)),
+                        json!({"names": names, "ip": null}),
+                    );
                 }
             }
             (None, Some(Value::Object(map))) => {
                 for (net, v) in map {
                     let mut all = names.clone();
-                    all.extend(v.get("aliases").and_then(Value::as_array).into_iter().flatten().map(text));
-                    nets.insert(top_name("networks", net), json!({"names": all, "ip": v.get("ipv4_address")}));
+                    all.extend(
+                        v.get("aliases")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .map(text),
+                    );
+                    nets.insert(
+                        top_name("networks", net),
+                        json!({"names": all, "ip": v.get("ipv4_address")}),
+                    );
                 }
             }
             _ => {}
         }
         n.insert("networks".into(), json!(nets));
         let mut mounts = BTreeSet::new();
-        for v in get("volumes").and_then(Value::as_array).into_iter().flatten() {
+        for v in get("volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let (src, target, ro) = match v {
                 Value::String(s) => {
                     let parts: Vec<&str> = s.split(':').collect();
-                    (parts[0].to_string(), parts[1].to_string(), parts.get(2).is_some_and(|m| m.split(',').any(|o| o == "ro")))
+                    (
+                        parts[0].to_string(),
+                        parts[1].to_string(),
+                        parts
+                            .get(2)
+                            .is_some_and(|m| m.split(',').any(|o| o == "ro")),
+                    )
                 }
-                other => (text(&other["source"]), text(&other["target"]), other.get("read_only") == Some(&json!(true))),
+                other => (
+                    text(&other["source"]),
+                    text(&other["target"]),
+                    other.get("read_only") == Some(&json!(true)),
+                ),
             };
-            let src = if src.starts_with('/') { src } else { top_name("volumes", &src) };
+            let src = if src.starts_with('/') {
+                src
+            } else {
+                top_name("volumes", &src)
+            };
             mounts.insert(format!("{src}|{target}|{ro}"));
         }
         n.insert("volumes".into(), json!(mounts));
@@ -464,13 +754,32 @@ fn normalize(config: &Value, project: &str) -> BTreeMap<String, Value> {
             );
         }
         let deps: BTreeMap<String, String> = match get("depends_on") {
-            Some(Value::Object(m)) => m.iter().map(|(d, v)| (id_of(d), v.get("condition").map(text).unwrap_or("service_started".into()))).collect(),
-            Some(Value::Array(list)) => list.iter().map(|d| (id_of(&text(d)), "service_started".to_string())).collect(),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(d, v)| {
+                    (
+                        id_of(d),
+                        v.get("condition")
+                            .map(text)
+                            .unwrap_or("service_started".into()),
+                    )
+                })
+                .collect(),
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|d| (id_of(&text(d)), "service_started".to_string()))
+                .collect(),
             _ => BTreeMap::new(),
         };
         n.insert("depends_on".into(), json!(deps));
-        n.insert("command".into(), get("command").map(words).unwrap_or(Value::Null));
-        n.insert("entrypoint".into(), get("entrypoint").map(words).unwrap_or(Value::Null));
+        n.insert(
+            "command".into(),
+            get("command").map(words).unwrap_or(Value::Null),
+        );
+        n.insert(
+            "entrypoint".into(),
+            get("entrypoint").map(words).unwrap_or(Value::Null),
+        );
         let restart = get("restart").map(text).or_else(|| {
             deploy("/restart_policy/condition").map(|c| match text(c).as_str() {
                 "any" => "always".to_string(),
@@ -478,23 +787,46 @@ fn normalize(config: &Value, project: &str) -> BTreeMap<String, Value> {
                 other => other.to_string(),
             })
         });
-        n.insert("restart".into(), json!(restart.unwrap_or_else(|| "no".into())));
-        let memory = get("mem_limit").or(deploy("/resources/limits/memory")).map(|m| match m {
-            Value::Number(b) => b.as_u64().unwrap(),
-            other => text(other).parse::<desired_state::model::ByteSize>().unwrap().0,
-        });
+        n.insert(
+            "restart".into(),
+            json!(restart.unwrap_or_else(|| "no".into())),
+        );
+        let memory = get("mem_limit")
+            .or(deploy("/resources/limits/memory"))
+            .map(|m| match m {
+                Value::Number(b) => b.as_u64().unwrap(),
+                other => {
+                    text(other)
+                        .parse::<desired_state::model::ByteSize>()
+                        .unwrap()
+                        .0
+                }
+            });
         n.insert("memory".into(), json!(memory));
-        let cpus = get("cpus").or(deploy("/resources/limits/cpus")).map(|c| text(c).parse::<f64>().unwrap());
+        let cpus = get("cpus")
+            .or(deploy("/resources/limits/cpus"))
+            .map(|c| text(c).parse::<f64>().unwrap());
         n.insert("cpus".into(), json!(cpus));
-        n.insert("pids_limit".into(), get("pids_limit").cloned().unwrap_or(Value::Null));
+        n.insert(
+            "pids_limit".into(),
+            get("pids_limit").cloned().unwrap_or(Value::Null),
+        );
         for k in ["user", "working_dir", "init", "read_only", "privileged"] {
             n.insert(k.into(), get(k).cloned().unwrap_or(Value::Null));
         }
         for k in ["cap_add", "cap_drop", "security_opt"] {
-            let set: BTreeSet<String> = get(k).and_then(Value::as_array).into_iter().flatten().map(text).collect();
+            let set: BTreeSet<String> = get(k)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(text)
+                .collect();
             n.insert(k.into(), json!(set));
         }
-        n.insert("stop_grace_period".into(), json!(millis(get("stop_grace_period"))));
+        n.insert(
+            "stop_grace_period".into(),
+            json!(millis(get("stop_grace_period"))),
+        );
         out.insert(id_of(key), Value::Object(n));
     }
     out
@@ -508,12 +840,25 @@ fn round_trip_keeps_the_supported_configuration() {
         let (_, state) = import_fixture(name, &dir, std::env::vars().collect());
         let src = dir.join(name);
         let out = src.join("compose");
-        let files = export(&state, &ExportOptions { output_dir: out.clone(), secrets_dir: src.clone(), selector: Vec::new(), sources: vec![format!("{name}/lucid")] });
+        let files = export(
+            &state,
+            &ExportOptions {
+                output_dir: out.clone(),
+                secrets_dir: src.clone(),
+                selector: Vec::new(),
+                sources: vec![format!("{name}/lucid")],
+            },
+        );
         write_files(&out, &files);
         let original = compose_config(bin, name, &src.join("docker-compose.yml"), false).unwrap();
-        let exported = compose_config(bin, name, &out.join("docker-compose.master.yml"), false).unwrap();
+        let exported =
+            compose_config(bin, name, &out.join("docker-compose.master.yml"), false).unwrap();
         let (a, b) = (normalize(&original, name), normalize(&exported, name));
-        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{name}: services");
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "{name}: services"
+        );
         for (id, want) in &a {
             assert_eq!(
                 want,
@@ -524,7 +869,14 @@ fn round_trip_keeps_the_supported_configuration() {
             );
         }
         // The phase-less fixtures export to the master file only.
-        assert_eq!(files.len(), 1 + files.iter().filter(|f| f.path.starts_with("configs")).count(), "{name}");
+        assert_eq!(
+            files.len(),
+            1 + files
+                .iter()
+                .filter(|f| f.path.starts_with("configs"))
+                .count(),
+            "{name}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -575,7 +927,15 @@ spec:
     .unwrap();
     let state = load(vec![dir.join("state")], Some(dir.clone()));
     let out = dir.join("out");
-    let files = export(&state, &ExportOptions { output_dir: out.clone(), secrets_dir: dir.join("env"), selector: Vec::new(), sources: vec!["state".into()] });
+    let files = export(
+        &state,
+        &ExportOptions {
+            output_dir: out.clone(),
+            secrets_dir: dir.join("env"),
+            selector: Vec::new(),
+            sources: vec!["state".into()],
+        },
+    );
     let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
     assert_eq!(names, ["docker-compose.master.yml", "configs/app-conf"]);
     assert_eq!(files[1].content, "listen 80\n");
@@ -601,8 +961,12 @@ spec:
     }
     if let Some(bin) = docker_compose() {
         write_files(&out, &files);
-        let config = compose_config(bin, "odd", &out.join("docker-compose.master.yml"), false).unwrap();
-        assert_eq!(config["services"]["odd-job"]["command"][2], "echo $$HOME > /data/x", "compose keeps the literal $");
+        let config =
+            compose_config(bin, "odd", &out.join("docker-compose.master.yml"), false).unwrap();
+        assert_eq!(
+            config["services"]["odd-job"]["command"][2], "echo $$HOME > /data/x",
+            "compose keeps the literal $"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -74,7 +74,11 @@ impl Dockerignore {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (idx, raw) in text.split('\n').enumerate() {
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            let err = |reason| PatternError { line: idx + 1, pattern: raw.to_string(), reason };
+            let err = |reason| PatternError {
+                line: idx + 1,
+                pattern: raw.to_string(),
+                reason,
+            };
             // ignorefile.ReadAll: a comment only when `#` is the very first byte.
             if raw.starts_with('#') {
                 continue;
@@ -110,7 +114,10 @@ impl Dockerignore {
                 None => (false, p.as_str()),
             };
             validate(p).map_err(err)?;
-            patterns.push(Pattern { exception, kind: compile(p).map_err(err)? });
+            patterns.push(Pattern {
+                exception,
+                kind: compile(p).map_err(err)?,
+            });
         }
         Ok(Self { patterns })
     }
@@ -122,7 +129,11 @@ impl Dockerignore {
     /// matched a child but not its parent, where "last match wins" is what
     /// Docker documents.
     pub fn is_excluded(&self, path: &str) -> bool {
-        self.patterns.iter().rev().find(|p| p.kind.matches_self_or_ancestor(path)).is_some_and(|p| !p.exception)
+        self.patterns
+            .iter()
+            .rev()
+            .find(|p| p.kind.matches_self_or_ancestor(path))
+            .is_some_and(|p| !p.exception)
     }
 
     /// Whether some exception could re-include a path under the excluded
@@ -130,10 +141,17 @@ impl Dockerignore {
     /// exceptions are literal paths; any wildcard exception answers yes, as
     /// BuildKit does, and the per-path match stays the authority.
     pub fn may_reinclude_under(&self, dir: &str) -> bool {
-        self.patterns.iter().filter(|p| p.exception).any(|p| match &p.kind {
-            Kind::Exact(lit) => lit.len() > dir.len() && lit.starts_with(dir) && lit.as_bytes()[dir.len()] == b'/',
-            _ => true,
-        })
+        self.patterns
+            .iter()
+            .filter(|p| p.exception)
+            .any(|p| match &p.kind {
+                Kind::Exact(lit) => {
+                    lit.len() > dir.len()
+                        && lit.starts_with(dir)
+                        && lit.as_bytes()[dir.len()] == b'/'
+                }
+                _ => true,
+            })
     }
 }
 
@@ -142,19 +160,24 @@ impl Kind {
         match self {
             Kind::Exact(lit) => {
                 path == lit
-                    || (path.len() > lit.len() && path.starts_with(lit.as_str()) && path.as_bytes()[lit.len()] == b'/')
+                    || (path.len() > lit.len()
+                        && path.starts_with(lit.as_str())
+                        && path.as_bytes()[lit.len()] == b'/')
             }
             // Every ancestor is a prefix of the path, so checking the path suffices.
             Kind::Prefix(lit) => path.starts_with(lit.as_str()),
-            Kind::Suffix(suffix) => self_and_ancestors(path)
-                .any(|p| p.ends_with(suffix.as_str()) || suffix.strip_prefix('/').is_some_and(|s| p == s)),
+            Kind::Suffix(suffix) => self_and_ancestors(path).any(|p| {
+                p.ends_with(suffix.as_str()) || suffix.strip_prefix('/').is_some_and(|s| p == s)
+            }),
             Kind::Glob(toks) => glob_matches_self_or_ancestor(toks, path),
         }
     }
 }
 
 fn self_and_ancestors(path: &str) -> impl Iterator<Item = &str> {
-    path.match_indices('/').map(move |(i, _)| &path[..i]).chain(std::iter::once(path))
+    path.match_indices('/')
+        .map(move |(i, _)| &path[..i])
+        .chain(std::iter::once(path))
 }
 
 /// Go's `filepath.Clean` for '/'-separated paths.
@@ -265,7 +288,11 @@ fn compile(p: &str) -> Result<Kind, &'static str> {
                 if cs.get(i) == Some(&'/') {
                     i += 1;
                 }
-                toks.push(if i == cs.len() { Tok::AnyString } else { Tok::DirPrefix });
+                toks.push(if i == cs.len() {
+                    Tok::AnyString
+                } else {
+                    Tok::DirPrefix
+                });
             }
             '*' => {
                 toks.push(Tok::Star);
@@ -433,13 +460,25 @@ mod tests {
             ("é*", "été", true),
         ];
         for (ignore, path, want) in table {
-            assert_eq!(excluded(ignore, path), *want, "ignore {ignore:?} path {path:?}");
+            assert_eq!(
+                excluded(ignore, path),
+                *want,
+                "ignore {ignore:?} path {path:?}"
+            );
         }
     }
 
     #[test]
     fn bad_patterns_name_their_line() {
-        for (text, line) in [("ok\n[", 2), ("[a-]", 1), ("x\ny\na\\", 3), ("!", 1), ("!/", 1), ("[]", 1), ("[^]a", 1)] {
+        for (text, line) in [
+            ("ok\n[", 2),
+            ("[a-]", 1),
+            ("x\ny\na\\", 3),
+            ("!", 1),
+            ("!/", 1),
+            ("[]", 1),
+            ("[^]a", 1),
+        ] {
             let err = Dockerignore::parse(text).unwrap_err();
             assert_eq!(err.line, line, "{text:?}: {err:?}");
         }
@@ -463,7 +502,9 @@ mod tests {
         assert!(ig.may_reinclude_under("node_modules"));
         assert!(!ig.is_excluded("node_modules/x/package.json"));
         assert!(ig.is_excluded("node_modules/x/index.js"));
-        assert!(!Dockerignore::parse("node_modules").unwrap().may_reinclude_under("node_modules"));
+        assert!(!Dockerignore::parse("node_modules")
+            .unwrap()
+            .may_reinclude_under("node_modules"));
     }
 
     #[test]

@@ -92,7 +92,10 @@ pub(super) fn file_digests(
         // (`update_rayon`) runs on rayon anyway, and one work-stealing pool
         // shares the cores between "many files" and "one big file" without
         // oversubscribing them.
-        walk.files.par_iter().map_init(|| vec![0u8; SMALL_BUF], one).collect()
+        walk.files
+            .par_iter()
+            .map_init(|| vec![0u8; SMALL_BUF], one)
+            .collect()
     } else {
         let mut buf = vec![0u8; SMALL_BUF];
         walk.files.iter().map(|f| one(&mut buf, f)).collect()
@@ -119,14 +122,20 @@ fn hash_file(path: &Path, expected: u64, buf: &mut [u8]) -> Result<blake3::Hash,
         let (mut cur, mut next) = (vec![0u8; LARGE_BUF], vec![0u8; LARGE_BUF]);
         let mut n = read_full(&mut file, &mut cur).map_err(io_err(path))?;
         while n > 0 && total <= expected {
-            let (_, read) = rayon::join(|| h.update_rayon(&cur[..n]), || read_full(&mut file, &mut next));
+            let (_, read) = rayon::join(
+                || h.update_rayon(&cur[..n]),
+                || read_full(&mut file, &mut next),
+            );
             total += n as u64;
             n = read.map_err(io_err(path))?;
             std::mem::swap(&mut cur, &mut next);
         }
     }
     if total != expected {
-        return Err(ContextError::ChangedDuringRead { path: path.to_path_buf(), expected });
+        return Err(ContextError::ChangedDuringRead {
+            path: path.to_path_buf(),
+            expected,
+        });
     }
     Ok(h.finalize())
 }

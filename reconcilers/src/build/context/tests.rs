@@ -48,7 +48,11 @@ impl Tree {
     fn standard(name: &str) -> Self {
         let t = Tree::new(name);
         t.file("Dockerfile", b"FROM scratch\nCOPY . /\n", 0o644)
-            .file(".dockerignore", b"# build output\n*.log\nbuild/\n!build/keep.txt\n", 0o644)
+            .file(
+                ".dockerignore",
+                b"# build output\n*.log\nbuild/\n!build/keep.txt\n",
+                0o644,
+            )
             .dir("src", 0o755)
             .file("src/main.rs", b"fn main() {}\n", 0o644)
             .file("run.sh", b"#!/bin/sh\necho hi\n", 0o755)
@@ -72,8 +76,19 @@ impl Drop for Tree {
     }
 }
 
-fn hash_with(t: &Tree, args: &BTreeMap<String, String>, target: Option<&str>, platform: Option<&str>) -> String {
-    let inputs = BuildInputs { context_dir: t.path(), dockerfile: "Dockerfile", args, target, platform };
+fn hash_with(
+    t: &Tree,
+    args: &BTreeMap<String, String>,
+    target: Option<&str>,
+    platform: Option<&str>,
+) -> String {
+    let inputs = BuildInputs {
+        context_dir: t.path(),
+        dockerfile: "Dockerfile",
+        args,
+        target,
+        platform,
+    };
     build_hash(&inputs, &walk(t.path(), "Dockerfile").unwrap()).unwrap()
 }
 
@@ -87,7 +102,16 @@ fn walk_applies_dockerignore_sorted_without_following_links() {
     let w = walk(t.path(), "./Dockerfile").unwrap();
     assert_eq!(
         paths(&w),
-        [".dockerignore", "Dockerfile", "build/keep.txt", "empty", "link", "run.sh", "src", "src/main.rs"]
+        [
+            ".dockerignore",
+            "Dockerfile",
+            "build/keep.txt",
+            "empty",
+            "link",
+            "run.sh",
+            "src",
+            "src/main.rs"
+        ]
     );
     let get = |p: &str| w.files.iter().find(|f| f.rel_path == p).unwrap();
     assert_eq!(get("link").kind, FileKind::Symlink("src/main.rs".into()));
@@ -119,7 +143,15 @@ fn dockerfile_specific_ignore_file_replaces_the_root_one() {
         .file("a.txt", b"a", 0o644)
         .file("b.txt", b"b", 0o644);
     let w = walk(t.path(), "Dockerfile").unwrap();
-    assert_eq!(paths(&w), [".dockerignore", "Dockerfile", "Dockerfile.dockerignore", "a.txt"]);
+    assert_eq!(
+        paths(&w),
+        [
+            ".dockerignore",
+            "Dockerfile",
+            "Dockerfile.dockerignore",
+            "a.txt"
+        ]
+    );
 }
 
 #[test]
@@ -128,14 +160,23 @@ fn ignored_special_files_and_sockets_are_fine() {
     t.file("Dockerfile", b"FROM scratch\n", 0o644);
     let _sock = std::os::unix::net::UnixListener::bind(t.path().join("app.sock")).unwrap();
     let fifo = t.path().join("pipe");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().map(|s| s.success()).unwrap_or(false);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     if made {
         let err = walk(t.path(), "Dockerfile").unwrap_err();
-        assert!(matches!(&err, ContextError::UnsupportedFileType { path } if path == &fifo), "{err}");
+        assert!(
+            matches!(&err, ContextError::UnsupportedFileType { path } if path == &fifo),
+            "{err}"
+        );
         t.file(".dockerignore", b"pipe\n", 0o644);
     }
     // The socket is skipped silently, as Docker does.
-    assert!(paths(&walk(t.path(), "Dockerfile").unwrap()).iter().all(|p| !p.contains("sock")));
+    assert!(paths(&walk(t.path(), "Dockerfile").unwrap())
+        .iter()
+        .all(|p| !p.contains("sock")));
 }
 
 #[test]
@@ -143,9 +184,15 @@ fn non_utf8_names_fail_unless_ignored() {
     let t = Tree::new("utf8");
     t.file("Dockerfile", b"FROM scratch\n", 0o644);
     fs::write(t.path().join(std::ffi::OsStr::from_bytes(b"bad\xff")), b"x").unwrap();
-    assert!(matches!(walk(t.path(), "Dockerfile"), Err(ContextError::NonUtf8Path { .. })));
+    assert!(matches!(
+        walk(t.path(), "Dockerfile"),
+        Err(ContextError::NonUtf8Path { .. })
+    ));
     t.file(".dockerignore", b"bad*\n", 0o644);
-    assert_eq!(paths(&walk(t.path(), "Dockerfile").unwrap()), [".dockerignore", "Dockerfile"]);
+    assert_eq!(
+        paths(&walk(t.path(), "Dockerfile").unwrap()),
+        [".dockerignore", "Dockerfile"]
+    );
 }
 
 #[test]
@@ -155,18 +202,35 @@ fn typed_errors_name_the_problem() {
         matches!(walk(t.path(), "Missing"), Err(ContextError::DockerfileMissing { path }) if path.ends_with("Missing"))
     );
     for bad in ["../Dockerfile", "/etc/Dockerfile", "", "."] {
-        assert!(matches!(walk(t.path(), bad), Err(ContextError::DockerfileOutsideContext { .. })), "{bad:?}");
+        assert!(
+            matches!(
+                walk(t.path(), bad),
+                Err(ContextError::DockerfileOutsideContext { .. })
+            ),
+            "{bad:?}"
+        );
     }
-    assert!(matches!(walk(t.path(), "src"), Err(ContextError::DockerfileNotAFile { .. })));
+    assert!(matches!(
+        walk(t.path(), "src"),
+        Err(ContextError::DockerfileNotAFile { .. })
+    ));
     t.file(".dockerignore", b"ok\n[oops\n", 0o644);
     match walk(t.path(), "Dockerfile") {
-        Err(ContextError::BadDockerignore { path, line: 2, pattern, .. }) => {
+        Err(ContextError::BadDockerignore {
+            path,
+            line: 2,
+            pattern,
+            ..
+        }) => {
             assert!(path.ends_with(".dockerignore"));
             assert_eq!(pattern, "[oops");
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(walk(&t.path().join("nope"), "Dockerfile"), Err(ContextError::Io { .. })));
+    assert!(matches!(
+        walk(&t.path().join("nope"), "Dockerfile"),
+        Err(ContextError::Io { .. })
+    ));
 }
 
 #[test]
@@ -175,12 +239,18 @@ fn hash_ignores_what_the_build_cannot_see() {
     let base = t.hash();
     assert_eq!(base.len(), 64);
     assert_eq!(t.hash(), base, "same tree, same hash");
-    t.file("app.log", b"other noise, other length", 0o600).file("build/out.bin", b"changed", 0o755);
+    t.file("app.log", b"other noise, other length", 0o600)
+        .file("build/out.bin", b"changed", 0o755);
     t.file("new.log", b"ignored too", 0o644);
     assert_eq!(t.hash(), base, "ignored files don't count");
     let old = SystemTime::now() - Duration::from_secs(86_400);
     for p in ["src/main.rs", "Dockerfile", "run.sh"] {
-        fs::File::options().write(true).open(t.path().join(p)).unwrap().set_modified(old).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(t.path().join(p))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
     }
     assert_eq!(t.hash(), base, "mtimes don't count");
 }
@@ -211,14 +281,24 @@ fn hash_follows_everything_the_build_can_see() {
     fs::rename(t.path().join("run2.sh"), t.path().join("run.sh")).unwrap();
     t.file(".dockerignore", b"# build output\n*.log\nbuild/\n", 0o644);
     expect_new(t.hash(), "an ignore file that now drops build/keep.txt");
-    t.file(".dockerignore", b"# build output\n*.log\nbuild/\n!build/keep.txt\n", 0o644);
+    t.file(
+        ".dockerignore",
+        b"# build output\n*.log\nbuild/\n!build/keep.txt\n",
+        0o644,
+    );
     assert_eq!(t.hash(), base);
 
     let mut args = BTreeMap::new();
     expect_new(hash_with(&t, &args, Some(""), None), "an empty target");
     expect_new(hash_with(&t, &args, Some("prod"), None), "a target");
-    expect_new(hash_with(&t, &args, None, Some("linux/arm64")), "a platform");
-    expect_new(hash_with(&t, &args, None, Some("linux/amd64")), "another platform");
+    expect_new(
+        hash_with(&t, &args, None, Some("linux/arm64")),
+        "a platform",
+    );
+    expect_new(
+        hash_with(&t, &args, None, Some("linux/amd64")),
+        "another platform",
+    );
     args.insert("VERSION".into(), "1".into());
     expect_new(hash_with(&t, &args, None, None), "a build arg");
     args.insert("VERSION".into(), "2".into());
@@ -226,7 +306,10 @@ fn hash_follows_everything_the_build_can_see() {
     // Length prefixes keep ("AB","") and ("A","B") apart.
     let one = BTreeMap::from([("AB".to_string(), String::new())]);
     let two = BTreeMap::from([("A".to_string(), "B".to_string())]);
-    assert_ne!(hash_with(&t, &one, None, None), hash_with(&t, &two, None, None));
+    assert_ne!(
+        hash_with(&t, &one, None, None),
+        hash_with(&t, &two, None, None)
+    );
 
     t.file("Dockerfile.dev", b"FROM scratch\n", 0o644);
     let dev = {
@@ -260,8 +343,13 @@ fn files_changed_after_the_walk_are_caught() {
     let t = Tree::standard("changed");
     let w = walk(t.path(), "Dockerfile").unwrap();
     let args = BTreeMap::new();
-    let inputs =
-        BuildInputs { context_dir: t.path(), dockerfile: "Dockerfile", args: &args, target: None, platform: None };
+    let inputs = BuildInputs {
+        context_dir: t.path(),
+        dockerfile: "Dockerfile",
+        args: &args,
+        target: None,
+        platform: None,
+    };
     for body in [&b"fn main() {}\n// grown"[..], b"fn"] {
         t.file("src/main.rs", body, 0o644);
         let err = build_hash(&inputs, &w).unwrap_err();
@@ -270,7 +358,10 @@ fn files_changed_after_the_walk_are_caught() {
             "{err}"
         );
         let err = write_tar(t.path(), &w, io::sink()).unwrap_err();
-        assert!(matches!(&err, ContextError::ChangedDuringRead { expected: 13, .. }), "{err}");
+        assert!(
+            matches!(&err, ContextError::ChangedDuringRead { expected: 13, .. }),
+            "{err}"
+        );
     }
 }
 
@@ -284,9 +375,14 @@ fn tar_of(t: &Tree, w: &ContextWalk) -> Vec<u8> {
 fn tar_holds_exactly_the_walk_and_is_reproducible() {
     let t = Tree::standard("tar");
     let deep = format!("{}/file.txt", ["a-rather-long-directory-name"; 5].join("/"));
-    t.dir(deep.rsplit_once('/').unwrap().0, 0o755).file(&deep, b"deep", 0o644);
+    t.dir(deep.rsplit_once('/').unwrap().0, 0o755)
+        .file(&deep, b"deep", 0o644);
     // The Dockerfile is ignored here, and still sent.
-    t.file(".dockerignore", b"*.log\nbuild/\n!build/keep.txt\nDockerfile\n", 0o644);
+    t.file(
+        ".dockerignore",
+        b"*.log\nbuild/\n!build/keep.txt\nDockerfile\n",
+        0o644,
+    );
     let w = walk(t.path(), "Dockerfile").unwrap();
     assert!(paths(&w).contains(&"Dockerfile"));
     let bytes = tar_of(&t, &w);
@@ -295,10 +391,19 @@ fn tar_holds_exactly_the_walk_and_is_reproducible() {
     let mut seen = Vec::new();
     for (entry, f) in archive.entries().unwrap().zip(&w.files) {
         let mut entry = entry.unwrap();
-        let path = entry.path().unwrap().to_str().unwrap().trim_end_matches('/').to_string();
+        let path = entry
+            .path()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_string();
         assert_eq!(path, f.rel_path);
         let h = entry.header();
-        assert_eq!((h.mtime().unwrap(), h.uid().unwrap(), h.gid().unwrap()), (0, 0, 0));
+        assert_eq!(
+            (h.mtime().unwrap(), h.uid().unwrap(), h.gid().unwrap()),
+            (0, 0, 0)
+        );
         assert_eq!(h.mode().unwrap(), f.mode & 0o7777, "{path}");
         match &f.kind {
             FileKind::File => {
@@ -310,7 +415,10 @@ fn tar_holds_exactly_the_walk_and_is_reproducible() {
             FileKind::Dir => assert_eq!(h.entry_type(), tar::EntryType::Directory),
             FileKind::Symlink(target) => {
                 assert_eq!(h.entry_type(), tar::EntryType::Symlink);
-                assert_eq!(entry.link_name().unwrap().unwrap().to_str().unwrap(), target);
+                assert_eq!(
+                    entry.link_name().unwrap().unwrap().to_str().unwrap(),
+                    target
+                );
             }
         }
         seen.push(path);
@@ -334,7 +442,9 @@ fn tar_holds_exactly_the_walk_and_is_reproducible() {
 fn parallel_and_sequential_digests_agree() {
     let t = Tree::new("parallel");
     t.file("Dockerfile", b"FROM scratch\n", 0o644);
-    let big: Vec<u8> = (0..(hash::LARGE_FILE as usize * 2 + 12_345)).map(|i| (i * 31 % 251) as u8).collect();
+    let big: Vec<u8> = (0..(hash::LARGE_FILE as usize * 2 + 12_345))
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
     t.file("big.bin", &big, 0o644);
     t.dir("many", 0o755);
     for i in 0..100 {
@@ -343,7 +453,11 @@ fn parallel_and_sequential_digests_agree() {
     let w = walk(t.path(), "Dockerfile").unwrap();
     let parallel = hash::file_digests(t.path(), &w, true).unwrap();
     assert_eq!(parallel, hash::file_digests(t.path(), &w, false).unwrap());
-    let at = w.files.iter().position(|f| f.rel_path == "big.bin").unwrap();
+    let at = w
+        .files
+        .iter()
+        .position(|f| f.rel_path == "big.bin")
+        .unwrap();
     assert_eq!(parallel[at], Some(blake3::hash(&big)));
     let at = w.files.iter().position(|f| f.rel_path == "many/7").unwrap();
     assert_eq!(parallel[at], Some(blake3::hash(&[7u8; 4900])));

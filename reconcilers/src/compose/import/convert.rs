@@ -2,13 +2,16 @@
 
 use super::merge::Merged;
 use super::{FindingKind, Findings};
-use crate::compose::text::{absolute, dns_label, is_dns_label, parse_compose_duration, relative, split_words};
+use crate::compose::text::{
+    absolute, dns_label, is_dns_label, parse_compose_duration, relative, split_words,
+};
 use crate::compose::yaml_out::to_yaml;
 use crate::prepare::parse_env_file;
 use desired_state::model::{
-    BuildSpec, ByteSize, Cidr, Condition, ConfigFileSpec, Dependency, DurationSpec, Encoding, EnvFrom, GeneratedKey,
-    Healthcheck, ImageRef, ImageSpec, Kind, Mount, NetworkAttachment, NetworkSpec, Platform, Port, Protocol,
-    Resources, RestartPolicy, SecretSetSpec, Security, VolumeSpec, WorkloadSpec, API_VERSION,
+    BuildSpec, ByteSize, Cidr, Condition, ConfigFileSpec, Dependency, DurationSpec, Encoding,
+    EnvFrom, GeneratedKey, Healthcheck, ImageRef, ImageSpec, Kind, Mount, NetworkAttachment,
+    NetworkSpec, Platform, Port, Protocol, Resources, RestartPolicy, SecretSetSpec, Security,
+    VolumeSpec, WorkloadSpec, API_VERSION,
 };
 use desired_state::pointer::pointer as ptr;
 use serde_json::{json, Map, Value};
@@ -59,7 +62,10 @@ fn string_of(v: &Value) -> Option<String> {
 /// A JSON pointer into a service mapping.
 fn dig<'v>(m: &'v Map<String, Value>, pointer: &str) -> Option<&'v Value> {
     let rest = pointer.strip_prefix('/')?;
-    let (first, tail) = rest.split_once('/').map(|(a, b)| (a, format!("/{b}"))).unwrap_or((rest, String::new()));
+    let (first, tail) = rest
+        .split_once('/')
+        .map(|(a, b)| (a, format!("/{b}")))
+        .unwrap_or((rest, String::new()));
     m.get(first)?.pointer(&tail)
 }
 
@@ -113,7 +119,13 @@ impl<'a, 'f> Converter<'a, 'f> {
         }
     }
 
-    fn report(&mut self, kind: FindingKind, merged_pointer: &str, key: bool, msg: impl Into<String>) {
+    fn report(
+        &mut self,
+        kind: FindingKind,
+        merged_pointer: &str,
+        key: bool,
+        msg: impl Into<String>,
+    ) {
         let (file, src) = self.m.origin(merged_pointer);
         self.findings.at(kind, file, &src, key, msg);
     }
@@ -128,7 +140,11 @@ impl<'a, 'f> Converter<'a, 'f> {
 
     /// A free name of the kind's namespace (Services and Jobs share one).
     fn claim(&mut self, kind: Kind, wanted: &str) -> String {
-        let ns = if kind == Kind::Job { Kind::Service } else { kind };
+        let ns = if kind == Kind::Job {
+            Kind::Service
+        } else {
+            kind
+        };
         let base = dns_label(wanted);
         let mut name = base.clone();
         let mut n = 2;
@@ -143,13 +159,18 @@ impl<'a, 'f> Converter<'a, 'f> {
 
     fn labels(&mut self, v: Option<&Value>, at: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        let Some(Value::Object(map)) = v else { return out };
+        let Some(Value::Object(map)) = v else {
+            return out;
+        };
         for (k, val) in map {
             let p = format!("{at}{}", ptr([k]));
             if k.starts_with("com.docker.compose.") {
                 continue;
             }
-            let key_ok = !k.is_empty() && k.len() <= 253 && k.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c));
+            let key_ok = !k.is_empty()
+                && k.len() <= 253
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c));
             match string_of(val) {
                 Some(s) if key_ok && !s.chars().any(char::is_control) && s.len() <= 1024 => {
                     out.insert(k.clone(), s);
@@ -170,8 +191,17 @@ impl<'a, 'f> Converter<'a, 'f> {
         }
         if self.default_network_used && !self.networks.contains_key("default") {
             let name = self.claim(Kind::Network, &format!("{}-default", self.project));
-            let comment = vec![format!("compose's implicit network for services that name none (Docker name {}_default).", self.project)];
-            self.docs.push(Doc { kind: Kind::Network, name, labels: BTreeMap::new(), spec: json!({"driver": "bridge"}), comment });
+            let comment = vec![format!(
+                "compose's implicit network for services that name none (Docker name {}_default).",
+                self.project
+            )];
+            self.docs.push(Doc {
+                kind: Kind::Network,
+                name,
+                labels: BTreeMap::new(),
+                spec: json!({"driver": "bridge"}),
+                comment,
+            });
         }
     }
 
@@ -186,7 +216,9 @@ impl<'a, 'f> Converter<'a, 'f> {
     fn plan_networks(&mut self) {
         for (key, n) in &self.m.networks {
             let at = ptr(["networks", key]);
-            if n.get("external").is_some_and(|e| bool_of(e) == Some(true) || e.is_object()) {
+            if n.get("external")
+                .is_some_and(|e| bool_of(e) == Some(true) || e.is_object())
+            {
                 self.networks.insert(key.clone(), None);
                 self.report(
                     FindingKind::Unsupported,
@@ -196,24 +228,46 @@ impl<'a, 'f> Converter<'a, 'f> {
                 );
                 continue;
             }
-            let docker = n.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("{}_{key}", self.project));
+            let docker = n
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{}_{key}", self.project));
             let name = self.claim(Kind::Network, &docker);
             if key == "default" {
-                self.taken.insert((Kind::Network, format!("{}-default", dns_label(&self.project))));
+                self.taken.insert((
+                    Kind::Network,
+                    format!("{}-default", dns_label(&self.project)),
+                ));
             }
-            let mut spec = NetworkSpec { driver: n.get("driver").and_then(Value::as_str).map(str::to_string), ..Default::default() };
+            let mut spec = NetworkSpec {
+                driver: n.get("driver").and_then(Value::as_str).map(str::to_string),
+                ..Default::default()
+            };
             if let Some(v) = n.get("internal") {
                 spec.internal = bool_of(v).unwrap_or(false);
             }
             if let Some(ipam) = n.get("ipam") {
                 if let Some(d) = ipam.get("driver").and_then(Value::as_str) {
                     if d != "default" {
-                        self.unsupported(&format!("{at}/ipam/driver"), format!("IPAM driver {d:?}: not supported by lucidctl (only the default)"));
+                        self.unsupported(
+                            &format!("{at}/ipam/driver"),
+                            format!(
+                                "IPAM driver {d:?}: not supported by lucidctl (only the default)"
+                            ),
+                        );
                     }
                 }
-                let configs = ipam.get("config").and_then(Value::as_array).cloned().unwrap_or_default();
+                let configs = ipam
+                    .get("config")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 if configs.len() > 1 {
-                    self.unsupported(&format!("{at}/ipam/config/1"), "a second IPAM config: not supported by lucidctl (one subnet per network)");
+                    self.unsupported(
+                        &format!("{at}/ipam/config/1"),
+                        "a second IPAM config: not supported by lucidctl (one subnet per network)",
+                    );
                 }
                 if let Some(c) = configs.first() {
                     if let Some(s) = c.get("subnet").and_then(Value::as_str) {
@@ -225,7 +279,10 @@ impl<'a, 'f> Converter<'a, 'f> {
                     if let Some(g) = c.get("gateway").and_then(Value::as_str) {
                         match g.parse::<IpAddr>() {
                             Ok(ip) => spec.gateway = Some(ip),
-                            Err(_) => self.unsupported(&format!("{at}/ipam/config/0/gateway"), format!("invalid gateway address {g:?}")),
+                            Err(_) => self.unsupported(
+                                &format!("{at}/ipam/config/0/gateway"),
+                                format!("invalid gateway address {g:?}"),
+                            ),
                         }
                     }
                 }
@@ -233,14 +290,22 @@ impl<'a, 'f> Converter<'a, 'f> {
             let labels = self.labels(n.get("labels"), &format!("{at}/labels"));
             let comment = vec![format!("compose network {key:?} (Docker name {docker}).")];
             self.networks.insert(key.clone(), Some(name.clone()));
-            self.docs.push(Doc { kind: Kind::Network, name, labels, spec: serde_json::to_value(&spec).unwrap_or_default(), comment });
+            self.docs.push(Doc {
+                kind: Kind::Network,
+                name,
+                labels,
+                spec: serde_json::to_value(&spec).unwrap_or_default(),
+                comment,
+            });
         }
     }
 
     fn plan_volumes(&mut self) {
         for (key, v) in &self.m.volumes {
             let at = ptr(["volumes", key]);
-            if v.get("external").is_some_and(|e| bool_of(e) == Some(true) || e.is_object()) {
+            if v.get("external")
+                .is_some_and(|e| bool_of(e) == Some(true) || e.is_object())
+            {
                 self.volumes.insert(key.clone(), None);
                 self.report(
                     FindingKind::Unsupported,
@@ -250,9 +315,16 @@ impl<'a, 'f> Converter<'a, 'f> {
                 );
                 continue;
             }
-            let docker = v.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("{}_{key}", self.project));
+            let docker = v
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{}_{key}", self.project));
             let name = self.claim(Kind::Volume, &docker);
-            let mut spec = VolumeSpec { driver: v.get("driver").and_then(Value::as_str).map(str::to_string), ..Default::default() };
+            let mut spec = VolumeSpec {
+                driver: v.get("driver").and_then(Value::as_str).map(str::to_string),
+                ..Default::default()
+            };
             if let Some(Value::Object(opts)) = v.get("driver_opts") {
                 for (k, o) in opts {
                     if let Some(s) = string_of(o) {
@@ -262,7 +334,9 @@ impl<'a, 'f> Converter<'a, 'f> {
             }
             let mut comment = vec![format!("compose volume {key:?}.")];
             if name != docker {
-                comment = vec![format!("compose volume {key:?}: compose names it {docker}, lucidctl {name}.")];
+                comment = vec![format!(
+                    "compose volume {key:?}: compose names it {docker}, lucidctl {name}."
+                )];
                 self.note(
                     &at,
                     format!(
@@ -272,7 +346,13 @@ impl<'a, 'f> Converter<'a, 'f> {
             }
             let labels = self.labels(v.get("labels"), &format!("{at}/labels"));
             self.volumes.insert(key.clone(), Some(name.clone()));
-            self.docs.push(Doc { kind: Kind::Volume, name, labels, spec: serde_json::to_value(&spec).unwrap_or_default(), comment });
+            self.docs.push(Doc {
+                kind: Kind::Volume,
+                name,
+                labels,
+                spec: serde_json::to_value(&spec).unwrap_or_default(),
+                comment,
+            });
         }
     }
 
@@ -282,7 +362,9 @@ impl<'a, 'f> Converter<'a, 'f> {
         for (_, s) in &self.m.services {
             if let Some(Value::Object(deps)) = s.get("depends_on") {
                 for (d, v) in deps {
-                    if v.get("condition").and_then(Value::as_str) == Some("service_completed_successfully") {
+                    if v.get("condition").and_then(Value::as_str)
+                        == Some("service_completed_successfully")
+                    {
                         completed.insert(d.clone());
                     }
                 }
@@ -293,7 +375,12 @@ impl<'a, 'f> Converter<'a, 'f> {
             let health = match s.get("healthcheck") {
                 Some(h) => {
                     let disabled = h.get("disable").and_then(bool_of) == Some(true);
-                    let none = h.get("test").and_then(Value::as_array).and_then(|a| a.first()).and_then(Value::as_str) == Some("NONE");
+                    let none = h
+                        .get("test")
+                        .and_then(Value::as_array)
+                        .and_then(|a| a.first())
+                        .and_then(Value::as_str)
+                        == Some("NONE");
                     h.get("test").is_some() && !disabled && !none
                 }
                 None => false,
@@ -305,12 +392,28 @@ impl<'a, 'f> Converter<'a, 'f> {
                 Some(Value::Bool(false)) => true,
                 Some(Value::String(r)) => r == "no",
                 Some(_) => false,
-                None => dig(s, "/deploy/restart_policy/condition").and_then(Value::as_str) == Some("none"),
+                None => {
+                    dig(s, "/deploy/restart_policy/condition").and_then(Value::as_str)
+                        == Some("none")
+                }
             };
-            let no_ports = s.get("ports").and_then(Value::as_array).is_none_or(|a| a.is_empty())
-                && s.get("expose").and_then(Value::as_array).is_none_or(|a| a.is_empty());
-            let wanted = s.get("container_name").and_then(Value::as_str).unwrap_or(key).to_string();
-            let kind = if completed.contains(key) || (restart_no && no_ports && !health) { Kind::Job } else { Kind::Service };
+            let no_ports = s
+                .get("ports")
+                .and_then(Value::as_array)
+                .is_none_or(|a| a.is_empty())
+                && s.get("expose")
+                    .and_then(Value::as_array)
+                    .is_none_or(|a| a.is_empty());
+            let wanted = s
+                .get("container_name")
+                .and_then(Value::as_str)
+                .unwrap_or(key)
+                .to_string();
+            let kind = if completed.contains(key) || (restart_no && no_ports && !health) {
+                Kind::Job
+            } else {
+                Kind::Service
+            };
             if kind == Kind::Job {
                 self.jobs.insert(key.clone());
                 if !completed.contains(key) {
@@ -326,9 +429,21 @@ impl<'a, 'f> Converter<'a, 'f> {
             }
             let name = self.claim(kind, &wanted);
             if name != wanted {
-                let what = if s.get("container_name").is_some() { "container_name" } else { "service name" };
+                let what = if s.get("container_name").is_some() {
+                    "container_name"
+                } else {
+                    "service name"
+                };
                 let (file, src) = self.m.origin(&at);
-                self.findings.at(FindingKind::Note, file, &src, true, format!("{what} {wanted:?} is not a DNS label: the container is named {name:?}"));
+                self.findings.at(
+                    FindingKind::Note,
+                    file,
+                    &src,
+                    true,
+                    format!(
+                        "{what} {wanted:?} is not a DNS label: the container is named {name:?}"
+                    ),
+                );
             }
             self.names.insert(key.clone(), name);
         }
@@ -338,7 +453,11 @@ impl<'a, 'f> Converter<'a, 'f> {
         let at = ptr(["services", key]);
         let sub = |k: &str| format!("{at}/{k}");
         let name = self.names[key].clone();
-        let kind = if self.jobs.contains(key) { Kind::Job } else { Kind::Service };
+        let kind = if self.jobs.contains(key) {
+            Kind::Job
+        } else {
+            Kind::Service
+        };
 
         // Image, and an Image resource for builds and platforms.
         let build = s.get("build").and_then(Value::as_object);
@@ -357,7 +476,11 @@ impl<'a, 'f> Converter<'a, 'f> {
                 return;
             }
         };
-        let platform = match s.get("platform").and_then(Value::as_str).map(str::parse::<Platform>) {
+        let platform = match s
+            .get("platform")
+            .and_then(Value::as_str)
+            .map(str::parse::<Platform>)
+        {
             Some(Ok(p)) => Some(p),
             Some(Err(e)) => {
                 self.unsupported(&sub("platform"), e);
@@ -367,12 +490,21 @@ impl<'a, 'f> Converter<'a, 'f> {
         };
         let build_spec = build.and_then(|b| self.build(b, &sub("build")));
         if build_spec.is_some() || platform.is_some() {
-            let spec = ImageSpec { reference: image.clone(), platform, build: build_spec, push: false };
+            let spec = ImageSpec {
+                reference: image.clone(),
+                platform,
+                build: build_spec,
+                push: false,
+            };
             self.add_image(&name, spec, &sub("build"));
         }
 
-        let command = s.get("command").and_then(|v| self.words(v, &sub("command")));
-        let entrypoint = s.get("entrypoint").and_then(|v| self.words(v, &sub("entrypoint")));
+        let command = s
+            .get("command")
+            .and_then(|v| self.words(v, &sub("command")));
+        let entrypoint = s
+            .get("entrypoint")
+            .and_then(|v| self.words(v, &sub("entrypoint")));
 
         let mut env = BTreeMap::new();
         if let Some(Value::Object(vars)) = s.get("environment") {
@@ -397,7 +529,10 @@ impl<'a, 'f> Converter<'a, 'f> {
                 let (path, required) = match f {
                     Value::String(path) => (path.clone(), true),
                     Value::Object(o) => match o.get("path").and_then(Value::as_str) {
-                        Some(path) => (path.to_string(), o.get("required").and_then(bool_of).unwrap_or(true)),
+                        Some(path) => (
+                            path.to_string(),
+                            o.get("required").and_then(bool_of).unwrap_or(true),
+                        ),
                         None => continue,
                     },
                     _ => continue,
@@ -440,7 +575,10 @@ impl<'a, 'f> Converter<'a, 'f> {
                 match parse_expose(&text) {
                     Ok(list) => {
                         for port in list {
-                            if !ports.iter().any(|q: &Port| q.container_port == port.container_port && q.protocol == port.protocol) {
+                            if !ports.iter().any(|q: &Port| {
+                                q.container_port == port.container_port
+                                    && q.protocol == port.protocol
+                            }) {
                                 ports.push(port);
                             }
                         }
@@ -467,7 +605,10 @@ impl<'a, 'f> Converter<'a, 'f> {
                     Some(RestartPolicy::OnFailure)
                 }
                 other => {
-                    self.unsupported(&sub("restart"), format!("restart policy {other:?}: not supported by lucidctl"));
+                    self.unsupported(
+                        &sub("restart"),
+                        format!("restart policy {other:?}: not supported by lucidctl"),
+                    );
                     None
                 }
             },
@@ -480,13 +621,21 @@ impl<'a, 'f> Converter<'a, 'f> {
                 Some("on-failure") => Some(RestartPolicy::OnFailure),
                 Some("any") => Some(RestartPolicy::Always),
                 Some(other) => {
-                    self.unsupported(&sub("deploy/restart_policy/condition"), format!("restart condition {other:?}: not supported by lucidctl"));
+                    self.unsupported(
+                        &sub("deploy/restart_policy/condition"),
+                        format!("restart condition {other:?}: not supported by lucidctl"),
+                    );
                     None
                 }
                 None => None,
             },
         };
-        if kind == Kind::Job && matches!(restart, Some(RestartPolicy::Always | RestartPolicy::UnlessStopped)) {
+        if kind == Kind::Job
+            && matches!(
+                restart,
+                Some(RestartPolicy::Always | RestartPolicy::UnlessStopped)
+            )
+        {
             self.note(&sub("restart"), "others wait for this service to complete, so it is a Job; a Job is not restarted forever, so the policy becomes \"no\"");
             restart = Some(RestartPolicy::No);
         }
@@ -494,9 +643,14 @@ impl<'a, 'f> Converter<'a, 'f> {
         let resources = self.resources(s, &at);
         let security = self.security(s, &at);
         let user = s.get("user").and_then(string_of);
-        let working_dir = s.get("working_dir").and_then(Value::as_str).map(str::to_string);
+        let working_dir = s
+            .get("working_dir")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let init = s.get("init").and_then(bool_of);
-        let stop_grace_period = s.get("stop_grace_period").and_then(|v| self.duration(v, &sub("stop_grace_period")));
+        let stop_grace_period = s
+            .get("stop_grace_period")
+            .and_then(|v| self.duration(v, &sub("stop_grace_period")));
         let labels = self.labels(s.get("labels"), &sub("labels"));
 
         let spec = WorkloadSpec {
@@ -519,7 +673,13 @@ impl<'a, 'f> Converter<'a, 'f> {
             stop_grace_period,
         };
         let comment = vec![format!("compose service {key:?}.")];
-        self.docs.push(Doc { kind, name, labels, spec: serde_json::to_value(&spec).unwrap_or_default(), comment });
+        self.docs.push(Doc {
+            kind,
+            name,
+            labels,
+            spec: serde_json::to_value(&spec).unwrap_or_default(),
+            comment,
+        });
     }
 
     fn words(&mut self, v: &Value, at: &str) -> Option<Vec<String>> {
@@ -559,7 +719,10 @@ impl<'a, 'f> Converter<'a, 'f> {
 
     fn build(&mut self, b: &Map<String, Value>, at: &str) -> Option<BuildSpec> {
         let context = b.get("context").and_then(Value::as_str).unwrap_or(".");
-        if context.contains("://") || context.starts_with("git@") || context.starts_with("github.com/") {
+        if context.contains("://")
+            || context.starts_with("git@")
+            || context.starts_with("github.com/")
+        {
             self.unsupported(&format!("{at}/context"), "remote build contexts are not supported by lucidctl; check the source out and point at the directory");
             return None;
         }
@@ -584,12 +747,18 @@ impl<'a, 'f> Converter<'a, 'f> {
                 Some(v) => {
                     args.insert(k, v);
                 }
-                None => self.unsupported(&format!("{at}/args"), format!("build arg {k} has no value and is not set in the environment")),
+                None => self.unsupported(
+                    &format!("{at}/args"),
+                    format!("build arg {k} has no value and is not set in the environment"),
+                ),
             }
         }
         Some(BuildSpec {
             context: rel,
-            dockerfile: b.get("dockerfile").and_then(Value::as_str).map(str::to_string),
+            dockerfile: b
+                .get("dockerfile")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             args,
             target: b.get("target").and_then(Value::as_str).map(str::to_string),
         })
@@ -598,16 +767,27 @@ impl<'a, 'f> Converter<'a, 'f> {
     fn add_image(&mut self, service: &str, spec: ImageSpec, at: &str) {
         let reference = spec.reference.with_default_tag();
         if let Some(&i) = self.images.get(&reference) {
-            let existing: Option<ImageSpec> = serde_json::from_value(self.docs[i].spec.clone()).ok();
+            let existing: Option<ImageSpec> =
+                serde_json::from_value(self.docs[i].spec.clone()).ok();
             if existing.as_ref() != Some(&spec) {
                 self.unsupported(at, format!("image {} is also built or pulled differently by another service; lucidctl has one Image per tag", spec.reference));
             }
             return;
         }
         let name = self.claim(Kind::Image, service);
-        let comment = vec![if spec.build.is_some() { "built by compose's `build:`.".to_string() } else { "pulled for the platform compose named.".to_string() }];
+        let comment = vec![if spec.build.is_some() {
+            "built by compose's `build:`.".to_string()
+        } else {
+            "pulled for the platform compose named.".to_string()
+        }];
         self.images.insert(reference, self.docs.len());
-        self.docs.push(Doc { kind: Kind::Image, name, labels: BTreeMap::new(), spec: serde_json::to_value(&spec).unwrap_or_default(), comment });
+        self.docs.push(Doc {
+            kind: Kind::Image,
+            name,
+            labels: BTreeMap::new(),
+            spec: serde_json::to_value(&spec).unwrap_or_default(),
+            comment,
+        });
     }
 
     fn secret_set(&mut self, path: &str, required: bool, at: &str) -> Option<String> {
@@ -619,19 +799,43 @@ impl<'a, 'f> Converter<'a, 'f> {
             Ok(t) => t,
             Err(e) => {
                 if required {
-                    self.unsupported(at, format!("env file {} cannot be read ({e}); compose would fail too", abs.display()));
+                    self.unsupported(
+                        at,
+                        format!(
+                            "env file {} cannot be read ({e}); compose would fail too",
+                            abs.display()
+                        ),
+                    );
                 }
                 return None;
             }
         };
         let keys: Vec<String> = parse_env_file(&text).into_keys().collect();
-        let base = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "env".into());
+        let base = abs
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "env".into());
         let name = self.claim(Kind::SecretSet, base.trim_start_matches('.'));
-        let file_taken = |f: &str, docs: &[Doc]| docs.iter().any(|d| d.kind == Kind::SecretSet && d.spec.get("file").and_then(Value::as_str) == Some(f));
-        let file = if file_taken(&base, &self.docs) { format!(".env.{name}") } else { base.clone() };
+        let file_taken = |f: &str, docs: &[Doc]| {
+            docs.iter().any(|d| {
+                d.kind == Kind::SecretSet && d.spec.get("file").and_then(Value::as_str) == Some(f)
+            })
+        };
+        let file = if file_taken(&base, &self.docs) {
+            format!(".env.{name}")
+        } else {
+            base.clone()
+        };
         let spec = SecretSetSpec {
             file: file.clone(),
-            generate: keys.iter().map(|k| GeneratedKey { key: k.clone(), bytes: 32, encoding: Encoding::Base64 }).collect(),
+            generate: keys
+                .iter()
+                .map(|k| GeneratedKey {
+                    key: k.clone(),
+                    bytes: 32,
+                    encoding: Encoding::Base64,
+                })
+                .collect(),
             values: BTreeMap::new(),
         };
         let shown = relative(&self.base_dir, &abs);
@@ -642,19 +846,38 @@ impl<'a, 'f> Converter<'a, 'f> {
         ];
         self.note(at, format!("env file {shown} becomes SecretSet {name}: copy it into the secrets directory as {file}; its values are kept, never copied here"));
         self.secret_sets.push((abs, name.clone()));
-        self.docs.push(Doc { kind: Kind::SecretSet, name: name.clone(), labels: BTreeMap::new(), spec: serde_json::to_value(&spec).unwrap_or_default(), comment });
+        self.docs.push(Doc {
+            kind: Kind::SecretSet,
+            name: name.clone(),
+            labels: BTreeMap::new(),
+            spec: serde_json::to_value(&spec).unwrap_or_default(),
+            comment,
+        });
         Some(name)
     }
 
-    fn attachments(&mut self, key: &str, name: &str, s: &Map<String, Value>, at: &str) -> Vec<NetworkAttachment> {
+    fn attachments(
+        &mut self,
+        key: &str,
+        name: &str,
+        s: &Map<String, Value>,
+        at: &str,
+    ) -> Vec<NetworkAttachment> {
         let mut out = Vec::new();
         let service_alias = dns_label(key);
-        let attach = |out: &mut Vec<NetworkAttachment>, network: String, mut aliases: Vec<String>, ip: Option<std::net::Ipv4Addr>| {
+        let attach = |out: &mut Vec<NetworkAttachment>,
+                      network: String,
+                      mut aliases: Vec<String>,
+                      ip: Option<std::net::Ipv4Addr>| {
             // compose makes the service name resolvable on every network it joins.
             if service_alias != name && !aliases.contains(&service_alias) {
                 aliases.insert(0, service_alias.clone());
             }
-            out.push(NetworkAttachment { name: network, aliases, ipv4_address: ip });
+            out.push(NetworkAttachment {
+                name: network,
+                aliases,
+                ipv4_address: ip,
+            });
         };
         if let Some(mode) = s.get("network_mode") {
             match mode.as_str() {
@@ -680,17 +903,29 @@ impl<'a, 'f> Converter<'a, 'f> {
                     None => continue,
                 },
                 None => {
-                    self.unsupported(&p, format!("network {net:?} is not declared under the top-level networks"));
+                    self.unsupported(
+                        &p,
+                        format!("network {net:?} is not declared under the top-level networks"),
+                    );
                     continue;
                 }
             };
             let mut aliases = Vec::new();
-            for (i, a) in v.get("aliases").and_then(strings_of).unwrap_or_default().into_iter().enumerate() {
+            for (i, a) in v
+                .get("aliases")
+                .and_then(strings_of)
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+            {
                 if is_dns_label(&a) {
                     aliases.push(a);
                 } else {
                     let fixed = dns_label(&a);
-                    self.note(&format!("{p}/aliases/{i}"), format!("alias {a:?} is not a DNS label: imported as {fixed:?}"));
+                    self.note(
+                        &format!("{p}/aliases/{i}"),
+                        format!("alias {a:?} is not a DNS label: imported as {fixed:?}"),
+                    );
                     aliases.push(fixed);
                 }
             }
@@ -698,7 +933,10 @@ impl<'a, 'f> Converter<'a, 'f> {
                 Some(t) => match t.parse() {
                     Ok(ip) => Some(ip),
                     Err(_) => {
-                        self.unsupported(&format!("{p}/ipv4_address"), format!("invalid IPv4 address {t:?}"));
+                        self.unsupported(
+                            &format!("{p}/ipv4_address"),
+                            format!("invalid IPv4 address {t:?}"),
+                        );
                         None
                     }
                 },
@@ -711,7 +949,9 @@ impl<'a, 'f> Converter<'a, 'f> {
 
     fn mounts(&mut self, s: &Map<String, Value>, at: &str) -> Vec<Mount> {
         let mut out = Vec::new();
-        let Some(Value::Array(items)) = s.get("volumes") else { return out };
+        let Some(Value::Array(items)) = s.get("volumes") else {
+            return out;
+        };
         for (i, item) in items.iter().enumerate() {
             let p = format!("{at}/{i}");
             let (kind, source, target, mut read_only) = match item {
@@ -734,16 +974,31 @@ impl<'a, 'f> Converter<'a, 'f> {
                         match opt {
                             "ro" => ro = true,
                             "rw" | "cached" | "delegated" | "consistent" => {}
-                            other => self.unsupported(&p, format!("mount option {other:?}: not supported by lucidctl")),
+                            other => self.unsupported(
+                                &p,
+                                format!("mount option {other:?}: not supported by lucidctl"),
+                            ),
                         }
                     }
-                    let kind = if src.starts_with('/') || src.starts_with('.') || src.starts_with('~') { "bind" } else { "volume" };
+                    let kind =
+                        if src.starts_with('/') || src.starts_with('.') || src.starts_with('~') {
+                            "bind"
+                        } else {
+                            "volume"
+                        };
                     (kind.to_string(), src.to_string(), dst.to_string(), ro)
                 }
                 Value::Object(m) => {
-                    let kind = m.get("type").and_then(Value::as_str).unwrap_or("volume").to_string();
+                    let kind = m
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("volume")
+                        .to_string();
                     if kind != "volume" && kind != "bind" {
-                        self.unsupported(&format!("{p}/type"), format!("mount type {kind:?}: not supported by lucidctl"));
+                        self.unsupported(
+                            &format!("{p}/type"),
+                            format!("mount type {kind:?}: not supported by lucidctl"),
+                        );
                         continue;
                     }
                     let Some(target) = m.get("target").and_then(Value::as_str) else {
@@ -754,7 +1009,12 @@ impl<'a, 'f> Converter<'a, 'f> {
                         self.unsupported(&p, format!("anonymous volume {target:?}: not supported by lucidctl; give it a named volume"));
                         continue;
                     };
-                    (kind, source.to_string(), target.to_string(), m.get("read_only").and_then(bool_of).unwrap_or(false))
+                    (
+                        kind,
+                        source.to_string(),
+                        target.to_string(),
+                        m.get("read_only").and_then(bool_of).unwrap_or(false),
+                    )
                 }
                 _ => {
                     self.unsupported(&p, "expected a string or a mapping");
@@ -763,14 +1023,26 @@ impl<'a, 'f> Converter<'a, 'f> {
             };
             if kind == "volume" {
                 match self.volumes.get(&source) {
-                    Some(Some(v)) => out.push(Mount { volume: Some(v.clone()), config_file: None, bind: None, target, read_only }),
+                    Some(Some(v)) => out.push(Mount {
+                        volume: Some(v.clone()),
+                        config_file: None,
+                        bind: None,
+                        target,
+                        read_only,
+                    }),
                     Some(None) => {}
-                    None => self.unsupported(&p, format!("volume {source:?} is not declared under the top-level volumes")),
+                    None => self.unsupported(
+                        &p,
+                        format!("volume {source:?} is not declared under the top-level volumes"),
+                    ),
                 }
                 continue;
             }
             let expanded = match source.strip_prefix('~') {
-                Some(rest) => format!("{}{rest}", self.env.get("HOME").cloned().unwrap_or_default()),
+                Some(rest) => format!(
+                    "{}{rest}",
+                    self.env.get("HOME").cloned().unwrap_or_default()
+                ),
                 None => source.clone(),
             };
             let abs = absolute(&self.base_dir.join(&expanded));
@@ -780,12 +1052,30 @@ impl<'a, 'f> Converter<'a, 'f> {
                     self.note(&p, "lucidctl mounts ConfigFiles read-only");
                     read_only = true;
                 }
-                out.push(Mount { volume: None, config_file: Some(name), bind: None, target, read_only });
+                out.push(Mount {
+                    volume: None,
+                    config_file: Some(name),
+                    bind: None,
+                    target,
+                    read_only,
+                });
             } else {
                 if !source.starts_with('/') {
-                    self.note(&p, format!("bind source {source:?} becomes the absolute path {}", abs.display()));
+                    self.note(
+                        &p,
+                        format!(
+                            "bind source {source:?} becomes the absolute path {}",
+                            abs.display()
+                        ),
+                    );
                 }
-                out.push(Mount { volume: None, config_file: None, bind: Some(abs.display().to_string()), target, read_only });
+                out.push(Mount {
+                    volume: None,
+                    config_file: None,
+                    bind: Some(abs.display().to_string()),
+                    target,
+                    read_only,
+                });
             }
         }
         out
@@ -795,28 +1085,56 @@ impl<'a, 'f> Converter<'a, 'f> {
         if let Some((_, name)) = self.config_files.iter().find(|(p, _)| p == abs) {
             return name.clone();
         }
-        let base = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "config".into());
+        let base = abs
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "config".into());
         let name = self.claim(Kind::ConfigFile, base.trim_start_matches('.'));
         let rel = relative(&self.out_dir, abs);
-        let spec = ConfigFileSpec { file: Some(rel.strip_prefix("./").unwrap_or(&rel).to_string()), content: None, mode: None };
+        let spec = ConfigFileSpec {
+            file: Some(rel.strip_prefix("./").unwrap_or(&rel).to_string()),
+            content: None,
+            mode: None,
+        };
         self.config_files.push((abs.to_path_buf(), name.clone()));
-        let comment = vec![format!("bind-mounted by compose from {}.", relative(&self.base_dir, abs))];
-        self.docs.push(Doc { kind: Kind::ConfigFile, name: name.clone(), labels: BTreeMap::new(), spec: serde_json::to_value(&spec).unwrap_or_default(), comment });
+        let comment = vec![format!(
+            "bind-mounted by compose from {}.",
+            relative(&self.base_dir, abs)
+        )];
+        self.docs.push(Doc {
+            kind: Kind::ConfigFile,
+            name: name.clone(),
+            labels: BTreeMap::new(),
+            spec: serde_json::to_value(&spec).unwrap_or_default(),
+            comment,
+        });
         name
     }
 
     fn healthcheck(&mut self, h: Option<&Value>, at: &str) -> Option<Healthcheck> {
         let h = h?.as_object()?;
         if h.get("disable").and_then(bool_of) == Some(true) {
-            return Some(Healthcheck { test: vec!["NONE".into()], interval: None, timeout: None, retries: None, start_period: None });
+            return Some(Healthcheck {
+                test: vec!["NONE".into()],
+                interval: None,
+                timeout: None,
+                retries: None,
+                start_period: None,
+            });
         }
         let test = match h.get("test") {
             Some(Value::String(s)) if s.is_empty() => vec!["NONE".to_string()],
             Some(Value::String(s)) => vec!["CMD-SHELL".to_string(), s.clone()],
             Some(v @ Value::Array(_)) => {
                 let list = strings_of(v).unwrap_or_default();
-                if !matches!(list.first().map(String::as_str), Some("CMD" | "CMD-SHELL" | "NONE")) {
-                    self.unsupported(&format!("{at}/test"), "a test list must start with CMD, CMD-SHELL or NONE");
+                if !matches!(
+                    list.first().map(String::as_str),
+                    Some("CMD" | "CMD-SHELL" | "NONE")
+                ) {
+                    self.unsupported(
+                        &format!("{at}/test"),
+                        "a test list must start with CMD, CMD-SHELL or NONE",
+                    );
                     return None;
                 }
                 list
@@ -826,20 +1144,37 @@ impl<'a, 'f> Converter<'a, 'f> {
                 return None;
             }
         };
-        let interval = h.get("interval").and_then(|v| self.duration(v, &format!("{at}/interval")));
-        let timeout = h.get("timeout").and_then(|v| self.duration(v, &format!("{at}/timeout")));
-        let start_period = h.get("start_period").and_then(|v| self.duration(v, &format!("{at}/start_period")));
+        let interval = h
+            .get("interval")
+            .and_then(|v| self.duration(v, &format!("{at}/interval")));
+        let timeout = h
+            .get("timeout")
+            .and_then(|v| self.duration(v, &format!("{at}/timeout")));
+        let start_period = h
+            .get("start_period")
+            .and_then(|v| self.duration(v, &format!("{at}/start_period")));
         let retries = h.get("retries").and_then(Value::as_u64).map(|n| n as u32);
-        Some(Healthcheck { test, interval, timeout, retries, start_period })
+        Some(Healthcheck {
+            test,
+            interval,
+            timeout,
+            retries,
+            start_period,
+        })
     }
 
     fn depends_on(&mut self, v: Option<&Value>, at: &str) -> Vec<Dependency> {
         let mut out = Vec::new();
-        let Some(Value::Object(deps)) = v else { return out };
+        let Some(Value::Object(deps)) = v else {
+            return out;
+        };
         for (dep, val) in deps {
             let p = format!("{at}{}", ptr([dep]));
             let Some(name) = self.names.get(dep).cloned() else {
-                self.unsupported(&p, format!("depends on {dep:?}, which is not a service in these files"));
+                self.unsupported(
+                    &p,
+                    format!("depends on {dep:?}, which is not a service in these files"),
+                );
                 continue;
             };
             let mut condition = match val.get("condition").and_then(Value::as_str) {
@@ -847,7 +1182,10 @@ impl<'a, 'f> Converter<'a, 'f> {
                 Some("service_healthy") => Condition::Healthy,
                 Some("service_completed_successfully") => Condition::Completed,
                 Some(other) => {
-                    self.unsupported(&format!("{p}/condition"), format!("condition {other:?}: not supported by lucidctl"));
+                    self.unsupported(
+                        &format!("{p}/condition"),
+                        format!("condition {other:?}: not supported by lucidctl"),
+                    );
                     Condition::Started
                 }
             };
@@ -865,7 +1203,9 @@ impl<'a, 'f> Converter<'a, 'f> {
 
     fn resources(&mut self, s: &Map<String, Value>, at: &str) -> Option<Resources> {
         let pick = |a: &str, b: &str| -> Option<(Value, String)> {
-            s.get(a).map(|v| (v.clone(), format!("{at}/{a}"))).or_else(|| dig(s, b).map(|v| (v.clone(), format!("{at}{b}"))))
+            s.get(a)
+                .map(|v| (v.clone(), format!("{at}/{a}")))
+                .or_else(|| dig(s, b).map(|v| (v.clone(), format!("{at}{b}"))))
         };
         let memory = match pick("mem_limit", "/deploy/resources/limits/memory") {
             Some((Value::Number(n), _)) => n.as_u64().map(ByteSize),
@@ -892,8 +1232,13 @@ impl<'a, 'f> Converter<'a, 'f> {
             },
             None => None,
         };
-        let pids_limit = pick("pids_limit", "/deploy/resources/limits/pids").and_then(|(v, _)| v.as_i64());
-        (memory.is_some() || cpus.is_some() || pids_limit.is_some()).then_some(Resources { memory, cpus, pids_limit })
+        let pids_limit =
+            pick("pids_limit", "/deploy/resources/limits/pids").and_then(|(v, _)| v.as_i64());
+        (memory.is_some() || cpus.is_some() || pids_limit.is_some()).then_some(Resources {
+            memory,
+            cpus,
+            pids_limit,
+        })
     }
 
     fn security(&mut self, s: &Map<String, Value>, at: &str) -> Option<Security> {
@@ -908,9 +1253,14 @@ impl<'a, 'f> Converter<'a, 'f> {
             for (i, o) in opts.iter().enumerate() {
                 let text = string_of(o).unwrap_or_default();
                 match text.as_str() {
-                    "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => sec.no_new_privileges = true,
+                    "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => {
+                        sec.no_new_privileges = true
+                    }
                     "no-new-privileges:false" | "no-new-privileges=false" => {}
-                    other => self.unsupported(&format!("{at}/security_opt/{i}"), format!("security option {other:?}: not supported by lucidctl")),
+                    other => self.unsupported(
+                        &format!("{at}/security_opt/{i}"),
+                        format!("security option {other:?}: not supported by lucidctl"),
+                    ),
                 }
             }
         }
@@ -963,10 +1313,19 @@ fn port_range(s: &str) -> Result<Vec<u16>, String> {
 
 /// Short (`[ip:][host:]container[/proto]`, ranges too) or long port syntax.
 pub fn parse_port(v: &Value) -> Result<Vec<Port>, String> {
-    let mk = |c: u16, h: Option<u16>, ip: Option<IpAddr>, proto: Protocol| Port { container_port: c, host_port: h, host_ip: ip, protocol: proto };
+    let mk = |c: u16, h: Option<u16>, ip: Option<IpAddr>, proto: Protocol| Port {
+        container_port: c,
+        host_port: h,
+        host_ip: ip,
+        protocol: proto,
+    };
     match v {
         Value::Number(n) => {
-            let c = n.as_u64().and_then(|c| u16::try_from(c).ok()).filter(|c| *c > 0).ok_or_else(|| format!("invalid port {n}"))?;
+            let c = n
+                .as_u64()
+                .and_then(|c| u16::try_from(c).ok())
+                .filter(|c| *c > 0)
+                .ok_or_else(|| format!("invalid port {n}"))?;
             Ok(vec![mk(c, None, None, Protocol::Tcp)])
         }
         Value::String(s) => {
@@ -975,47 +1334,80 @@ pub fn parse_port(v: &Value) -> Result<Vec<Port>, String> {
                 None => (s.as_str(), Protocol::Tcp),
             };
             let (ip, rest): (Option<&str>, &str) = if let Some(r) = body.strip_prefix('[') {
-                let (ip, rest) = r.split_once("]:").ok_or_else(|| format!("invalid port {s:?}"))?;
+                let (ip, rest) = r
+                    .split_once("]:")
+                    .ok_or_else(|| format!("invalid port {s:?}"))?;
                 (Some(ip), rest)
             } else {
                 let parts: Vec<&str> = body.split(':').collect();
                 if parts.len() >= 3 {
-                    let split = body.len() - parts[parts.len() - 2].len() - parts[parts.len() - 1].len() - 2;
+                    let split = body.len()
+                        - parts[parts.len() - 2].len()
+                        - parts[parts.len() - 1].len()
+                        - 2;
                     (Some(&body[..split]), &body[split + 1..])
                 } else {
                     (None, body)
                 }
             };
             let ip = match ip.filter(|i| !i.is_empty()) {
-                Some(i) => Some(i.parse::<IpAddr>().map_err(|_| format!("invalid host address {i:?} in {s:?}"))?),
+                Some(i) => Some(
+                    i.parse::<IpAddr>()
+                        .map_err(|_| format!("invalid host address {i:?} in {s:?}"))?,
+                ),
                 None => None,
             };
             let (host, container) = match rest.split_once(':') {
-                Some((h, c)) => (if h.is_empty() { None } else { Some(port_range(h)?) }, port_range(c)?),
+                Some((h, c)) => (
+                    if h.is_empty() {
+                        None
+                    } else {
+                        Some(port_range(h)?)
+                    },
+                    port_range(c)?,
+                ),
                 None => (None, port_range(rest)?),
             };
             match host {
-                None => Ok(container.into_iter().map(|c| mk(c, None, ip, proto)).collect()),
-                Some(h) if h.len() == container.len() => Ok(h.into_iter().zip(container).map(|(h, c)| mk(c, Some(h), ip, proto)).collect()),
-                Some(h) if h.len() > 1 && container.len() == 1 => Err(format!("{s:?} picks one host port from a range: not supported by lucidctl")),
+                None => Ok(container
+                    .into_iter()
+                    .map(|c| mk(c, None, ip, proto))
+                    .collect()),
+                Some(h) if h.len() == container.len() => Ok(h
+                    .into_iter()
+                    .zip(container)
+                    .map(|(h, c)| mk(c, Some(h), ip, proto))
+                    .collect()),
+                Some(h) if h.len() > 1 && container.len() == 1 => Err(format!(
+                    "{s:?} picks one host port from a range: not supported by lucidctl"
+                )),
                 Some(_) => Err(format!("{s:?}: host and container ranges differ in length")),
             }
         }
         Value::Object(m) => {
-            let c = m.get("target").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()).ok_or("a port needs a numeric target")?;
+            let c = m
+                .get("target")
+                .and_then(Value::as_u64)
+                .and_then(|c| u16::try_from(c).ok())
+                .ok_or("a port needs a numeric target")?;
             let host = match m.get("published") {
                 None | Some(Value::Null) => None,
                 Some(p) => {
                     let text = string_of(p).unwrap_or_default();
                     let r = port_range(&text)?;
                     if r.len() != 1 {
-                        return Err(format!("published range {text:?}: not supported by lucidctl"));
+                        return Err(format!(
+                            "published range {text:?}: not supported by lucidctl"
+                        ));
                     }
                     Some(r[0])
                 }
             };
             let ip = match m.get("host_ip").and_then(Value::as_str) {
-                Some(i) => Some(i.parse::<IpAddr>().map_err(|_| format!("invalid host_ip {i:?}"))?),
+                Some(i) => Some(
+                    i.parse::<IpAddr>()
+                        .map_err(|_| format!("invalid host_ip {i:?}"))?,
+                ),
                 None => None,
             };
             let proto = protocol(m.get("protocol").and_then(Value::as_str).unwrap_or("tcp"))?;
@@ -1031,7 +1423,15 @@ pub fn parse_expose(s: &str) -> Result<Vec<Port>, String> {
         Some((b, p)) => (b, protocol(p)?),
         None => (s, Protocol::Tcp),
     };
-    Ok(port_range(body)?.into_iter().map(|c| Port { container_port: c, host_port: None, host_ip: None, protocol: proto }).collect())
+    Ok(port_range(body)?
+        .into_iter()
+        .map(|c| Port {
+            container_port: c,
+            host_port: None,
+            host_ip: None,
+            protocol: proto,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -1041,19 +1441,39 @@ mod tests {
     fn one(v: Value) -> (u16, Option<u16>, Option<String>, Protocol) {
         let p = parse_port(&v).unwrap();
         assert_eq!(p.len(), 1);
-        (p[0].container_port, p[0].host_port, p[0].host_ip.map(|i| i.to_string()), p[0].protocol)
+        (
+            p[0].container_port,
+            p[0].host_port,
+            p[0].host_ip.map(|i| i.to_string()),
+            p[0].protocol,
+        )
     }
 
     #[test]
     fn ports_in_every_syntax() {
-        assert_eq!(one(json!("127.0.0.1:8080:80/tcp")), (80, Some(8080), Some("127.0.0.1".into()), Protocol::Tcp));
+        assert_eq!(
+            one(json!("127.0.0.1:8080:80/tcp")),
+            (80, Some(8080), Some("127.0.0.1".into()), Protocol::Tcp)
+        );
         assert_eq!(one(json!("8080:80")), (80, Some(8080), None, Protocol::Tcp));
         assert_eq!(one(json!("80")), (80, None, None, Protocol::Tcp));
         assert_eq!(one(json!(53)), (53, None, None, Protocol::Tcp));
-        assert_eq!(one(json!("5353:53/udp")), (53, Some(5353), None, Protocol::Udp));
-        assert_eq!(one(json!("[::1]:8082:82")), (82, Some(8082), Some("::1".into()), Protocol::Tcp));
-        assert_eq!(one(json!("::1:8082:82")), (82, Some(8082), Some("::1".into()), Protocol::Tcp));
-        assert_eq!(one(json!({"target": 81, "published": "8081", "protocol": "udp"})), (81, Some(8081), None, Protocol::Udp));
+        assert_eq!(
+            one(json!("5353:53/udp")),
+            (53, Some(5353), None, Protocol::Udp)
+        );
+        assert_eq!(
+            one(json!("[::1]:8082:82")),
+            (82, Some(8082), Some("::1".into()), Protocol::Tcp)
+        );
+        assert_eq!(
+            one(json!("::1:8082:82")),
+            (82, Some(8082), Some("::1".into()), Protocol::Tcp)
+        );
+        assert_eq!(
+            one(json!({"target": 81, "published": "8081", "protocol": "udp"})),
+            (81, Some(8081), None, Protocol::Udp)
+        );
         assert_eq!(parse_port(&json!("9000-9001:8000-8001")).unwrap().len(), 2);
         assert!(parse_port(&json!("9000-9001:80")).is_err());
         assert!(parse_port(&json!("80/quic")).is_err());

@@ -12,7 +12,14 @@ const BY_ENTRY: &[&str] = &["environment", "labels", "networks", "depends_on"];
 /// Mappings merged deeply.
 const DEEP: &[&str] = &["build", "healthcheck", "deploy"];
 /// Lists whose items accumulate, without repeats.
-const ACCUMULATE: &[&str] = &["ports", "expose", "cap_add", "cap_drop", "security_opt", "env_file"];
+const ACCUMULATE: &[&str] = &[
+    "ports",
+    "expose",
+    "cap_add",
+    "cap_drop",
+    "security_opt",
+    "env_file",
+];
 
 #[derive(Debug, Default)]
 pub(crate) struct Merged {
@@ -40,7 +47,10 @@ impl Merged {
     }
 }
 
-fn slot<'a>(list: &'a mut Vec<(String, Map<String, Value>)>, name: &str) -> &'a mut Map<String, Value> {
+fn slot<'a>(
+    list: &'a mut Vec<(String, Map<String, Value>)>,
+    name: &str,
+) -> &'a mut Map<String, Value> {
     let i = match list.iter().position(|(n, _)| n == name) {
         Some(i) => i,
         None => {
@@ -55,11 +65,20 @@ pub(crate) fn merge(files: &[Value]) -> Merged {
     let mut m = Merged::default();
     for (f, doc) in files.iter().enumerate() {
         for section in ["networks", "volumes"] {
-            let Some(Value::Object(items)) = doc.get(section) else { continue };
+            let Some(Value::Object(items)) = doc.get(section) else {
+                continue;
+            };
             for (name, v) in items {
                 let at = ptr([section, name]);
                 m.origins.entry(at.clone()).or_insert((f, at.clone()));
-                let target = slot(if section == "networks" { &mut m.networks } else { &mut m.volumes }, name);
+                let target = slot(
+                    if section == "networks" {
+                        &mut m.networks
+                    } else {
+                        &mut m.volumes
+                    },
+                    name,
+                );
                 if let Value::Object(entries) = v {
                     for (k, val) in entries {
                         let p = format!("{at}{}", ptr([k]));
@@ -69,7 +88,9 @@ pub(crate) fn merge(files: &[Value]) -> Merged {
                 }
             }
         }
-        let Some(Value::Object(services)) = doc.get("services") else { continue };
+        let Some(Value::Object(services)) = doc.get("services") else {
+            continue;
+        };
         for (name, svc) in services {
             let at = ptr(["services", name]);
             m.origins.entry(at.clone()).or_insert((f, at.clone()));
@@ -88,7 +109,14 @@ pub(crate) fn merge(files: &[Value]) -> Merged {
 
 type Origins = Vec<(String, (usize, String))>;
 
-fn merge_key(target: &mut Map<String, Value>, key: &str, v: &Value, kp: &str, f: usize, origins: &mut Origins) {
+fn merge_key(
+    target: &mut Map<String, Value>,
+    key: &str,
+    v: &Value,
+    kp: &str,
+    f: usize,
+    origins: &mut Origins,
+) {
     let k = key.to_string();
     if BY_ENTRY.contains(&key) {
         let entry = target.entry(k).or_insert_with(|| Value::Object(Map::new()));
@@ -105,7 +133,10 @@ fn merge_key(target: &mut Map<String, Value>, key: &str, v: &Value, kp: &str, f:
         let v = match (key, v) {
             ("build", Value::String(s)) => {
                 origins.push((format!("{kp}/context"), (f, kp.to_string())));
-                Value::Object(Map::from_iter([("context".to_string(), Value::String(s.clone()))]))
+                Value::Object(Map::from_iter([(
+                    "context".to_string(),
+                    Value::String(s.clone()),
+                )]))
             }
             _ => v.clone(),
         };
@@ -124,10 +155,15 @@ fn merge_key(target: &mut Map<String, Value>, key: &str, v: &Value, kp: &str, f:
         }
         let list = entry.as_array_mut().expect("array");
         for (i, item) in items.into_iter().enumerate() {
-            let src = if scalar { kp.to_string() } else { format!("{kp}/{i}") };
+            let src = if scalar {
+                kp.to_string()
+            } else {
+                format!("{kp}/{i}")
+            };
             let existing = if key == "volumes" {
                 let t = mount_target(&item);
-                list.iter().position(|x| t.is_some() && mount_target(x) == t)
+                list.iter()
+                    .position(|x| t.is_some() && mount_target(x) == t)
             } else {
                 list.iter().position(|x| *x == item)
             };
@@ -152,7 +188,10 @@ fn merge_key(target: &mut Map<String, Value>, key: &str, v: &Value, kp: &str, f:
 /// Entries of a mapping-like key with their source pointers; list forms normalized.
 fn entries(key: &str, v: &Value, kp: &str) -> Vec<(String, Value, String)> {
     match v {
-        Value::Object(m) => m.iter().map(|(k, val)| (k.clone(), val.clone(), format!("{kp}{}", ptr([k])))).collect(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, val)| (k.clone(), val.clone(), format!("{kp}{}", ptr([k]))))
+            .collect(),
         Value::Array(items) => items
             .iter()
             .enumerate()
@@ -183,7 +222,9 @@ fn deep(target: &mut Value, v: &Value, at: &str, src: &str, f: usize, origins: &
                 let p = format!("{at}{}", ptr([k]));
                 let s = format!("{src}{}", ptr([k]));
                 match t.get_mut(k) {
-                    Some(existing) if existing.is_object() && val.is_object() => deep(existing, val, &p, &s, f, origins),
+                    Some(existing) if existing.is_object() && val.is_object() => {
+                        deep(existing, val, &p, &s, f, origins)
+                    }
                     _ => {
                         t.insert(k.clone(), val.clone());
                         origins.push((p, (f, s)));
@@ -229,9 +270,21 @@ mod tests {
         assert_eq!(web["ports"], json!(["80:80", "443:443"]));
         assert_eq!(web["volumes"], json!(["e:/data"]));
         assert_eq!(web["build"], json!({"context": "."}));
-        assert_eq!(m.origin("/services/web/environment/A"), (0, "/services/web/environment/0".into()));
-        assert_eq!(m.origin("/services/web/environment/B"), (1, "/services/web/environment/B".into()));
-        assert_eq!(m.origin("/services/web/ports/1"), (1, "/services/web/ports/0".into()));
-        assert_eq!(m.origin("/services/web/command/0"), (0, "/services/web/command/0".into()));
+        assert_eq!(
+            m.origin("/services/web/environment/A"),
+            (0, "/services/web/environment/0".into())
+        );
+        assert_eq!(
+            m.origin("/services/web/environment/B"),
+            (1, "/services/web/environment/B".into())
+        );
+        assert_eq!(
+            m.origin("/services/web/ports/1"),
+            (1, "/services/web/ports/0".into())
+        );
+        assert_eq!(
+            m.origin("/services/web/command/0"),
+            (0, "/services/web/command/0".into())
+        );
     }
 }

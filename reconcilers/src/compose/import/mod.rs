@@ -85,7 +85,11 @@ pub struct Imported {
 
 impl Imported {
     pub fn summary(&self) -> String {
-        let parts: Vec<String> = self.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let parts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
         parts.join(", ")
     }
 
@@ -105,12 +109,25 @@ impl SourceFile {
     pub fn locate(&self, pointer: &str, key: bool) -> Location {
         let mut p = pointer.to_string();
         loop {
-            let hit = if key && p == pointer { self.doc.key_positions.get(&p) } else { None }.or_else(|| self.doc.positions.get(&p));
+            let hit = if key && p == pointer {
+                self.doc.key_positions.get(&p)
+            } else {
+                None
+            }
+            .or_else(|| self.doc.positions.get(&p));
             if let Some(&(line, column)) = hit {
-                return Location { file: self.path.clone(), line, column };
+                return Location {
+                    file: self.path.clone(),
+                    line,
+                    column,
+                };
             }
             if p.is_empty() {
-                return Location { file: self.path.clone(), line: 1, column: 1 };
+                return Location {
+                    file: self.path.clone(),
+                    line: 1,
+                    column: 1,
+                };
             }
             p.truncate(p.rfind('/').unwrap_or(0));
         }
@@ -124,9 +141,21 @@ pub(crate) struct Findings<'a> {
 }
 
 impl Findings<'_> {
-    pub fn at(&mut self, kind: FindingKind, file: usize, pointer: &str, key: bool, message: impl Into<String>) {
+    pub fn at(
+        &mut self,
+        kind: FindingKind,
+        file: usize,
+        pointer: &str,
+        key: bool,
+        message: impl Into<String>,
+    ) {
         let location = self.files.get(file).map(|f| f.locate(pointer, key));
-        self.list.push(Finding { kind, location, path: desired_state::pointer::display_path(pointer), message: message.into() });
+        self.list.push(Finding {
+            kind,
+            location,
+            path: desired_state::pointer::display_path(pointer),
+            message: message.into(),
+        });
     }
 }
 
@@ -144,21 +173,41 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
     let mut files = Vec::new();
     for path in paths {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostic::error(format!("cannot read {}: {e}", path.display())).at(Some(Location { file: path.clone(), line: 0, column: 0 }))
+            Diagnostic::error(format!("cannot read {}: {e}", path.display())).at(Some(Location {
+                file: path.clone(),
+                line: 0,
+                column: 0,
+            }))
         })?;
         let mut docs = parse_documents(path, &text)?;
         if docs.is_empty() {
-            return Err(Diagnostic::error("the file is empty").at(Some(Location { file: path.clone(), line: 1, column: 1 })));
+            return Err(Diagnostic::error("the file is empty").at(Some(Location {
+                file: path.clone(),
+                line: 1,
+                column: 1,
+            })));
         }
         let mut doc = docs.swap_remove(0);
         if !doc.value.is_object() {
-            return Err(Diagnostic::error("a compose file must be a mapping").at(Some(Location { file: path.clone(), line: 1, column: 1 })));
+            return Err(
+                Diagnostic::error("a compose file must be a mapping").at(Some(Location {
+                    file: path.clone(),
+                    line: 1,
+                    column: 1,
+                })),
+            );
         }
         apply_merge_keys(&mut doc.value);
-        files.push(SourceFile { path: path.clone(), doc });
+        files.push(SourceFile {
+            path: path.clone(),
+            doc,
+        });
     }
 
-    let mut findings = Findings { files: &files, list: Vec::new() };
+    let mut findings = Findings {
+        files: &files,
+        list: Vec::new(),
+    };
     let mut interpolated: Vec<Value> = Vec::new();
     for (i, f) in files.iter().enumerate() {
         let mut v = f.doc.value.clone();
@@ -177,14 +226,39 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
         .project
         .clone()
         .or_else(|| env.get("COMPOSE_PROJECT_NAME").cloned())
-        .or_else(|| interpolated.iter().rev().find_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string)))
-        .unwrap_or_else(|| first_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "default".into()));
-    let project: String = project.to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
-    let project = if project.is_empty() { "default".to_string() } else { project };
+        .or_else(|| {
+            interpolated
+                .iter()
+                .rev()
+                .find_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
+        })
+        .unwrap_or_else(|| {
+            first_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "default".into())
+        });
+    let project: String = project
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let project = if project.is_empty() {
+        "default".to_string()
+    } else {
+        project
+    };
 
     let merged = merge::merge(&interpolated);
     let out_dir = super::text::absolute(&options.output_dir);
-    let mut conv = convert::Converter::new(&merged, &mut findings, project.clone(), first_dir, out_dir, &env);
+    let mut conv = convert::Converter::new(
+        &merged,
+        &mut findings,
+        project.clone(),
+        first_dir,
+        out_dir,
+        &env,
+    );
     conv.run();
     let (docs, counts) = conv.finish();
     let header = header(paths, &options.output_dir);
@@ -193,10 +267,25 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
     // In file order, as a reader goes through the compose file.
     let order: Vec<&PathBuf> = paths.iter().collect();
     list.sort_by_key(|f| {
-        f.location.as_ref().map(|l| (order.iter().position(|p| **p == l.file).unwrap_or(usize::MAX), l.line, l.column)).unwrap_or((usize::MAX, 0, 0))
+        f.location
+            .as_ref()
+            .map(|l| {
+                (
+                    order
+                        .iter()
+                        .position(|p| **p == l.file)
+                        .unwrap_or(usize::MAX),
+                    l.line,
+                    l.column,
+                )
+            })
+            .unwrap_or((usize::MAX, 0, 0))
     });
     Ok(Imported {
-        files: vec![ExportedFile { path: PathBuf::from("imported.yaml"), content }],
+        files: vec![ExportedFile {
+            path: PathBuf::from("imported.yaml"),
+            content,
+        }],
         findings: list,
         counts,
         project,
@@ -213,10 +302,16 @@ fn header(paths: &[PathBuf], out_dir: &Path) -> String {
         .filter(|p| p.is_file());
     if let Some(s) = schema {
         let rel = super::text::relative(&out_abs, &s);
-        h.push_str(&format!("# yaml-language-server: $schema={}\n", rel.strip_prefix("./").unwrap_or(&rel)));
+        h.push_str(&format!(
+            "# yaml-language-server: $schema={}\n",
+            rel.strip_prefix("./").unwrap_or(&rel)
+        ));
     }
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    h.push_str(&format!("# Imported from {} by `lucidctl import compose`.\n", names.join(" + ")));
+    h.push_str(&format!(
+        "# Imported from {} by `lucidctl import compose`.\n",
+        names.join(" + ")
+    ));
     h.push_str("# Check it with `lucidctl validate -f <this directory>`; export it back with `lucidctl export compose`.\n");
     h
 }
@@ -245,7 +340,13 @@ fn apply_merge_keys(v: &mut Value) {
     }
 }
 
-fn interpolate_all(v: &mut Value, pointer: &str, env: &HashMap<String, String>, file: usize, findings: &mut Findings<'_>) {
+fn interpolate_all(
+    v: &mut Value,
+    pointer: &str,
+    env: &HashMap<String, String>,
+    file: usize,
+    findings: &mut Findings<'_>,
+) {
     match v {
         Value::String(s) => {
             let (out, problems) = super::text::interpolate(s, env);

@@ -8,14 +8,47 @@ use serde_json::Value;
 pub(crate) const TOP: &[&str] = &["version", "services", "networks", "volumes", "name"];
 
 pub(crate) const SERVICE: &[&str] = &[
-    "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose", "networks",
-    "network_mode", "volumes", "healthcheck", "depends_on", "restart", "mem_limit", "cpus", "pids_limit",
-    "read_only", "cap_drop", "cap_add", "security_opt", "privileged", "user", "working_dir", "init",
-    "stop_grace_period", "container_name", "labels", "platform", "deploy",
+    "image",
+    "build",
+    "command",
+    "entrypoint",
+    "environment",
+    "env_file",
+    "ports",
+    "expose",
+    "networks",
+    "network_mode",
+    "volumes",
+    "healthcheck",
+    "depends_on",
+    "restart",
+    "mem_limit",
+    "cpus",
+    "pids_limit",
+    "read_only",
+    "cap_drop",
+    "cap_add",
+    "security_opt",
+    "privileged",
+    "user",
+    "working_dir",
+    "init",
+    "stop_grace_period",
+    "container_name",
+    "labels",
+    "platform",
+    "deploy",
 ];
 
 const BUILD: &[&str] = &["context", "dockerfile", "args", "target"];
-const HEALTHCHECK: &[&str] = &["test", "interval", "timeout", "retries", "start_period", "disable"];
+const HEALTHCHECK: &[&str] = &[
+    "test",
+    "interval",
+    "timeout",
+    "retries",
+    "start_period",
+    "disable",
+];
 const DEPLOY: &[&str] = &["resources", "restart_policy"];
 const RESOURCES: &[&str] = &["limits"];
 const LIMITS: &[&str] = &["memory", "cpus", "pids"];
@@ -23,7 +56,15 @@ const RESTART_POLICY: &[&str] = &["condition"];
 const ATTACHMENT: &[&str] = &["aliases", "ipv4_address"];
 const DEPENDENCY: &[&str] = &["condition"];
 const PORT: &[&str] = &["target", "published", "host_ip", "protocol", "mode"];
-const VOLUME_MOUNT: &[&str] = &["type", "source", "target", "read_only", "consistency", "bind", "volume"];
+const VOLUME_MOUNT: &[&str] = &[
+    "type",
+    "source",
+    "target",
+    "read_only",
+    "consistency",
+    "bind",
+    "volume",
+];
 const BIND_OPTIONS: &[&str] = &["create_host_path"];
 const ENV_FILE: &[&str] = &["path", "required"];
 const NETWORK: &[&str] = &["name", "driver", "internal", "ipam", "labels", "external"];
@@ -37,7 +78,13 @@ fn keys(file: usize, at: &str, v: &Value, allowed: &[&str], out: &mut Findings<'
         if allowed.contains(&k.as_str()) || k.starts_with("x-") {
             continue;
         }
-        out.at(FindingKind::Unsupported, file, &format!("{at}{}", ptr([k])), true, "not supported by lucidctl");
+        out.at(
+            FindingKind::Unsupported,
+            file,
+            &format!("{at}{}", ptr([k])),
+            true,
+            "not supported by lucidctl",
+        );
     }
 }
 
@@ -57,7 +104,11 @@ fn each_item(v: Option<&Value>) -> Vec<(usize, &Value)> {
 
 pub(crate) fn scan(file: usize, doc: &Value, out: &mut Findings<'_>) {
     let Value::Object(root) = doc else { return };
-    if !root.contains_key("services") && root.keys().any(|k| !TOP.contains(&k.as_str()) && !k.starts_with("x-")) {
+    if !root.contains_key("services")
+        && root
+            .keys()
+            .any(|k| !TOP.contains(&k.as_str()) && !k.starts_with("x-"))
+    {
         out.at(
             FindingKind::Unsupported,
             file,
@@ -67,9 +118,19 @@ pub(crate) fn scan(file: usize, doc: &Value, out: &mut Findings<'_>) {
         );
         return;
     }
-    if let Some(v) = root.get("version").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_f64().map(|f| f.to_string()))) {
+    if let Some(v) = root.get("version").and_then(|v| {
+        v.as_str()
+            .map(str::to_string)
+            .or_else(|| v.as_f64().map(|f| f.to_string()))
+    }) {
         if v.starts_with('1') {
-            out.at(FindingKind::Unsupported, file, "/version", false, format!("compose file format {v} is not supported by lucidctl"));
+            out.at(
+                FindingKind::Unsupported,
+                file,
+                "/version",
+                false,
+                format!("compose file format {v} is not supported by lucidctl"),
+            );
         }
     }
     keys(file, "", doc, TOP, out);
@@ -115,10 +176,22 @@ fn scan_service(file: usize, at: &str, svc: &Value, out: &mut Findings<'_>) {
         }
     }
     for (name, a) in each_entry(s.get("networks")) {
-        keys(file, &format!("{at}/networks{}", ptr([&name])), a, ATTACHMENT, out);
+        keys(
+            file,
+            &format!("{at}/networks{}", ptr([&name])),
+            a,
+            ATTACHMENT,
+            out,
+        );
     }
     for (name, d) in each_entry(s.get("depends_on")) {
-        keys(file, &format!("{at}/depends_on{}", ptr([&name])), d, DEPENDENCY, out);
+        keys(
+            file,
+            &format!("{at}/depends_on{}", ptr([&name])),
+            d,
+            DEPENDENCY,
+            out,
+        );
     }
     for (i, p) in each_item(s.get("ports")) {
         keys(file, &format!("{at}/ports/{i}"), p, PORT, out);
