@@ -376,3 +376,17 @@ pub fn render_network(r: &Resource, spec: &NetworkSpec, inputs: &Inputs) -> Netw
         hash,
     }
 }
+
+/// Containers worth inspecting: every managed one (the engine adds those) plus
+/// any whose name a desired workload will take, to spot unmanaged conflicts.
+pub fn observe_scope(
+    desired: &desired_state::DesiredState,
+    inputs: &Inputs,
+) -> crate::engine::ObserveScope {
+    crate::engine::ObserveScope {
+        container_names: desired
+            .workloads()
+            .map(|r| inputs.object_name(r.name()))
+            .collect(),
+    }
+}

@@ -75,11 +75,5 @@ pub async fn connect(engine: &EngineArgs) -> Result<Engine, String> {
 
 /// Containers worth inspecting: those the files name (to spot unmanaged conflicts).
 pub fn scope(loaded: &Loaded) -> ObserveScope {
-    ObserveScope {
-        container_names: loaded
-            .state
-            .workloads()
-            .map(|r| loaded.inputs.object_name(r.name()))
-            .collect(),
-    }
+    reconcilers::render::observe_scope(&loaded.state, &loaded.inputs)
 }

@@ -6,7 +6,7 @@ use futures_util::future::BoxFuture;
 use reconcilers::apply::files::LocalFiles;
 use reconcilers::apply::lock::EngineLock;
 use reconcilers::apply::{execute_once, ApplyContext, ApplyOptions, Builder};
-use reconcilers::engine::{Engine, ObserveScope};
+use reconcilers::engine::Engine;
 use reconcilers::plan::plan_delete;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -40,13 +40,7 @@ pub async fn run(args: DeleteArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(&e.to_string()),
     };
-    let scope = ObserveScope {
-        container_names: loaded
-            .state
-            .workloads()
-            .map(|r| loaded.inputs.object_name(r.name()))
-            .collect(),
-    };
+    let scope = context::scope(&loaded);
     let result = match engine.observe(&scope).await {
         Ok(observed) => {
             let p = plan_delete(&loaded.state, &observed, &loaded.inputs, args.volumes);

@@ -244,7 +244,7 @@ impl Loop {
         if !report.outcomes.is_empty() {
             eprintln!("pass ({why}): {} change(s)", report.outcomes.len());
         }
-        self.refresh_status(&ctx, &report.outcomes).await;
+        self.refresh_status(&ctx, &report).await;
         self.account(&loaded.state, &report.outcomes);
         self.first_pass_done = true;
         let failure = report
@@ -312,8 +312,13 @@ impl Loop {
         self.held.retain(|_, (until, _)| Instant::now() < *until);
     }
 
-    async fn refresh_status(&self, ctx: &ApplyContext<'_>, outcomes: &[(Kind, String, Outcome)]) {
-        let observed = ctx.engine.observe(&Default::default()).await.ok();
+    async fn refresh_status(&self, ctx: &ApplyContext<'_>, report: &reconcilers::apply::Report) {
+        let outcomes = &report.outcomes;
+        // A converged pass already observed the engine; only a failed one needs a fresh look.
+        let observed = match &report.converged {
+            Some(o) => Some(o.clone()),
+            None => ctx.engine.observe(&Default::default()).await.ok(),
+        };
         let now = now_rfc3339();
         let failed: BTreeMap<&str, String> = outcomes
             .iter()

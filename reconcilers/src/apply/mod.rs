@@ -85,6 +85,8 @@ pub struct Report {
     pub phases: Vec<(String, Duration)>,
     pub passes: u32,
     pub config_files_written: Vec<String>,
+    /// The engine as last observed, when that observation found nothing to do.
+    pub converged: Option<crate::observed::Observed>,
 }
 
 impl Report {
@@ -122,13 +124,7 @@ pub struct ApplyContext<'a> {
 
 impl ApplyContext<'_> {
     fn scope(&self) -> ObserveScope {
-        ObserveScope {
-            container_names: self
-                .desired
-                .workloads()
-                .map(|r| self.inputs.object_name(r.name()))
-                .collect(),
-        }
+        crate::render::observe_scope(self.desired, self.inputs)
     }
 
     pub async fn plan_now(&self) -> Result<Plan, EngineError> {
@@ -174,6 +170,7 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
         }
         report.passes = pass;
         if p.is_empty() {
+            report.converged = Some(observed);
             return Ok(report);
         }
         // New image IDs change every container hash that uses them: build and

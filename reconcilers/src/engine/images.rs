@@ -90,7 +90,7 @@ impl Engine {
 
     /// Every local tag, e.g. for pruning a namespace.
     pub async fn image_tags(&self) -> Result<Vec<String>, EngineError> {
-        Ok(self.observe_images_public().await?.into_keys().collect())
+        Ok(self.observe_images().await?.into_keys().collect())
     }
 }
 

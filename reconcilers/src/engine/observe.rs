@@ -107,13 +107,7 @@ impl Engine {
             .collect())
     }
 
-    pub(crate) async fn observe_images_public(
-        &self,
-    ) -> Result<std::collections::BTreeMap<String, ObservedImage>, EngineError> {
-        self.observe_images().await
-    }
-
-    async fn observe_images(
+    pub(crate) async fn observe_images(
         &self,
     ) -> Result<std::collections::BTreeMap<String, ObservedImage>, EngineError> {
         let list = self
