@@ -421,7 +421,7 @@ fn apply_recreates_only_the_changed_service_and_rolls_back_an_unhealthy_replacem
 /// web has a volume and a slow-ish health check; api waits for web to be healthy.
 fn slow_pair(generation: u32) -> String {
     let slow = |port: u16| {
-        format!("healthcheck: {{test: [\"CMD\", \"/standin\", \"probe\", \"{port}\"], interval: 2s, timeout: 2s, retries: 5, startPeriod: 0s}}\n")
+        format!("healthcheck: {{test: [\"CMD\", \"/standin\", \"probe\", \"{port}\"], interval: 4s, timeout: 2s, retries: 5, startPeriod: 0s}}\n")
     };
     let g = generation.to_string();
     [
