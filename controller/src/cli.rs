@@ -261,7 +261,8 @@ pub struct VerifyIsolationArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Root of the source tree the policies' paths are relative to (default: each policy's own directory).
-    #[arg(long, value_name = "DIR")]
+    // `--source` is how issue 8 and the build plan spell it.
+    #[arg(long, visible_alias = "source", value_name = "DIR")]
     pub source_dir: Option<PathBuf>,
     /// Also check the live engine.
     #[arg(short = 'H', long, value_name = "URL")]

@@ -85,16 +85,18 @@ pub fn generate(
         };
         let mut values: BTreeMap<String, String> = BTreeMap::new();
         for g in &s.generate {
+            // An empty or placeholder value (a template copied by hand) is no secret:
+            // it is generated like a missing one, so none remains after writing.
             let keep = existing
                 .get(&g.key)
-                .filter(|v| !v.is_empty() && !rotate.contains(&g.key));
+                .filter(|v| !unusable(v) && !rotate.contains(&g.key));
             let value = match keep {
                 Some(v) => {
                     report.kept.push(g.key.clone());
                     v.clone()
                 }
                 None => {
-                    if existing.contains_key(&g.key) {
+                    if existing.contains_key(&g.key) && rotate.contains(&g.key) {
                         report.rotated.push(g.key.clone())
                     } else {
                         report.generated.push(g.key.clone())
@@ -118,6 +120,15 @@ pub fn generate(
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// Empty, or a placeholder such as `${VAR}` or `<CHANGE_ME>`.
+fn unusable(value: &str) -> bool {
+    value.trim().is_empty() || is_placeholder(value)
+}
+
+fn is_placeholder(value: &str) -> bool {
+    value.contains("${") || value.contains("CHANGE_ME")
 }
 
 /// Problems `secrets check` reports: missing files, empty or placeholder values.
@@ -149,7 +160,7 @@ pub fn check(state: &DesiredState, dir: &Path) -> Vec<String> {
                     r.name(),
                     path.display()
                 )),
-                Some(v) if v.contains("${") || v.contains("CHANGE_ME") => problems.push(format!(
+                Some(v) if is_placeholder(v) => problems.push(format!(
                     "SecretSet/{}: {key} in {} is a placeholder",
                     r.name(),
                     path.display()
