@@ -46,6 +46,28 @@ pub enum Command {
     /// Generate, check and list SecretSet env files. Values are never printed.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Check the engine host: reachable, API, BuildKit, SSH, architecture, disk, base images.
+    /// Exit 0 when every required check passes, 1 otherwise.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Fail when the engine's data root has less free space than this.
+    #[arg(long, value_name = "GB", default_value_t = 20.0)]
+    pub min_free_gb: f64,
+    /// The platform the images need (default: what the Image resources declare), e.g. linux/arm64.
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+    /// Do not ask registries whether base images exist; only look on the engine.
+    #[arg(long)]
+    pub offline: bool,
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: OutputFormat,
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,9 +132,15 @@ pub struct ValidateArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
-    /// Docker engine: unix:///path or tcp://host:port (default: $DOCKER_HOST, else the local socket).
+    /// Docker engine: unix:///path, tcp://host:port or ssh://user@host[:port] (default: $DOCKER_HOST, else the local socket).
     #[arg(short = 'H', long, env = "DOCKER_HOST", value_name = "URL")]
     pub host: Option<String>,
+    /// With ssh://, the engine socket on the remote host.
+    #[arg(long, value_name = "PATH", default_value = reconcilers::remote::DEFAULT_REMOTE_SOCKET)]
+    pub remote_socket: String,
+    /// With ssh://, an ssh config file to use instead of ~/.ssh/config (like `ssh -F`).
+    #[arg(long, env = "LUCID_SSH_CONFIG", value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
     /// Scopes ownership and prune, as compose's project name does.
     #[arg(short = 'p', long, default_value = "lucid")]
     pub project: String,
@@ -122,7 +150,7 @@ pub struct EngineArgs {
     /// Where secret env files live (default: environment/ beside the first -f directory).
     #[arg(long, value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,
-    /// Directory on the engine host where config files are placed for bind mounts.
+    /// Directory on the engine host for config files (bind-mounted), env files and a compose copy, under <DIR>/<project>/.
     #[arg(long, value_name = "DIR", default_value = "/opt/lucid/production")]
     pub files_dir: PathBuf,
 }

@@ -17,6 +17,8 @@
 //! (built by `e2e/standin/build.sh` and `docker build`; kept afterwards, it is
 //! tiny shared infrastructure).
 
+pub mod sshd;
+
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt;

@@ -1,11 +1,13 @@
 //! Observe the engine, plan against the desired state, act on the plan.
 //!
 //! Data flows one way: files (desired-state) -> render -> plan -> engine.
-//! `engine` is the only module that speaks to Docker.
+//! `engine` is the only module that speaks to Docker; `remote` carries it
+//! (and host files) over SSH.
 
 pub mod apply;
 pub mod build;
 pub mod compose;
+pub mod doctor;
 pub mod engine;
 pub mod fields;
 pub mod hash;
@@ -14,5 +16,6 @@ pub mod observed;
 pub mod plan;
 pub mod prepare;
 pub mod registry;
+pub mod remote;
 pub mod render;
 pub mod secrets;

@@ -40,9 +40,13 @@ impl Inputs {
     }
 
     /// Where the engine host sees a ConfigFile's content.
+    /// This project's directory on the engine host.
+    pub fn host_dir(&self) -> PathBuf {
+        self.files_dir.join(&self.project)
+    }
+
     pub fn config_path(&self, name: &str) -> String {
-        self.files_dir
-            .join(&self.project)
+        self.host_dir()
             .join("configs")
             .join(name)
             .display()

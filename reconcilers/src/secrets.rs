@@ -1,7 +1,7 @@
 //! SecretSet env files: generated from the OS CSPRNG, kept when present,
 //! written atomically with mode 0600. Values never reach output.
 
-use crate::apply::files::{FilesError, HostFiles, LocalFiles};
+use crate::apply::files::{write_local, FilesError};
 use crate::prepare::parse_env_file;
 use base64::Engine as _;
 use desired_state::model::{Encoding, Kind, Spec};
@@ -109,14 +109,11 @@ pub fn generate(
         for (k, v) in &s.values {
             values.insert(k.clone(), v.clone());
         }
-        let mut text = format!(
-            "# Written by lucidctl secrets generate for SecretSet/{}. Keep out of git.\n",
-            r.name()
+        let text = env_file_text(
+            r.name(),
+            values.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        for (k, v) in &values {
-            text.push_str(&format!("{k}={v}\n"));
-        }
-        report.written = LocalFiles.put(&path, text.as_bytes(), 0o600)?;
+        report.written = write_local(&path, text.as_bytes(), 0o600)?;
         reports.push(report);
     }
     Ok(reports)
@@ -129,6 +126,16 @@ fn unusable(value: &str) -> bool {
 
 fn is_placeholder(value: &str) -> bool {
     value.contains("${") || value.contains("CHANGE_ME")
+}
+
+/// An env file as compose reads it: one `KEY=value` per line.
+pub fn env_file_text<'a>(set: &str, values: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut text =
+        format!("# Written by lucidctl for SecretSet/{set}. Keep out of git; mode 0600.\n");
+    for (k, v) in values {
+        text.push_str(&format!("{k}={v}\n"));
+    }
+    text
 }
 
 /// Problems `secrets check` reports: missing files, empty or placeholder values.

@@ -3,7 +3,6 @@ use super::fail;
 use super::EXIT_CHANGES;
 use crate::cli::ApplyArgs;
 use crate::output::{plan as show, progress};
-use reconcilers::apply::files::LocalFiles;
 use reconcilers::apply::lock::EngineLock;
 use reconcilers::apply::{converge, ApplyContext, ApplyOptions};
 use reconcilers::build::ImageBuilder;
@@ -35,12 +34,13 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         project: &args.engine.project,
         on_event: &on_event,
     };
+    let host_files = reconcilers::remote::host_files(&engine);
     let ctx = ApplyContext {
         engine: &engine,
         desired: &loaded.state,
         inputs: &loaded.inputs,
-        configs: &loaded.configs,
-        files: &LocalFiles,
+        host_files: &loaded.host_files,
+        files: &*host_files,
         builder: &builder,
         progress: &lines,
         options,

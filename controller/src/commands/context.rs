@@ -4,17 +4,18 @@
 use crate::cli::{EngineArgs, SourceArgs};
 use crate::output;
 use desired_state::DesiredState;
+use reconcilers::apply::files::HostFile;
 use reconcilers::build::PreparedBuild;
-use reconcilers::engine::{Engine, ObserveScope};
-use reconcilers::prepare::{self, ConfigContent};
+use reconcilers::engine::{ConnectOptions, Engine, EngineError, ObserveScope};
+use reconcilers::prepare;
 use reconcilers::render::Inputs;
-use std::collections::BTreeMap;
 
 pub struct Loaded {
     pub state: DesiredState,
     pub builds: Vec<PreparedBuild>,
     pub inputs: Inputs,
-    pub configs: BTreeMap<String, ConfigContent>,
+    /// What the engine host should hold: config files, env files, the compose copy.
+    pub host_files: Vec<HostFile>,
 }
 
 /// Validation runs before any engine call: bad input never reaches Docker.
@@ -59,18 +60,25 @@ pub fn load(source: &SourceArgs, engine: &EngineArgs) -> Result<Loaded, String> 
             .collect(),
         build_order: builds.iter().map(|b| b.reference.clone()).collect(),
     };
+    let host_files = reconcilers::apply::files::host_files(&state, &inputs, &configs);
     Ok(Loaded {
         state,
         builds,
         inputs,
-        configs,
+        host_files,
     })
 }
 
 pub async fn connect(engine: &EngineArgs) -> Result<Engine, String> {
-    Engine::connect(engine.host.as_deref())
-        .await
-        .map_err(|e| e.to_string())
+    connect_typed(engine).await.map_err(|e| e.to_string())
+}
+
+pub async fn connect_typed(engine: &EngineArgs) -> Result<Engine, EngineError> {
+    let options = ConnectOptions {
+        ssh_config: engine.ssh_config.clone(),
+        remote_socket: Some(engine.remote_socket.clone()),
+    };
+    Engine::connect_with(engine.host.as_deref(), &options).await
 }
 
 /// Containers worth inspecting: those the files name (to spot unmanaged conflicts).

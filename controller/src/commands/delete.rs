@@ -3,7 +3,6 @@ use super::fail;
 use crate::cli::DeleteArgs;
 use crate::output::progress;
 use futures_util::future::BoxFuture;
-use reconcilers::apply::files::LocalFiles;
 use reconcilers::apply::lock::EngineLock;
 use reconcilers::apply::{execute_once, ApplyContext, ApplyOptions, Builder};
 use reconcilers::engine::Engine;
@@ -45,12 +44,13 @@ pub async fn run(args: DeleteArgs) -> ExitCode {
         Ok(observed) => {
             let p = plan_delete(&loaded.state, &observed, &loaded.inputs, args.volumes);
             let lines = progress::Lines::new();
+            let host_files = reconcilers::remote::host_files(&engine);
             let ctx = ApplyContext {
                 engine: &engine,
                 desired: &loaded.state,
                 inputs: &loaded.inputs,
-                configs: &loaded.configs,
-                files: &LocalFiles,
+                host_files: &loaded.host_files,
+                files: &*host_files,
                 builder: &NoBuilds,
                 progress: &lines,
                 options: ApplyOptions::default(),

@@ -4,6 +4,7 @@ mod compose;
 pub mod context;
 mod delete;
 mod diff;
+mod doctor;
 mod registry;
 mod secrets;
 mod validate;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => crate::run::status_command(&args),
         Command::Build(args) => block_on(build::run(args)),
         Command::Registry(cmd) => block_on(registry::run(cmd)),
+        Command::Doctor(args) => block_on(doctor::run(args)),
     }
 }
 

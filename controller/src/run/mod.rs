@@ -13,7 +13,6 @@ use crate::output::progress;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use desired_state::model::{Kind, Spec};
 use futures_util::StreamExt;
-use reconcilers::apply::files::LocalFiles;
 use reconcilers::apply::lock::EngineLock;
 use reconcilers::apply::{converge, ApplyContext, ApplyOptions, Outcome};
 use reconcilers::build::ImageBuilder;
@@ -219,12 +218,13 @@ impl Loop {
             project: &project,
             on_event: &on_event,
         };
+        let host_files = reconcilers::remote::host_files(&self.engine);
         let ctx = ApplyContext {
             engine: &self.engine,
             desired: &loaded.state,
             inputs: &loaded.inputs,
-            configs: &loaded.configs,
-            files: &LocalFiles,
+            host_files: &loaded.host_files,
+            files: &*host_files,
             builder: &builder,
             progress: &lines,
             options,

@@ -1,11 +1,18 @@
-//! Config files placed on the engine host for bind mounts. One trait, so the
-//! same apply writes locally or, for a remote Pi, over SFTP.
+//! Files kept on the engine host: the ConfigFiles services bind-mount, the
+//! SecretSets' env files and a copy of the exported compose files (for an
+//! operator's emergency `docker-compose`). One trait, two implementations:
+//! the local filesystem, and SFTP over the engine's SSH connection.
 
 use crate::prepare::ConfigContent;
+use crate::render::Inputs;
+use desired_state::model::{Kind, Spec};
+use desired_state::DesiredState;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {path}: {cause}")]
@@ -14,59 +21,205 @@ pub struct FilesError {
     pub cause: String,
 }
 
-pub trait HostFiles: Send + Sync {
-    /// Writes `bytes` atomically with `mode` unless the file already holds them. Returns whether it wrote.
-    fn put(&self, path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FilesError>;
+pub type FilesFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, FilesError>> + Send + 'a>>;
+
+/// One file to keep on the host.
+pub struct HostFile {
+    /// What it is, for reports: `ConfigFile/mongod-conf`.
+    pub what: String,
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+    pub mode: u32,
 }
 
-/// The engine runs on this machine: write to the local filesystem.
+// Env files hold secrets: never print the bytes.
+impl std::fmt::Debug for HostFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HostFile({}, {}, {:o})",
+            self.what,
+            self.path.display(),
+            self.mode
+        )
+    }
+}
+
+pub trait HostFiles: Send + Sync {
+    /// Writes each file atomically (temporary file, then rename) with its
+    /// mode, unless it already holds those bytes with that mode. Returns what it wrote.
+    fn sync<'a>(&'a self, files: &'a [HostFile]) -> FilesFuture<'a, Vec<String>>;
+    /// Free bytes on the filesystem holding `path`.
+    fn free_bytes<'a>(&'a self, path: &'a Path) -> FilesFuture<'a, u64>;
+    /// Runs a command on the host and returns its stdout if it exits 0.
+    fn command<'a>(&'a self, argv: &'a [&'a str]) -> FilesFuture<'a, String>;
+}
+
+/// The engine runs on this machine: the local filesystem.
 pub struct LocalFiles;
 
 impl HostFiles for LocalFiles {
-    fn put(&self, path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FilesError> {
-        let err = |e: std::io::Error| FilesError {
-            path: path.to_path_buf(),
-            cause: e.to_string(),
-        };
-        if let (Ok(current), Ok(meta)) = (std::fs::read(path), std::fs::metadata(path)) {
-            if current == bytes && meta.permissions().mode() & 0o7777 == mode {
-                return Ok(false);
+    fn sync<'a>(&'a self, files: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut written = Vec::new();
+            for f in files {
+                if write_local(&f.path, &f.bytes, f.mode)? {
+                    written.push(f.what.clone());
+                }
             }
-        }
-        let dir = path.parent().unwrap_or(Path::new("/"));
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let tmp = dir.join(format!(
-            ".{}.lucidctl-tmp-{}",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&tmp);
-        // The mode is set at creation, so the bytes are never readable more widely than declared.
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(err)?;
-        f.write_all(bytes).map_err(err)?;
-        f.sync_all().map_err(err)?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)?;
-        Ok(true)
+            Ok(written)
+        })
+    }
+
+    fn free_bytes<'a>(&'a self, path: &'a Path) -> FilesFuture<'a, u64> {
+        Box::pin(async move {
+            let out = local_command(&["df", "-Pk", &path.display().to_string()]).await?;
+            parse_df_available(&out).ok_or_else(|| FilesError {
+                path: path.to_path_buf(),
+                cause: format!("unexpected df output: {out:?}"),
+            })
+        })
+    }
+
+    fn command<'a>(&'a self, argv: &'a [&'a str]) -> FilesFuture<'a, String> {
+        Box::pin(local_command(argv))
     }
 }
 
-/// Places every config file where rendered containers expect it.
-pub fn sync_configs(
-    files: &dyn HostFiles,
-    inputs: &crate::render::Inputs,
-    configs: &BTreeMap<String, ConfigContent>,
-) -> Result<Vec<String>, FilesError> {
-    let mut written = Vec::new();
-    for (name, c) in configs {
-        if files.put(Path::new(&inputs.config_path(name)), &c.bytes, c.mode)? {
-            written.push(name.clone());
+async fn local_command(argv: &[&str]) -> Result<String, FilesError> {
+    let err = |cause: String| FilesError {
+        path: PathBuf::from(argv.first().copied().unwrap_or("")),
+        cause,
+    };
+    let out = tokio::process::Command::new(argv.first().copied().unwrap_or("true"))
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    if !out.status.success() {
+        return Err(err(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Available bytes from `df -Pk` output (1024-byte blocks, fourth column).
+pub fn parse_df_available(out: &str) -> Option<u64> {
+    let line = out.lines().nth(1)?;
+    let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Writes `bytes` atomically with `mode` unless the file already holds them. Returns whether it wrote.
+pub fn write_local(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FilesError> {
+    let err = |e: std::io::Error| FilesError {
+        path: path.to_path_buf(),
+        cause: e.to_string(),
+    };
+    if let (Ok(current), Ok(meta)) = (std::fs::read(path), std::fs::metadata(path)) {
+        if current == bytes && meta.permissions().mode() & 0o7777 == mode {
+            return Ok(false);
         }
     }
-    Ok(written)
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let tmp = dir.join(temp_name(path));
+    let _ = std::fs::remove_file(&tmp);
+    // The mode is set at creation, so the bytes are never readable more widely than declared.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)?;
+    Ok(true)
+}
+
+pub(crate) fn temp_name(path: &Path) -> String {
+    format!(
+        ".{}.lucidctl-tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    )
+}
+
+/// Everything the host should hold for this desired state: config files at
+/// the paths containers mount, env files (0600) and the compose copy.
+pub fn host_files(
+    state: &DesiredState,
+    inputs: &Inputs,
+    configs: &BTreeMap<String, ConfigContent>,
+) -> Vec<HostFile> {
+    let mut out: Vec<HostFile> = configs
+        .iter()
+        .map(|(name, c)| HostFile {
+            what: format!("ConfigFile/{name}"),
+            path: PathBuf::from(inputs.config_path(name)),
+            bytes: c.bytes.clone(),
+            mode: c.mode,
+        })
+        .collect();
+    let env_dir = inputs.host_dir().join("environment");
+    for r in state.of_kind(Kind::SecretSet) {
+        let (Spec::SecretSet(s), Some(values)) = (&r.spec, inputs.secrets.get(r.name())) else {
+            continue;
+        };
+        let text = crate::secrets::env_file_text(
+            r.name(),
+            values.iter().map(|(k, v)| (k.as_str(), v.expose())),
+        );
+        out.push(HostFile {
+            what: format!("SecretSet/{} env file", r.name()),
+            path: env_dir.join(&s.file),
+            bytes: text.into_bytes(),
+            mode: 0o600,
+        });
+    }
+    let compose_dir = inputs.host_dir().join("compose");
+    let options = crate::compose::export::ExportOptions {
+        output_dir: compose_dir.clone(),
+        secrets_dir: env_dir,
+        selector: Vec::new(),
+        sources: vec![format!("lucidctl's copy for project {}", inputs.project)],
+    };
+    for f in crate::compose::export::export(state, &options) {
+        out.push(HostFile {
+            what: format!("compose copy {}", f.path.display()),
+            path: compose_dir.join(&f.path),
+            bytes: f.content.into_bytes(),
+            mode: 0o644,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn df_output_parses_to_bytes() {
+        let out = "Filesystem     1024-blocks      Used Available Capacity Mounted on\n/dev/sda1       102400000  51200000  40960000      56% /\n";
+        assert_eq!(parse_df_available(out), Some(40960000 * 1024));
+        assert_eq!(parse_df_available("garbage"), None);
+    }
+
+    #[test]
+    fn host_file_debug_never_shows_the_bytes() {
+        let f = HostFile {
+            what: "SecretSet/core env file".into(),
+            path: "/x/.env.core".into(),
+            bytes: b"JWT_SECRET=hunter2".to_vec(),
+            mode: 0o600,
+        };
+        assert!(!format!("{f:?}").contains("hunter2"));
+    }
 }

@@ -54,6 +54,14 @@ fn holder_is_gone(holder: &str, host: Option<&str>) -> bool {
         && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// A lock of this very process is left over from an earlier pass whose
+/// release failed (the link dropped mid-pass); passes never overlap.
+fn holder_is_this_process(holder: &str, host: Option<&str>) -> bool {
+    let mut parts = holder.split(':');
+    parts.next() == Some(host.unwrap_or("host"))
+        && parts.next() == Some(std::process::id().to_string().as_str())
+}
+
 pub fn lock_name(project: &str) -> String {
     format!("lucidctl-lock-{project}")
 }
@@ -96,7 +104,10 @@ impl EngineLock {
                 return Ok(EngineLock { volume });
             }
             let expires: u64 = have.get(EXPIRES).and_then(|e| e.parse().ok()).unwrap_or(0);
-            if expires < now() || holder_is_gone(&holder, host.as_deref()) {
+            if expires < now()
+                || holder_is_gone(&holder, host.as_deref())
+                || holder_is_this_process(&holder, host.as_deref())
+            {
                 // Re-read just before breaking it, so a lock another waiter has
                 // just taken is not the one removed.
                 let again = engine.volume_labels(&volume).await?.unwrap_or_default();
@@ -126,7 +137,21 @@ impl EngineLock {
 
 #[cfg(test)]
 mod tests {
-    use super::holder_is_gone;
+    use super::{holder_is_gone, holder_is_this_process};
+
+    #[test]
+    fn a_lock_left_by_an_earlier_pass_of_this_process_is_stale() {
+        let me = std::process::id();
+        assert!(holder_is_this_process(&format!("pi:{me}:1f"), Some("pi")));
+        assert!(!holder_is_this_process(
+            &format!("pi:{}:1f", me + 1),
+            Some("pi")
+        ));
+        assert!(!holder_is_this_process(
+            &format!("other:{me}:1f"),
+            Some("pi")
+        ));
+    }
 
     #[test]
     fn only_a_dead_process_on_this_host_gives_up_its_lock() {

@@ -23,11 +23,9 @@ pub async fn execute_once(ctx: &ApplyContext<'_>, p: &Plan) -> Vec<(Kind, String
 
 use crate::engine::{Engine, EngineError, ObserveScope};
 use crate::plan::{plan, Plan, PlanOptions};
-use crate::prepare::ConfigContent;
 use crate::render::Inputs;
 use desired_state::model::Kind;
 use desired_state::DesiredState;
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -115,7 +113,8 @@ pub struct ApplyContext<'a> {
     pub engine: &'a Engine,
     pub desired: &'a DesiredState,
     pub inputs: &'a Inputs,
-    pub configs: &'a BTreeMap<String, ConfigContent>,
+    /// What the host should hold: config files, env files, the compose copy.
+    pub host_files: &'a [files::HostFile],
     pub files: &'a dyn files::HostFiles,
     pub builder: &'a dyn Builder,
     pub progress: &'a dyn Progress,
@@ -151,10 +150,8 @@ fn blocked(p: &Plan) -> Option<String> {
 pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
     let mut report = Report::default();
     let started = Instant::now();
-    report.config_files_written = files::sync_configs(ctx.files, ctx.inputs, ctx.configs)?;
-    report
-        .phases
-        .push(("config files".into(), started.elapsed()));
+    report.config_files_written = ctx.files.sync(ctx.host_files).await?;
+    report.phases.push(("host files".into(), started.elapsed()));
     for pass in 1..=ctx.options.max_passes {
         let t = Instant::now();
         let mut observed = ctx.engine.observe(&ctx.scope()).await?;

@@ -7,7 +7,7 @@
 //! never disagree.
 
 pub mod context;
-mod dockerfile;
+pub mod dockerfile;
 mod run;
 
 pub use run::ImageBuilder;

@@ -6,15 +6,22 @@ mod act;
 mod build;
 mod convert;
 mod events;
+mod host;
 mod images;
 mod observe;
+mod transport;
+mod watch;
 
 pub use build::{BuildEvent, BuildFailure, BuildRequest};
 pub use events::{EngineEvent, EventObject};
+pub use host::{HostInfo, ImageSource};
 pub use images::{split_tag, Credentials};
 pub use observe::ObserveScope;
 
+use crate::remote::{SshLink, SshOptions, SshTarget};
 use bollard::Docker;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Seconds bollard waits for one call; long enough for a slow stop or pull start.
@@ -39,6 +46,11 @@ pub enum EngineError {
         status: u16,
         message: String,
     },
+    /// The engine stopped answering mid-call: a dropped SSH link, a restarted daemon.
+    #[error("{what}: connection to the engine lost: {cause}")]
+    ConnectionLost { what: String, cause: String },
+    #[error(transparent)]
+    Ssh(#[from] crate::remote::SshError),
     #[error("{what}: {message}")]
     Other { what: String, message: String },
 }
@@ -66,12 +78,37 @@ impl EngineError {
                 status: status_code,
                 message,
             },
+            e @ (B::HyperLegacyError { .. }
+            | B::IOError { .. }
+            | B::RequestTimeoutError
+            | B::SocketNotFoundError(_)) => EngineError::ConnectionLost {
+                what,
+                cause: e.to_string(),
+            },
             other => EngineError::Other {
                 what,
                 message: other.to_string(),
             },
         }
     }
+
+    /// Worth reconnecting for, unlike an answer the engine gave.
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            EngineError::ConnectionLost { .. } | EngineError::Unreachable { .. } => true,
+            EngineError::Ssh(e) => !e.is_permanent(),
+            _ => false,
+        }
+    }
+}
+
+/// How to reach an `ssh://` engine.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// Like `ssh -F`.
+    pub ssh_config: Option<PathBuf>,
+    /// The engine socket on the remote host.
+    pub remote_socket: Option<String>,
 }
 
 /// A connected, version-negotiated engine.
@@ -80,12 +117,21 @@ pub struct Engine {
     pub(crate) docker: Docker,
     host: String,
     api_version: String,
+    /// Kept alive as long as any clone of the engine is.
+    link: Option<Arc<SshLink>>,
 }
 
 impl Engine {
-    /// Connects to `host` (`unix://`, `tcp://`), else `DOCKER_HOST`, else the local socket,
-    /// and checks the engine answers.
+    /// Connects to `host` (`unix://`, `tcp://`, `ssh://`), else `DOCKER_HOST`,
+    /// else the local socket, and checks the engine answers.
     pub async fn connect(host: Option<&str>) -> Result<Engine, EngineError> {
+        Engine::connect_with(host, &ConnectOptions::default()).await
+    }
+
+    pub async fn connect_with(
+        host: Option<&str>,
+        options: &ConnectOptions,
+    ) -> Result<Engine, EngineError> {
         let host = host
             .map(str::to_string)
             .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
@@ -94,27 +140,65 @@ impl Engine {
             host: host.clone(),
             cause,
         };
+        let mut link = None;
         let docker = if let Some(path) = host.strip_prefix("unix://") {
-            Docker::connect_with_unix(path, CALL_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+            if !std::path::Path::new(path).exists() {
+                return Err(unreachable(format!("Socket not found: {path}")));
+            }
+            transport::unix_keep_alive(std::path::Path::new(path), CALL_TIMEOUT_SECS)
         } else if host.starts_with("tcp://") || host.starts_with("http://") {
             Docker::connect_with_http(&host, CALL_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
         } else if host.starts_with("ssh://") {
-            return Err(EngineError::BadHost { host, why: "ssh:// hosts are not supported yet; forward the socket with `ssh -L` and use unix://".into() });
+            let target = SshTarget::parse(&host).map_err(|why| EngineError::BadHost {
+                host: host.clone(),
+                why,
+            })?;
+            let mut ssh = SshOptions {
+                config_file: options.ssh_config.clone(),
+                ..SshOptions::default()
+            };
+            if let Some(socket) = &options.remote_socket {
+                ssh.remote_socket = socket.clone();
+            }
+            let l = SshLink::open(target, ssh).await?;
+            let docker = transport::unix_keep_alive(l.local_socket(), CALL_TIMEOUT_SECS);
+            link = Some(l);
+            docker
         } else {
-            return Err(EngineError::BadHost { host, why: "use unix:///path/to/docker.sock or tcp://host:port".into() });
+            return Err(EngineError::BadHost {
+                host,
+                why: "use unix:///path/to/docker.sock, tcp://host:port or ssh://user@host[:port]"
+                    .into(),
+            });
         }
         .map_err(|e| unreachable(e.to_string()))?;
+        // A refused forward or an unreadable remote socket only shows on the first request.
         let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
             .await
             .map_err(|_| unreachable("no answer within 10s".into()))?
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| match &link {
+                Some(_) => unreachable(format!(
+                    "the SSH connection works, but the engine socket {} on the host does not answer ({e}); check that the daemon runs and that the SSH user may open the socket (is it in the docker group?)",
+                    options.remote_socket.as_deref().unwrap_or(crate::remote::DEFAULT_REMOTE_SOCKET),
+                )),
+                None => unreachable(e.to_string()),
+            })?;
         let version = docker.client_version();
         let api_version = format!("{}.{}", version.major_version, version.minor_version);
+        if let Some(l) = &link {
+            watch::spawn(docker.clone(), Arc::downgrade(l));
+        }
         Ok(Engine {
             docker,
             host,
             api_version,
+            link,
         })
+    }
+
+    /// The SSH connection, for an `ssh://` engine.
+    pub fn ssh_link(&self) -> Option<&Arc<SshLink>> {
+        self.link.as_ref()
     }
 
     pub fn host(&self) -> &str {
