@@ -47,6 +47,14 @@ YML
     sleep 0.1
   done
   export LUCID_TEST_REGISTRY="127.0.0.1:$port"
+
+  # Compose v2 (Debian 13's package, unpacked under target/anchors) for the
+  # export's `docker compose config` acceptance; the tests use it when named.
+  if scripts/install-anchors.sh compose-v2 >/dev/null 2>&1 && [ -x target/anchors/bin/docker-compose-v2 ]; then
+    export LUCID_COMPOSE_V2="$PWD/target/anchors/bin/docker-compose-v2"
+  else
+    echo "warning: compose v2 could not be installed (scripts/install-anchors.sh compose-v2); the export is checked with docker-compose 1.29 only" >&2
+  fi
 fi
 
 cargo test --workspace --locked --no-fail-fast
