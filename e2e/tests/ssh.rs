@@ -236,7 +236,12 @@ fn run_survives_a_cut_connection_and_repairs_drift_made_meanwhile() {
         "{:?}",
         status(&addr)
     );
-    let out = run.kill();
+    // SIGTERM, as systemd stops it: the loop exits and closes its SSH master and directory.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &run.pid().to_string()])
+        .status();
+    let out = run.wait(Duration::from_secs(60));
+    assert_eq!(out.code(), 0, "{out:?}");
     assert!(out.stderr.contains("reconnected"), "{out:?}");
 }
 
