@@ -44,7 +44,7 @@ pub fn print_report(r: &Report) {
     eprintln!("\nApply report ({} pass(es)):", r.passes);
     if !r.config_files_written.is_empty() {
         eprintln!(
-            "  config files written: {}",
+            "  host files written: {}",
             r.config_files_written.join(", ")
         );
     }
