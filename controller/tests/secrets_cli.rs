@@ -5,29 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A fresh directory per test (tests run in parallel), removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "lucid-secrets-cli-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("lucid-secrets-cli-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 const STATE: &str = "---
@@ -116,11 +100,11 @@ fn assert_no_value(values: &BTreeMap<String, String>, out: &Out, what: &str) {
 
 #[test]
 fn generate_list_and_check_never_print_a_secret_value() {
-    let tmp = TempDir::new("noleak");
-    let state = write_state(&tmp.0);
-    let env = tmp.0.join("env");
+    let tmp = temp_dir("noleak");
+    let state = write_state(&tmp.path());
+    let env = tmp.path().join("env");
 
-    let generate = secrets(&tmp.0, "generate", &state, &env, &[]);
+    let generate = secrets(&tmp.path(), "generate", &state, &env, &[]);
     assert_eq!(generate.code, 0, "{generate:?}");
     assert!(
         generate
@@ -132,7 +116,7 @@ fn generate_list_and_check_never_print_a_secret_value() {
     assert_no_value(&values, &generate, "secrets generate");
 
     let rotate = secrets(
-        &tmp.0,
+        &tmp.path(),
         "generate",
         &state,
         &env,
@@ -147,7 +131,7 @@ fn generate_list_and_check_never_print_a_secret_value() {
     assert_no_value(&rotated, &rotate, "secrets generate --rotate (new values)");
 
     // list: keys, lengths and age; never values.
-    let list = secrets(&tmp.0, "list", &state, &env, &[]);
+    let list = secrets(&tmp.path(), "list", &state, &env, &[]);
     assert_eq!(list.code, 0, "{list:?}");
     for line in [
         "DB_PASSWORD: 44 chars",
@@ -160,7 +144,7 @@ fn generate_list_and_check_never_print_a_secret_value() {
     assert!(list.stdout.contains("0h old"), "{list:?}");
     assert_no_value(&rotated, &list, "secrets list");
 
-    let check = secrets(&tmp.0, "check", &state, &env, &[]);
+    let check = secrets(&tmp.path(), "check", &state, &env, &[]);
     assert_eq!(check.code, 0, "{check:?}");
     assert_no_value(&rotated, &check, "secrets check");
 
@@ -172,7 +156,7 @@ fn generate_list_and_check_never_print_a_secret_value() {
     );
     assert_ne!(broken, text);
     std::fs::write(env.join(".env.core"), broken).unwrap();
-    let check = secrets(&tmp.0, "check", &state, &env, &[]);
+    let check = secrets(&tmp.path(), "check", &state, &env, &[]);
     assert_eq!(check.code, 1, "{check:?}");
     assert!(check.stderr.contains("SESSION_KEY is empty"), "{check:?}");
     assert_no_value(&rotated, &check, "secrets check of a broken file");
@@ -180,8 +164,8 @@ fn generate_list_and_check_never_print_a_secret_value() {
 
 #[test]
 fn generate_warns_when_the_secrets_dir_is_in_a_git_work_tree_and_not_ignored() {
-    let tmp = TempDir::new("git");
-    let repo = tmp.0.join("repo");
+    let tmp = temp_dir("git");
+    let repo = tmp.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     let git = Command::new("git")
         .args(["init", "-q"])
@@ -208,9 +192,9 @@ fn generate_warns_when_the_secrets_dir_is_in_a_git_work_tree_and_not_ignored() {
     assert!(!ignored.stderr.contains("warning"), "{ignored:?}");
 
     // Outside any work tree there is nothing to warn about.
-    let outside = tmp.0.join("elsewhere/env");
+    let outside = tmp.path().join("elsewhere/env");
     std::fs::create_dir_all(&outside).unwrap();
-    let plain = secrets(&tmp.0, "generate", &state, &outside, &[]);
+    let plain = secrets(&tmp.path(), "generate", &state, &outside, &[]);
     assert_eq!(plain.code, 0, "{plain:?}");
     assert!(!plain.stderr.contains("warning"), "{plain:?}");
 }

@@ -4,36 +4,21 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A fresh directory per test (tests run in parallel), removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "lucid-verify-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let path = self.0.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        path
-    }
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("lucid-verify-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Writes `text` to `dir/rel`, creating parents.
+fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 /// The build plan's rule in the issue's own layout: no TRON in blockchain/, no
@@ -139,20 +124,20 @@ fn lucidctl(args: &[&str]) -> Out {
 
 /// The policy in `state/` and `CLEAN` with `changes` applied under `src/`
 /// (an empty text deletes that file; `rm:DIR` deletes a directory).
-fn tree(name: &str, changes: &[(&str, &str)]) -> (TempDir, PathBuf, PathBuf) {
-    let tmp = TempDir::new(name);
-    let state = tmp.write("state/isolation.yaml", POLICY);
+fn tree(name: &str, changes: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = temp_dir(name);
+    let state = write(tmp.path(), "state/isolation.yaml", POLICY);
     for (rel, text) in CLEAN {
-        tmp.write(&format!("src/{rel}"), text);
+        write(tmp.path(), &format!("src/{rel}"), text);
     }
     for (rel, text) in changes {
         if let Some(dir) = rel.strip_prefix("rm:") {
-            std::fs::remove_dir_all(tmp.0.join("src").join(dir)).unwrap();
+            std::fs::remove_dir_all(tmp.path().join("src").join(dir)).unwrap();
         } else {
-            tmp.write(&format!("src/{rel}"), text);
+            write(tmp.path(), &format!("src/{rel}"), text);
         }
     }
-    let src = tmp.0.join("src");
+    let src = tmp.path().join("src");
     (tmp, state, src)
 }
 
@@ -295,7 +280,7 @@ spec:
   networks: [{name: main}, {name: iso}]
 ";
     // A later -f is a merge patch on the service; its `networks` list replaces the old one.
-    let patch = tmp.write("overlay/intruder.yaml", intruder);
+    let patch = write(tmp.path(), "overlay/intruder.yaml", intruder);
     let out = lucidctl(&[
         "verify",
         "isolation",
@@ -319,7 +304,7 @@ spec:
 /// the Lucid sources: clean passes, one TRON import in a blockchain service fails.
 #[test]
 fn the_shipped_lucid_policy_accepts_a_clean_checkout_and_catches_tronweb() {
-    let tmp = TempDir::new("lucid");
+    let tmp = temp_dir("lucid");
     let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/lucid");
     for dir in [
         "blockchain-engine",
@@ -327,7 +312,11 @@ fn the_shipped_lucid_policy_accepts_a_clean_checkout_and_catches_tronweb() {
         "block-manager",
         "data-chain",
     ] {
-        tmp.write(&format!("images/{dir}/main.py"), "print('blocks')\n");
+        write(
+            tmp.path(),
+            &format!("images/{dir}/main.py"),
+            "print('blocks')\n",
+        );
     }
     for dir in [
         "tron-client",
@@ -337,7 +326,11 @@ fn the_shipped_lucid_policy_accepts_a_clean_checkout_and_catches_tronweb() {
         "trx-staking",
         "payment-gateway",
     ] {
-        tmp.write(&format!("images/{dir}/main.py"), "print('TRX payouts')\n");
+        write(
+            tmp.path(),
+            &format!("images/{dir}/main.py"),
+            "print('TRX payouts')\n",
+        );
     }
     let run = || {
         lucidctl(&[
@@ -346,13 +339,14 @@ fn the_shipped_lucid_policy_accepts_a_clean_checkout_and_catches_tronweb() {
             "-f",
             &configs.display().to_string(),
             "--source",
-            &tmp.0.display().to_string(),
+            &tmp.path().display().to_string(),
         ])
     };
     let clean = run();
     assert_eq!(clean.code, 0, "{clean:?}");
 
-    let file = tmp.write(
+    let file = write(
+        tmp.path(),
         "images/session-anchoring/anchor.js",
         "// anchors sessions\nconst tw = require('TronWeb');\n",
     );

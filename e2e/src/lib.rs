@@ -438,6 +438,35 @@ pub fn container_id(name: &str) -> Option<String> {
     inspect_container(name).and_then(|c| c["Id"].as_str().map(str::to_string))
 }
 
+/// Whether the container exists and runs.
+pub fn running(name: &str) -> bool {
+    inspect_container(name).is_some_and(|c| c["State"]["Running"] == true)
+}
+
+/// A port nobody listens on now, for a test's own server.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET http://<addr><path>` with curl; None unless it answers.
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "2", &format!("http://{addr}{path}")])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// A `lucidctl run` loop's /status document.
+pub fn loop_status(addr: &str) -> Option<Value> {
+    http_get(addr, "/status").and_then(|b| serde_json::from_str(&b).ok())
+}
+
 pub fn container_exists(name: &str) -> bool {
     inspect_container(name).is_some()
 }

@@ -35,7 +35,7 @@ impl Sshd {
         keygen(&dir.join("user_key"));
         std::fs::copy(dir.join("user_key.pub"), dir.join("authorized_keys"))
             .expect("authorized_keys");
-        let port = free_port();
+        let port = crate::free_port();
         let host_pub = std::fs::read_to_string(dir.join("host_key.pub")).expect("host key");
         let host_pub = host_pub
             .split_whitespace()
@@ -147,13 +147,6 @@ fn keygen(path: &Path) {
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "ssh-keygen failed for {}", path.display());
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Every process below `pid`, from /proc.

@@ -2,29 +2,7 @@
 //! input keeping the last good state, a git source, and a clean SIGTERM.
 
 use lucid_e2e::*;
-use serde_json::Value;
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn http_get(addr: &str, path: &str) -> Option<String> {
-    let out = std::process::Command::new("curl")
-        .args(["-s", "--max-time", "2", &format!("http://{addr}{path}")])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
-}
-
-fn status(addr: &str) -> Option<Value> {
-    http_get(addr, "/status").and_then(|b| serde_json::from_str(&b).ok())
-}
 
 fn system(t: &TestEnv, greeting: &str) -> String {
     let _ = t;
@@ -49,10 +27,6 @@ fn system(t: &TestEnv, greeting: &str) -> String {
     .concat()
 }
 
-fn running(name: &str) -> bool {
-    inspect_container(name).is_some_and(|c| c["State"]["Running"] == true)
-}
-
 #[test]
 fn run_repairs_drift_reports_status_and_stops_on_sigterm() {
     let Some(t) = TestEnv::new("runloop") else {
@@ -65,14 +39,13 @@ fn run_repairs_drift_reports_status_and_stops_on_sigterm() {
         &["--listen", &addr, "--resync", "10m", "--timeout", "60s"],
     );
     assert!(
-        wait_for(Duration::from_secs(90), || status(&addr).is_some_and(|s| s
-            ["resources"]
-            .as_array()
-            .is_some_and(
-                |r| !r.is_empty() && r.iter().all(|x| x["state"] == "ready")
-            ))),
+        wait_for(Duration::from_secs(90), || loop_status(&addr).is_some_and(
+            |s| s["resources"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty() && r.iter().all(|x| x["state"] == "ready"))
+        )),
         "the loop converges and reports ready: {:?}",
-        status(&addr)
+        loop_status(&addr)
     );
 
     // Removed by hand: recreated from the event, not the 10-minute resync.
@@ -119,12 +92,13 @@ fn run_repairs_drift_reports_status_and_stops_on_sigterm() {
         "apiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {name: web\n",
     );
     assert!(
-        wait_for(Duration::from_secs(20), || status(&addr)
-            .is_some_and(|s| s["last_error"]
+        wait_for(Duration::from_secs(20), || loop_status(&addr).is_some_and(
+            |s| s["last_error"]
                 .as_str()
-                .is_some_and(|e| e.contains("invalid desired state")))),
+                .is_some_and(|e| e.contains("invalid desired state"))
+        )),
         "{:?}",
-        status(&addr)
+        loop_status(&addr)
     );
     assert_eq!(
         t.ids(&["web", "api"]),
@@ -134,12 +108,13 @@ fn run_repairs_drift_reports_status_and_stops_on_sigterm() {
     // An empty desired set removes nothing either.
     t.write("system.yaml", "");
     assert!(
-        wait_for(Duration::from_secs(20), || status(&addr)
-            .is_some_and(|s| s["last_error"]
+        wait_for(Duration::from_secs(20), || loop_status(&addr).is_some_and(
+            |s| s["last_error"]
                 .as_str()
-                .is_some_and(|e| e.contains("empty")))),
+                .is_some_and(|e| e.contains("empty"))
+        )),
         "{:?}",
-        status(&addr)
+        loop_status(&addr)
     );
     assert_eq!(
         t.ids(&["web", "api"]),
@@ -249,7 +224,7 @@ fn run_follows_a_git_source_and_records_the_revision() {
             .as_deref()
             == Some(first.as_str())),
         "the first commit is applied and recorded: {:?}",
-        status(&addr)
+        loop_status(&addr)
     );
     let second = commit_system("two");
     assert!(
@@ -257,9 +232,9 @@ fn run_follows_a_git_source_and_records_the_revision() {
             .as_deref()
             == Some(second.as_str())),
         "a new commit is picked up: {:?}",
-        status(&addr)
+        loop_status(&addr)
     );
-    let s = status(&addr).expect("status");
+    let s = loop_status(&addr).expect("status");
     assert_eq!(s["applied_revision"].as_str(), Some(second.as_str()));
     let env = inspect_container(&t.obj("web"))
         .map(|c| c["Config"]["Env"].to_string())

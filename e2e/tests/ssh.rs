@@ -5,7 +5,6 @@
 
 use lucid_e2e::sshd::Sshd;
 use lucid_e2e::*;
-use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
@@ -171,25 +170,6 @@ fn an_unknown_host_key_is_refused_with_a_fix() {
     assert!(project_networks(&t.project).is_empty(), "nothing changed");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn status(addr: &str) -> Option<Value> {
-    let out = std::process::Command::new("curl")
-        .args(["-s", "--max-time", "2", &format!("http://{addr}/status")])
-        .output()
-        .ok()?;
-    serde_json::from_slice(&out.stdout).ok()
-}
-
-fn running(name: &str) -> bool {
-    inspect_container(name).is_some_and(|c| c["State"]["Running"] == true)
-}
-
 #[test]
 fn run_survives_a_cut_connection_and_repairs_drift_made_meanwhile() {
     let Some(t) = TestEnv::new("sshrun") else {
@@ -216,10 +196,10 @@ fn run_survives_a_cut_connection_and_repairs_drift_made_meanwhile() {
     sshd.stop();
     docker_ok(&["rm", "-f", &t.obj("web")]);
     assert!(
-        wait_for(Duration::from_secs(20), || status(&addr)
+        wait_for(Duration::from_secs(20), || loop_status(&addr)
             .is_some_and(|s| s["disconnected_since"].is_string())),
         "status says since when it is disconnected: {:?}",
-        status(&addr)
+        loop_status(&addr)
     );
     std::thread::sleep(Duration::from_secs(2));
     sshd.resume();
@@ -227,14 +207,14 @@ fn run_survives_a_cut_connection_and_repairs_drift_made_meanwhile() {
         panic!(
             "drift made while disconnected is repaired after the reconnect: {:?}\nstatus: {:?}",
             run.kill(),
-            status(&addr)
+            loop_status(&addr)
         );
     }
     assert!(
-        wait_for(Duration::from_secs(20), || status(&addr)
+        wait_for(Duration::from_secs(20), || loop_status(&addr)
             .is_some_and(|s| s["disconnected_since"].is_null())),
         "{:?}",
-        status(&addr)
+        loop_status(&addr)
     );
     // SIGTERM, as systemd stops it: the loop exits and closes its SSH master and directory.
     let _ = std::process::Command::new("kill")

@@ -35,7 +35,12 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(name: &str, verdict: Verdict, value: impl Into<String>, fix: Option<String>) -> Check {
+    pub fn new(
+        name: &str,
+        verdict: Verdict,
+        value: impl Into<String>,
+        fix: Option<String>,
+    ) -> Check {
         Check {
             name: name.into(),
             verdict,

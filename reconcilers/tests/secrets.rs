@@ -8,30 +8,14 @@ use reconcilers::prepare::parse_env_file;
 use reconcilers::secrets::{self, SecretsError};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 /// A fresh directory per test (tests run in parallel), removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "lucid-secrets-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("lucid-secrets-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// One SecretSet `app` with a key of every encoding and two declared bytes counts.
@@ -101,9 +85,9 @@ fn decoded_len(value: &str, encoding: &str) -> usize {
 
 #[test]
 fn generated_values_decode_to_the_declared_bytes_in_the_declared_encoding() {
-    let tmp = TempDir::new("enc");
-    let st = state(&tmp.0, APP);
-    let env = tmp.0.join("env");
+    let tmp = temp_dir("enc");
+    let st = state(&tmp.path(), APP);
+    let env = tmp.path().join("env");
     let reports = secrets::generate(&st, &env, &[]).unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(
@@ -146,9 +130,9 @@ fn generated_values_decode_to_the_declared_bytes_in_the_declared_encoding() {
 
 #[test]
 fn a_second_generate_keeps_every_value_and_fills_only_missing_keys() {
-    let tmp = TempDir::new("idem");
-    let st = state(&tmp.0, APP);
-    let env = tmp.0.join("env");
+    let tmp = temp_dir("idem");
+    let st = state(&tmp.path(), APP);
+    let env = tmp.path().join("env");
     let path = env.join(".env.app");
     secrets::generate(&st, &env, &[]).unwrap();
     let first = values(&path);
@@ -183,9 +167,9 @@ fn a_second_generate_keeps_every_value_and_fills_only_missing_keys() {
 
 #[test]
 fn rotate_replaces_exactly_the_named_value() {
-    let tmp = TempDir::new("rotate");
-    let st = state(&tmp.0, APP);
-    let env = tmp.0.join("env");
+    let tmp = temp_dir("rotate");
+    let st = state(&tmp.path(), APP);
+    let env = tmp.path().join("env");
     let path = env.join(".env.app");
     secrets::generate(&st, &env, &[]).unwrap();
     let before = values(&path);
@@ -207,9 +191,9 @@ fn rotate_replaces_exactly_the_named_value() {
 
 #[test]
 fn rotating_a_key_no_set_generates_fails_and_writes_nothing() {
-    let tmp = TempDir::new("unknown");
-    let st = state(&tmp.0, APP);
-    let env = tmp.0.join("env");
+    let tmp = temp_dir("unknown");
+    let st = state(&tmp.path(), APP);
+    let env = tmp.path().join("env");
     secrets::generate(&st, &env, &[]).unwrap();
     let text = std::fs::read_to_string(env.join(".env.app")).unwrap();
     // GIVEN is declared, but as a value: there is nothing to rotate.
@@ -225,9 +209,9 @@ fn rotating_a_key_no_set_generates_fails_and_writes_nothing() {
 
 #[test]
 fn env_files_are_mode_0600_and_written_without_leftover_temp_files() {
-    let tmp = TempDir::new("mode");
-    let st = state(&tmp.0, APP);
-    let env = tmp.0.join("env");
+    let tmp = temp_dir("mode");
+    let st = state(&tmp.path(), APP);
+    let env = tmp.path().join("env");
     let path = env.join(".env.app");
     secrets::generate(&st, &env, &[]).unwrap();
     assert_eq!(mode(&path), 0o600);
@@ -253,9 +237,9 @@ fn env_files_are_mode_0600_and_written_without_leftover_temp_files() {
 
 #[test]
 fn check_reports_missing_files_keys_empty_values_and_placeholders() {
-    let tmp = TempDir::new("check");
-    let st = state(&tmp.0, APP);
-    let env = tmp.0.join("env");
+    let tmp = temp_dir("check");
+    let st = state(&tmp.path(), APP);
+    let env = tmp.path().join("env");
     let path = env.join(".env.app");
     let missing = secrets::check(&st, &env);
     assert_eq!(missing.len(), 1, "{missing:?}");

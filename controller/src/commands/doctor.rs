@@ -12,7 +12,7 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
     let mut checks = Vec::new();
     let state = match desired_state::load_valid(&args.source.load_options()) {
         Ok((state, _)) => {
-            checks.push(check(
+            checks.push(Check::new(
                 "desired state",
                 Verdict::Pass,
                 format!("{} resources", state.resources.len()),
@@ -21,7 +21,7 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
             Some(state)
         }
         Err(invalid) => {
-            checks.push(check(
+            checks.push(Check::new(
                 "desired state",
                 Verdict::Fail,
                 format!("{} error(s)", invalid.errors.len()),
@@ -38,19 +38,19 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
     let is_ssh = host.starts_with("ssh://");
     let engine = context::connect_typed(&args.engine).await;
     match (&engine, is_ssh) {
-        (_, false) => checks.push(check(
+        (_, false) => checks.push(Check::new(
             "SSH reachable, host key known",
             Verdict::Skip,
             "local engine; no SSH",
             None,
         )),
-        (Ok(_), true) => checks.push(check(
+        (Ok(_), true) => checks.push(Check::new(
             "SSH reachable, host key known",
             Verdict::Pass,
             host.clone(),
             None,
         )),
-        (Err(EngineError::Ssh(e)), true) => checks.push(check(
+        (Err(EngineError::Ssh(e)), true) => checks.push(Check::new(
             if matches!(e, SshError::HostKey { .. }) {
                 "host key known"
             } else {
@@ -60,7 +60,7 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
             e.to_string(),
             Some(ssh_fix(e)),
         )),
-        (Err(_), true) => checks.push(check(
+        (Err(_), true) => checks.push(Check::new(
             "SSH reachable, host key known",
             Verdict::Pass,
             host.clone(),
@@ -68,14 +68,14 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
         )),
     }
     match &engine {
-        Ok(e) => checks.push(check(
+        Ok(e) => checks.push(Check::new(
             "engine reachable",
             Verdict::Pass,
             format!("{} (API {} in use)", e.host(), e.api_version()),
             None,
         )),
         Err(EngineError::Ssh(_)) => {}
-        Err(e) => checks.push(check(
+        Err(e) => checks.push(Check::new(
             "engine reachable",
             Verdict::Fail,
             e.to_string(),
@@ -96,15 +96,6 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    }
-}
-
-fn check(name: &str, verdict: Verdict, value: impl Into<String>, fix: Option<String>) -> Check {
-    Check {
-        name: name.into(),
-        verdict,
-        value: value.into(),
-        fix,
     }
 }
 
