@@ -5,6 +5,7 @@
 //! (and host files) over SSH.
 
 pub mod apply;
+pub mod exec;
 pub mod build;
 pub mod compose;
 pub mod doctor;
@@ -19,3 +20,5 @@ pub mod registry;
 pub mod remote;
 pub mod render;
 pub mod secrets;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

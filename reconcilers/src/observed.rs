@@ -1,8 +1,15 @@
 //! What the engine has, in lucidctl's own types. The engine module fills these;
 //! nothing else sees bollard's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+/// Which containers are worth an inspect: every managed one, plus any with a
+/// desired name (to detect unmanaged conflicts).
+#[derive(Debug, Clone, Default)]
+pub struct ObserveScope {
+    pub container_names: BTreeSet<String>,
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
@@ -123,6 +130,8 @@ pub struct ObservedVolume {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     pub driver: String,
+    /// The options it was created with (`docker volume create -o`).
+    pub driver_opts: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

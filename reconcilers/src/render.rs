@@ -4,7 +4,7 @@
 
 use crate::hash::{short_hash, spec_hash, SpecHashInputs};
 use crate::labels;
-use crate::observed::Observed;
+use crate::observed::{ObserveScope, Observed};
 use desired_state::model::{
     Healthcheck, Kind, MountSource, NetworkSpec, Port, RestartPolicy, Security, Spec, WorkloadSpec,
 };
@@ -360,6 +360,31 @@ fn render_mounts(
     Ok(out)
 }
 
+/// A volume as lucidctl creates it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VolumePlanSpec {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub driver: Option<String>,
+    pub driver_opts: BTreeMap<String, String>,
+}
+
+/// A volume's labels carry the hash of its driver and options, so a
+/// changed declaration shows even where the engine does not report options.
+pub fn render_volume(r: &Resource, spec: &desired_state::model::VolumeSpec, inputs: &Inputs) -> VolumePlanSpec {
+    let mut labels = ownership_labels(inputs, Kind::Volume, r);
+    labels.insert(
+        labels::SPEC_HASH.to_string(),
+        short_hash(serde_json::to_string(spec).unwrap_or_default().as_bytes()),
+    );
+    VolumePlanSpec {
+        name: inputs.object_name(r.name()),
+        labels,
+        driver: spec.driver.clone(),
+        driver_opts: spec.driver_opts.clone(),
+    }
+}
+
 /// A network as lucidctl would create it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkPlanSpec {
@@ -383,11 +408,8 @@ pub fn render_network(r: &Resource, spec: &NetworkSpec, inputs: &Inputs) -> Netw
 
 /// Containers worth inspecting: every managed one (the engine adds those) plus
 /// any whose name a desired workload will take, to spot unmanaged conflicts.
-pub fn observe_scope(
-    desired: &desired_state::DesiredState,
-    inputs: &Inputs,
-) -> crate::engine::ObserveScope {
-    crate::engine::ObserveScope {
+pub fn observe_scope(desired: &desired_state::DesiredState, inputs: &Inputs) -> ObserveScope {
+    ObserveScope {
         container_names: desired
             .workloads()
             .map(|r| inputs.object_name(r.name()))

@@ -3,7 +3,8 @@
 //! existing volume returns it unchanged, so whoever's holder label sticks owns
 //! the lock. A lease lets a crashed holder's lock be broken.
 
-use crate::engine::{Engine, EngineError};
+use crate::engine::{EngineApi, EngineError};
+use crate::render::VolumePlanSpec;
 use crate::labels;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -69,7 +70,7 @@ pub fn lock_name(project: &str) -> String {
 impl EngineLock {
     /// Takes the lock, waiting (with one message) unless `no_wait`.
     pub async fn acquire(
-        engine: &Engine,
+        engine: &dyn EngineApi,
         project: &str,
         lease: Duration,
         no_wait: bool,
@@ -97,7 +98,13 @@ impl EngineLock {
             l.insert(labels::KIND.to_string(), LOCK_KIND.to_string());
             l.insert(HOLDER.to_string(), me.clone());
             l.insert(EXPIRES.to_string(), (now() + lease.as_secs()).to_string());
-            engine.create_volume(&volume, &l, None).await?;
+            engine
+                .create_volume(&VolumePlanSpec {
+                    name: volume.clone(),
+                    labels: l,
+                    ..VolumePlanSpec::default()
+                })
+                .await?;
             let have = engine.volume_labels(&volume).await?.unwrap_or_default();
             let holder = have.get(HOLDER).cloned().unwrap_or_default();
             if holder == me {
@@ -130,7 +137,7 @@ impl EngineLock {
         }
     }
 
-    pub async fn release(self, engine: &Engine) -> Result<(), EngineError> {
+    pub async fn release(self, engine: &dyn EngineApi) -> Result<(), EngineError> {
         engine.remove_volume(&self.volume).await
     }
 }

@@ -8,21 +8,15 @@
 //! Errors: a failed resource fails its dependents, names the chain, and ends
 //! the apply after the pass; the next apply picks up from what Docker shows.
 
-mod execute;
 pub mod files;
 pub mod lock;
-mod recover;
-mod wait;
 
-pub use execute::{describe, Builder};
+pub use crate::exec::{describe, Builder, Outcome, Progress};
 
-/// Runs a plan once without replanning: for `delete`, whose plan only removes.
-pub async fn execute_once(ctx: &ApplyContext<'_>, p: &Plan) -> Vec<(Kind, String, Outcome)> {
-    execute::execute(ctx, p).await
-}
-
-use crate::engine::{Engine, EngineError, ObserveScope};
-use crate::plan::{plan, Plan, PlanOptions};
+use crate::engine::{EngineApi, EngineError};
+use crate::exec::{execute, outcomes, ExecContext};
+use crate::observed::{ObserveScope, Observed};
+use crate::plan::{plan, Plan, PlanOptions, Stage};
 use crate::render::Inputs;
 use desired_state::model::Kind;
 use desired_state::DesiredState;
@@ -36,6 +30,8 @@ pub struct ApplyOptions {
     pub max_passes: u32,
     /// Mutating engine calls in flight at once.
     pub concurrency: usize,
+    /// Start no operation after this many: what a kill at that point leaves (tests).
+    pub stop_after: Option<usize>,
 }
 
 impl Default for ApplyOptions {
@@ -45,35 +41,9 @@ impl Default for ApplyOptions {
             timeout: Duration::from_secs(300),
             max_passes: 4,
             concurrency: 8,
+            stop_after: None,
         }
     }
-}
-
-/// What happened to one resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Created,
-    Recreated,
-    /// The new container never became ready; the previous one runs again.
-    RolledBack(String),
-    Started,
-    Connected(String),
-    Disconnected(String),
-    Removed,
-    Built,
-    Pulled,
-    Failed(String),
-}
-
-impl Outcome {
-    pub fn is_failure(&self) -> bool {
-        matches!(self, Outcome::Failed(_) | Outcome::RolledBack(_))
-    }
-}
-
-/// Live progress, for the terminal or a log.
-pub trait Progress: Send + Sync {
-    fn step(&self, kind: Kind, name: &str, status: &str);
 }
 
 #[derive(Debug, Clone, Default)]
@@ -84,7 +54,7 @@ pub struct Report {
     pub passes: u32,
     pub config_files_written: Vec<String>,
     /// The engine as last observed, when that observation found nothing to do.
-    pub converged: Option<crate::observed::Observed>,
+    pub converged: Option<Observed>,
 }
 
 impl Report {
@@ -107,10 +77,12 @@ pub enum ApplyError {
     NotConverged { passes: u32, remaining: usize },
     #[error(transparent)]
     Files(#[from] files::FilesError),
+    #[error("refusing to prune: the desired set is empty (that would remove everything)")]
+    EmptyPrune,
 }
 
 pub struct ApplyContext<'a> {
-    pub engine: &'a Engine,
+    pub engine: &'a dyn EngineApi,
     pub desired: &'a DesiredState,
     pub inputs: &'a Inputs,
     /// What the host should hold: config files, env files, the compose copy.
@@ -135,6 +107,17 @@ impl ApplyContext<'_> {
             &self.options.plan,
         ))
     }
+
+    fn exec(&self) -> ExecContext<'_> {
+        ExecContext {
+            engine: self.engine,
+            builder: self.builder,
+            progress: self.progress,
+            timeout: self.options.timeout,
+            concurrency: self.options.concurrency,
+            stop_after: self.options.stop_after,
+        }
+    }
 }
 
 fn blocked(p: &Plan) -> Option<String> {
@@ -147,17 +130,45 @@ fn blocked(p: &Plan) -> Option<String> {
     (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
+/// Runs the operations of `p`'s first stage; returns each change's outcome.
+pub async fn execute_stage(ctx: &ApplyContext<'_>, p: &Plan) -> Vec<(Kind, String, Outcome)> {
+    let Some(stage) = p.first_stage() else {
+        return Vec::new();
+    };
+    run_ops(ctx, p, |s| s == stage).await
+}
+
+/// Runs every operation of a plan without replanning: for `delete`, whose plan only removes.
+pub async fn execute_once(ctx: &ApplyContext<'_>, p: &Plan) -> Vec<(Kind, String, Outcome)> {
+    run_ops(ctx, p, |_| true).await
+}
+
+async fn run_ops(
+    ctx: &ApplyContext<'_>,
+    p: &Plan,
+    take: impl Fn(Stage) -> bool,
+) -> Vec<(Kind, String, Outcome)> {
+    let ops: Vec<_> = p.operations.iter().filter(|o| take(o.stage)).collect();
+    let status = execute(&ctx.exec(), &p.changes, &ops).await;
+    let list = outcomes(&p.changes, &ops, &status);
+    for (kind, name, o) in &list {
+        ctx.progress.step(*kind, name, &describe(o));
+    }
+    list
+}
+
+/// Observe, plan, run the first stage, and again, until the plan is empty.
 pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
+    if ctx.options.plan.prune && ctx.desired.resources.is_empty() {
+        return Err(ApplyError::EmptyPrune);
+    }
     let mut report = Report::default();
     let started = Instant::now();
     report.config_files_written = ctx.files.sync(ctx.host_files).await?;
     report.phases.push(("host files".into(), started.elapsed()));
     for pass in 1..=ctx.options.max_passes {
         let t = Instant::now();
-        let mut observed = ctx.engine.observe(&ctx.scope()).await?;
-        if recover::finish_interrupted(ctx, &observed).await? {
-            observed = ctx.engine.observe(&ctx.scope()).await?;
-        }
+        let observed = ctx.engine.observe(&ctx.scope()).await?;
         let p = plan(ctx.desired, &observed, ctx.inputs, &ctx.options.plan);
         report
             .phases
@@ -170,31 +181,21 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
             report.converged = Some(observed);
             return Ok(report);
         }
-        // New image IDs change every container hash that uses them: build and
-        // pull alone first, then plan the containers against the new IDs.
-        let is_image = |c: &crate::plan::Change| {
-            matches!(
-                c.action,
-                crate::plan::Action::Build | crate::plan::Action::Pull
-            )
-        };
-        let p = if p.changes.iter().any(is_image) {
-            Plan {
-                changes: p.changes.into_iter().filter(is_image).collect(),
-                ..Plan::default()
-            }
-        } else {
-            p
-        };
         let t = Instant::now();
-        let outcomes = execute::execute(ctx, &p).await;
+        let stage = p.first_stage();
+        let outcomes = execute_stage(ctx, &p).await;
         report.phases.push((
-            format!("pass {pass}: execute {} change(s)", p.changes.len()),
+            format!(
+                "pass {pass}: {} operation(s) of stage {stage:?}",
+                p.operations.iter().filter(|o| Some(o.stage) == stage).count()
+            ),
             t.elapsed(),
         ));
-        let failed = outcomes.iter().any(|(_, _, o)| o.is_failure());
+        let stop = outcomes
+            .iter()
+            .any(|(_, _, o)| o.is_failure() || *o == Outcome::Interrupted);
         report.outcomes.extend(outcomes);
-        if failed {
+        if stop {
             return Ok(report);
         }
     }
@@ -207,3 +208,6 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
         remaining,
     })
 }
+
+#[cfg(test)]
+mod tests;

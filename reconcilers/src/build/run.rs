@@ -2,8 +2,8 @@
 //! `lucidctl build` use.
 
 use super::{context, PreparedBuild};
-use crate::apply::Builder;
-use crate::engine::{BuildEvent, BuildRequest, Engine};
+use crate::engine::{BuildEvent, BuildRequest, EngineApi};
+use crate::exec::Builder;
 use crate::labels;
 use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
@@ -20,7 +20,7 @@ impl ImageBuilder<'_> {
         self.builds.iter().find(|b| b.reference == reference)
     }
 
-    async fn run(&self, engine: &Engine, b: &PreparedBuild) -> Result<(), String> {
+    async fn run(&self, engine: &dyn EngineApi, b: &PreparedBuild) -> Result<(), String> {
         check_platform(engine, b).await?;
         let mut tar = Vec::with_capacity(b.walk.total_bytes as usize + 64 * 1024);
         context::write_tar(&b.context_dir, &b.walk, &mut tar).map_err(|e| e.to_string())?;
@@ -57,7 +57,7 @@ impl ImageBuilder<'_> {
                 },
             );
             engine
-                .push(&b.reference, crate::registry::docker_credentials(&server))
+                .push_image(&b.reference, crate::registry::docker_credentials(&server))
                 .await
                 .map_err(|e| e.to_string())?;
         }
@@ -67,7 +67,7 @@ impl ImageBuilder<'_> {
 
 /// A foreign-architecture build fails late and obscurely (`exec format error`
 /// in a RUN step), so refuse before sending anything.
-async fn check_platform(engine: &Engine, b: &PreparedBuild) -> Result<(), String> {
+async fn check_platform(engine: &dyn EngineApi, b: &PreparedBuild) -> Result<(), String> {
     let Some(platform) = &b.platform else {
         return Ok(());
     };
@@ -86,7 +86,7 @@ async fn check_platform(engine: &Engine, b: &PreparedBuild) -> Result<(), String
 impl Builder for ImageBuilder<'_> {
     fn build<'a>(
         &'a self,
-        engine: &'a Engine,
+        engine: &'a dyn EngineApi,
         image: &'a str,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {

@@ -1,6 +1,6 @@
 //! Writes to the engine: every mutation lucidctl makes goes through here.
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, VolumePlanSpec};
 use crate::render::{ContainerSpec, MountFrom, NetworkPlanSpec, RenderedAttachment};
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Ipam,
@@ -131,7 +131,8 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
 }
 
 impl Engine {
-    /// Creates the container under `name` and attaches every declared network. Does not start it.
+    /// Creates the container under `name`, attached to its first declared
+    /// network; the others are separate connect operations. Does not start it.
     pub async fn create_container(
         &self,
         spec: &ContainerSpec,
@@ -147,9 +148,6 @@ impl Engine {
             .create_container(Some(options), create_body(spec))
             .await
             .map_err(|e| EngineError::from_bollard(&what, e))?;
-        for extra in spec.networks.iter().skip(1) {
-            self.connect_network(name, extra).await?;
-        }
         Ok(created.id)
     }
 
@@ -290,16 +288,13 @@ impl Engine {
         }
     }
 
-    pub async fn create_volume(
-        &self,
-        name: &str,
-        labels: &BTreeMap<String, String>,
-        driver: Option<&str>,
-    ) -> Result<(), EngineError> {
+    pub async fn create_volume(&self, v: &VolumePlanSpec) -> Result<(), EngineError> {
+        let name = &v.name;
         let req = VolumeCreateRequest {
-            name: Some(name.to_string()),
-            driver: driver.map(str::to_string),
-            labels: Some(map(labels)),
+            name: Some(name.clone()),
+            driver: v.driver.clone(),
+            driver_opts: (!v.driver_opts.is_empty()).then(|| map(&v.driver_opts)),
+            labels: Some(map(&v.labels)),
             ..Default::default()
         };
         self.docker

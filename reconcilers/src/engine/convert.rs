@@ -164,5 +164,6 @@ pub(super) fn volume(v: Volume) -> ObservedVolume {
         name: v.name,
         labels: v.labels.into_iter().collect(),
         driver: v.driver,
+        driver_opts: v.options.into_iter().collect(),
     }
 }

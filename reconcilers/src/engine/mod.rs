@@ -3,8 +3,10 @@
 //! failures become `EngineError`s that name the object concerned.
 
 mod act;
+mod api;
 mod build;
 mod convert;
+mod docker;
 mod events;
 mod host;
 mod images;
@@ -12,11 +14,13 @@ mod observe;
 mod transport;
 mod watch;
 
+pub use crate::render::VolumePlanSpec;
+pub use api::{BuildProgress, EngineApi};
 pub use build::{BuildEvent, BuildFailure, BuildRequest};
 pub use events::{EngineEvent, EventObject};
 pub use host::{HostInfo, ImageSource};
 pub use images::{split_tag, Credentials};
-pub use observe::ObserveScope;
+pub use crate::observed::ObserveScope;
 
 use crate::remote::{SshLink, SshOptions, SshTarget};
 use bollard::Docker;

@@ -1,20 +1,12 @@
 use super::convert;
 use super::{Engine, EngineError, PARALLEL_INSPECTS};
 use crate::labels;
-use crate::observed::{Observed, ObservedImage};
+use crate::observed::{ObserveScope, Observed, ObservedImage};
 use bollard::query_parameters::{
     InspectContainerOptions, ListContainersOptionsBuilder, ListImagesOptions, ListNetworksOptions,
     ListVolumesOptions,
 };
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use std::collections::BTreeSet;
-
-/// Which containers are worth an inspect: every managed one, plus any with a
-/// desired name (to detect unmanaged conflicts).
-#[derive(Debug, Clone, Default)]
-pub struct ObserveScope {
-    pub container_names: BTreeSet<String>,
-}
 
 impl Engine {
     /// Reads containers, networks, volumes and images in parallel.

@@ -3,7 +3,7 @@
 use super::{Action, Change, Conflict, Plan, Reason, Target};
 use crate::labels;
 use crate::observed::{is_managed, Observed};
-use crate::render::{ownership_labels, render_network, Inputs};
+use crate::render::{render_network, Inputs};
 use desired_state::model::{Kind, Spec};
 use desired_state::DesiredState;
 use std::collections::{BTreeMap, BTreeSet};
@@ -153,11 +153,15 @@ pub(super) fn plan_volumes(
             continue;
         };
         let name = inputs.object_name(r.name());
+        let want = crate::render::render_volume(r, spec, inputs);
         match observed.volume(&name) {
-            None => {
-                let target = Target::Volume { name, labels: ownership_labels(inputs, Kind::Volume, r), driver: spec.driver.clone() };
-                out.changes.push(simple(Kind::Volume, r.name(), Action::Create, Reason::NotFound, target));
-            }
+            None => out.changes.push(simple(
+                Kind::Volume,
+                r.name(),
+                Action::Create,
+                Reason::NotFound,
+                Target::Volume(want),
+            )),
             Some(have) if !is_managed(&have.labels) => out.conflicts.push(Conflict {
                 kind: Kind::Volume,
                 name: r.name().to_string(),
@@ -170,6 +174,14 @@ pub(super) fn plan_volumes(
                     "volume {name} uses driver {}, not {}; volumes are never recreated (their data would be lost): migrate it by hand",
                     have.driver,
                     spec.driver.as_deref().unwrap_or("local")
+                ),
+            }),
+            Some(have) if !spec.driver_opts.is_empty() && spec.driver_opts != have.driver_opts => out.conflicts.push(Conflict {
+                kind: Kind::Volume,
+                name: r.name().to_string(),
+                message: format!(
+                    "volume {name} has driver options {:?}, not the declared {:?}; volumes are never recreated (their data would be lost): migrate it by hand, or declare what it has",
+                    have.driver_opts, spec.driver_opts
                 ),
             }),
             Some(_) => {}
@@ -316,5 +328,6 @@ pub fn plan_delete(
             }
         }
     }
+    out.operations = super::ops::expand(&out.changes, desired, &|n| inputs.object_name(n));
     out
 }

@@ -3,10 +3,13 @@
 
 mod containers;
 mod infra;
+pub mod ops;
 mod order;
+mod recover;
 mod select;
 
 pub use infra::plan_delete;
+pub use ops::{OpId, Op, Operation, Stage};
 pub use order::dependency_waves;
 pub use select::selected;
 
@@ -29,6 +32,8 @@ pub enum Action {
     Connect,
     Disconnect,
     Remove,
+    /// Put back a container an interrupted recreate had parked.
+    Restore,
 }
 
 impl Action {
@@ -36,7 +41,7 @@ impl Action {
         match self {
             Action::Create | Action::Build | Action::Pull => "+",
             Action::Recreate => "±",
-            Action::Start | Action::Connect | Action::Disconnect => "~",
+            Action::Start | Action::Connect | Action::Disconnect | Action::Restore => "~",
             Action::Remove => "-",
         }
     }
@@ -51,6 +56,7 @@ impl Action {
             Action::Connect => "connect",
             Action::Disconnect => "disconnect",
             Action::Remove => "remove",
+            Action::Restore => "restore",
         }
     }
 }
@@ -97,6 +103,9 @@ pub enum Reason {
     ImageMissing,
     BuildInputsChanged,
     NetworkConfigChanged,
+    /// A recreate was interrupted (a killed apply, a lost engine) with the
+    /// old container parked as `<name>.prev`.
+    InterruptedRecreate,
 }
 
 impl fmt::Display for Reason {
@@ -129,6 +138,9 @@ impl fmt::Display for Reason {
             Reason::ImageMissing => f.write_str("image not present on the engine"),
             Reason::BuildInputsChanged => f.write_str("build context changed"),
             Reason::NetworkConfigChanged => f.write_str("network settings changed"),
+            Reason::InterruptedRecreate => {
+                f.write_str("left by an interrupted recreate")
+            }
         }
     }
 }
@@ -138,11 +150,7 @@ impl fmt::Display for Reason {
 pub enum Target {
     Container(Box<ContainerSpec>),
     Network(NetworkPlanSpec),
-    Volume {
-        name: String,
-        labels: std::collections::BTreeMap<String, String>,
-        driver: Option<String>,
-    },
+    Volume(crate::render::VolumePlanSpec),
     Image {
         reference: String,
     },
@@ -173,17 +181,49 @@ pub struct Conflict {
     pub message: String,
 }
 
+/// Suffix of a container parked during a recreate.
+pub const PREVIOUS_SUFFIX: &str = ".prev";
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     pub changes: Vec<Change>,
     pub conflicts: Vec<Conflict>,
     /// Resources that could not be rendered (missing secrets or config files).
     pub errors: Vec<RenderError>,
+    /// What the executor runs: every change expanded into engine calls and waits.
+    pub operations: Vec<Operation>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// Conflicts and render errors stop an apply before anything changes.
+    pub fn is_blocked(&self) -> bool {
+        !self.conflicts.is_empty() || !self.errors.is_empty()
+    }
+
+    /// The operations carrying out change `index`.
+    pub fn operations_of(&self, index: usize) -> impl Iterator<Item = &Operation> {
+        self.operations.iter().filter(move |o| o.change == index)
+    }
+
+    /// The earliest stage that has work; later stages are planned again after it.
+    pub fn first_stage(&self) -> Option<Stage> {
+        self.operations.iter().map(|o| o.stage).min()
+    }
+
+    /// Exit code of `diff` and `apply --dry-run`, as `terraform plan
+    /// -detailed-exitcode`: 0 nothing to do, 2 changes, 1 blocked.
+    pub fn exit_code(&self) -> u8 {
+        if self.is_blocked() {
+            1
+        } else if self.is_empty() {
+            0
+        } else {
+            2
+        }
     }
 }
 
@@ -207,11 +247,15 @@ pub fn plan(
 ) -> Plan {
     let chosen = selected(desired, &options.selector);
     let mut out = Plan::default();
+    // Plan against the engine as it will be once interrupted work is finished.
+    let projected = recover::plan_recovery(observed, inputs, &mut out);
+    let observed = &projected;
     infra::plan_images(desired, &chosen, observed, inputs, &mut out);
     infra::plan_networks(desired, &chosen, observed, inputs, &mut out);
     infra::plan_volumes(desired, &chosen, observed, inputs, &mut out);
     containers::plan_containers(desired, &chosen, observed, inputs, &mut out);
-    if options.prune {
+    // Never prune against an empty desired set: everything would go.
+    if options.prune && !desired.resources.is_empty() {
         infra::plan_prune(
             desired,
             observed,
@@ -222,8 +266,11 @@ pub fn plan(
         );
     }
     out.changes.retain(|c| {
-        !(matches!(c.kind, Kind::Service | Kind::Job) && options.hold.contains(&c.name))
+        !(matches!(c.kind, Kind::Service | Kind::Job)
+            && options.hold.contains(&c.name)
+            && ops::stage_of(c) != Stage::Recover)
     });
+    out.operations = ops::expand(&out.changes, desired, &|n| inputs.object_name(n));
     out
 }
 

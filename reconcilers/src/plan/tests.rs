@@ -196,6 +196,7 @@ fn converged(d: &DesiredState, inputs: &Inputs) -> Observed {
             name: r.name().into(),
             labels,
             driver: "local".into(),
+            ..Default::default()
         });
     }
     o
@@ -439,6 +440,7 @@ fn prune_removes_only_managed_objects_of_the_project() {
             (crate::labels::NAME.into(), "olddata".into()),
         ]),
         driver: "local".into(),
+        ..Default::default()
     });
     assert!(
         run(&d, &o, &i).is_empty(),

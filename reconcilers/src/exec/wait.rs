@@ -2,20 +2,20 @@
 //! Polls inspect (about half a millisecond locally) every 100 ms; a wait ends
 //! early when the container can no longer get there.
 
-use crate::engine::Engine;
+use crate::engine::EngineApi;
 use crate::observed::{Health, ObservedContainer, RunState};
 use desired_state::model::Condition;
 use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(100);
 
-enum Verdict {
+pub enum Verdict {
     Done,
     Pending,
     Failed(String),
 }
 
-fn judge(c: &ObservedContainer, condition: Condition) -> Verdict {
+pub fn judge(c: &ObservedContainer, condition: Condition) -> Verdict {
     let running = matches!(c.state, Some(RunState::Running));
     let exited = matches!(c.state, Some(RunState::Exited | RunState::Dead));
     match condition {
@@ -39,14 +39,14 @@ fn judge(c: &ObservedContainer, condition: Condition) -> Verdict {
 
 /// Waits until `name` meets `condition`; the error says why not.
 pub async fn until(
-    engine: &Engine,
+    engine: &dyn EngineApi,
     name: &str,
     condition: Condition,
     timeout: Duration,
 ) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
-        match engine.inspect(name).await {
+        match engine.inspect_container(name).await {
             Ok(Some(c)) => match judge(&c, condition) {
                 Verdict::Done => return Ok(()),
                 Verdict::Failed(why) => return Err(why),

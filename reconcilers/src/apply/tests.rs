@@ -1,0 +1,353 @@
+//! `converge` and the executor against the in-memory fake engine: every
+//! path that used to need Docker, in milliseconds.
+
+use super::*;
+use crate::exec::NoBuilds;
+use crate::plan::{Action, Op};
+use crate::testing::{desired, inputs, FakeEngine, NoFiles, Recorded, BEHAVIOUR_ENV};
+use std::collections::BTreeSet;
+
+const SYSTEM: &str = r#"
+apiVersion: lucid/v1alpha1
+kind: Network
+metadata: {name: net}
+spec: {subnet: 172.30.0.0/16}
+---
+apiVersion: lucid/v1alpha1
+kind: Network
+metadata: {name: back}
+---
+apiVersion: lucid/v1alpha1
+kind: Volume
+metadata: {name: data}
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {name: db}
+spec:
+  image: db:1
+  env: {MODE: primary}
+  networks: [{name: net, aliases: [database]}, {name: back}]
+  mounts: [{volume: data, target: /data}]
+  healthcheck: {test: [CMD, probe], interval: 1s}
+---
+apiVersion: lucid/v1alpha1
+kind: Job
+metadata: {name: migrate}
+spec:
+  image: db:1
+  networks: [{name: net}]
+  restart: "no"
+  dependsOn: [{name: db, condition: healthy}]
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {name: api}
+spec:
+  image: api:1
+  env: {GREETING: hello}
+  networks: [{name: net}]
+  healthcheck: {test: [CMD, probe], interval: 1s}
+  dependsOn: [{name: db, condition: healthy}, {name: migrate, condition: completed}]
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {name: web}
+spec:
+  image: api:1
+  networks: [{name: net}]
+  dependsOn: [{name: api, condition: healthy}]
+"#;
+
+fn engine() -> FakeEngine {
+    let e = FakeEngine::new();
+    e.add_image("db:1");
+    e.add_image("api:1");
+    e
+}
+
+struct Run {
+    report: Result<Report, ApplyError>,
+    progress: Vec<String>,
+}
+
+async fn apply_with(e: &FakeEngine, text: &str, options: ApplyOptions) -> Run {
+    let state = desired(text);
+    let inputs = inputs();
+    let progress = Recorded::default();
+    let ctx = ApplyContext {
+        engine: e,
+        desired: &state,
+        inputs: &inputs,
+        host_files: &[],
+        files: &NoFiles,
+        builder: &NoBuilds,
+        progress: &progress,
+        options,
+    };
+    let report = converge(&ctx).await;
+    Run {
+        report,
+        progress: progress.lines(),
+    }
+}
+
+async fn apply(e: &FakeEngine, text: &str) -> Run {
+    let options = ApplyOptions {
+        timeout: Duration::from_millis(300),
+        ..ApplyOptions::default()
+    };
+    apply_with(e, text, options).await
+}
+
+async fn plan_of(e: &FakeEngine, text: &str, options: &PlanOptions) -> Plan {
+    let state = desired(text);
+    let inputs = inputs();
+    let observed = e
+        .observe(&crate::render::observe_scope(&state, &inputs))
+        .await
+        .expect("the fake answers");
+    plan(&state, &observed, &inputs, options)
+}
+
+fn position(calls: &[String], call: &str) -> usize {
+    calls
+        .iter()
+        .position(|c| c == call)
+        .unwrap_or_else(|| panic!("{call:?} was never called: {calls:#?}"))
+}
+
+fn with_env(text: &str, service: &str, line: &str) -> String {
+    let anchor = format!("metadata: {{name: {service}}}\nspec:\n");
+    assert!(text.contains(&anchor), "no service {service}");
+    text.replace(&anchor, &format!("{anchor}  {line}\n"))
+}
+
+#[tokio::test]
+async fn converges_from_empty_in_dependency_order_and_then_has_nothing_to_do() {
+    let e = engine();
+    let run = apply(&e, SYSTEM).await;
+    let report = run.report.expect("converges");
+    assert!(report.failures().next().is_none(), "{:?}", report.outcomes);
+    let created: BTreeSet<String> = e.container_names().into_iter().collect();
+    assert_eq!(
+        created,
+        BTreeSet::from(["api", "db", "migrate", "web"].map(String::from))
+    );
+    assert_eq!(e.network_names(), vec!["back", "net"]);
+    let calls = e.calls();
+    // db is connected to its second network before it starts, and healthy before migrate is created.
+    assert!(position(&calls, "connect db to back") < position(&calls, "start container db"));
+    assert!(position(&calls, "start container db") < position(&calls, "create container migrate"));
+    assert!(position(&calls, "start container migrate") < position(&calls, "create container api"));
+    assert!(position(&calls, "start container api") < position(&calls, "create container web"));
+    assert!(run.progress.contains(&"Service/web: created".to_string()), "{:?}", run.progress);
+    e.clear_calls();
+    let again = apply(&e, SYSTEM).await.report.expect("converges");
+    assert!(again.outcomes.is_empty(), "{:?}", again.outcomes);
+    assert!(e.mutations().is_empty(), "a converged engine gets no writes: {:?}", e.mutations());
+}
+
+#[tokio::test]
+async fn the_executor_makes_exactly_the_calls_the_plan_shows() {
+    let e = engine();
+    let plan = plan_of(&e, SYSTEM, &PlanOptions::default()).await;
+    let options = ApplyOptions {
+        concurrency: 1,
+        ..ApplyOptions::default()
+    };
+    // Stage by stage, as converge runs them: this plan has only one stage.
+    assert_eq!(plan.first_stage(), Some(Stage::Converge));
+    let _ = apply_with(&e, SYSTEM, options).await.report.expect("converges");
+    let expected: Vec<String> = plan
+        .operations
+        .iter()
+        .filter(|o| o.rollback_of.is_none() && !o.op.is_wait())
+        .map(|o| match &o.op {
+            Op::CreateContainer { name, .. } => format!("create container {name}"),
+            Op::StartContainer { name } => format!("start container {name}"),
+            Op::CreateNetwork(n) => format!("create network {}", n.name),
+            Op::CreateVolume(v) => format!("create volume {}", v.name),
+            Op::ConnectNetwork {
+                container,
+                attachment,
+            } => format!("connect {container} to {}", attachment.network),
+            other => panic!("unexpected operation in a cold plan: {other}"),
+        })
+        .collect();
+    let mut made = e.mutations();
+    made.retain(|c| !c.contains("lucidctl-lock"));
+    let mut expected_sorted = expected.clone();
+    expected_sorted.sort();
+    made.sort();
+    assert_eq!(made, expected_sorted, "every planned call, and nothing else");
+}
+
+#[tokio::test]
+async fn a_recreate_that_never_becomes_healthy_is_rolled_back_to_the_old_container() {
+    let e = engine();
+    apply(&e, SYSTEM).await.report.expect("converges");
+    let before = e.container("api").expect("api exists");
+    e.clear_calls();
+    let broken = with_env(SYSTEM, "api", &format!("env: {{GREETING: hello, {BEHAVIOUR_ENV}: unhealthy}}"))
+        .replace("  env: {GREETING: hello}\n  networks: [{name: net}]\n  healthcheck", "  networks: [{name: net}]\n  healthcheck");
+    let run = apply(&e, &broken).await;
+    let report = run.report.expect("an apply with a rollback still reports");
+    let api = report
+        .outcomes
+        .iter()
+        .find(|(_, n, _)| n == "api")
+        .map(|(_, _, o)| o.clone());
+    assert!(
+        matches!(&api, Some(Outcome::RolledBack(why)) if why.contains("unhealthy")),
+        "{api:?}"
+    );
+    let after = e.container("api").expect("the old container is back");
+    assert_eq!(after.id, before.id, "the same container, not a new one");
+    assert_eq!(after.state, Some(crate::observed::RunState::Running));
+    assert!(e.container("api.prev").is_none(), "nothing parked is left");
+    // web depends on api: it is not touched while api's rollout failed.
+    assert!(!e.mutations().iter().any(|c| c.ends_with("container web")));
+}
+
+#[tokio::test]
+async fn a_failed_dependency_fails_its_dependents_with_the_chain() {
+    let e = engine();
+    let broken = SYSTEM.replace("env: {MODE: primary}", &format!("env: {{MODE: primary, {BEHAVIOUR_ENV}: unhealthy}}"));
+    let report = apply(&e, &broken).await.report.expect("reports");
+    let outcome = |name: &str| {
+        report
+            .outcomes
+            .iter()
+            .find(|(_, n, _)| n == name)
+            .map(|(_, _, o)| o.clone())
+    };
+    assert!(matches!(outcome("db"), Some(Outcome::Failed(w)) if w.contains("unhealthy")));
+    assert!(
+        matches!(outcome("migrate"), Some(Outcome::Failed(w)) if w.starts_with("dependency db failed")),
+        "{:?}",
+        outcome("migrate")
+    );
+    assert!(
+        matches!(outcome("web"), Some(Outcome::Failed(w)) if w.contains("dependency api failed: dependency db failed")),
+        "{:?}",
+        outcome("web")
+    );
+    assert!(e.container("api").is_none() && e.container("web").is_none());
+}
+
+/// Kill the executor after operation k, for every k, then apply again: the
+/// engine always converges, with nothing parked left and the volume kept.
+#[tokio::test]
+async fn an_apply_killed_at_any_operation_boundary_converges_on_the_next() {
+    let changed = SYSTEM
+        .replace("env: {MODE: primary}", "env: {MODE: replica}")
+        .replace("env: {GREETING: hello}", "env: {GREETING: bonjour}");
+    for (from, to) in [("", SYSTEM), (SYSTEM, changed.as_str())] {
+        let total = {
+            let e = engine();
+            if !from.is_empty() {
+                apply(&e, from).await.report.expect("converges");
+            }
+            plan_of(&e, to, &PlanOptions::default()).await.operations.len()
+        };
+        assert!(total > 10, "a real plan: {total} operations");
+        for k in 0..=total {
+            let e = engine();
+            if !from.is_empty() {
+                apply(&e, from).await.report.expect("converges");
+            }
+            let killed = ApplyOptions {
+                concurrency: 1,
+                stop_after: Some(k),
+                timeout: Duration::from_millis(300),
+                ..ApplyOptions::default()
+            };
+            let _ = apply_with(&e, to, killed).await;
+            let next = apply(&e, to).await.report.expect("the next apply converges");
+            assert!(
+                next.failures().next().is_none(),
+                "killed after {k}: {:?}",
+                next.outcomes
+            );
+            let left = plan_of(&e, to, &PlanOptions::default()).await;
+            assert!(left.is_empty(), "killed after {k}: still to do {:?}", left.changes);
+            assert!(
+                !e.container_names().iter().any(|n| n.ends_with(".prev")),
+                "killed after {k}: {:?}",
+                e.container_names()
+            );
+            assert_eq!(e.volume_names(), vec!["data"], "killed after {k}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn prune_removes_only_managed_objects_of_the_project_and_keeps_volumes() {
+    let e = engine();
+    apply(&e, SYSTEM).await.report.expect("converges");
+    e.add_foreign_container("web-by-hand");
+    let without_web = SYSTEM
+        .split("---")
+        .filter(|doc| !doc.contains("name: web}"))
+        .collect::<Vec<_>>()
+        .join("---");
+    let without_web_and_data = without_web
+        .split("---")
+        .filter(|doc| !doc.contains("kind: Volume"))
+        .collect::<Vec<_>>()
+        .join("---")
+        .replace("  mounts: [{volume: data, target: /data}]\n", "");
+    let prune = ApplyOptions {
+        plan: PlanOptions {
+            prune: true,
+            ..PlanOptions::default()
+        },
+        ..ApplyOptions::default()
+    };
+    let report = apply_with(&e, &without_web_and_data, prune.clone())
+        .await
+        .report
+        .expect("converges");
+    assert!(report.failures().next().is_none(), "{:?}", report.outcomes);
+    assert!(e.container("web").is_none(), "the undeclared service is pruned");
+    assert!(e.container("web-by-hand").is_some(), "a foreign container is never touched");
+    assert_eq!(e.volume_names(), vec!["data"], "volumes stay without --prune-volumes");
+    // An empty desired set is never pruned against: everything would go.
+    let empty = plan_of(&e, "", &prune.plan).await;
+    assert!(empty.changes.is_empty(), "{empty:?}");
+    e.clear_calls();
+    let refused = apply_with(&e, "", prune).await.report;
+    assert!(matches!(refused, Err(ApplyError::EmptyPrune)), "{:?}", refused.map(|r| r.outcomes));
+    assert!(e.mutations().is_empty(), "{:?}", e.mutations());
+}
+
+#[tokio::test]
+async fn a_conflict_blocks_the_whole_apply_before_any_write() {
+    let e = engine();
+    e.add_foreign_container("api");
+    e.clear_calls();
+    let run = apply(&e, SYSTEM).await;
+    assert!(matches!(run.report, Err(ApplyError::Blocked(ref why)) if why.contains("ownership label")));
+    assert!(e.mutations().is_empty(), "{:?}", e.mutations());
+    let plan = plan_of(&e, SYSTEM, &PlanOptions::default()).await;
+    assert_eq!(plan.exit_code(), 1);
+}
+
+#[tokio::test]
+async fn an_interrupted_recreate_is_planned_as_recovery_first() {
+    let e = engine();
+    apply(&e, SYSTEM).await.report.expect("converges");
+    // What a kill between "rename api to api.prev" and "create api" leaves.
+    e.stop_by_hand("api");
+    e.rename_container("api", "api.prev").await.expect("rename");
+    let plan = plan_of(&e, SYSTEM, &PlanOptions::default()).await;
+    assert_eq!(plan.first_stage(), Some(Stage::Recover));
+    let restore = plan.changes.iter().find(|c| c.action == Action::Restore);
+    assert!(restore.is_some_and(|c| c.name == "api"), "{:?}", plan.changes);
+    // Planned against the engine as recovery leaves it: start api, not create it.
+    assert!(plan.changes.iter().any(|c| c.name == "api" && c.action == Action::Start));
+    apply(&e, SYSTEM).await.report.expect("converges");
+    assert!(e.container("api.prev").is_none());
+    assert_eq!(e.container("api").and_then(|c| c.state), Some(crate::observed::RunState::Running));
+}

@@ -1,0 +1,122 @@
+//! `EngineApi` for the Docker Engine API: each method is one of `Engine`'s
+//! bollard calls.
+
+use super::api::{BuildProgress, EngineApi};
+use super::{BuildFailure, BuildRequest, Credentials, Engine, EngineError, EngineEvent, ObserveScope};
+use crate::observed::{Observed, ObservedContainer};
+use crate::render::{ContainerSpec, NetworkPlanSpec, RenderedAttachment, VolumePlanSpec};
+use futures_util::stream::{BoxStream, StreamExt};
+use std::collections::BTreeMap;
+
+#[async_trait::async_trait]
+impl EngineApi for Engine {
+    fn host(&self) -> &str {
+        Engine::host(self)
+    }
+
+    async fn ping(&self) -> Result<(), EngineError> {
+        Engine::ping(self).await
+    }
+
+    async fn observe(&self, scope: &ObserveScope) -> Result<Observed, EngineError> {
+        Engine::observe(self, scope).await
+    }
+
+    async fn inspect_container(
+        &self,
+        name: &str,
+    ) -> Result<Option<ObservedContainer>, EngineError> {
+        self.inspect(name).await
+    }
+
+    async fn create_container(
+        &self,
+        spec: &ContainerSpec,
+        name: &str,
+    ) -> Result<String, EngineError> {
+        Engine::create_container(self, spec, name).await
+    }
+
+    async fn start_container(&self, name: &str) -> Result<(), EngineError> {
+        self.start(name).await
+    }
+
+    async fn stop_container(
+        &self,
+        name: &str,
+        grace_seconds: Option<i64>,
+    ) -> Result<(), EngineError> {
+        self.stop(name, grace_seconds).await
+    }
+
+    async fn remove_container(&self, name: &str) -> Result<(), EngineError> {
+        Engine::remove_container(self, name).await
+    }
+
+    async fn rename_container(&self, from: &str, to: &str) -> Result<(), EngineError> {
+        self.rename(from, to).await
+    }
+
+    async fn connect_network(
+        &self,
+        container: &str,
+        attachment: &RenderedAttachment,
+    ) -> Result<(), EngineError> {
+        Engine::connect_network(self, container, attachment).await
+    }
+
+    async fn disconnect_network(&self, container: &str, network: &str) -> Result<(), EngineError> {
+        Engine::disconnect_network(self, container, network).await
+    }
+
+    async fn create_network(&self, network: &NetworkPlanSpec) -> Result<(), EngineError> {
+        Engine::create_network(self, network).await
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        Engine::remove_network(self, name).await
+    }
+
+    async fn create_volume(&self, volume: &VolumePlanSpec) -> Result<(), EngineError> {
+        Engine::create_volume(self, volume).await
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        Engine::remove_volume(self, name).await
+    }
+
+    async fn volume_labels(
+        &self,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, EngineError> {
+        Engine::volume_labels(self, name).await
+    }
+
+    async fn pull_image(&self, reference: &str) -> Result<(), EngineError> {
+        self.pull(reference).await
+    }
+
+    async fn build_image(
+        &self,
+        request: &BuildRequest,
+        progress: BuildProgress<'_>,
+    ) -> Result<(), BuildFailure> {
+        Engine::build_image(self, request, progress).await
+    }
+
+    async fn push_image(
+        &self,
+        reference: &str,
+        credentials: Option<Credentials>,
+    ) -> Result<(), EngineError> {
+        self.push(reference, credentials).await
+    }
+
+    async fn platform(&self) -> Result<(String, String), EngineError> {
+        Engine::platform(self).await
+    }
+
+    fn events(&self) -> BoxStream<'static, Result<EngineEvent, EngineError>> {
+        Engine::events(self).boxed()
+    }
+}

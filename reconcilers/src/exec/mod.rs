@@ -1,0 +1,276 @@
+//! The one executor: runs a plan's operations against any `EngineApi`.
+//!
+//! Guarantees: an operation starts only after every operation it comes
+//! `after` succeeded; a failed operation blocks its dependents, which fail
+//! with the chain ("dependency X failed: ..."); rollback operations run only
+//! when an operation they watch failed. At most `concurrency` engine calls
+//! are in flight; waits take no slot.
+//! Idempotency: none of its own. Every operation is one call, and the next
+//! plan, read from the engine, finishes whatever a stop left half done.
+
+mod outcome;
+mod wait;
+
+pub use outcome::{describe, outcomes, Outcome};
+pub use wait::{judge, until, Verdict};
+
+use crate::engine::{EngineApi, EngineError};
+use crate::plan::{Change, Op, OpId, Operation};
+use desired_state::model::Kind;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// Builds an Image resource's image on the engine. Supplied by the caller so
+/// the build pipeline (context hashing, BuildKit) stays out of the executor.
+pub trait Builder: Send + Sync {
+    fn build<'a>(
+        &'a self,
+        engine: &'a dyn EngineApi,
+        image: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// For commands that never build (delete).
+pub struct NoBuilds;
+
+impl Builder for NoBuilds {
+    fn build<'a>(&'a self, _: &'a dyn EngineApi, image: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { Err(format!("this command does not build {image}")) })
+    }
+}
+
+/// Live progress, for the terminal or a log.
+pub trait Progress: Send + Sync {
+    fn step(&self, kind: Kind, name: &str, status: &str);
+}
+
+/// Progress nobody reads.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn step(&self, _: Kind, _: &str, _: &str) {}
+}
+
+/// How one operation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpStatus {
+    Succeeded,
+    Failed(String),
+    /// Not run because something it needed failed; the message is the chain.
+    Blocked(String),
+    /// A rollback step whose watched operations all succeeded.
+    NotNeeded,
+    /// The executor was stopped before it got there.
+    NotRun,
+}
+
+pub struct ExecContext<'a> {
+    pub engine: &'a dyn EngineApi,
+    pub builder: &'a dyn Builder,
+    pub progress: &'a dyn Progress,
+    /// How long one wait (health, completion, dependency) may take.
+    pub timeout: Duration,
+    /// Engine calls in flight at once.
+    pub concurrency: usize,
+    /// Start no operation after this many have started: what a kill at that
+    /// boundary leaves, for crash tests.
+    pub stop_after: Option<usize>,
+}
+
+/// Runs `ops` (a subset of `changes`' operations) and returns each one's status.
+pub async fn execute(
+    ctx: &ExecContext<'_>,
+    changes: &[Change],
+    ops: &[&Operation],
+) -> BTreeMap<OpId, OpStatus> {
+    let by_id: BTreeMap<OpId, &Operation> = ops.iter().map(|o| (o.id, *o)).collect();
+    let mut status: BTreeMap<OpId, OpStatus> = BTreeMap::new();
+    let mut running = FuturesUnordered::new();
+    let mut calls_in_flight = 0usize;
+    let mut started = 0usize;
+    loop {
+        settle_blocked(&by_id, changes, &mut status);
+        let stopping = ctx.stop_after.is_some_and(|k| started >= k);
+        if !stopping {
+            for op in ready(&by_id, &status) {
+                let is_call = !op.op.is_wait();
+                if is_call && calls_in_flight >= ctx.concurrency.max(1) {
+                    continue;
+                }
+                if ctx.stop_after.is_some_and(|k| started >= k) {
+                    break;
+                }
+                started += 1;
+                calls_in_flight += usize::from(is_call);
+                status.insert(op.id, OpStatus::NotRun);
+                let change = &changes[op.change];
+                ctx.progress.step(change.kind, &change.name, &running_text(&op.op));
+                let span = tracing::debug_span!("operation", id = %op.id, op = op.op.verb());
+                running.push(async move { (op, run(ctx, &op.op).await) }.instrument(span));
+            }
+        }
+        let Some((op, result)) = running.next().await else {
+            break;
+        };
+        calls_in_flight -= usize::from(!op.op.is_wait());
+        let change = &changes[op.change];
+        let s = match result {
+            Ok(()) => OpStatus::Succeeded,
+            Err(why) => {
+                tracing::debug!(op = %op.op, %why, "operation failed");
+                if op.rollback_of.is_none() {
+                    ctx.progress.step(
+                        change.kind,
+                        &change.name,
+                        &format!("{} failed: {why}", op.op),
+                    );
+                }
+                OpStatus::Failed(why)
+            }
+        };
+        status.insert(op.id, s);
+    }
+    // Everything the loop never reached: stopped early.
+    for id in by_id.keys() {
+        status.entry(*id).or_insert(OpStatus::NotRun);
+    }
+    status
+}
+
+/// Operations that may start now. One in flight is already in `status`, as NotRun.
+fn ready<'a>(
+    by_id: &BTreeMap<OpId, &'a Operation>,
+    status: &BTreeMap<OpId, OpStatus>,
+) -> Vec<&'a Operation> {
+    by_id
+        .values()
+        .filter(|o| !status.contains_key(&o.id))
+        .filter(|o| {
+            o.after
+                .iter()
+                .all(|d| !by_id.contains_key(d) || status.get(d) == Some(&OpStatus::Succeeded))
+        })
+        .filter(|o| match &o.rollback_of {
+            None => true,
+            Some(watched) => {
+                let settled = watched.iter().all(|w| {
+                    !by_id.contains_key(w)
+                        || status.get(w).is_some_and(|s| s != &OpStatus::NotRun)
+                });
+                settled && watched.iter().any(|w| matches!(status.get(w), Some(OpStatus::Failed(_))))
+            }
+        })
+        .copied()
+        .collect()
+}
+
+/// Marks, until nothing changes, what can no longer run: dependents of a
+/// failure (with the chain), and rollbacks nobody needs.
+fn settle_blocked(
+    by_id: &BTreeMap<OpId, &Operation>,
+    changes: &[Change],
+    status: &mut BTreeMap<OpId, OpStatus>,
+) {
+    loop {
+        let mut decided = Vec::new();
+        for o in by_id.values().filter(|o| !status.contains_key(&o.id)) {
+            if let Some(watched) = &o.rollback_of {
+                let all_done = watched.iter().all(|w| {
+                    !by_id.contains_key(w)
+                        || status.get(w).is_some_and(|s| s != &OpStatus::NotRun)
+                });
+                let any_failed = watched
+                    .iter()
+                    .any(|w| matches!(status.get(w), Some(OpStatus::Failed(_))));
+                if all_done && !any_failed {
+                    decided.push((o.id, OpStatus::NotNeeded));
+                    continue;
+                }
+            }
+            for d in &o.after {
+                let why = match status.get(d) {
+                    Some(OpStatus::Failed(w)) | Some(OpStatus::Blocked(w)) => w.clone(),
+                    Some(OpStatus::NotNeeded) => {
+                        decided.push((o.id, OpStatus::NotNeeded));
+                        break;
+                    }
+                    _ => continue,
+                };
+                let from = by_id[d];
+                let why = if from.change != o.change {
+                    let dep = &changes[from.change];
+                    format!("dependency {} failed: {why}", dep.name)
+                } else {
+                    why
+                };
+                decided.push((o.id, OpStatus::Blocked(why)));
+                break;
+            }
+        }
+        if decided.is_empty() {
+            return;
+        }
+        status.extend(decided);
+    }
+}
+
+fn running_text(op: &Op) -> String {
+    match op {
+        Op::WaitDependency { dependency, .. } => format!("waiting for {dependency}"),
+        Op::WaitReady { .. } => "waiting until ready".into(),
+        Op::Build { .. } => "building".into(),
+        Op::Pull { .. } => "pulling".into(),
+        other => format!("{other}"),
+    }
+}
+
+fn text(r: Result<(), EngineError>) -> Result<(), String> {
+    r.map_err(|e| e.to_string())
+}
+
+/// One operation: one engine call, or one wait.
+async fn run(ctx: &ExecContext<'_>, op: &Op) -> Result<(), String> {
+    let e = ctx.engine;
+    match op {
+        Op::Build { reference } => ctx.builder.build(e, reference).await,
+        Op::Pull { reference } => text(e.pull_image(reference).await),
+        Op::CreateNetwork(n) => text(e.create_network(n).await),
+        Op::RemoveNetwork { name } => text(e.remove_network(name).await),
+        Op::CreateVolume(v) => text(e.create_volume(v).await),
+        Op::RemoveVolume { name } => text(e.remove_volume(name).await),
+        Op::CreateContainer { name, spec } => text(e.create_container(spec, name).await.map(|_| ())),
+        Op::StartContainer { name } => text(e.start_container(name).await),
+        Op::StopContainer {
+            name,
+            grace_seconds,
+        } => text(e.stop_container(name, *grace_seconds).await),
+        Op::RenameContainer { from, to } => text(e.rename_container(from, to).await),
+        Op::RemoveContainer { name } => text(e.remove_container(name).await),
+        Op::ConnectNetwork {
+            container,
+            attachment,
+        } => text(e.connect_network(container, attachment).await),
+        Op::DisconnectNetwork { container, network } => {
+            text(e.disconnect_network(container, network).await)
+        }
+        Op::WaitReady {
+            container,
+            condition,
+        } => wait::until(e, container, *condition, ctx.timeout).await,
+        Op::WaitDependency {
+            dependency,
+            container,
+            condition,
+        } => wait::until(e, container, *condition, ctx.timeout)
+            .await
+            .map_err(|why| {
+                format!(
+                    "dependency {dependency} is not {}: {why}",
+                    crate::plan::ops::condition_name(*condition)
+                )
+            }),
+    }
+}
