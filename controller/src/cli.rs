@@ -331,6 +331,9 @@ pub struct RunArgs {
     /// Longest wait for one health check, job or dependency.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
+    /// Log lines on stderr as plain text or as one JSON object per line.
+    #[arg(long, value_enum, default_value_t)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 #[derive(Args, Debug)]

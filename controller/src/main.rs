@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod logging;
 mod output;
 mod run;
 

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod exec;
 pub mod build;
 pub mod compose;
+pub mod context;
 pub mod doctor;
 pub mod engine;
 pub mod fields;
@@ -19,6 +20,7 @@ pub mod prepare;
 pub mod registry;
 pub mod remote;
 pub mod render;
+pub mod run;
 pub mod secrets;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -1,10 +1,9 @@
 use super::context;
 use super::fail;
-use super::EXIT_CHANGES;
-use crate::cli::ApplyArgs;
+use crate::cli::{ApplyArgs, OutputFormat};
 use crate::output::{plan as show, progress};
 use reconcilers::apply::lock::EngineLock;
-use reconcilers::apply::{converge, ApplyContext, ApplyOptions};
+use reconcilers::apply::{converge, ApplyOptions};
 use reconcilers::build::ImageBuilder;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,26 +34,11 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         on_event: &on_event,
     };
     let host_files = reconcilers::remote::host_files(&engine);
-    let ctx = ApplyContext {
-        engine: &engine,
-        desired: &loaded.state,
-        inputs: &loaded.inputs,
-        host_files: &loaded.host_files,
-        files: &*host_files,
-        builder: &builder,
-        progress: &lines,
-        options,
-    };
+    let ctx = loaded.apply_context(&engine, &*host_files, &builder, &lines, options);
     if args.dry_run {
+        // Exactly what `diff` prints, with the same exit code.
         return match ctx.plan_now().await {
-            Ok(p) => {
-                print!("{}", show::text(&p, show::use_colour()));
-                if p.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(EXIT_CHANGES)
-                }
-            }
+            Ok(p) => show::print(&p, OutputFormat::Text),
             Err(e) => fail(&e.to_string()),
         };
     }

@@ -1,72 +1,42 @@
-//! What every engine command does first: load and validate, read inputs,
-//! connect. Each step fails with one clear message and exit code 1.
+//! Flags to the library's one entry point (`reconcilers::context`), and its
+//! errors to one clear line. Validation runs before any engine call.
 
 use crate::cli::{EngineArgs, SourceArgs};
 use crate::output;
-use desired_state::DesiredState;
-use reconcilers::apply::files::HostFile;
-use reconcilers::build::PreparedBuild;
-use reconcilers::engine::{ConnectOptions, Engine, EngineError, ObserveScope};
-use reconcilers::prepare;
-use reconcilers::render::Inputs;
+use reconcilers::context::{LoadError, Loaded, Target};
+use reconcilers::engine::{ConnectOptions, Engine, EngineError};
 
-pub struct Loaded {
-    pub state: DesiredState,
-    pub builds: Vec<PreparedBuild>,
-    pub inputs: Inputs,
-    /// What the engine host should hold: config files, env files, the compose copy.
-    pub host_files: Vec<HostFile>,
+impl EngineArgs {
+    pub fn target(&self) -> Target {
+        Target {
+            host: self.host.clone(),
+            connect: ConnectOptions {
+                ssh_config: self.ssh_config.clone(),
+                remote_socket: Some(self.remote_socket.clone()),
+            },
+            project: self.project.clone(),
+            name_prefix: self.name_prefix.clone(),
+            secrets_dir: self.secrets_dir.clone(),
+            files_dir: self.files_dir.clone(),
+        }
+    }
 }
 
-/// Validation runs before any engine call: bad input never reaches Docker.
+/// Loads, validates and prepares; prints the diagnostics.
 pub fn load(source: &SourceArgs, engine: &EngineArgs) -> Result<Loaded, String> {
-    let (state, warnings) = match desired_state::load_valid(&source.load_options()) {
-        Ok(ok) => ok,
-        Err(invalid) => {
-            output::print_diagnostics(&invalid.warnings);
-            output::print_diagnostics(&invalid.errors);
-            return Err(format!(
-                "invalid desired state: {} error(s); nothing was changed",
-                invalid.errors.len()
-            ));
+    match reconcilers::context::load(&source.load_options(), &engine.target()) {
+        Ok(loaded) => {
+            output::print_diagnostics(&loaded.warnings);
+            Ok(loaded)
         }
-    };
-    output::print_diagnostics(&warnings);
-    let configs = prepare::read_config_files(&state).map_err(|e| e.to_string())?;
-    let builds = reconcilers::build::prepare(&state).map_err(|e| e.to_string())?;
-    let secrets_dir = engine.secrets_dir.clone().unwrap_or_else(|| {
-        prepare::default_secrets_dir(
-            source
-                .paths
-                .first()
-                .map(|p| p.as_path())
-                .unwrap_or(std::path::Path::new(".")),
-        )
-    });
-    let secrets = prepare::read_secrets(&state, &secrets_dir).map_err(|e| e.to_string())?;
-    let inputs = Inputs {
-        project: engine.project.clone(),
-        name_prefix: engine.name_prefix.clone(),
-        revision: None,
-        files_dir: engine.files_dir.clone(),
-        config_hashes: configs
-            .iter()
-            .map(|(k, v)| (k.clone(), v.hash.clone()))
-            .collect(),
-        secrets,
-        build_hashes: builds
-            .iter()
-            .map(|b| (b.reference.clone(), b.hash.clone()))
-            .collect(),
-        build_order: builds.iter().map(|b| b.reference.clone()).collect(),
-    };
-    let host_files = reconcilers::apply::files::host_files(&state, &inputs, &configs);
-    Ok(Loaded {
-        state,
-        builds,
-        inputs,
-        host_files,
-    })
+        Err(e) => {
+            if let LoadError::Invalid { errors, warnings } = &e {
+                output::print_diagnostics(warnings);
+                output::print_diagnostics(errors);
+            }
+            Err(e.to_string())
+        }
+    }
 }
 
 pub async fn connect(engine: &EngineArgs) -> Result<Engine, String> {
@@ -74,14 +44,5 @@ pub async fn connect(engine: &EngineArgs) -> Result<Engine, String> {
 }
 
 pub async fn connect_typed(engine: &EngineArgs) -> Result<Engine, EngineError> {
-    let options = ConnectOptions {
-        ssh_config: engine.ssh_config.clone(),
-        remote_socket: Some(engine.remote_socket.clone()),
-    };
-    Engine::connect_with(engine.host.as_deref(), &options).await
-}
-
-/// Containers worth inspecting: those the files name (to spot unmanaged conflicts).
-pub fn scope(loaded: &Loaded) -> ObserveScope {
-    reconcilers::render::observe_scope(&loaded.state, &loaded.inputs)
+    reconcilers::context::connect(&engine.target()).await
 }

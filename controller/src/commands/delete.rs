@@ -2,21 +2,12 @@ use super::context;
 use super::fail;
 use crate::cli::DeleteArgs;
 use crate::output::progress;
-use futures_util::future::BoxFuture;
 use reconcilers::apply::lock::EngineLock;
-use reconcilers::apply::{execute_once, ApplyContext, ApplyOptions, Builder};
-use reconcilers::engine::Engine;
+use reconcilers::apply::{execute_once, ApplyOptions};
+use reconcilers::exec::NoBuilds;
 use reconcilers::plan::plan_delete;
 use std::process::ExitCode;
 use std::time::Duration;
-
-struct NoBuilds;
-
-impl Builder for NoBuilds {
-    fn build<'a>(&'a self, _: &'a Engine, image: &'a str) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move { Err(format!("delete does not build {image}")) })
-    }
-}
 
 pub async fn run(args: DeleteArgs) -> ExitCode {
     let loaded = match context::load(&args.source, &args.engine) {
@@ -39,22 +30,12 @@ pub async fn run(args: DeleteArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(&e.to_string()),
     };
-    let scope = context::scope(&loaded);
-    let result = match engine.observe(&scope).await {
+    let result = match engine.observe(&loaded.scope()).await {
         Ok(observed) => {
             let p = plan_delete(&loaded.state, &observed, &loaded.inputs, args.volumes);
             let lines = progress::Lines::new();
             let host_files = reconcilers::remote::host_files(&engine);
-            let ctx = ApplyContext {
-                engine: &engine,
-                desired: &loaded.state,
-                inputs: &loaded.inputs,
-                host_files: &loaded.host_files,
-                files: &*host_files,
-                builder: &NoBuilds,
-                progress: &lines,
-                options: ApplyOptions::default(),
-            };
+            let ctx = loaded.apply_context(&engine, &*host_files, &NoBuilds, &lines, ApplyOptions::default());
             let outcomes = execute_once(&ctx, &p).await;
             let failed = outcomes.iter().filter(|(_, _, o)| o.is_failure()).count();
             eprintln!(

@@ -1,7 +1,6 @@
 use super::context;
 use super::fail;
-use super::EXIT_CHANGES;
-use crate::cli::{DiffArgs, OutputFormat};
+use crate::cli::DiffArgs;
 use crate::output::plan as show;
 use reconcilers::plan::plan;
 use std::process::ExitCode;
@@ -15,21 +14,10 @@ pub async fn run(args: DiffArgs) -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(&e),
     };
-    let observed = match engine.observe(&context::scope(&loaded)).await {
+    let observed = match engine.observe(&loaded.scope()).await {
         Ok(o) => o,
         Err(e) => return fail(&e.to_string()),
     };
-    let options = args.plan.options();
-    let p = plan(&loaded.state, &observed, &loaded.inputs, &options);
-    match args.output {
-        OutputFormat::Json => println!("{}", show::json(&p)),
-        OutputFormat::Text => print!("{}", show::text(&p, show::use_colour())),
-    }
-    if !p.conflicts.is_empty() || !p.errors.is_empty() {
-        ExitCode::FAILURE
-    } else if p.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_CHANGES)
-    }
+    let p = plan(&loaded.state, &observed, &loaded.inputs, &args.plan.options());
+    show::print(&p, args.output)
 }

@@ -13,10 +13,11 @@ mod verify;
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
 
-/// Exit code for "the plan has changes", as `terraform plan -detailed-exitcode`.
-pub const EXIT_CHANGES: u8 = 2;
-
 pub fn run(cli: Cli) -> ExitCode {
+    match &cli.command {
+        Command::Run(args) => crate::logging::init(args.log_format, true),
+        _ => crate::logging::init(crate::logging::LogFormat::Text, false),
+    }
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Diff(args) => block_on(diff::run(args)),

@@ -1,11 +1,40 @@
 //! A plan in the style of `terraform plan`: one line per change with a marker,
 //! field-level lines under recreates, and a summary.
 
-use reconcilers::plan::{Action, Plan};
+use crate::cli::OutputFormat;
+use reconcilers::plan::{Action, Operation, Plan};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// How `diff` and `apply --dry-run` both show a plan, and their exit code:
+/// 0 nothing to do, 2 changes, 1 conflicts or errors.
+pub fn print(p: &Plan, format: OutputFormat) -> ExitCode {
+    match format {
+        OutputFormat::Json => println!("{}", json(p)),
+        OutputFormat::Text => print!("{}", text(p, use_colour())),
+    }
+    ExitCode::from(p.exit_code())
+}
+
+fn ids(list: &[reconcilers::plan::OpId]) -> String {
+    list.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// `#3  start container web  (after #1, #2)`; rollback steps say what they watch.
+fn operation_line(o: &Operation) -> String {
+    let mut line = format!("{:<4} ", o.id.to_string());
+    if let Some(watched) = &o.rollback_of {
+        let _ = write!(line, "if {} fails: ", ids(watched).replace(", ", "/"));
+    }
+    let _ = write!(line, "{}", o.op);
+    if !o.after.is_empty() {
+        let _ = write!(line, "  (after {})", ids(&o.after));
+    }
+    line
+}
 
 pub fn use_colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
@@ -24,6 +53,7 @@ fn colour_of(action: Action) -> &'static str {
         Action::Create | Action::Build | Action::Pull => "32",
         Action::Recreate => "35",
         Action::Remove => "31",
+        Action::Restore => "36",
         _ => "33",
     }
 }
@@ -38,7 +68,7 @@ fn counts(p: &Plan) -> BTreeMap<&'static str, usize> {
 
 pub fn text(p: &Plan, colour: bool) -> String {
     let mut out = String::new();
-    for c in &p.changes {
+    for (i, c) in p.changes.iter().enumerate() {
         let reasons: Vec<String> = c.reasons.iter().map(|r| r.to_string()).collect();
         let target = c
             .network
@@ -56,6 +86,9 @@ pub fn text(p: &Plan, colour: bool) -> String {
         );
         for f in &c.fields {
             let _ = writeln!(out, "      {}: {} -> {}", f.path, f.from, f.to);
+        }
+        for o in p.operations_of(i) {
+            let _ = writeln!(out, "      {}", operation_line(o));
         }
     }
     for c in &p.conflicts {
@@ -82,6 +115,7 @@ pub fn text(p: &Plan, colour: bool) -> String {
             "connect",
             "disconnect",
             "remove",
+            "restore",
         ]
         .iter()
         .filter_map(|a| n.get(a).map(|k| format!("{k} to {a}")))
@@ -110,7 +144,8 @@ pub fn json(p: &Plan) -> String {
     let changes: Vec<_> = p
         .changes
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
             json!({
                 "kind": c.kind.as_str(),
                 "name": c.name,
@@ -122,6 +157,14 @@ pub fn json(p: &Plan) -> String {
                     v
                 }).collect::<Vec<_>>(),
                 "fields": c.fields,
+                "operations": p.operations_of(i).map(|o| json!({
+                    "id": o.id.0 + 1,
+                    "op": o.op.verb(),
+                    "description": o.op.to_string(),
+                    "after": o.after.iter().map(|a| a.0 + 1).collect::<Vec<_>>(),
+                    "rollbackOf": o.rollback_of.as_ref().map(|w| w.iter().map(|a| a.0 + 1).collect::<Vec<_>>()),
+                    "stage": o.stage,
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();

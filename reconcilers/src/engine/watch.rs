@@ -26,7 +26,7 @@ pub(super) fn spawn(docker: Docker, link: Weak<SshLink>) {
             let Some(target) = link.upgrade().map(|l| l.target().to_string()) else {
                 return;
             };
-            eprintln!("ssh: the engine at {target} stopped answering; reconnecting");
+            tracing::warn!("ssh: the engine at {target} stopped answering; reconnecting");
             let mut backoff = ExponentialBuilder::default()
                 .with_min_delay(Duration::from_millis(250))
                 .with_max_delay(Duration::from_secs(10))
@@ -37,14 +37,14 @@ pub(super) fn spawn(docker: Docker, link: Weak<SshLink>) {
                 let Some(l) = link.upgrade() else { return };
                 match l.rebuild().await {
                     Ok(()) if alive(&docker).await => {
-                        eprintln!(
+                        tracing::info!(
                             "ssh: reconnected to {target} after {:.1}s",
                             down_at.elapsed().as_secs_f64()
                         );
                         break;
                     }
                     Ok(()) => {}
-                    Err(e) => eprintln!("ssh: reconnect failed: {e}"),
+                    Err(e) => tracing::warn!("ssh: reconnect failed: {e}"),
                 }
                 drop(l);
                 tokio::time::sleep(backoff.next().unwrap_or(Duration::from_secs(10))).await;

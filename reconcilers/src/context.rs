@@ -1,0 +1,129 @@
+//! The one entry point every engine command and the run loop start from:
+//! load and validate the files, read config files and secrets, prepare the
+//! builds, render the host files; and connect to the engine. Validation runs
+//! before any engine call, so bad input never reaches Docker.
+
+use crate::apply::files::{host_files, HostFile, HostFiles};
+use crate::apply::{ApplyContext, ApplyOptions, Builder, Progress};
+use crate::build::{PrepareBuildError, PreparedBuild};
+use crate::engine::{ConnectOptions, Engine, EngineApi, EngineError};
+use crate::observed::ObserveScope;
+use crate::prepare::{self, PrepareError};
+use crate::render::Inputs;
+use desired_state::{Diagnostic, DesiredState, LoadOptions};
+use std::path::PathBuf;
+
+/// Where and as what the desired state is applied.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// `unix://`, `tcp://` or `ssh://`; None: `DOCKER_HOST`, else the local socket.
+    pub host: Option<String>,
+    pub connect: ConnectOptions,
+    /// Scopes ownership and prune, as compose's project name does.
+    pub project: String,
+    /// Prepended to every Docker object name.
+    pub name_prefix: String,
+    /// Where the SecretSets' env files are (default: beside the first path).
+    pub secrets_dir: Option<PathBuf>,
+    /// Host directory for config files, env files and the compose copy.
+    pub files_dir: PathBuf,
+}
+
+/// A validated desired state with everything rendering needs.
+pub struct Loaded {
+    pub state: DesiredState,
+    pub builds: Vec<PreparedBuild>,
+    pub inputs: Inputs,
+    /// What the engine host should hold: config files, env files, the compose copy.
+    pub host_files: Vec<HostFile>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("invalid desired state: {} error(s); nothing was changed", errors.len())]
+    Invalid {
+        errors: Vec<Diagnostic>,
+        warnings: Vec<Diagnostic>,
+    },
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
+    #[error(transparent)]
+    Build(#[from] PrepareBuildError),
+}
+
+pub fn load(source: &LoadOptions, target: &Target) -> Result<Loaded, LoadError> {
+    let (state, warnings) = desired_state::load_valid(source).map_err(|invalid| {
+        LoadError::Invalid {
+            errors: invalid.errors,
+            warnings: invalid.warnings,
+        }
+    })?;
+    let configs = prepare::read_config_files(&state)?;
+    let builds = crate::build::prepare(&state)?;
+    let secrets_dir = target.secrets_dir.clone().unwrap_or_else(|| {
+        prepare::default_secrets_dir(
+            source
+                .paths
+                .first()
+                .map(|p| p.as_path())
+                .unwrap_or(std::path::Path::new(".")),
+        )
+    });
+    let secrets = prepare::read_secrets(&state, &secrets_dir)?;
+    let inputs = Inputs {
+        project: target.project.clone(),
+        name_prefix: target.name_prefix.clone(),
+        revision: None,
+        files_dir: target.files_dir.clone(),
+        config_hashes: configs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.hash.clone()))
+            .collect(),
+        secrets,
+        build_hashes: builds
+            .iter()
+            .map(|b| (b.reference.clone(), b.hash.clone()))
+            .collect(),
+        build_order: builds.iter().map(|b| b.reference.clone()).collect(),
+    };
+    let host_files = host_files(&state, &inputs, &configs);
+    Ok(Loaded {
+        state,
+        builds,
+        inputs,
+        host_files,
+        warnings,
+    })
+}
+
+pub async fn connect(target: &Target) -> Result<Engine, EngineError> {
+    Engine::connect_with(target.host.as_deref(), &target.connect).await
+}
+
+impl Loaded {
+    /// Containers worth inspecting: those the files name (to spot unmanaged conflicts).
+    pub fn scope(&self) -> ObserveScope {
+        crate::render::observe_scope(&self.state, &self.inputs)
+    }
+
+    pub fn apply_context<'a>(
+        &'a self,
+        engine: &'a dyn EngineApi,
+        files: &'a dyn HostFiles,
+        builder: &'a dyn Builder,
+        progress: &'a dyn Progress,
+        options: ApplyOptions,
+    ) -> ApplyContext<'a> {
+        ApplyContext {
+            engine,
+            desired: &self.state,
+            inputs: &self.inputs,
+            host_files: &self.host_files,
+            files,
+            builder,
+            progress,
+            options,
+        }
+    }
+}

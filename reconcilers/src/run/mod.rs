@@ -1,0 +1,361 @@
+//! `lucidctl run`: a level-triggered controller, shaped like kube-runtime's.
+//! Trigger streams (engine events, file changes, git polls, a resync timer)
+//! feed one queue; each batch runs one `reconcile` pass, which loads the
+//! desired state, observes everything, plans and acts; an error policy turns
+//! a failed pass into a requeue with backoff.
+//!
+//! Guarantees: passes run one at a time; no trigger is dropped (one that
+//! arrives during a pass causes exactly one more pass); invalid or empty
+//! input changes nothing; a Shutdown ends the loop after the pass in progress.
+//! Errors: a failed pass is logged, put in the status and retried.
+
+mod git;
+mod http;
+mod policy;
+mod source;
+mod status;
+mod triggers;
+
+pub use git::GitSource;
+pub use http::serve;
+pub use policy::{CrashLoops, ErrorPolicy, CRASH_LIMIT, CRASH_WINDOW};
+pub use source::{DesiredSource, FilesSource, GitRepoSource};
+pub use status::{now_rfc3339, Metrics, Readiness, ResourceStatus, Status};
+pub use triggers::{
+    channel, spawn_engine_events, spawn_interval, wakes, watch_files, Trigger, TriggerQueue,
+    TriggerSender,
+};
+
+use crate::apply::files::HostFiles;
+use crate::apply::lock::EngineLock;
+use crate::apply::{converge, describe, ApplyOptions, Outcome, Progress, Report};
+use crate::build::ImageBuilder;
+use crate::engine::{BuildEvent, EngineApi};
+use crate::observed::{Health, Observed, RunState};
+use crate::plan::PlanOptions;
+use desired_state::model::{Kind, Spec};
+use desired_state::DesiredState;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// Where a pass is, for tests that deliver triggers at every point of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Started,
+    Loaded,
+    Locked,
+    Converged,
+    Finished,
+}
+
+pub type PhaseHook = Arc<dyn Fn(Phase) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct RunConfig {
+    pub project: String,
+    pub name_prefix: String,
+    pub plan: PlanOptions,
+    /// Longest wait for one health check, job or dependency.
+    pub timeout: Duration,
+    /// How long a burst of triggers may take to arrive before a pass.
+    pub debounce: Duration,
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    pub on_phase: Option<PhaseHook>,
+}
+
+impl RunConfig {
+    pub fn new(project: &str) -> RunConfig {
+        RunConfig {
+            project: project.to_string(),
+            name_prefix: String::new(),
+            plan: PlanOptions::default(),
+            timeout: Duration::from_secs(300),
+            debounce: Duration::from_millis(200),
+            retry_min: Duration::from_millis(500),
+            retry_max: Duration::from_secs(60),
+            on_phase: None,
+        }
+    }
+}
+
+pub struct Controller<'a> {
+    engine: Arc<dyn EngineApi>,
+    files: &'a dyn HostFiles,
+    source: Box<dyn DesiredSource + 'a>,
+    progress: &'a dyn Progress,
+    build_events: &'a (dyn Fn(&str, BuildEvent) + Sync),
+    config: RunConfig,
+    status: Arc<Mutex<Status>>,
+    crash_loops: CrashLoops,
+    known_volumes: BTreeSet<String>,
+    first_pass_done: bool,
+}
+
+impl<'a> Controller<'a> {
+    pub fn new(
+        engine: Arc<dyn EngineApi>,
+        files: &'a dyn HostFiles,
+        source: Box<dyn DesiredSource + 'a>,
+        progress: &'a dyn Progress,
+        build_events: &'a (dyn Fn(&str, BuildEvent) + Sync),
+        config: RunConfig,
+    ) -> Controller<'a> {
+        Controller {
+            engine,
+            files,
+            source,
+            progress,
+            build_events,
+            config,
+            status: Arc::new(Mutex::new(Status::default())),
+            crash_loops: CrashLoops::default(),
+            known_volumes: BTreeSet::new(),
+            first_pass_done: false,
+        }
+    }
+
+    /// What the HTTP endpoint and the engine-event watcher share with the loop.
+    pub fn status(&self) -> Arc<Mutex<Status>> {
+        self.status.clone()
+    }
+
+    fn phase(&self, p: Phase) {
+        if let Some(hook) = &self.config.on_phase {
+            hook(p);
+        }
+    }
+
+    /// Runs passes until a Shutdown trigger or until every sender is gone.
+    /// `requeue` is where the error policy sends its retries.
+    pub async fn run(mut self, mut queue: TriggerQueue, requeue: TriggerSender) {
+        let mut policy = ErrorPolicy::new(self.config.retry_min, self.config.retry_max);
+        while let Some(batch) = queue.next_batch(self.config.debounce).await {
+            if batch.contains(&Trigger::Shutdown) {
+                break;
+            }
+            let why: Vec<String> = batch.iter().map(|t| format!("{t:?}")).collect();
+            let span = tracing::info_span!("reconcile", triggers = %why.join(", "));
+            match self.pass().instrument(span).await {
+                Ok(()) => policy.succeeded(),
+                Err(e) => {
+                    let delay = policy.failed(jitter());
+                    tracing::warn!(
+                        "reconcile failed: {e}; retrying in {:.1}s",
+                        delay.as_secs_f64()
+                    );
+                    let tx = requeue.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        tx.send(Trigger::Retry).await;
+                    });
+                }
+            }
+        }
+        tracing::info!("lucidctl run: stopped");
+    }
+
+    /// One pass, with its bookkeeping in the status.
+    pub async fn pass(&mut self) -> Result<(), String> {
+        let started = Instant::now();
+        self.phase(Phase::Started);
+        let result = self.reconcile().await;
+        self.phase(Phase::Finished);
+        let mut s = self.status.lock().map_err(|e| e.to_string())?;
+        s.metrics.reconciles += 1;
+        s.metrics.observe_duration(started.elapsed().as_secs_f64());
+        s.last_reconcile = Some(now_rfc3339());
+        match &result {
+            Ok(()) => s.last_error = None,
+            Err(e) => {
+                s.metrics.errors += 1;
+                s.last_error = Some(e.clone());
+            }
+        }
+        result
+    }
+
+    async fn reconcile(&mut self) -> Result<(), String> {
+        let (mut loaded, revision) = self.source.load()?;
+        for w in &loaded.warnings {
+            tracing::warn!("{w}");
+        }
+        if loaded.state.resources.is_empty() {
+            return Err("the desired set is empty; refusing to act on it (the last good state keeps running)".into());
+        }
+        loaded.inputs.revision = revision.clone();
+        if let Ok(mut s) = self.status.lock() {
+            s.applied_revision = revision;
+        }
+        self.phase(Phase::Loaded);
+        let mut options = ApplyOptions {
+            plan: self.config.plan.clone(),
+            timeout: self.config.timeout,
+            ..ApplyOptions::default()
+        };
+        options.plan.hold = self.crash_loops.held_at(Instant::now());
+        let builder = ImageBuilder {
+            builds: &loaded.builds,
+            project: &self.config.project,
+            on_event: self.build_events,
+        };
+        let engine = &*self.engine;
+        let ctx = loaded.apply_context(engine, self.files, &builder, self.progress, options);
+        let lock = EngineLock::acquire(
+            engine,
+            &self.config.project,
+            self.config.timeout * 2 + Duration::from_secs(60),
+            false,
+            |h| tracing::info!("waiting for the engine lock held by {h}..."),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        self.phase(Phase::Locked);
+        let result = converge(&ctx).await;
+        if let Err(e) = lock.release(engine).await {
+            tracing::warn!("could not release the engine lock: {e}");
+        }
+        self.phase(Phase::Converged);
+        let report = result.map_err(|e| e.to_string())?;
+        if !report.outcomes.is_empty() {
+            tracing::info!("pass: {} change(s)", report.outcomes.len());
+        }
+        self.account(&loaded.state, &report.outcomes);
+        self.refresh_status(&loaded.state, &loaded.inputs, &report).await;
+        self.first_pass_done = true;
+        let failure = report
+            .failures()
+            .next()
+            .map(|(kind, name, o)| format!("{kind}/{name}: {}", describe(o)));
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Drift repairs, policy violations, lost volumes and crash loops.
+    fn account(&mut self, state: &DesiredState, outcomes: &[(Kind, String, Outcome)]) {
+        let isolated: BTreeSet<String> = state
+            .of_kind(Kind::IsolationPolicy)
+            .filter_map(|r| match &r.spec {
+                Spec::IsolationPolicy(p) => {
+                    Some(format!("{}{}", self.config.name_prefix, p.network))
+                }
+                _ => None,
+            })
+            .collect();
+        let Ok(mut s) = self.status.lock() else {
+            return;
+        };
+        for (kind, name, o) in outcomes {
+            if self.first_pass_done && !o.is_failure() {
+                *s.metrics.drift_repairs.entry(kind.to_string()).or_default() += 1;
+            }
+            match o {
+                Outcome::Disconnected(n) if isolated.contains(n) => {
+                    s.metrics.policy_violations += 1;
+                    tracing::error!("POLICY VIOLATION: {kind}/{name} was attached to isolated network {n}; disconnected");
+                }
+                Outcome::Created if *kind == Kind::Volume && self.known_volumes.contains(name) => {
+                    tracing::error!("DATA LOSS: Volume/{name} was removed outside lucidctl and has been recreated EMPTY; its data is gone");
+                }
+                Outcome::Started | Outcome::Recreated if *kind == Kind::Service => {
+                    if let Some(hold) = self.crash_loops.record_restart(name, Instant::now()) {
+                        tracing::error!(
+                            "Service/{name} is crash-looping ({CRASH_LIMIT} restarts in {}s); holding it for {}s",
+                            CRASH_WINDOW.as_secs(),
+                            hold.as_secs()
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        for r in state.of_kind(Kind::Volume) {
+            self.known_volumes.insert(r.name().to_string());
+        }
+    }
+
+    async fn refresh_status(
+        &self,
+        desired: &DesiredState,
+        inputs: &crate::render::Inputs,
+        report: &Report,
+    ) {
+        // A converged pass already observed the engine; only a failed one needs a fresh look.
+        let observed = match &report.converged {
+            Some(o) => Some(o.clone()),
+            None => self.engine.observe(&Default::default()).await.ok(),
+        };
+        let held = self.crash_loops.held_at(Instant::now());
+        let resources = resource_statuses(desired, inputs, observed.as_ref(), report, &held);
+        if let Ok(mut s) = self.status.lock() {
+            s.resources = resources;
+        }
+    }
+}
+
+/// Per-resource readiness from what the engine shows and how the pass went.
+pub fn resource_statuses(
+    desired: &DesiredState,
+    inputs: &crate::render::Inputs,
+    observed: Option<&Observed>,
+    report: &Report,
+    held: &BTreeSet<String>,
+) -> Vec<ResourceStatus> {
+    let now = now_rfc3339();
+    let failed: BTreeMap<&str, String> = report
+        .failures()
+        .map(|(_, n, o)| (n.as_str(), describe(o)))
+        .collect();
+    desired
+        .resources
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.kind(),
+                Kind::Service | Kind::Job | Kind::Network | Kind::Volume
+            )
+        })
+        .map(|r| {
+            let object = inputs.object_name(r.name());
+            let container = observed.and_then(|o| o.container(&object));
+            let present = match r.kind() {
+                Kind::Network => observed.is_some_and(|o| o.network(&object).is_some()),
+                Kind::Volume => observed.is_some_and(|o| o.volume(&object).is_some()),
+                Kind::Job => container.is_some_and(|c| {
+                    c.exit_code == Some(0) && c.state == Some(RunState::Exited)
+                }),
+                _ => container.is_some_and(|c| {
+                    c.state == Some(RunState::Running) && c.health != Some(Health::Unhealthy)
+                }),
+            };
+            let state = if held.contains(r.name()) {
+                Readiness::CrashLooping
+            } else if failed.contains_key(r.name()) {
+                Readiness::Degraded
+            } else if present {
+                Readiness::Ready
+            } else {
+                Readiness::Progressing
+            };
+            ResourceStatus {
+                kind: r.kind().to_string(),
+                name: r.name().to_string(),
+                state,
+                last_reconcile: Some(now.clone()),
+                last_error: failed.get(r.name()).cloned(),
+            }
+        })
+        .collect()
+}
+
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(nanos % 1000) / 1000.0
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,81 @@
+//! Where the loop reads the desired state from: files, or a git repository.
+
+use super::git::GitSource;
+use crate::context::{load, Loaded, LoadError, Target};
+use desired_state::LoadOptions;
+use std::path::PathBuf;
+
+/// Loads the newest desired state, with its revision (the git commit, if any).
+pub trait DesiredSource: Send + Sync {
+    fn load(&mut self) -> Result<(Loaded, Option<String>), String>;
+    /// The files to watch for changes; none for a git source, which is polled.
+    fn watched_paths(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+}
+
+fn explain(e: LoadError) -> String {
+    if let LoadError::Invalid { errors, .. } = &e {
+        for d in errors {
+            tracing::error!("{d}");
+        }
+    }
+    e.to_string()
+}
+
+pub struct FilesSource {
+    pub options: LoadOptions,
+    pub target: Target,
+}
+
+impl DesiredSource for FilesSource {
+    fn load(&mut self) -> Result<(Loaded, Option<String>), String> {
+        load(&self.options, &self.target)
+            .map(|l| (l, None))
+            .map_err(explain)
+    }
+
+    fn watched_paths(&self) -> Vec<PathBuf> {
+        self.options.paths.clone()
+    }
+}
+
+pub struct GitRepoSource {
+    pub git: GitSource,
+    /// Directories inside the repository (repeat for overlays).
+    pub paths: Vec<PathBuf>,
+    pub recursive: bool,
+    pub target: Target,
+    last: Option<String>,
+}
+
+impl GitRepoSource {
+    pub fn new(git: GitSource, paths: Vec<PathBuf>, recursive: bool, target: Target) -> Self {
+        GitRepoSource {
+            git,
+            paths,
+            recursive,
+            target,
+            last: None,
+        }
+    }
+}
+
+impl DesiredSource for GitRepoSource {
+    fn load(&mut self) -> Result<(Loaded, Option<String>), String> {
+        let commit = self.git.sync()?;
+        if self.last.as_deref() != Some(&commit) {
+            tracing::info!("git: {} {} is at {commit}", self.git.url, self.git.branch);
+            self.last = Some(commit.clone());
+        }
+        let options = LoadOptions {
+            paths: self.paths.iter().map(|p| self.git.checkout.join(p)).collect(),
+            recursive: self.recursive,
+            root: Some(self.git.checkout.clone()),
+        };
+        let (loaded, _) = load(&options, &self.target)
+            .map(|l| (l, None::<String>))
+            .map_err(explain)?;
+        Ok((loaded, Some(commit)))
+    }
+}

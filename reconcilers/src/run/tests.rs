@@ -1,0 +1,261 @@
+//! The run loop against the fake engine: each trigger, triggers arriving at
+//! every point of a pass, drift from events, crash-loop holds, broken input.
+
+use super::*;
+use crate::context::Loaded;
+use crate::testing::{inputs, FakeEngine, NoFiles};
+use desired_state::{load_sources, Source};
+use std::path::PathBuf;
+
+const V1: &str = r#"
+apiVersion: lucid/v1alpha1
+kind: Network
+metadata: {name: net}
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {name: web}
+spec:
+  image: web:1
+  env: {GREETING: one}
+  networks: [{name: net}]
+  healthcheck: {test: [CMD, probe], interval: 1s}
+"#;
+
+/// Desired state from a text the test can change, as an edit would.
+struct TextSource(Arc<Mutex<String>>);
+
+impl DesiredSource for TextSource {
+    fn load(&mut self) -> Result<(Loaded, Option<String>), String> {
+        let text = self.0.lock().map_err(|e| e.to_string())?.clone();
+        let loaded = load_sources(
+            &[Source {
+                group: 0,
+                file: PathBuf::from("t.yaml"),
+                text,
+            }],
+            PathBuf::from("/x"),
+        );
+        let mut errors: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+        errors.extend(
+            desired_state::validate::validate(&loaded.state)
+                .into_iter()
+                .filter(|d| d.severity == desired_state::Severity::Error)
+                .map(|d| d.to_string()),
+        );
+        if !errors.is_empty() {
+            return Err(format!("invalid desired state: {}", errors.join("; ")));
+        }
+        Ok((
+            Loaded {
+                state: loaded.state,
+                builds: Vec::new(),
+                inputs: inputs(),
+                host_files: Vec::new(),
+                warnings: Vec::new(),
+            },
+            None,
+        ))
+    }
+}
+
+struct Harness {
+    engine: FakeEngine,
+    text: Arc<Mutex<String>>,
+    tx: TriggerSender,
+    status: Arc<Mutex<Status>>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+fn config(on_phase: Option<PhaseHook>) -> RunConfig {
+    RunConfig {
+        project: "t".into(),
+        debounce: Duration::from_millis(5),
+        timeout: Duration::from_millis(300),
+        retry_min: Duration::from_millis(20),
+        retry_max: Duration::from_millis(100),
+        on_phase,
+        ..RunConfig::new("t")
+    }
+}
+
+fn shared(text: &str) -> Arc<Mutex<String>> {
+    Arc::new(Mutex::new(text.to_string()))
+}
+
+fn start(
+    text: Arc<Mutex<String>>,
+    on_phase: Option<PhaseHook>,
+    tx_rx: Option<(TriggerSender, TriggerQueue)>,
+) -> Harness {
+    let engine = FakeEngine::new();
+    engine.add_image("web:1");
+    let (tx, queue) = tx_rx.unwrap_or_else(channel);
+    let source = TextSource(text.clone());
+    let controller = Controller::new(
+        Arc::new(engine.clone()),
+        &NoFiles,
+        Box::new(source),
+        &crate::exec::Silent,
+        &|_, _| {},
+        config(on_phase),
+    );
+    let status = controller.status();
+    spawn_engine_events(Arc::new(engine.clone()), tx.clone(), status.clone());
+    let requeue = tx.clone();
+    let done = tokio::spawn(controller.run(queue, requeue));
+    Harness {
+        engine,
+        text,
+        tx,
+        status,
+        done,
+    }
+}
+
+impl Harness {
+    fn passes(&self) -> u64 {
+        self.status.lock().map(|s| s.metrics.reconciles).unwrap_or(0)
+    }
+
+    async fn until(&self, what: &str, ok: impl Fn(&Harness) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ok(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; passes {}, calls {:?}", self.passes(), self.engine.mutations());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn greeting(&self) -> Option<String> {
+        self.engine
+            .container("web")
+            .and_then(|c| c.config.env.get("GREETING").cloned())
+    }
+
+    async fn stop(self) {
+        self.tx.send(Trigger::Shutdown).await;
+        tokio::time::timeout(Duration::from_secs(5), self.done)
+            .await
+            .expect("the loop stops on Shutdown")
+            .expect("the loop does not panic");
+    }
+}
+
+#[tokio::test]
+async fn every_kind_of_trigger_leads_to_a_pass() {
+    let h = start(shared(V1), None, None);
+    h.tx.send(Trigger::Start).await;
+    h.until("the first pass", |h| h.passes() >= 1 && h.greeting().is_some()).await;
+    for t in [
+        Trigger::Resync,
+        Trigger::Files,
+        Trigger::Engine("die web".into()),
+        Trigger::Reconnected,
+        Trigger::Git,
+        Trigger::Retry,
+    ] {
+        let before = h.passes();
+        h.tx.send(t.clone()).await;
+        h.until(&format!("a pass after {t:?}"), |h| h.passes() > before).await;
+    }
+    h.stop().await;
+}
+
+/// The defect of issue 25: a trigger arriving while a pass runs was
+/// consumed after the pass and thrown away. Deliver an edit at every point
+/// of a pass; each must be applied by a later pass.
+#[tokio::test]
+async fn an_edit_arriving_at_any_point_of_a_pass_is_applied() {
+    for at in [Phase::Started, Phase::Loaded, Phase::Locked, Phase::Converged, Phase::Finished] {
+        let (tx, queue) = channel();
+        let text = shared(V1);
+        let fired = Arc::new(Mutex::new(false));
+        let hook: PhaseHook = {
+            let (tx, text, fired) = (tx.clone(), text.clone(), fired.clone());
+            Arc::new(move |p| {
+                let mut f = fired.lock().expect("lock");
+                if p == at && !*f {
+                    *f = true;
+                    *text.lock().expect("lock") = V1.replace("GREETING: one", "GREETING: two");
+                    tx.try_send(Trigger::Files);
+                }
+            })
+        };
+        let h = start(text, Some(hook), Some((tx, queue)));
+        h.tx.send(Trigger::Start).await;
+        h.until(&format!("the edit made at {at:?} to be applied"), |h| {
+            h.greeting().as_deref() == Some("two")
+        })
+        .await;
+        if at != Phase::Started {
+            assert!(h.passes() >= 2, "a second pass applied the edit made at {at:?}");
+        }
+        h.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_container_removed_by_hand_is_recreated_from_the_engine_event() {
+    let h = start(shared(V1), None, None);
+    h.tx.send(Trigger::Start).await;
+    h.until("web to run", |h| h.greeting().is_some()).await;
+    let before = h.engine.container("web").map(|c| c.id);
+    h.engine.remove_by_hand("web");
+    h.until("web to be recreated", |h| {
+        h.engine.container("web").map(|c| c.id).is_some_and(|id| Some(id) != before)
+    })
+    .await;
+    let repairs = h.status.lock().map(|s| s.metrics.drift_repairs.clone()).unwrap_or_default();
+    assert_eq!(repairs.get("Service"), Some(&1), "{repairs:?}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_service_restarted_five_times_is_held_as_crash_looping() {
+    let h = start(shared(V1), None, None);
+    h.tx.send(Trigger::Start).await;
+    h.until("web to run", |h| h.greeting().is_some()).await;
+    let running = |h: &Harness| {
+        h.engine.container("web").and_then(|c| c.state) == Some(crate::observed::RunState::Running)
+    };
+    for round in 0..CRASH_LIMIT {
+        h.engine.stop_by_hand("web");
+        h.until(&format!("restart {round}"), |h| running(h)).await;
+    }
+    let held = |h: &Harness| {
+        h.status.lock().is_ok_and(|s| {
+            s.resources
+                .iter()
+                .any(|r| r.name == "web" && r.state == Readiness::CrashLooping)
+        })
+    };
+    h.until("web to be shown as crash-looping", |h| held(h)).await;
+    let passes = h.passes();
+    h.engine.stop_by_hand("web");
+    h.until("a pass after the sixth crash", |h| h.passes() > passes).await;
+    assert!(!running(&h), "a held service is not restarted");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn broken_input_changes_nothing_and_is_reported() {
+    let h = start(shared(V1), None, None);
+    h.tx.send(Trigger::Start).await;
+    h.until("web to run", |h| h.greeting().is_some()).await;
+    h.engine.clear_calls();
+    *h.text.lock().expect("lock") = V1.replace("spec:\n  image", "spec:\n  imgae");
+    let before = h.passes();
+    h.tx.send(Trigger::Files).await;
+    h.until("a failed pass", |h| h.passes() > before).await;
+    let error = h.status.lock().ok().and_then(|s| s.last_error.clone());
+    assert!(error.as_deref().is_some_and(|e| e.contains("invalid desired state")), "{error:?}");
+    assert!(h.engine.mutations().is_empty(), "{:?}", h.engine.mutations());
+    *h.text.lock().expect("lock") = String::new();
+    let before = h.passes();
+    h.tx.send(Trigger::Files).await;
+    h.until("a pass on the empty set", |h| h.passes() > before).await;
+    let error = h.status.lock().ok().and_then(|s| s.last_error.clone());
+    assert!(error.as_deref().is_some_and(|e| e.contains("empty")), "{error:?}");
+    assert!(h.engine.mutations().is_empty(), "{:?}", h.engine.mutations());
+    h.stop().await;
+}

@@ -1,0 +1,225 @@
+//! What wakes the loop. Triggers only wake it: every pass observes
+//! everything again, so a lost event costs latency, never correctness. No
+//! trigger is ever discarded: one that arrives while a pass runs is still in
+//! the queue when the pass ends, and schedules exactly one more pass.
+
+use crate::engine::{EngineApi, EngineEvent, EventObject};
+use crate::labels;
+use futures_util::StreamExt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    Start,
+    Resync,
+    Files,
+    /// An engine event worth a look: "die lucid-redis".
+    Engine(String),
+    /// The engine answers again after a disconnection.
+    Reconnected,
+    Git,
+    /// The error policy's requeue after a failed pass.
+    Retry,
+    Shutdown,
+}
+
+/// Cloned into every producer.
+#[derive(Clone)]
+pub struct TriggerSender(mpsc::Sender<Trigger>);
+
+impl TriggerSender {
+    /// Waits for room; false once the loop has stopped.
+    pub async fn send(&self, t: Trigger) -> bool {
+        self.0.send(t).await.is_ok()
+    }
+
+    /// For callbacks that cannot wait (file watchers). A full queue already
+    /// holds a pass to come, so nothing is lost by not adding to it.
+    pub fn try_send(&self, t: Trigger) {
+        let _ = self.0.try_send(t);
+    }
+}
+
+pub struct TriggerQueue(mpsc::Receiver<Trigger>);
+
+pub fn channel() -> (TriggerSender, TriggerQueue) {
+    let (tx, rx) = mpsc::channel(1024);
+    (TriggerSender(tx), TriggerQueue(rx))
+}
+
+impl TriggerQueue {
+    /// The next batch: waits for one trigger, lets a burst arrive (`docker
+    /// rm -f` sends kill, die and destroy within about 100 ms, and acting
+    /// between them races the removal), then takes everything queued.
+    /// None when every sender is gone.
+    pub async fn next_batch(&mut self, debounce: Duration) -> Option<Vec<Trigger>> {
+        let first = self.0.recv().await?;
+        tokio::time::sleep(debounce).await;
+        let mut batch = vec![first];
+        while let Ok(t) = self.0.try_recv() {
+            batch.push(t);
+        }
+        Some(batch)
+    }
+}
+
+/// Whether an engine event can mean drift on lucidctl's objects.
+pub fn wakes(ev: &EngineEvent) -> bool {
+    let relevant = match ev.object {
+        EventObject::Container => ev.attributes.contains_key(labels::MANAGED_BY),
+        // The loop's own lock volume comes and goes with every pass.
+        EventObject::Volume => !ev.name.starts_with("lucidctl-lock-"),
+        EventObject::Network => true,
+        _ => false,
+    };
+    const ACTIONS: [&str; 11] = [
+        "die",
+        "stop",
+        "kill",
+        "destroy",
+        "oom",
+        "health_status",
+        "connect",
+        "disconnect",
+        "rename",
+        "update",
+        "pause",
+    ];
+    relevant && ACTIONS.iter().any(|a| ev.action.starts_with(a))
+}
+
+pub fn spawn_interval(tx: TriggerSender, every: Duration, trigger: Trigger) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if !tx.send(trigger.clone()).await {
+                return;
+            }
+        }
+    });
+}
+
+/// Engine events on lucidctl's objects wake the loop. When the stream breaks
+/// (engine restart, dropped connection) it is reopened with backoff, and a
+/// pass runs once it is back, since events may have been missed.
+pub fn spawn_engine_events(
+    engine: Arc<dyn EngineApi>,
+    tx: TriggerSender,
+    status: Arc<Mutex<super::Status>>,
+) {
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(250);
+        loop {
+            let mut stream = engine.events();
+            let mut healthy = false;
+            while let Some(item) = stream.next().await {
+                let Ok(ev) = item else { break };
+                if !healthy {
+                    healthy = true;
+                    delay = Duration::from_millis(250);
+                }
+                if wakes(&ev) && !tx.send(Trigger::Engine(format!("{} {}", ev.action, ev.name))).await {
+                    return;
+                }
+            }
+            if let Ok(mut s) = status.lock() {
+                s.disconnected_since.get_or_insert_with(super::status::now_rfc3339);
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+            if engine.ping().await.is_ok() {
+                if let Ok(mut s) = status.lock() {
+                    s.disconnected_since = None;
+                }
+                if !tx.send(Trigger::Reconnected).await {
+                    return;
+                }
+            }
+        }
+    });
+}
+
+/// Watches the directories holding `paths` (editors save by rename, so
+/// watching files alone misses saves). Keep the watcher alive while it should watch.
+pub fn watch_files(
+    paths: &[std::path::PathBuf],
+    recursive: bool,
+    tx: TriggerSender,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res {
+            if !ev.kind.is_access() {
+                tx.try_send(Trigger::Files);
+            }
+        }
+    })
+    .map_err(|e| tracing::warn!("file watching is off: {e}"))
+    .ok()?;
+    for p in paths {
+        let dir = if p.is_dir() {
+            p.clone()
+        } else {
+            p.parent().map(|d| d.to_path_buf()).unwrap_or_default()
+        };
+        let mode = if recursive {
+            RecursiveMode::Recursive
+        } else {
+            RecursiveMode::NonRecursive
+        };
+        if let Err(e) = watcher.watch(&dir, mode) {
+            tracing::warn!("cannot watch {}: {e}", dir.display());
+        }
+    }
+    Some(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn event(object: EventObject, action: &str, name: &str, managed: bool) -> EngineEvent {
+        let mut attributes = BTreeMap::new();
+        if managed {
+            attributes.insert(labels::MANAGED_BY.to_string(), "lucidctl".to_string());
+        }
+        EngineEvent {
+            object,
+            action: action.into(),
+            name: name.into(),
+            attributes,
+            time_nano: 0,
+        }
+    }
+
+    #[test]
+    fn only_drift_on_our_objects_wakes_the_loop() {
+        assert!(wakes(&event(EventObject::Container, "die", "web", true)));
+        assert!(wakes(&event(EventObject::Container, "health_status: unhealthy", "web", true)));
+        assert!(!wakes(&event(EventObject::Container, "die", "theirs", false)));
+        assert!(!wakes(&event(EventObject::Container, "exec_start: probe", "web", true)));
+        assert!(!wakes(&event(EventObject::Container, "start", "web", true)));
+        assert!(wakes(&event(EventObject::Network, "disconnect", "net", false)));
+        assert!(!wakes(&event(EventObject::Volume, "destroy", "lucidctl-lock-lucid", false)));
+        assert!(wakes(&event(EventObject::Volume, "destroy", "lucid-mongodb-data", false)));
+        assert!(!wakes(&event(EventObject::Image, "delete", "x", false)));
+    }
+
+    #[tokio::test]
+    async fn a_batch_takes_everything_queued_and_leaves_later_triggers_queued() {
+        let (tx, mut q) = channel();
+        tx.send(Trigger::Files).await;
+        tx.send(Trigger::Engine("die web".into())).await;
+        let batch = q.next_batch(Duration::from_millis(1)).await.expect("a batch");
+        assert_eq!(batch, vec![Trigger::Files, Trigger::Engine("die web".into())]);
+        // One that arrives "during the pass" is the next batch, never lost.
+        tx.send(Trigger::Git).await;
+        let next = q.next_batch(Duration::from_millis(1)).await.expect("a batch");
+        assert_eq!(next, vec![Trigger::Git]);
+    }
+}
