@@ -5,6 +5,7 @@ pub mod diagnostics;
 pub mod load;
 pub mod merge;
 pub mod model;
+pub mod order;
 pub mod pointer;
 pub mod state;
 pub mod validate;

@@ -3,7 +3,10 @@
 //! builds, render the host files; and connect to the engine. Validation runs
 //! before any engine call, so bad input never reaches Docker.
 
-use crate::apply::files::{host_files, HostFile, HostFiles};
+use crate::hostfiles::{HostFile, HostFiles};
+use crate::prepare::ConfigContent;
+use desired_state::model::{Kind, Spec};
+use std::collections::BTreeMap;
 use crate::apply::{ApplyContext, ApplyOptions, Builder, Progress};
 use crate::build::{PrepareBuildError, PreparedBuild};
 use crate::engine::{ConnectOptions, Engine, EngineApi, EngineError};
@@ -87,7 +90,7 @@ pub fn load(source: &LoadOptions, target: &Target) -> Result<Loaded, LoadError> 
             .collect(),
         build_order: builds.iter().map(|b| b.reference.clone()).collect(),
     };
-    let host_files = host_files(&state, &inputs, &configs);
+    let host_files = desired_host_files(&state, &inputs, &configs);
     Ok(Loaded {
         state,
         builds,
@@ -127,3 +130,54 @@ impl Loaded {
         }
     }
 }
+
+/// Everything the host should hold for this desired state: config files at
+/// the paths containers mount, env files (0600) and the compose copy.
+pub fn desired_host_files(
+    state: &DesiredState,
+    inputs: &Inputs,
+    configs: &BTreeMap<String, ConfigContent>,
+) -> Vec<HostFile> {
+    let mut out: Vec<HostFile> = configs
+        .iter()
+        .map(|(name, c)| HostFile {
+            what: format!("ConfigFile/{name}"),
+            path: PathBuf::from(inputs.config_path(name)),
+            bytes: c.bytes.clone(),
+            mode: c.mode,
+        })
+        .collect();
+    let env_dir = inputs.host_dir().join("environment");
+    for r in state.of_kind(Kind::SecretSet) {
+        let (Spec::SecretSet(s), Some(values)) = (&r.spec, inputs.secrets.get(r.name())) else {
+            continue;
+        };
+        let text = crate::secrets::env_file_text(
+            r.name(),
+            values.iter().map(|(k, v)| (k.as_str(), v.expose())),
+        );
+        out.push(HostFile {
+            what: format!("SecretSet/{} env file", r.name()),
+            path: env_dir.join(&s.file),
+            bytes: text.into_bytes(),
+            mode: 0o600,
+        });
+    }
+    let compose_dir = inputs.host_dir().join("compose");
+    let options = crate::compose::export::ExportOptions {
+        output_dir: compose_dir.clone(),
+        secrets_dir: env_dir,
+        selector: Vec::new(),
+        sources: vec![format!("lucidctl's copy for project {}", inputs.project)],
+    };
+    for f in crate::compose::export::export(state, &options) {
+        out.push(HostFile {
+            what: format!("compose copy {}", f.path.display()),
+            path: compose_dir.join(&f.path),
+            bytes: f.content.into_bytes(),
+            mode: 0o644,
+        });
+    }
+    out
+}
+

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod exec;
+pub mod hostfiles;
 pub mod build;
 pub mod compose;
 pub mod context;

@@ -167,14 +167,7 @@ pub enum RenderError {
 }
 
 pub fn ownership_labels(inputs: &Inputs, kind: Kind, r: &Resource) -> BTreeMap<String, String> {
-    let mut l = BTreeMap::new();
-    l.insert(
-        labels::MANAGED_BY.to_string(),
-        labels::MANAGED_BY_VALUE.to_string(),
-    );
-    l.insert(labels::PROJECT.to_string(), inputs.project.clone());
-    l.insert(labels::KIND.to_string(), kind.to_string());
-    l.insert(labels::NAME.to_string(), r.name().to_string());
+    let mut l = labels::ownership(&inputs.project, kind.as_str(), Some(r.name()));
     if let Some(rev) = &inputs.revision {
         l.insert(labels::REVISION.to_string(), rev.clone());
     }

@@ -1,7 +1,7 @@
 //! SecretSet env files: generated from the OS CSPRNG, kept when present,
 //! written atomically with mode 0600. Values never reach output.
 
-use crate::apply::files::{write_local, FilesError};
+use crate::hostfiles::{write_local, FilesError};
 use crate::prepare::parse_env_file;
 use base64::Engine as _;
 use desired_state::model::{Encoding, Kind, Spec};

@@ -33,7 +33,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         project: &args.engine.project,
         on_event: &on_event,
     };
-    let host_files = reconcilers::remote::host_files(&engine);
+    let host_files = reconcilers::hostfiles::for_engine(&engine);
     let ctx = loaded.apply_context(&engine, &*host_files, &builder, &lines, options);
     if args.dry_run {
         // Exactly what `diff` prints, with the same exit code.

@@ -34,7 +34,7 @@ pub async fn run(args: DeleteArgs) -> ExitCode {
         Ok(observed) => {
             let p = plan_delete(&loaded.state, &observed, &loaded.inputs, args.volumes);
             let lines = progress::Lines::new();
-            let host_files = reconcilers::remote::host_files(&engine);
+            let host_files = reconcilers::hostfiles::for_engine(&engine);
             let ctx = loaded.apply_context(&engine, &*host_files, &NoBuilds, &lines, ApplyOptions::default());
             let outcomes = execute_once(&ctx, &p).await;
             let failed = outcomes.iter().filter(|(_, _, o)| o.is_failure()).count();

@@ -83,7 +83,7 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
         )),
     }
     if let Ok(engine) = &engine {
-        let files = reconcilers::remote::host_files(engine);
+        let files = reconcilers::hostfiles::for_engine(engine);
         let options = DoctorOptions {
             min_free_bytes: (args.min_free_gb.max(0.0) * (1u64 << 30) as f64) as u64,
             platform: args.platform.clone(),

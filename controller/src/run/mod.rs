@@ -41,7 +41,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             target,
         }),
     };
-    let host_files = reconcilers::remote::host_files(&engine);
+    let host_files = reconcilers::hostfiles::for_engine(&engine);
     let lines = progress::Lines::new();
     let on_event = progress::build_event;
     let config = RunConfig {

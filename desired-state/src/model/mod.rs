@@ -12,7 +12,10 @@ pub use image::{BuildSpec, ImageSpec};
 pub use network::{NetworkSpec, VolumeSpec};
 pub use policy::{ForbiddenPatterns, IsolationPolicySpec};
 pub use secret::{ConfigFileSpec, Encoding, GeneratedKey, SecretSetSpec};
-pub use values::{ByteSize, Cidr, DurationSpec, FileMode, ImageRef, Platform};
+pub use values::{
+    registry_host, split_tag, ByteSize, Cidr, DurationSpec, FileMode, ImageRef, Platform,
+    DEFAULT_REGISTRY,
+};
 pub use workload::{
     Condition, Dependency, EnvFrom, Healthcheck, Mount, MountSource, NetworkAttachment, Port,
     Protocol, Resources, RestartPolicy, Security, WorkloadSpec,

@@ -221,9 +221,26 @@ impl ImageRef {
 
     /// The registry host when the first component names one (has '.', ':' or is localhost).
     pub fn registry(&self) -> Option<&str> {
-        let (first, rest) = self.0.split_once('/')?;
-        let is_host = first.contains('.') || first.contains(':') || first == "localhost";
-        (is_host && !rest.is_empty()).then_some(first)
+        registry_host(&self.0)
+    }
+}
+
+/// Where a reference that names no registry goes.
+pub const DEFAULT_REGISTRY: &str = "index.docker.io";
+
+/// The registry host when the first component of `reference` names one
+/// (has '.', ':' or is localhost), as Docker decides it.
+pub fn registry_host(reference: &str) -> Option<&str> {
+    let (first, rest) = reference.split_once('/')?;
+    let is_host = first.contains('.') || first.contains(':') || first == "localhost";
+    (is_host && !rest.is_empty()).then_some(first)
+}
+
+/// Repository and tag of a reference; `latest` when it has none.
+pub fn split_tag(reference: &str) -> (String, String) {
+    match reference.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+        Some((n, t)) => (n.to_string(), t.to_string()),
+        None => (reference.to_string(), "latest".to_string()),
     }
 }
 

@@ -6,7 +6,6 @@
 use crate::engine::{EngineApi, EngineError};
 use crate::render::VolumePlanSpec;
 use crate::labels;
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const HOLDER: &str = "io.lucidctl.lock-holder";
@@ -89,13 +88,7 @@ impl EngineLock {
         );
         let mut told = false;
         loop {
-            let mut l = BTreeMap::new();
-            l.insert(
-                labels::MANAGED_BY.to_string(),
-                labels::MANAGED_BY_VALUE.to_string(),
-            );
-            l.insert(labels::PROJECT.to_string(), project.to_string());
-            l.insert(labels::KIND.to_string(), LOCK_KIND.to_string());
+            let mut l = labels::ownership(project, LOCK_KIND, None);
             l.insert(HOLDER.to_string(), me.clone());
             l.insert(EXPIRES.to_string(), (now() + lease.as_secs()).to_string());
             engine

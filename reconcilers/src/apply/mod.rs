@@ -8,7 +8,7 @@
 //! Errors: a failed resource fails its dependents, names the chain, and ends
 //! the apply after the pass; the next apply picks up from what Docker shows.
 
-pub mod files;
+
 pub mod lock;
 
 pub use crate::exec::{describe, Builder, Outcome, Progress};
@@ -76,7 +76,7 @@ pub enum ApplyError {
     #[error("still not converged after {passes} passes; last plan has {remaining} change(s)")]
     NotConverged { passes: u32, remaining: usize },
     #[error(transparent)]
-    Files(#[from] files::FilesError),
+    Files(#[from] crate::hostfiles::FilesError),
     #[error("refusing to prune: the desired set is empty (that would remove everything)")]
     EmptyPrune,
 }
@@ -86,8 +86,8 @@ pub struct ApplyContext<'a> {
     pub desired: &'a DesiredState,
     pub inputs: &'a Inputs,
     /// What the host should hold: config files, env files, the compose copy.
-    pub host_files: &'a [files::HostFile],
-    pub files: &'a dyn files::HostFiles,
+    pub host_files: &'a [crate::hostfiles::HostFile],
+    pub files: &'a dyn crate::hostfiles::HostFiles,
     pub builder: &'a dyn Builder,
     pub progress: &'a dyn Progress,
     pub options: ApplyOptions,

@@ -101,23 +101,19 @@ pub fn prepare(state: &DesiredState) -> Result<Vec<PreparedBuild>, PrepareBuildE
     Ok(ordered)
 }
 
-/// Bases before the images built from them; a FROM cycle keeps declaration order.
-fn order(mut pending: Vec<PreparedBuild>) -> Vec<PreparedBuild> {
-    let mut done: BTreeSet<String> = BTreeSet::new();
-    let mut out = Vec::new();
-    while !pending.is_empty() {
-        let ready: Vec<usize> = (0..pending.len())
-            .filter(|i| pending[*i].depends_on.iter().all(|d| done.contains(d)))
-            .collect();
-        if ready.is_empty() {
-            out.append(&mut pending);
-            break;
-        }
-        let mut wave: Vec<PreparedBuild> =
-            ready.into_iter().rev().map(|i| pending.remove(i)).collect();
-        wave.reverse();
-        done.extend(wave.iter().map(|b| b.reference.clone()));
-        out.extend(wave);
-    }
-    out
+/// Bases before the images built from them (a FROM cycle ends last).
+fn order(pending: Vec<PreparedBuild>) -> Vec<PreparedBuild> {
+    let deps: std::collections::BTreeMap<String, Vec<String>> = pending
+        .iter()
+        .map(|b| (b.reference.clone(), b.depends_on.clone()))
+        .collect();
+    let mut by_ref: std::collections::BTreeMap<String, PreparedBuild> = pending
+        .into_iter()
+        .map(|b| (b.reference.clone(), b))
+        .collect();
+    desired_state::order::waves(&deps)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| by_ref.remove(&r))
+        .collect()
 }

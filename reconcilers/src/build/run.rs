@@ -6,7 +6,6 @@ use crate::engine::{BuildEvent, BuildRequest, EngineApi};
 use crate::exec::Builder;
 use crate::labels;
 use futures_util::future::BoxFuture;
-use std::collections::BTreeMap;
 
 pub struct ImageBuilder<'a> {
     pub builds: &'a [PreparedBuild],
@@ -24,14 +23,7 @@ impl ImageBuilder<'_> {
         check_platform(engine, b).await?;
         let mut tar = Vec::with_capacity(b.walk.total_bytes as usize + 64 * 1024);
         context::write_tar(&b.context_dir, &b.walk, &mut tar).map_err(|e| e.to_string())?;
-        let mut l = BTreeMap::new();
-        l.insert(
-            labels::MANAGED_BY.to_string(),
-            labels::MANAGED_BY_VALUE.to_string(),
-        );
-        l.insert(labels::PROJECT.to_string(), self.project.to_string());
-        l.insert(labels::KIND.to_string(), "Image".to_string());
-        l.insert(labels::NAME.to_string(), b.resource.clone());
+        let mut l = labels::ownership(self.project, "Image", Some(&b.resource));
         l.insert(labels::BUILD_HASH.to_string(), b.hash.clone());
         let req = BuildRequest {
             tag: b.reference.clone(),
@@ -100,10 +92,6 @@ impl Builder for ImageBuilder<'_> {
 
 /// The registry host of a reference; Docker Hub when it names none.
 pub fn registry_of(reference: &str) -> String {
-    match reference.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            first.to_string()
-        }
-        _ => "index.docker.io".to_string(),
-    }
+    use desired_state::model::{registry_host, DEFAULT_REGISTRY};
+    registry_host(reference).unwrap_or(DEFAULT_REGISTRY).to_string()
 }

@@ -94,12 +94,7 @@ impl Engine {
     }
 }
 
-pub fn split_tag(reference: &str) -> (String, String) {
-    match reference.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
-        Some((n, t)) => (n.to_string(), t.to_string()),
-        None => (reference.to_string(), "latest".to_string()),
-    }
-}
+pub use desired_state::model::split_tag;
 
 impl Engine {
     /// Names of the containers attached to a network; None when it does not exist.

@@ -269,7 +269,7 @@ async fn run(ctx: &ExecContext<'_>, op: &Op) -> Result<(), String> {
             .map_err(|why| {
                 format!(
                     "dependency {dependency} is not {}: {why}",
-                    crate::plan::ops::condition_name(*condition)
+                    condition.as_str()
                 )
             }),
     }

@@ -56,19 +56,12 @@ pub async fn until(
             Err(e) => return Err(e.to_string()),
         }
         if Instant::now() >= deadline {
-            return Err(format!("not {} within {:?}", describe(condition), timeout));
+            return Err(format!("not {} within {:?}", condition.as_str(), timeout));
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-fn describe(c: Condition) -> &'static str {
-    match c {
-        Condition::Started => "running",
-        Condition::Healthy => "healthy",
-        Condition::Completed => "completed",
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -78,13 +78,6 @@ impl Op {
     }
 }
 
-pub fn condition_name(c: Condition) -> &'static str {
-    match c {
-        Condition::Started => "started",
-        Condition::Healthy => "healthy",
-        Condition::Completed => "completed",
-    }
-}
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -112,7 +105,7 @@ impl fmt::Display for Op {
             Op::WaitReady {
                 container,
                 condition,
-            } => write!(f, "wait until {container} is {}", condition_name(*condition)),
+            } => write!(f, "wait until {container} is {}", condition.as_str()),
             Op::WaitDependency {
                 dependency,
                 condition,
@@ -120,7 +113,7 @@ impl fmt::Display for Op {
             } => write!(
                 f,
                 "wait until dependency {dependency} is {}",
-                condition_name(*condition)
+                condition.as_str()
             ),
         }
     }
@@ -291,7 +284,11 @@ pub fn expand(
                 } else {
                     name.clone()
                 };
-                removed_containers.push(g.push(Op::RemoveContainer { name: container }, vec![]));
+                // One at a time: engine 20.10 leaks a network's endpoints when
+                // containers on it are removed concurrently (moby#43286), and
+                // only a daemon restart frees such a network.
+                let after = removed_containers.last().copied().into_iter().collect();
+                removed_containers.push(g.push(Op::RemoveContainer { name: container }, after));
             }
         }
     }

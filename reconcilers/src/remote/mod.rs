@@ -4,21 +4,12 @@
 
 mod link;
 mod private_dir;
-mod sftp;
 
 pub use link::SshLink;
-pub use sftp::SftpFiles;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Where an engine's host files go: SFTP for an `ssh://` engine, else this machine.
-pub fn host_files(engine: &crate::engine::Engine) -> Box<dyn crate::apply::files::HostFiles> {
-    match engine.ssh_link() {
-        Some(link) => Box::new(SftpFiles::new(link.clone())),
-        None => Box::new(crate::apply::files::LocalFiles),
-    }
-}
 
 pub const DEFAULT_REMOTE_SOCKET: &str = "/var/run/docker.sock";
 
@@ -169,7 +160,7 @@ fn first_line_with(text: &str, needle: &str) -> String {
 }
 
 /// openssh puts the useful part (ssh's own stderr) in the source chain.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {

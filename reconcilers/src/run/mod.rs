@@ -26,7 +26,7 @@ pub use triggers::{
     TriggerSender,
 };
 
-use crate::apply::files::HostFiles;
+use crate::hostfiles::HostFiles;
 use crate::apply::lock::EngineLock;
 use crate::apply::{converge, describe, ApplyOptions, Outcome, Progress, Report};
 use crate::build::ImageBuilder;

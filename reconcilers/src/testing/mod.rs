@@ -6,7 +6,7 @@ mod fake_engine;
 
 pub use fake_engine::{FakeEngine, BEHAVIOUR_ENV};
 
-use crate::apply::files::{FilesFuture, HostFile, HostFiles};
+use crate::hostfiles::{FilesFuture, HostFile, HostFiles};
 use crate::exec::Progress;
 use crate::render::Inputs;
 use desired_state::model::Kind;

@@ -1,13 +1,21 @@
 //! Files kept on the engine host: the ConfigFiles services bind-mount, the
 //! SecretSets' env files and a copy of the exported compose files (for an
 //! operator's emergency `docker-compose`). One trait, two implementations:
-//! the local filesystem, and SFTP over the engine's SSH connection.
+//! the local filesystem, and SFTP over the engine's SSH connection; and the
+//! one atomic write every local file write of lucidctl goes through.
 
-use crate::prepare::ConfigContent;
-use crate::render::Inputs;
-use desired_state::model::{Kind, Spec};
-use desired_state::DesiredState;
-use std::collections::BTreeMap;
+mod sftp;
+
+pub use sftp::SftpFiles;
+
+/// Where an engine's host files go: SFTP for an `ssh://` engine, else this machine.
+pub fn for_engine(engine: &crate::engine::Engine) -> Box<dyn HostFiles> {
+    match engine.ssh_link() {
+        Some(link) => Box::new(SftpFiles::new(link.clone())),
+        None => Box::new(LocalFiles),
+    }
+}
+
 use std::future::Future;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -149,56 +157,6 @@ pub(crate) fn temp_name(path: &Path) -> String {
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
         std::process::id()
     )
-}
-
-/// Everything the host should hold for this desired state: config files at
-/// the paths containers mount, env files (0600) and the compose copy.
-pub fn host_files(
-    state: &DesiredState,
-    inputs: &Inputs,
-    configs: &BTreeMap<String, ConfigContent>,
-) -> Vec<HostFile> {
-    let mut out: Vec<HostFile> = configs
-        .iter()
-        .map(|(name, c)| HostFile {
-            what: format!("ConfigFile/{name}"),
-            path: PathBuf::from(inputs.config_path(name)),
-            bytes: c.bytes.clone(),
-            mode: c.mode,
-        })
-        .collect();
-    let env_dir = inputs.host_dir().join("environment");
-    for r in state.of_kind(Kind::SecretSet) {
-        let (Spec::SecretSet(s), Some(values)) = (&r.spec, inputs.secrets.get(r.name())) else {
-            continue;
-        };
-        let text = crate::secrets::env_file_text(
-            r.name(),
-            values.iter().map(|(k, v)| (k.as_str(), v.expose())),
-        );
-        out.push(HostFile {
-            what: format!("SecretSet/{} env file", r.name()),
-            path: env_dir.join(&s.file),
-            bytes: text.into_bytes(),
-            mode: 0o600,
-        });
-    }
-    let compose_dir = inputs.host_dir().join("compose");
-    let options = crate::compose::export::ExportOptions {
-        output_dir: compose_dir.clone(),
-        secrets_dir: env_dir,
-        selector: Vec::new(),
-        sources: vec![format!("lucidctl's copy for project {}", inputs.project)],
-    };
-    for f in crate::compose::export::export(state, &options) {
-        out.push(HostFile {
-            what: format!("compose copy {}", f.path.display()),
-            path: compose_dir.join(&f.path),
-            bytes: f.content.into_bytes(),
-            mode: 0o644,
-        });
-    }
-    out
 }
 
 #[cfg(test)]

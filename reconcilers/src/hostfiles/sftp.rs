@@ -1,7 +1,7 @@
 //! Host files over SFTP, on a channel of the engine's own SSH connection.
 
-use super::{SshError, SshLink};
-use crate::apply::files::{temp_name, FilesError, FilesFuture, HostFile, HostFiles};
+use crate::remote::{error_chain, SshError, SshLink};
+use super::{temp_name, FilesError, FilesFuture, HostFile, HostFiles};
 use openssh_sftp_client::fs::Fs;
 use openssh_sftp_client::metadata::Permissions;
 use openssh_sftp_client::{Sftp, SftpOptions};
@@ -38,7 +38,7 @@ impl SftpFiles {
     fn sftp_error(&self, e: openssh_sftp_client::Error) -> SshError {
         SshError::Sftp {
             target: self.link.target().to_string(),
-            cause: super::error_chain(&e),
+            cause: error_chain(&e),
         }
     }
 }
@@ -113,7 +113,7 @@ impl HostFiles for SftpFiles {
                 .args(&argv[1..])
                 .output()
                 .await
-                .map_err(|e| files_error(program, super::error_chain(&e)))?;
+                .map_err(|e| files_error(program, error_chain(&e)))?;
             if !out.status.success() {
                 return Err(files_error(
                     program,
