@@ -40,7 +40,10 @@ mod tests {
             ("cache", vec!["elsewhere"]),
             ("web", vec!["api"]),
         ]);
-        assert_eq!(waves(&deps), vec![vec!["cache", "db"], vec!["api"], vec!["web"]]);
+        assert_eq!(
+            waves(&deps),
+            vec![vec!["cache", "db"], vec!["api"], vec!["web"]]
+        );
         let cycle = BTreeMap::from([("a", vec!["b"]), ("b", vec!["a"]), ("c", vec![])]);
         assert_eq!(waves(&cycle), vec![vec!["c"], vec!["a", "b"]]);
     }

@@ -683,3 +683,47 @@ fn two_concurrent_applies_of_one_project_are_serialised_by_the_engine_lock() {
     t.assert_converged();
     assert!(!volume_exists(&lock_volume), "the lock is released");
 }
+
+/// Issue 13: a Volume's driverOpts reach the engine, and a volume whose
+/// options differ from the files is reported, never recreated.
+#[test]
+fn volume_driver_opts_are_applied_and_a_difference_is_a_conflict() {
+    let Some(t) = TestEnv::new("volopts") else {
+        return;
+    };
+    let volume = |size: &str| {
+        doc(
+            "Volume",
+            "scratch",
+            &format!("driverOpts: {{type: tmpfs, device: tmpfs, o: \"size={size}\"}}\n"),
+        )
+    };
+    t.write("system.yaml", &volume("16m"));
+    t.apply_ok(&[]);
+    let options = docker_ok(&[
+        "volume",
+        "inspect",
+        "--format",
+        "{{json .Options}}",
+        &t.obj("scratch"),
+    ]);
+    let options: serde_json::Value = serde_json::from_str(&options).expect("options as JSON");
+    assert_eq!(options["o"], "size=16m", "{options}");
+    assert_eq!(options["type"], "tmpfs", "{options}");
+    t.diff(&[]).expect_code(0);
+    t.write("system.yaml", &volume("8m"));
+    let diff = t.diff(&[]);
+    diff.expect_code(1);
+    assert!(
+        diff.stdout.contains("never recreated") && diff.stdout.contains("size=16m"),
+        "{diff:?}"
+    );
+    let apply = t.apply(&["--dry-run"]);
+    apply.expect_code(1);
+    assert_eq!(
+        apply.stdout, diff.stdout,
+        "apply --dry-run prints what diff prints"
+    );
+    t.apply(&[]).expect_code(1);
+    assert!(volume_exists(&t.obj("scratch")), "the volume is kept");
+}

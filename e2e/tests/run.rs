@@ -242,3 +242,53 @@ fn run_follows_a_git_source_and_records_the_revision() {
     assert!(env.contains("GREETING=two"), "{env}");
     drop(run);
 }
+
+/// Issue 25: an edit that arrives while a pass runs was consumed after the
+/// pass and lost until the next resync. Six times: remove the container by
+/// hand (which starts a pass), and 0.5 s later rewrite the file with a new
+/// value; each value must reach the container.
+#[test]
+fn run_applies_every_edit_made_while_a_pass_is_running() {
+    let Some(t) = TestEnv::new("runedits") else {
+        return;
+    };
+    let one = |greeting: &str| standin_service("web", "net", 8080, &[("GREETING", greeting)], "");
+    t.write("system.yaml", &[network("net"), one("v0")].concat());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let _run = t.spawn(
+        "run",
+        &["--listen", &addr, "--resync", "10m", "--timeout", "60s"],
+    );
+    let greeting = || {
+        inspect_container(&t.obj("web")).and_then(|c| {
+            c["Config"]["Env"].as_array().and_then(|env| {
+                env.iter()
+                    .filter_map(|e| e.as_str())
+                    .find_map(|e| e.strip_prefix("GREETING=").map(String::from))
+            })
+        })
+    };
+    assert!(
+        wait_for(Duration::from_secs(90), || greeting().as_deref()
+            == Some("v0")
+            && running(&t.obj("web"))),
+        "the loop converges: {:?}",
+        loop_status(&addr)
+    );
+    for round in 1..=6 {
+        let want = format!("v{round}");
+        docker_ok(&["rm", "-f", &t.obj("web")]);
+        std::thread::sleep(Duration::from_millis(500));
+        // Atomically, as an editor or a git checkout does.
+        let tmp = t.write("system.yaml.tmp", &[network("net"), one(&want)].concat());
+        std::fs::rename(&tmp, tmp.with_file_name("system.yaml"))
+            .expect("rename the edited file into place");
+        assert!(
+            wait_for(Duration::from_secs(15), || greeting().as_deref()
+                == Some(want.as_str())
+                && running(&t.obj("web"))),
+            "round {round}: the edit to {want} was not applied within 15 s: {:?}",
+            loop_status(&addr)
+        );
+    }
+}

@@ -58,10 +58,17 @@ async fn main() {
         od.push(time_us(direct.observe(&scope)).await / 1000.0);
         os.push(time_us(tunnel.observe(&scope)).await / 1000.0);
     }
-    let containers = direct.observe(&scope).await.map(|o| o.containers.len()).unwrap_or(0);
+    let containers = direct
+        .observe(&scope)
+        .await
+        .map(|o| o.containers.len())
+        .unwrap_or(0);
     let (pd, ps) = (median_us(d), median_us(s));
     println!("ssh connect + forward + version negotiation: {connect_ms:.0} ms");
-    println!("ping, median of {n}: direct {pd:.0} us, tunnel {ps:.0} us, overhead {:.0} us per call", ps - pd);
+    println!(
+        "ping, median of {n}: direct {pd:.0} us, tunnel {ps:.0} us, overhead {:.0} us per call",
+        ps - pd
+    );
     let (md, ms) = (median_us(od), median_us(os));
     println!("observe ({containers} containers), median of 20: direct {md:.1} ms, tunnel {ms:.1} ms, ratio {:.2}", ms / md);
 }

@@ -3,17 +3,17 @@
 //! builds, render the host files; and connect to the engine. Validation runs
 //! before any engine call, so bad input never reaches Docker.
 
-use crate::hostfiles::{HostFile, HostFiles};
-use crate::prepare::ConfigContent;
-use desired_state::model::{Kind, Spec};
-use std::collections::BTreeMap;
 use crate::apply::{ApplyContext, ApplyOptions, Builder, Progress};
 use crate::build::{PrepareBuildError, PreparedBuild};
 use crate::engine::{ConnectOptions, Engine, EngineApi, EngineError};
+use crate::hostfiles::{HostFile, HostFiles};
 use crate::observed::ObserveScope;
+use crate::prepare::ConfigContent;
 use crate::prepare::{self, PrepareError};
 use crate::render::Inputs;
-use desired_state::{Diagnostic, DesiredState, LoadOptions};
+use desired_state::model::{Kind, Spec};
+use desired_state::{DesiredState, Diagnostic, LoadOptions};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Where and as what the desired state is applied.
@@ -56,12 +56,11 @@ pub enum LoadError {
 }
 
 pub fn load(source: &LoadOptions, target: &Target) -> Result<Loaded, LoadError> {
-    let (state, warnings) = desired_state::load_valid(source).map_err(|invalid| {
-        LoadError::Invalid {
+    let (state, warnings) =
+        desired_state::load_valid(source).map_err(|invalid| LoadError::Invalid {
             errors: invalid.errors,
             warnings: invalid.warnings,
-        }
-    })?;
+        })?;
     let configs = prepare::read_config_files(&state)?;
     let builds = crate::build::prepare(&state)?;
     let secrets_dir = target.secrets_dir.clone().unwrap_or_else(|| {
@@ -180,4 +179,3 @@ pub fn desired_host_files(
     }
     out
 }
-

@@ -2,8 +2,8 @@
 //! Each check passes or fails with the value found and, on failure, a fix.
 //! Advice checks only warn and never fail the run.
 
-use crate::hostfiles::HostFiles;
 use crate::engine::{Engine, HostInfo, ImageSource};
+use crate::hostfiles::HostFiles;
 use desired_state::model::{Kind, Spec};
 use desired_state::DesiredState;
 use serde::Serialize;

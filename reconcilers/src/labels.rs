@@ -21,7 +21,11 @@ pub const USER_PREFIX: &str = "io.lucidctl.label.";
 /// The labels that make an object lucidctl's: managed-by, project, kind and,
 /// for declared resources, the resource name. Every object lucidctl creates
 /// starts from these.
-pub fn ownership(project: &str, kind: &str, name: Option<&str>) -> std::collections::BTreeMap<String, String> {
+pub fn ownership(
+    project: &str,
+    kind: &str,
+    name: Option<&str>,
+) -> std::collections::BTreeMap<String, String> {
     let mut l = std::collections::BTreeMap::new();
     l.insert(MANAGED_BY.to_string(), MANAGED_BY_VALUE.to_string());
     l.insert(PROJECT.to_string(), project.to_string());

@@ -5,15 +5,15 @@
 //! (and host files) over SSH.
 
 pub mod apply;
-pub mod exec;
-pub mod hostfiles;
 pub mod build;
 pub mod compose;
 pub mod context;
 pub mod doctor;
 pub mod engine;
+pub mod exec;
 pub mod fields;
 pub mod hash;
+pub mod hostfiles;
 pub mod labels;
 pub mod observed;
 pub mod plan;

@@ -364,7 +364,11 @@ pub struct VolumePlanSpec {
 
 /// A volume's labels carry the hash of its driver and options, so a
 /// changed declaration shows even where the engine does not report options.
-pub fn render_volume(r: &Resource, spec: &desired_state::model::VolumeSpec, inputs: &Inputs) -> VolumePlanSpec {
+pub fn render_volume(
+    r: &Resource,
+    spec: &desired_state::model::VolumeSpec,
+    inputs: &Inputs,
+) -> VolumePlanSpec {
     let mut labels = ownership_labels(inputs, Kind::Volume, r);
     labels.insert(
         labels::SPEC_HASH.to_string(),

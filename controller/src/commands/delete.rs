@@ -35,7 +35,13 @@ pub async fn run(args: DeleteArgs) -> ExitCode {
             let p = plan_delete(&loaded.state, &observed, &loaded.inputs, args.volumes);
             let lines = progress::Lines::new();
             let host_files = reconcilers::hostfiles::for_engine(&engine);
-            let ctx = loaded.apply_context(&engine, &*host_files, &NoBuilds, &lines, ApplyOptions::default());
+            let ctx = loaded.apply_context(
+                &engine,
+                &*host_files,
+                &NoBuilds,
+                &lines,
+                ApplyOptions::default(),
+            );
             let outcomes = execute_once(&ctx, &p).await;
             let failed = outcomes.iter().filter(|(_, _, o)| o.is_failure()).count();
             eprintln!(

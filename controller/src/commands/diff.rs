@@ -18,6 +18,11 @@ pub async fn run(args: DiffArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(&e.to_string()),
     };
-    let p = plan(&loaded.state, &observed, &loaded.inputs, &args.plan.options());
+    let p = plan(
+        &loaded.state,
+        &observed,
+        &loaded.inputs,
+        &args.plan.options(),
+    );
     show::print(&p, args.output)
 }

@@ -20,7 +20,10 @@ pub fn print(p: &Plan, format: OutputFormat) -> ExitCode {
 }
 
 fn ids(list: &[reconcilers::plan::OpId]) -> String {
-    list.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    list.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `#3  start container web  (after #1, #2)`; rollback steps say what they watch.

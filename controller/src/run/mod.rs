@@ -59,7 +59,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
         None => watch_files(&source.watched_paths(), args.source.recursive, tx.clone()),
     };
-    let controller = Controller::new(shared.clone(), &*host_files, source, &lines, &on_event, config);
+    let controller = Controller::new(
+        shared.clone(),
+        &*host_files,
+        source,
+        &lines,
+        &on_event,
+        config,
+    );
     let status = controller.status();
     tokio::spawn(reconcilers::run::serve(listener, status.clone()));
     spawn_interval(tx.clone(), args.resync, Trigger::Resync);

@@ -4,8 +4,8 @@
 //! the lock. A lease lets a crashed holder's lock be broken.
 
 use crate::engine::{EngineApi, EngineError};
-use crate::render::VolumePlanSpec;
 use crate::labels;
+use crate::render::VolumePlanSpec;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const HOLDER: &str = "io.lucidctl.lock-holder";

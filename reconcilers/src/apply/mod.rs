@@ -8,7 +8,6 @@
 //! Errors: a failed resource fails its dependents, names the chain, and ends
 //! the apply after the pass; the next apply picks up from what Docker shows.
 
-
 pub mod lock;
 
 pub use crate::exec::{describe, Builder, Outcome, Progress};
@@ -187,7 +186,10 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
         report.phases.push((
             format!(
                 "pass {pass}: {} operation(s) of stage {stage:?}",
-                p.operations.iter().filter(|o| Some(o.stage) == stage).count()
+                p.operations
+                    .iter()
+                    .filter(|o| Some(o.stage) == stage)
+                    .count()
             ),
             t.elapsed(),
         ));

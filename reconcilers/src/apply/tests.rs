@@ -141,11 +141,19 @@ async fn converges_from_empty_in_dependency_order_and_then_has_nothing_to_do() {
     assert!(position(&calls, "start container db") < position(&calls, "create container migrate"));
     assert!(position(&calls, "start container migrate") < position(&calls, "create container api"));
     assert!(position(&calls, "start container api") < position(&calls, "create container web"));
-    assert!(run.progress.contains(&"Service/web: created".to_string()), "{:?}", run.progress);
+    assert!(
+        run.progress.contains(&"Service/web: created".to_string()),
+        "{:?}",
+        run.progress
+    );
     e.clear_calls();
     let again = apply(&e, SYSTEM).await.report.expect("converges");
     assert!(again.outcomes.is_empty(), "{:?}", again.outcomes);
-    assert!(e.mutations().is_empty(), "a converged engine gets no writes: {:?}", e.mutations());
+    assert!(
+        e.mutations().is_empty(),
+        "a converged engine gets no writes: {:?}",
+        e.mutations()
+    );
 }
 
 #[tokio::test]
@@ -158,7 +166,10 @@ async fn the_executor_makes_exactly_the_calls_the_plan_shows() {
     };
     // Stage by stage, as converge runs them: this plan has only one stage.
     assert_eq!(plan.first_stage(), Some(Stage::Converge));
-    let _ = apply_with(&e, SYSTEM, options).await.report.expect("converges");
+    let _ = apply_with(&e, SYSTEM, options)
+        .await
+        .report
+        .expect("converges");
     let expected: Vec<String> = plan
         .operations
         .iter()
@@ -180,7 +191,10 @@ async fn the_executor_makes_exactly_the_calls_the_plan_shows() {
     let mut expected_sorted = expected.clone();
     expected_sorted.sort();
     made.sort();
-    assert_eq!(made, expected_sorted, "every planned call, and nothing else");
+    assert_eq!(
+        made, expected_sorted,
+        "every planned call, and nothing else"
+    );
 }
 
 #[tokio::test]
@@ -189,8 +203,15 @@ async fn a_recreate_that_never_becomes_healthy_is_rolled_back_to_the_old_contain
     apply(&e, SYSTEM).await.report.expect("converges");
     let before = e.container("api").expect("api exists");
     e.clear_calls();
-    let broken = with_env(SYSTEM, "api", &format!("env: {{GREETING: hello, {BEHAVIOUR_ENV}: unhealthy}}"))
-        .replace("  env: {GREETING: hello}\n  networks: [{name: net}]\n  healthcheck", "  networks: [{name: net}]\n  healthcheck");
+    let broken = with_env(
+        SYSTEM,
+        "api",
+        &format!("env: {{GREETING: hello, {BEHAVIOUR_ENV}: unhealthy}}"),
+    )
+    .replace(
+        "  env: {GREETING: hello}\n  networks: [{name: net}]\n  healthcheck",
+        "  networks: [{name: net}]\n  healthcheck",
+    );
     let run = apply(&e, &broken).await;
     let report = run.report.expect("an apply with a rollback still reports");
     let api = report
@@ -213,7 +234,10 @@ async fn a_recreate_that_never_becomes_healthy_is_rolled_back_to_the_old_contain
 #[tokio::test]
 async fn a_failed_dependency_fails_its_dependents_with_the_chain() {
     let e = engine();
-    let broken = SYSTEM.replace("env: {MODE: primary}", &format!("env: {{MODE: primary, {BEHAVIOUR_ENV}: unhealthy}}"));
+    let broken = SYSTEM.replace(
+        "env: {MODE: primary}",
+        &format!("env: {{MODE: primary, {BEHAVIOUR_ENV}: unhealthy}}"),
+    );
     let report = apply(&e, &broken).await.report.expect("reports");
     let outcome = |name: &str| {
         report
@@ -249,7 +273,10 @@ async fn an_apply_killed_at_any_operation_boundary_converges_on_the_next() {
             if !from.is_empty() {
                 apply(&e, from).await.report.expect("converges");
             }
-            plan_of(&e, to, &PlanOptions::default()).await.operations.len()
+            plan_of(&e, to, &PlanOptions::default())
+                .await
+                .operations
+                .len()
         };
         assert!(total > 10, "a real plan: {total} operations");
         for k in 0..=total {
@@ -264,14 +291,21 @@ async fn an_apply_killed_at_any_operation_boundary_converges_on_the_next() {
                 ..ApplyOptions::default()
             };
             let _ = apply_with(&e, to, killed).await;
-            let next = apply(&e, to).await.report.expect("the next apply converges");
+            let next = apply(&e, to)
+                .await
+                .report
+                .expect("the next apply converges");
             assert!(
                 next.failures().next().is_none(),
                 "killed after {k}: {:?}",
                 next.outcomes
             );
             let left = plan_of(&e, to, &PlanOptions::default()).await;
-            assert!(left.is_empty(), "killed after {k}: still to do {:?}", left.changes);
+            assert!(
+                left.is_empty(),
+                "killed after {k}: still to do {:?}",
+                left.changes
+            );
             assert!(
                 !e.container_names().iter().any(|n| n.ends_with(".prev")),
                 "killed after {k}: {:?}",
@@ -310,15 +344,29 @@ async fn prune_removes_only_managed_objects_of_the_project_and_keeps_volumes() {
         .report
         .expect("converges");
     assert!(report.failures().next().is_none(), "{:?}", report.outcomes);
-    assert!(e.container("web").is_none(), "the undeclared service is pruned");
-    assert!(e.container("web-by-hand").is_some(), "a foreign container is never touched");
-    assert_eq!(e.volume_names(), vec!["data"], "volumes stay without --prune-volumes");
+    assert!(
+        e.container("web").is_none(),
+        "the undeclared service is pruned"
+    );
+    assert!(
+        e.container("web-by-hand").is_some(),
+        "a foreign container is never touched"
+    );
+    assert_eq!(
+        e.volume_names(),
+        vec!["data"],
+        "volumes stay without --prune-volumes"
+    );
     // An empty desired set is never pruned against: everything would go.
     let empty = plan_of(&e, "", &prune.plan).await;
     assert!(empty.changes.is_empty(), "{empty:?}");
     e.clear_calls();
     let refused = apply_with(&e, "", prune).await.report;
-    assert!(matches!(refused, Err(ApplyError::EmptyPrune)), "{:?}", refused.map(|r| r.outcomes));
+    assert!(
+        matches!(refused, Err(ApplyError::EmptyPrune)),
+        "{:?}",
+        refused.map(|r| r.outcomes)
+    );
     assert!(e.mutations().is_empty(), "{:?}", e.mutations());
 }
 
@@ -328,7 +376,9 @@ async fn a_conflict_blocks_the_whole_apply_before_any_write() {
     e.add_foreign_container("api");
     e.clear_calls();
     let run = apply(&e, SYSTEM).await;
-    assert!(matches!(run.report, Err(ApplyError::Blocked(ref why)) if why.contains("ownership label")));
+    assert!(
+        matches!(run.report, Err(ApplyError::Blocked(ref why)) if why.contains("ownership label"))
+    );
     assert!(e.mutations().is_empty(), "{:?}", e.mutations());
     let plan = plan_of(&e, SYSTEM, &PlanOptions::default()).await;
     assert_eq!(plan.exit_code(), 1);
@@ -344,10 +394,20 @@ async fn an_interrupted_recreate_is_planned_as_recovery_first() {
     let plan = plan_of(&e, SYSTEM, &PlanOptions::default()).await;
     assert_eq!(plan.first_stage(), Some(Stage::Recover));
     let restore = plan.changes.iter().find(|c| c.action == Action::Restore);
-    assert!(restore.is_some_and(|c| c.name == "api"), "{:?}", plan.changes);
+    assert!(
+        restore.is_some_and(|c| c.name == "api"),
+        "{:?}",
+        plan.changes
+    );
     // Planned against the engine as recovery leaves it: start api, not create it.
-    assert!(plan.changes.iter().any(|c| c.name == "api" && c.action == Action::Start));
+    assert!(plan
+        .changes
+        .iter()
+        .any(|c| c.name == "api" && c.action == Action::Start));
     apply(&e, SYSTEM).await.report.expect("converges");
     assert!(e.container("api.prev").is_none());
-    assert_eq!(e.container("api").and_then(|c| c.state), Some(crate::observed::RunState::Running));
+    assert_eq!(
+        e.container("api").and_then(|c| c.state),
+        Some(crate::observed::RunState::Running)
+    );
 }

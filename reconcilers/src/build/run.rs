@@ -93,5 +93,7 @@ impl Builder for ImageBuilder<'_> {
 /// The registry host of a reference; Docker Hub when it names none.
 pub fn registry_of(reference: &str) -> String {
     use desired_state::model::{registry_host, DEFAULT_REGISTRY};
-    registry_host(reference).unwrap_or(DEFAULT_REGISTRY).to_string()
+    registry_host(reference)
+        .unwrap_or(DEFAULT_REGISTRY)
+        .to_string()
 }

@@ -5,7 +5,7 @@
 //! the executor and the run loop is testable without a daemon.
 
 use super::{BuildEvent, BuildFailure, BuildRequest, Credentials, EngineError, EngineEvent};
-use crate::observed::{Observed, ObserveScope, ObservedContainer};
+use crate::observed::{ObserveScope, Observed, ObservedContainer};
 use crate::render::{ContainerSpec, NetworkPlanSpec, RenderedAttachment, VolumePlanSpec};
 use futures_util::stream::BoxStream;
 use std::collections::BTreeMap;
@@ -31,14 +31,20 @@ pub trait EngineApi: Send + Sync {
     /// Creates `name` from `spec`, attached to the first declared network only
     /// (API 1.41 attaches one at create); the rest are separate connects.
     /// A name that exists is a `Conflict`.
-    async fn create_container(&self, spec: &ContainerSpec, name: &str)
-        -> Result<String, EngineError>;
+    async fn create_container(
+        &self,
+        spec: &ContainerSpec,
+        name: &str,
+    ) -> Result<String, EngineError>;
 
     async fn start_container(&self, name: &str) -> Result<(), EngineError>;
 
     /// Stopping a stopped container succeeds.
-    async fn stop_container(&self, name: &str, grace_seconds: Option<i64>)
-        -> Result<(), EngineError>;
+    async fn stop_container(
+        &self,
+        name: &str,
+        grace_seconds: Option<i64>,
+    ) -> Result<(), EngineError>;
 
     /// Force-removes; a missing container is not an error. Named volumes stay.
     async fn remove_container(&self, name: &str) -> Result<(), EngineError>;
@@ -52,8 +58,7 @@ pub trait EngineApi: Send + Sync {
         attachment: &RenderedAttachment,
     ) -> Result<(), EngineError>;
 
-    async fn disconnect_network(&self, container: &str, network: &str)
-        -> Result<(), EngineError>;
+    async fn disconnect_network(&self, container: &str, network: &str) -> Result<(), EngineError>;
 
     async fn create_network(&self, network: &NetworkPlanSpec) -> Result<(), EngineError>;
 
@@ -67,8 +72,10 @@ pub trait EngineApi: Send + Sync {
     async fn remove_volume(&self, name: &str) -> Result<(), EngineError>;
 
     /// The volume's labels; None when it does not exist.
-    async fn volume_labels(&self, name: &str)
-        -> Result<Option<BTreeMap<String, String>>, EngineError>;
+    async fn volume_labels(
+        &self,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, EngineError>;
 
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError>;
 

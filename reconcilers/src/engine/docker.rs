@@ -2,7 +2,9 @@
 //! bollard calls.
 
 use super::api::{BuildProgress, EngineApi};
-use super::{BuildFailure, BuildRequest, Credentials, Engine, EngineError, EngineEvent, ObserveScope};
+use super::{
+    BuildFailure, BuildRequest, Credentials, Engine, EngineError, EngineEvent, ObserveScope,
+};
 use crate::observed::{Observed, ObservedContainer};
 use crate::render::{ContainerSpec, NetworkPlanSpec, RenderedAttachment, VolumePlanSpec};
 use futures_util::stream::{BoxStream, StreamExt};

@@ -14,13 +14,13 @@ mod observe;
 mod transport;
 mod watch;
 
+pub use crate::observed::ObserveScope;
 pub use crate::render::VolumePlanSpec;
 pub use api::{BuildProgress, EngineApi};
 pub use build::{BuildEvent, BuildFailure, BuildRequest};
 pub use events::{EngineEvent, EventObject};
 pub use host::{HostInfo, ImageSource};
 pub use images::{split_tag, Credentials};
-pub use crate::observed::ObserveScope;
 
 use crate::remote::{SshLink, SshOptions, SshTarget};
 use bollard::Docker;

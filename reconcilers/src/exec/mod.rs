@@ -37,7 +37,11 @@ pub trait Builder: Send + Sync {
 pub struct NoBuilds;
 
 impl Builder for NoBuilds {
-    fn build<'a>(&'a self, _: &'a dyn EngineApi, image: &'a str) -> BoxFuture<'a, Result<(), String>> {
+    fn build<'a>(
+        &'a self,
+        _: &'a dyn EngineApi,
+        image: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move { Err(format!("this command does not build {image}")) })
     }
 }
@@ -107,7 +111,8 @@ pub async fn execute(
                 calls_in_flight += usize::from(is_call);
                 status.insert(op.id, OpStatus::NotRun);
                 let change = &changes[op.change];
-                ctx.progress.step(change.kind, &change.name, &running_text(&op.op));
+                ctx.progress
+                    .step(change.kind, &change.name, &running_text(&op.op));
                 let span = tracing::debug_span!("operation", id = %op.id, op = op.op.verb());
                 running.push(async move { (op, run(ctx, &op.op).await) }.instrument(span));
             }
@@ -157,10 +162,12 @@ fn ready<'a>(
             None => true,
             Some(watched) => {
                 let settled = watched.iter().all(|w| {
-                    !by_id.contains_key(w)
-                        || status.get(w).is_some_and(|s| s != &OpStatus::NotRun)
+                    !by_id.contains_key(w) || status.get(w).is_some_and(|s| s != &OpStatus::NotRun)
                 });
-                settled && watched.iter().any(|w| matches!(status.get(w), Some(OpStatus::Failed(_))))
+                settled
+                    && watched
+                        .iter()
+                        .any(|w| matches!(status.get(w), Some(OpStatus::Failed(_))))
             }
         })
         .copied()
@@ -179,8 +186,7 @@ fn settle_blocked(
         for o in by_id.values().filter(|o| !status.contains_key(&o.id)) {
             if let Some(watched) = &o.rollback_of {
                 let all_done = watched.iter().all(|w| {
-                    !by_id.contains_key(w)
-                        || status.get(w).is_some_and(|s| s != &OpStatus::NotRun)
+                    !by_id.contains_key(w) || status.get(w).is_some_and(|s| s != &OpStatus::NotRun)
                 });
                 let any_failed = watched
                     .iter()
@@ -241,7 +247,9 @@ async fn run(ctx: &ExecContext<'_>, op: &Op) -> Result<(), String> {
         Op::RemoveNetwork { name } => text(e.remove_network(name).await),
         Op::CreateVolume(v) => text(e.create_volume(v).await),
         Op::RemoveVolume { name } => text(e.remove_volume(name).await),
-        Op::CreateContainer { name, spec } => text(e.create_container(spec, name).await.map(|_| ())),
+        Op::CreateContainer { name, spec } => {
+            text(e.create_container(spec, name).await.map(|_| ()))
+        }
         Op::StartContainer { name } => text(e.start_container(name).await),
         Op::StopContainer {
             name,

@@ -90,8 +90,8 @@ fn judge(c: &Change, ops: &[&Operation], status: &BTreeMap<OpId, OpStatus>) -> O
         _ => None,
     });
     if let Some(why) = first_problem {
-        let rolled_back = !rollback.is_empty()
-            && rollback.iter().all(|o| get(o) == OpStatus::Succeeded);
+        let rolled_back =
+            !rollback.is_empty() && rollback.iter().all(|o| get(o) == OpStatus::Succeeded);
         return if rolled_back {
             Outcome::RolledBack(why)
         } else {

@@ -62,7 +62,6 @@ pub async fn until(
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

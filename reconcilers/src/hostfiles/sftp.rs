@@ -1,7 +1,7 @@
 //! Host files over SFTP, on a channel of the engine's own SSH connection.
 
-use crate::remote::{error_chain, SshError, SshLink};
 use super::{temp_name, FilesError, FilesFuture, HostFile, HostFiles};
+use crate::remote::{error_chain, SshError, SshLink};
 use openssh_sftp_client::fs::Fs;
 use openssh_sftp_client::metadata::Permissions;
 use openssh_sftp_client::{Sftp, SftpOptions};

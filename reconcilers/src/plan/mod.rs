@@ -9,7 +9,7 @@ mod recover;
 mod select;
 
 pub use infra::plan_delete;
-pub use ops::{OpId, Op, Operation, Stage};
+pub use ops::{Op, OpId, Operation, Stage};
 pub use order::dependency_waves;
 pub use select::selected;
 
@@ -138,9 +138,7 @@ impl fmt::Display for Reason {
             Reason::ImageMissing => f.write_str("image not present on the engine"),
             Reason::BuildInputsChanged => f.write_str("build context changed"),
             Reason::NetworkConfigChanged => f.write_str("network settings changed"),
-            Reason::InterruptedRecreate => {
-                f.write_str("left by an interrupted recreate")
-            }
+            Reason::InterruptedRecreate => f.write_str("left by an interrupted recreate"),
         }
     }
 }

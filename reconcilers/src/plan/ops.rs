@@ -30,24 +30,58 @@ impl fmt::Display for OpId {
 /// One engine call, or one wait.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    Build { reference: String },
-    Pull { reference: String },
+    Build {
+        reference: String,
+    },
+    Pull {
+        reference: String,
+    },
     CreateNetwork(NetworkPlanSpec),
-    RemoveNetwork { name: String },
+    RemoveNetwork {
+        name: String,
+    },
     CreateVolume(VolumePlanSpec),
-    RemoveVolume { name: String },
-    CreateContainer { name: String, spec: Box<ContainerSpec> },
-    StartContainer { name: String },
-    StopContainer { name: String, grace_seconds: Option<i64> },
-    RenameContainer { from: String, to: String },
-    RemoveContainer { name: String },
-    ConnectNetwork { container: String, attachment: RenderedAttachment },
-    DisconnectNetwork { container: String, network: String },
+    RemoveVolume {
+        name: String,
+    },
+    CreateContainer {
+        name: String,
+        spec: Box<ContainerSpec>,
+    },
+    StartContainer {
+        name: String,
+    },
+    StopContainer {
+        name: String,
+        grace_seconds: Option<i64>,
+    },
+    RenameContainer {
+        from: String,
+        to: String,
+    },
+    RemoveContainer {
+        name: String,
+    },
+    ConnectNetwork {
+        container: String,
+        attachment: RenderedAttachment,
+    },
+    DisconnectNetwork {
+        container: String,
+        network: String,
+    },
     /// The container did what it is for: healthy (or running, without a
     /// healthcheck) for a Service, exited 0 for a Job.
-    WaitReady { container: String, condition: Condition },
+    WaitReady {
+        container: String,
+        condition: Condition,
+    },
     /// A `dependsOn` condition holds before the dependent is touched.
-    WaitDependency { dependency: String, container: String, condition: Condition },
+    WaitDependency {
+        dependency: String,
+        container: String,
+        condition: Condition,
+    },
 }
 
 impl Op {
@@ -77,7 +111,6 @@ impl Op {
         matches!(self, Op::WaitReady { .. } | Op::WaitDependency { .. })
     }
 }
-
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -340,10 +373,7 @@ fn dependency_gates(
     done: &BTreeMap<&str, OpId>,
     object_name: &dyn Fn(&str) -> String,
 ) -> Vec<OpId> {
-    let Some(w) = desired
-        .get(c.kind, &c.name)
-        .and_then(|r| r.spec.workload())
-    else {
+    let Some(w) = desired.get(c.kind, &c.name).and_then(|r| r.spec.workload()) else {
         return Vec::new();
     };
     w.depends_on
@@ -393,10 +423,7 @@ fn bring_up(g: &mut Graph, spec: &ContainerSpec, after: Vec<OpId>, infra: &Infra
             vec![create],
         ));
     }
-    let start = g.push(
-        Op::StartContainer { name: name.clone() },
-        steps.clone(),
-    );
+    let start = g.push(Op::StartContainer { name: name.clone() }, steps.clone());
     steps.push(start);
     steps.push(g.push(
         Op::WaitReady {
@@ -418,7 +445,9 @@ fn workload(
 ) -> OpId {
     let name = spec.name.clone();
     match c.action {
-        Action::Create => *bring_up(g, spec, entry, infra).last().expect("bring_up returns its steps"),
+        Action::Create => *bring_up(g, spec, entry, infra)
+            .last()
+            .expect("bring_up returns its steps"),
         Action::Start => {
             let start = g.push(Op::StartContainer { name: name.clone() }, entry);
             g.push(
@@ -460,11 +489,19 @@ fn workload(
         ),
         Action::Recreate if spec.kind == Kind::Job => {
             let removed = g.push(Op::RemoveContainer { name }, entry);
-            *bring_up(g, spec, vec![removed], infra).last().expect("bring_up returns its steps")
+            *bring_up(g, spec, vec![removed], infra)
+                .last()
+                .expect("bring_up returns its steps")
         }
         Action::Recreate => recreate_service(g, spec, entry, infra),
         // Other actions on containers are not planned.
-        _ => g.push(Op::WaitReady { container: name, condition: Condition::Started }, entry),
+        _ => g.push(
+            Op::WaitReady {
+                container: name,
+                condition: Condition::Started,
+            },
+            entry,
+        ),
     }
 }
 
@@ -489,7 +526,11 @@ fn recreate_service(g: &mut Graph, spec: &ContainerSpec, entry: Vec<OpId>, infra
     let attempt = bring_up(g, spec, vec![park], infra);
     let ready = *attempt.last().expect("bring_up returns its steps");
     let watched = Some(attempt);
-    let drop_new = g.push_full(Op::RemoveContainer { name: name.clone() }, vec![], watched.clone());
+    let drop_new = g.push_full(
+        Op::RemoveContainer { name: name.clone() },
+        vec![],
+        watched.clone(),
+    );
     let restore = g.push_full(
         Op::RenameContainer {
             from: prev.clone(),
@@ -500,4 +541,177 @@ fn recreate_service(g: &mut Graph, spec: &ContainerSpec, entry: Vec<OpId>, infra
     );
     g.push_full(Op::StartContainer { name }, vec![restore], watched);
     g.push(Op::RemoveContainer { name: prev }, vec![ready])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineApi;
+    use crate::observed::Observed;
+    use crate::plan::{plan, plan_delete, PlanOptions};
+    use crate::testing::{desired, inputs, FakeEngine};
+
+    const TWO: &str = r#"
+apiVersion: lucid/v1alpha1
+kind: Network
+metadata: {name: net}
+---
+apiVersion: lucid/v1alpha1
+kind: Network
+metadata: {name: back}
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {name: db}
+spec:
+  image: db:1
+  env: {V: "1"}
+  networks: [{name: net}, {name: back}]
+  healthcheck: {test: [CMD, probe]}
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {name: api}
+spec:
+  image: db:1
+  networks: [{name: net}]
+  dependsOn: [{name: db, condition: healthy}]
+"#;
+
+    fn verbs(ops: &[&Operation]) -> Vec<String> {
+        ops.iter().map(|o| o.op.to_string()).collect()
+    }
+
+    async fn converged() -> (FakeEngine, Observed) {
+        let e = FakeEngine::new();
+        e.add_image("db:1");
+        let state = desired(TWO);
+        let i = inputs();
+        let empty = e.observe(&Default::default()).await.expect("observe");
+        for o in plan(&state, &empty, &i, &PlanOptions::default()).operations {
+            match &o.op {
+                Op::CreateNetwork(n) => e.create_network(n).await.expect("network"),
+                Op::CreateContainer { name, spec } => {
+                    e.create_container(spec, name).await.expect("create");
+                }
+                Op::ConnectNetwork {
+                    container,
+                    attachment,
+                } => e
+                    .connect_network(container, attachment)
+                    .await
+                    .expect("connect"),
+                Op::StartContainer { name } => e.start_container(name).await.expect("start"),
+                _ => {}
+            }
+        }
+        let observed = e.observe(&Default::default()).await.expect("observe");
+        (e, observed)
+    }
+
+    #[tokio::test]
+    async fn a_recreate_is_stop_park_bring_up_drop_with_a_watched_rollback() {
+        let (_, observed) = converged().await;
+        let p = plan(
+            &desired(&TWO.replace("V: \"1\"", "V: \"2\"")),
+            &observed,
+            &inputs(),
+            &PlanOptions::default(),
+        );
+        let i = p
+            .changes
+            .iter()
+            .position(|c| c.name == "db")
+            .expect("db changes");
+        let ops: Vec<&Operation> = p.operations_of(i).collect();
+        assert_eq!(
+            verbs(&ops),
+            [
+                "stop container db",
+                "rename container db to db.prev",
+                "create container db from db:1",
+                "connect db to back",
+                "start container db",
+                "wait until db is healthy",
+                "remove container db",
+                "rename container db.prev to db",
+                "start container db",
+                "remove container db.prev",
+            ]
+        );
+        let watched = ops[6]
+            .rollback_of
+            .clone()
+            .expect("the rollback watches the new container's steps");
+        assert_eq!(watched, vec![ops[2].id, ops[3].id, ops[4].id, ops[5].id]);
+        assert!(ops[9].rollback_of.is_none() && ops[9].after == vec![ops[5].id]);
+        // api is not changed, so nothing of it is planned.
+        assert!(
+            p.changes.iter().all(|c| c.name != "api"),
+            "{:?}",
+            p.changes
+                .iter()
+                .filter(|c| c.name == "api")
+                .map(|c| (c.action, c.reasons.clone(), c.fields.clone()))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[tokio::test]
+    async fn dependents_wait_for_the_dependency_s_last_step() {
+        let p = plan(
+            &desired(TWO),
+            &Observed::default(),
+            &inputs(),
+            &PlanOptions::default(),
+        );
+        let of = |name: &str| {
+            let i = p
+                .changes
+                .iter()
+                .position(|c| c.name == name)
+                .expect("a change");
+            p.operations_of(i).collect::<Vec<_>>()
+        };
+        let db = of("db");
+        let api = of("api");
+        assert!(matches!(api[0].op, Op::WaitDependency { .. }));
+        assert_eq!(api[0].after, vec![db.last().expect("ops").id]);
+        assert!(
+            api[1].after.contains(&api[0].id),
+            "create waits for the gate"
+        );
+        // The create of db comes after both networks it joins are created.
+        let nets: Vec<OpId> = p
+            .operations
+            .iter()
+            .filter(|o| matches!(o.op, Op::CreateNetwork(_)))
+            .map(|o| o.id)
+            .collect();
+        assert!(
+            nets.iter().all(|n| db[0].after.contains(n)),
+            "{:?}",
+            db[0].after
+        );
+    }
+
+    #[tokio::test]
+    async fn removals_run_one_container_at_a_time_then_the_networks() {
+        let (_, observed) = converged().await;
+        let p = plan_delete(&desired(TWO), &observed, &inputs(), false);
+        let containers: Vec<&Operation> = p
+            .operations
+            .iter()
+            .filter(|o| matches!(o.op, Op::RemoveContainer { .. }))
+            .collect();
+        assert_eq!(containers.len(), 2);
+        assert!(containers[0].after.is_empty() && containers[1].after == vec![containers[0].id]);
+        for n in p
+            .operations
+            .iter()
+            .filter(|o| matches!(o.op, Op::RemoveNetwork { .. }))
+        {
+            assert_eq!(n.after, vec![containers[0].id, containers[1].id]);
+        }
+    }
 }

@@ -25,7 +25,11 @@ pub(super) fn plan_recovery(observed: &Observed, inputs: &Inputs, out: &mut Plan
         out.changes.push(Change {
             kind: kind_of(c),
             name: resource,
-            action: if restore { Action::Restore } else { Action::Remove },
+            action: if restore {
+                Action::Restore
+            } else {
+                Action::Remove
+            },
             reasons: vec![Reason::InterruptedRecreate],
             fields: Vec::new(),
             network: None,

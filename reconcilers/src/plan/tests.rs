@@ -522,3 +522,53 @@ fn secret_env_values_render_as_secret() {
     ));
     assert!(!spec.labels.values().any(|v| v.contains("s3cret")));
 }
+
+#[test]
+fn volume_driver_opts_are_created_and_a_difference_is_a_conflict_never_a_recreate() {
+    let text = format!(
+        "{BASE}---\napiVersion: lucid/v1alpha1\nkind: Volume\nmetadata: {{name: scratch}}\nspec: {{driverOpts: {{type: tmpfs, device: tmpfs, o: size=16m}}}}\n"
+    );
+    let d = desired(&text);
+    let i = inputs();
+    let mut o = converged(&d, &i);
+    o.volumes.retain(|v| v.name != "scratch");
+    let p = run(&d, &o, &i);
+    let create = p
+        .changes
+        .iter()
+        .find(|c| c.name == "scratch")
+        .expect("scratch is created");
+    let Target::Volume(v) = &create.target else {
+        panic!("{create:?}");
+    };
+    assert_eq!(v.driver_opts.get("o").map(String::as_str), Some("size=16m"));
+    assert!(
+        v.labels.contains_key(crate::labels::SPEC_HASH),
+        "the options are in the volume's hash"
+    );
+    let mut drifted = converged(&d, &i);
+    for vol in drifted.volumes.iter_mut().filter(|v| v.name == "scratch") {
+        vol.driver_opts = BTreeMap::from([
+            ("type".into(), "tmpfs".into()),
+            ("device".into(), "tmpfs".into()),
+            ("o".into(), "size=8m".into()),
+        ]);
+    }
+    let p = run(&d, &drifted, &i);
+    assert!(
+        p.changes.iter().all(|c| c.name != "scratch"),
+        "{:?}",
+        p.changes
+    );
+    let conflict = p
+        .conflicts
+        .iter()
+        .find(|c| c.name == "scratch")
+        .expect("a conflict");
+    assert!(
+        conflict.message.contains("size=8m") && conflict.message.contains("never recreated"),
+        "{}",
+        conflict.message
+    );
+    assert_eq!(p.exit_code(), 1);
+}

@@ -10,7 +10,6 @@ pub use link::SshLink;
 use std::path::PathBuf;
 use std::time::Duration;
 
-
 pub const DEFAULT_REMOTE_SOCKET: &str = "/var/run/docker.sock";
 
 /// `ssh://[user@]host[:port]`.

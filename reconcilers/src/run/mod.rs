@@ -26,11 +26,11 @@ pub use triggers::{
     TriggerSender,
 };
 
-use crate::hostfiles::HostFiles;
 use crate::apply::lock::EngineLock;
 use crate::apply::{converge, describe, ApplyOptions, Outcome, Progress, Report};
 use crate::build::ImageBuilder;
 use crate::engine::{BuildEvent, EngineApi};
+use crate::hostfiles::HostFiles;
 use crate::observed::{Health, Observed, RunState};
 use crate::plan::PlanOptions;
 use desired_state::model::{Kind, Spec};
@@ -223,7 +223,8 @@ impl<'a> Controller<'a> {
             tracing::info!("pass: {} change(s)", report.outcomes.len());
         }
         self.account(&loaded.state, &report.outcomes);
-        self.refresh_status(&loaded.state, &loaded.inputs, &report).await;
+        self.refresh_status(&loaded.state, &loaded.inputs, &report)
+            .await;
         self.first_pass_done = true;
         let failure = report
             .failures()
@@ -258,7 +259,11 @@ impl<'a> Controller<'a> {
                 Outcome::Created if *kind == Kind::Volume && self.known_volumes.contains(name) => {
                     tracing::error!("DATA LOSS: Volume/{name} was removed outside lucidctl and has been recreated EMPTY; its data is gone");
                 }
-                Outcome::Started | Outcome::Recreated if *kind == Kind::Service => {
+                // Only a start after the container stopped or died is a crash
+                // restart; a recreate for a changed spec or a container removed
+                // by hand is not (counting those held a service whose file was
+                // edited five times in ten minutes).
+                Outcome::Started if *kind == Kind::Service => {
                     if let Some(hold) = self.crash_loops.record_restart(name, Instant::now()) {
                         tracing::error!(
                             "Service/{name} is crash-looping ({CRASH_LIMIT} restarts in {}s); holding it for {}s",
@@ -322,9 +327,8 @@ pub fn resource_statuses(
             let present = match r.kind() {
                 Kind::Network => observed.is_some_and(|o| o.network(&object).is_some()),
                 Kind::Volume => observed.is_some_and(|o| o.volume(&object).is_some()),
-                Kind::Job => container.is_some_and(|c| {
-                    c.exit_code == Some(0) && c.state == Some(RunState::Exited)
-                }),
+                Kind::Job => container
+                    .is_some_and(|c| c.exit_code == Some(0) && c.state == Some(RunState::Exited)),
                 _ => container.is_some_and(|c| {
                     c.state == Some(RunState::Running) && c.health != Some(Health::Unhealthy)
                 }),

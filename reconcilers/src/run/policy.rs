@@ -76,7 +76,8 @@ impl ErrorPolicy {
             .saturating_mul(1u32 << self.failures.min(20))
             .min(self.max);
         self.failures = self.failures.saturating_add(1);
-        base.mul_f64(1.0 + 0.2 * jitter.clamp(0.0, 1.0)).min(self.max)
+        base.mul_f64(1.0 + 0.2 * jitter.clamp(0.0, 1.0))
+            .min(self.max)
     }
 }
 
@@ -94,17 +95,26 @@ mod tests {
         let first = c.record_restart("web", t0 + Duration::from_secs(4));
         assert_eq!(first, Some(Duration::from_secs(60)));
         assert!(c.held_at(t0 + Duration::from_secs(5)).contains("web"));
-        assert!(!c.held_at(t0 + Duration::from_secs(65)).contains("web"), "the hold runs out");
+        assert!(
+            !c.held_at(t0 + Duration::from_secs(65)).contains("web"),
+            "the hold runs out"
+        );
         let later = t0 + Duration::from_secs(100);
         for i in 0..4 {
-            assert_eq!(c.record_restart("web", later + Duration::from_secs(i)), None);
+            assert_eq!(
+                c.record_restart("web", later + Duration::from_secs(i)),
+                None
+            );
         }
         assert_eq!(
             c.record_restart("web", later + Duration::from_secs(4)),
             Some(Duration::from_secs(120)),
             "the second hold is twice as long"
         );
-        assert!(c.held_at(later).contains("web") || c.held_at(later + Duration::from_secs(5)).contains("web"));
+        assert!(
+            c.held_at(later).contains("web")
+                || c.held_at(later + Duration::from_secs(5)).contains("web")
+        );
     }
 
     #[test]
@@ -112,7 +122,11 @@ mod tests {
         let mut c = CrashLoops::default();
         let t0 = Instant::now();
         for i in 0..10u64 {
-            assert_eq!(c.record_restart("db", t0 + CRASH_WINDOW / 3 * i as u32), None, "restart {i}");
+            assert_eq!(
+                c.record_restart("db", t0 + CRASH_WINDOW / 3 * i as u32),
+                None,
+                "restart {i}"
+            );
         }
         assert!(c.held_at(t0 + CRASH_WINDOW * 3).is_empty());
     }
@@ -127,6 +141,10 @@ mod tests {
         assert_eq!(delays[9], Duration::from_secs(60));
         assert!(p.failed(0.99) <= Duration::from_secs(60));
         p.succeeded();
-        assert_eq!(p.failed(0.5), Duration::from_millis(550), "back to the minimum, plus 10% jitter");
+        assert_eq!(
+            p.failed(0.5),
+            Duration::from_millis(550),
+            "back to the minimum, plus 10% jitter"
+        );
     }
 }

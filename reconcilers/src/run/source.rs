@@ -1,7 +1,7 @@
 //! Where the loop reads the desired state from: files, or a git repository.
 
 use super::git::GitSource;
-use crate::context::{load, Loaded, LoadError, Target};
+use crate::context::{load, LoadError, Loaded, Target};
 use desired_state::LoadOptions;
 use std::path::PathBuf;
 
@@ -69,7 +69,11 @@ impl DesiredSource for GitRepoSource {
             self.last = Some(commit.clone());
         }
         let options = LoadOptions {
-            paths: self.paths.iter().map(|p| self.git.checkout.join(p)).collect(),
+            paths: self
+                .paths
+                .iter()
+                .map(|p| self.git.checkout.join(p))
+                .collect(),
             recursive: self.recursive,
             root: Some(self.git.checkout.clone()),
         };

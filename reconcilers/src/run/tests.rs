@@ -115,13 +115,21 @@ fn start(
 
 impl Harness {
     fn passes(&self) -> u64 {
-        self.status.lock().map(|s| s.metrics.reconciles).unwrap_or(0)
+        self.status
+            .lock()
+            .map(|s| s.metrics.reconciles)
+            .unwrap_or(0)
     }
 
     async fn until(&self, what: &str, ok: impl Fn(&Harness) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(5);
         while !ok(self) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; passes {}, calls {:?}", self.passes(), self.engine.mutations());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; passes {}, calls {:?}",
+                self.passes(),
+                self.engine.mutations()
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -145,7 +153,10 @@ impl Harness {
 async fn every_kind_of_trigger_leads_to_a_pass() {
     let h = start(shared(V1), None, None);
     h.tx.send(Trigger::Start).await;
-    h.until("the first pass", |h| h.passes() >= 1 && h.greeting().is_some()).await;
+    h.until("the first pass", |h| {
+        h.passes() >= 1 && h.greeting().is_some()
+    })
+    .await;
     for t in [
         Trigger::Resync,
         Trigger::Files,
@@ -156,7 +167,8 @@ async fn every_kind_of_trigger_leads_to_a_pass() {
     ] {
         let before = h.passes();
         h.tx.send(t.clone()).await;
-        h.until(&format!("a pass after {t:?}"), |h| h.passes() > before).await;
+        h.until(&format!("a pass after {t:?}"), |h| h.passes() > before)
+            .await;
     }
     h.stop().await;
 }
@@ -166,7 +178,13 @@ async fn every_kind_of_trigger_leads_to_a_pass() {
 /// of a pass; each must be applied by a later pass.
 #[tokio::test]
 async fn an_edit_arriving_at_any_point_of_a_pass_is_applied() {
-    for at in [Phase::Started, Phase::Loaded, Phase::Locked, Phase::Converged, Phase::Finished] {
+    for at in [
+        Phase::Started,
+        Phase::Loaded,
+        Phase::Locked,
+        Phase::Converged,
+        Phase::Finished,
+    ] {
         let (tx, queue) = channel();
         let text = shared(V1);
         let fired = Arc::new(Mutex::new(false));
@@ -188,7 +206,10 @@ async fn an_edit_arriving_at_any_point_of_a_pass_is_applied() {
         })
         .await;
         if at != Phase::Started {
-            assert!(h.passes() >= 2, "a second pass applied the edit made at {at:?}");
+            assert!(
+                h.passes() >= 2,
+                "a second pass applied the edit made at {at:?}"
+            );
         }
         h.stop().await;
     }
@@ -202,10 +223,17 @@ async fn a_container_removed_by_hand_is_recreated_from_the_engine_event() {
     let before = h.engine.container("web").map(|c| c.id);
     h.engine.remove_by_hand("web");
     h.until("web to be recreated", |h| {
-        h.engine.container("web").map(|c| c.id).is_some_and(|id| Some(id) != before)
+        h.engine
+            .container("web")
+            .map(|c| c.id)
+            .is_some_and(|id| Some(id) != before)
     })
     .await;
-    let repairs = h.status.lock().map(|s| s.metrics.drift_repairs.clone()).unwrap_or_default();
+    let repairs = h
+        .status
+        .lock()
+        .map(|s| s.metrics.drift_repairs.clone())
+        .unwrap_or_default();
     assert_eq!(repairs.get("Service"), Some(&1), "{repairs:?}");
     h.stop().await;
 }
@@ -229,10 +257,12 @@ async fn a_service_restarted_five_times_is_held_as_crash_looping() {
                 .any(|r| r.name == "web" && r.state == Readiness::CrashLooping)
         })
     };
-    h.until("web to be shown as crash-looping", |h| held(h)).await;
+    h.until("web to be shown as crash-looping", |h| held(h))
+        .await;
     let passes = h.passes();
     h.engine.stop_by_hand("web");
-    h.until("a pass after the sixth crash", |h| h.passes() > passes).await;
+    h.until("a pass after the sixth crash", |h| h.passes() > passes)
+        .await;
     assert!(!running(&h), "a held service is not restarted");
     h.stop().await;
 }
@@ -248,14 +278,31 @@ async fn broken_input_changes_nothing_and_is_reported() {
     h.tx.send(Trigger::Files).await;
     h.until("a failed pass", |h| h.passes() > before).await;
     let error = h.status.lock().ok().and_then(|s| s.last_error.clone());
-    assert!(error.as_deref().is_some_and(|e| e.contains("invalid desired state")), "{error:?}");
-    assert!(h.engine.mutations().is_empty(), "{:?}", h.engine.mutations());
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("invalid desired state")),
+        "{error:?}"
+    );
+    assert!(
+        h.engine.mutations().is_empty(),
+        "{:?}",
+        h.engine.mutations()
+    );
     *h.text.lock().expect("lock") = String::new();
     let before = h.passes();
     h.tx.send(Trigger::Files).await;
-    h.until("a pass on the empty set", |h| h.passes() > before).await;
+    h.until("a pass on the empty set", |h| h.passes() > before)
+        .await;
     let error = h.status.lock().ok().and_then(|s| s.last_error.clone());
-    assert!(error.as_deref().is_some_and(|e| e.contains("empty")), "{error:?}");
-    assert!(h.engine.mutations().is_empty(), "{:?}", h.engine.mutations());
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("empty")),
+        "{error:?}"
+    );
+    assert!(
+        h.engine.mutations().is_empty(),
+        "{:?}",
+        h.engine.mutations()
+    );
     h.stop().await;
 }

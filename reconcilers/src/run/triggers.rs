@@ -122,12 +122,17 @@ pub fn spawn_engine_events(
                     healthy = true;
                     delay = Duration::from_millis(250);
                 }
-                if wakes(&ev) && !tx.send(Trigger::Engine(format!("{} {}", ev.action, ev.name))).await {
+                if wakes(&ev)
+                    && !tx
+                        .send(Trigger::Engine(format!("{} {}", ev.action, ev.name)))
+                        .await
+                {
                     return;
                 }
             }
             if let Ok(mut s) = status.lock() {
-                s.disconnected_since.get_or_insert_with(super::status::now_rfc3339);
+                s.disconnected_since
+                    .get_or_insert_with(super::status::now_rfc3339);
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(10));
@@ -200,13 +205,43 @@ mod tests {
     #[test]
     fn only_drift_on_our_objects_wakes_the_loop() {
         assert!(wakes(&event(EventObject::Container, "die", "web", true)));
-        assert!(wakes(&event(EventObject::Container, "health_status: unhealthy", "web", true)));
-        assert!(!wakes(&event(EventObject::Container, "die", "theirs", false)));
-        assert!(!wakes(&event(EventObject::Container, "exec_start: probe", "web", true)));
+        assert!(wakes(&event(
+            EventObject::Container,
+            "health_status: unhealthy",
+            "web",
+            true
+        )));
+        assert!(!wakes(&event(
+            EventObject::Container,
+            "die",
+            "theirs",
+            false
+        )));
+        assert!(!wakes(&event(
+            EventObject::Container,
+            "exec_start: probe",
+            "web",
+            true
+        )));
         assert!(!wakes(&event(EventObject::Container, "start", "web", true)));
-        assert!(wakes(&event(EventObject::Network, "disconnect", "net", false)));
-        assert!(!wakes(&event(EventObject::Volume, "destroy", "lucidctl-lock-lucid", false)));
-        assert!(wakes(&event(EventObject::Volume, "destroy", "lucid-mongodb-data", false)));
+        assert!(wakes(&event(
+            EventObject::Network,
+            "disconnect",
+            "net",
+            false
+        )));
+        assert!(!wakes(&event(
+            EventObject::Volume,
+            "destroy",
+            "lucidctl-lock-lucid",
+            false
+        )));
+        assert!(wakes(&event(
+            EventObject::Volume,
+            "destroy",
+            "lucid-mongodb-data",
+            false
+        )));
         assert!(!wakes(&event(EventObject::Image, "delete", "x", false)));
     }
 
@@ -215,11 +250,20 @@ mod tests {
         let (tx, mut q) = channel();
         tx.send(Trigger::Files).await;
         tx.send(Trigger::Engine("die web".into())).await;
-        let batch = q.next_batch(Duration::from_millis(1)).await.expect("a batch");
-        assert_eq!(batch, vec![Trigger::Files, Trigger::Engine("die web".into())]);
+        let batch = q
+            .next_batch(Duration::from_millis(1))
+            .await
+            .expect("a batch");
+        assert_eq!(
+            batch,
+            vec![Trigger::Files, Trigger::Engine("die web".into())]
+        );
         // One that arrives "during the pass" is the next batch, never lost.
         tx.send(Trigger::Git).await;
-        let next = q.next_batch(Duration::from_millis(1)).await.expect("a batch");
+        let next = q
+            .next_batch(Duration::from_millis(1))
+            .await
+            .expect("a batch");
         assert_eq!(next, vec![Trigger::Git]);
     }
 }

@@ -10,7 +10,9 @@ use crate::engine::{
     EngineEvent, EventObject,
 };
 use crate::observed::*;
-use crate::render::{ContainerSpec, MountFrom, NetworkPlanSpec, RenderedAttachment, VolumePlanSpec};
+use crate::render::{
+    ContainerSpec, MountFrom, NetworkPlanSpec, RenderedAttachment, VolumePlanSpec,
+};
 use desired_state::model::Kind;
 use futures_util::stream::{BoxStream, StreamExt};
 use std::collections::BTreeMap;
@@ -85,7 +87,13 @@ impl FakeEngine {
         self.world.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn emit(&self, object: EventObject, action: &str, name: &str, labels: &BTreeMap<String, String>) {
+    fn emit(
+        &self,
+        object: EventObject,
+        action: &str,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) {
         let _ = self.events.send(EngineEvent {
             object,
             action: action.to_string(),
@@ -105,7 +113,11 @@ impl FakeEngine {
             });
         }
         w.calls.push(what.clone());
-        if let Some(i) = w.faults.iter().position(|(p, _)| what.starts_with(p.as_str())) {
+        if let Some(i) = w
+            .faults
+            .iter()
+            .position(|(p, _)| what.starts_with(p.as_str()))
+        {
             let (_, e) = w.faults.remove(i);
             return Err(e);
         }
@@ -157,7 +169,12 @@ impl FakeEngine {
     pub fn mutations(&self) -> Vec<String> {
         self.calls()
             .into_iter()
-            .filter(|c| !c.starts_with("observe") && !c.starts_with("inspect") && !c.starts_with("ping") && !c.starts_with("volume labels"))
+            .filter(|c| {
+                !c.starts_with("observe")
+                    && !c.starts_with("inspect")
+                    && !c.starts_with("ping")
+                    && !c.starts_with("volume labels")
+            })
             .collect()
     }
 
@@ -171,7 +188,10 @@ impl FakeEngine {
     }
 
     pub fn container(&self, name: &str) -> Option<ObservedContainer> {
-        self.world().containers.get(name).map(|c| c.observed.clone())
+        self.world()
+            .containers
+            .get(name)
+            .map(|c| c.observed.clone())
     }
 
     pub fn container_names(&self) -> Vec<String> {
@@ -269,7 +289,10 @@ fn observed_config(spec: &ContainerSpec) -> ObservedConfig {
         user: spec.user.clone(),
         working_dir: spec.working_dir.clone(),
         healthcheck_test: spec.healthcheck.as_ref().map(|h| h.test.clone()),
-        healthcheck_interval: spec.healthcheck.as_ref().and_then(|h| h.interval.map(|d| d.0)),
+        healthcheck_interval: spec
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.interval.map(|d| d.0)),
         ports: {
             let mut ports: Vec<ObservedPort> = spec
                 .ports
@@ -278,7 +301,11 @@ fn observed_config(spec: &ContainerSpec) -> ObservedConfig {
                 .map(|p| ObservedPort {
                     container_port: p.container_port,
                     protocol: p.protocol.as_str().to_string(),
-                    host_ip: Some(p.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into())),
+                    host_ip: Some(
+                        p.host_ip
+                            .map(|i| i.to_string())
+                            .unwrap_or_else(|| "0.0.0.0".into()),
+                    ),
                     host_port: p.host_port,
                 })
                 .collect();
@@ -307,7 +334,11 @@ fn observed_config(spec: &ContainerSpec) -> ObservedConfig {
                 )
             })
             .collect(),
-        restart: Some(spec.restart.map(|r| r.as_str().to_string()).unwrap_or_else(|| "no".into())),
+        restart: Some(
+            spec.restart
+                .map(|r| r.as_str().to_string())
+                .unwrap_or_else(|| "no".into()),
+        ),
         memory: spec.memory,
         nano_cpus: spec.nano_cpus,
         read_only_rootfs: Some(spec.security.read_only_root_filesystem),
@@ -341,7 +372,9 @@ impl EngineApi for FakeEngine {
             containers: w
                 .containers
                 .values()
-                .filter(|c| c.observed.is_managed() || scope.container_names.contains(&c.observed.name))
+                .filter(|c| {
+                    c.observed.is_managed() || scope.container_names.contains(&c.observed.name)
+                })
                 .map(|c| c.observed.clone())
                 .collect(),
             networks: w.networks.values().cloned().collect(),
@@ -350,23 +383,36 @@ impl EngineApi for FakeEngine {
         })
     }
 
-    async fn inspect_container(&self, name: &str) -> Result<Option<ObservedContainer>, EngineError> {
+    async fn inspect_container(
+        &self,
+        name: &str,
+    ) -> Result<Option<ObservedContainer>, EngineError> {
         let w = self.call(format!("inspect container {name}"))?;
         Ok(w.containers.get(name).map(|c| c.observed.clone()))
     }
 
-    async fn create_container(&self, spec: &ContainerSpec, name: &str) -> Result<String, EngineError> {
+    async fn create_container(
+        &self,
+        spec: &ContainerSpec,
+        name: &str,
+    ) -> Result<String, EngineError> {
         let what = format!("create container {name}");
         let mut w = self.call(what.clone())?;
         if w.containers.contains_key(name) {
-            return Err(conflict(what, &format!("the container name \"/{name}\" is already in use")));
+            return Err(conflict(
+                what,
+                &format!("the container name \"/{name}\" is already in use"),
+            ));
         }
         let Some(image) = w.images.get(&spec.image).cloned() else {
             return Err(not_found(format!("{what} (No such image: {})", spec.image)));
         };
         if let Some(first) = spec.networks.first() {
             if !w.networks.contains_key(&first.network) {
-                return Err(not_found(format!("{what} (network {} not found)", first.network)));
+                return Err(not_found(format!(
+                    "{what} (network {} not found)",
+                    first.network
+                )));
             }
         }
         for m in &spec.mounts {
@@ -482,7 +528,10 @@ impl EngineApi for FakeEngine {
         let what = format!("rename container {from} to {to}");
         let mut w = self.call(what.clone())?;
         if w.containers.contains_key(to) {
-            return Err(conflict(what, &format!("the container name \"/{to}\" is already in use")));
+            return Err(conflict(
+                what,
+                &format!("the container name \"/{to}\" is already in use"),
+            ));
         }
         let Some(mut c) = w.containers.remove(from) else {
             return Err(not_found(what));
@@ -497,11 +546,18 @@ impl EngineApi for FakeEngine {
         Ok(())
     }
 
-    async fn connect_network(&self, container: &str, a: &RenderedAttachment) -> Result<(), EngineError> {
+    async fn connect_network(
+        &self,
+        container: &str,
+        a: &RenderedAttachment,
+    ) -> Result<(), EngineError> {
         let what = format!("connect {container} to {}", a.network);
         let mut w = self.call(what.clone())?;
         if !w.networks.contains_key(&a.network) {
-            return Err(not_found(format!("{what} (network {} not found)", a.network)));
+            return Err(not_found(format!(
+                "{what} (network {} not found)",
+                a.network
+            )));
         }
         let Some(c) = w.containers.get_mut(container) else {
             return Err(not_found(format!("{what} (no such container)")));
@@ -510,10 +566,16 @@ impl EngineApi for FakeEngine {
             return Err(EngineError::Api {
                 what,
                 status: 403,
-                message: format!("endpoint with name {container} already exists in network {}", a.network),
+                message: format!(
+                    "endpoint with name {container} already exists in network {}",
+                    a.network
+                ),
             });
         }
-        c.observed.config.networks.insert(a.network.clone(), attachment(a));
+        c.observed
+            .config
+            .networks
+            .insert(a.network.clone(), attachment(a));
         if let Some(n) = w.networks.get_mut(&a.network) {
             n.containers.push(container.to_string());
         }
@@ -543,7 +605,10 @@ impl EngineApi for FakeEngine {
         let what = format!("create network {}", n.name);
         let mut w = self.call(what.clone())?;
         if w.networks.contains_key(&n.name) {
-            return Err(conflict(what, &format!("network with name {} already exists", n.name)));
+            return Err(conflict(
+                what,
+                &format!("network with name {} already exists", n.name),
+            ));
         }
         w.next_id += 1;
         let id = format!("{:064x}", w.next_id);
@@ -565,8 +630,14 @@ impl EngineApi for FakeEngine {
     async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
         let what = format!("remove network {name}");
         let mut w = self.call(what.clone())?;
-        if w.networks.get(name).is_some_and(|n| !n.containers.is_empty()) {
-            return Err(conflict(what, &format!("error while removing network: network {name} has active endpoints")));
+        if w.networks
+            .get(name)
+            .is_some_and(|n| !n.containers.is_empty())
+        {
+            return Err(conflict(
+                what,
+                &format!("error while removing network: network {name} has active endpoints"),
+            ));
         }
         w.networks.remove(name);
         Ok(())
@@ -574,21 +645,24 @@ impl EngineApi for FakeEngine {
 
     async fn create_volume(&self, v: &VolumePlanSpec) -> Result<(), EngineError> {
         let mut w = self.call(format!("create volume {}", v.name))?;
-        w.volumes.entry(v.name.clone()).or_insert_with(|| ObservedVolume {
-            name: v.name.clone(),
-            labels: v.labels.clone(),
-            driver: v.driver.clone().unwrap_or_else(|| "local".into()),
-            driver_opts: v.driver_opts.clone(),
-        });
+        w.volumes
+            .entry(v.name.clone())
+            .or_insert_with(|| ObservedVolume {
+                name: v.name.clone(),
+                labels: v.labels.clone(),
+                driver: v.driver.clone().unwrap_or_else(|| "local".into()),
+                driver_opts: v.driver_opts.clone(),
+            });
         Ok(())
     }
 
     async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
         let what = format!("remove volume {name}");
         let mut w = self.call(what.clone())?;
-        let in_use = w.containers.values().any(|c| {
-            c.observed.config.mounts.values().any(|m| m.source == name)
-        });
+        let in_use = w
+            .containers
+            .values()
+            .any(|c| c.observed.config.mounts.values().any(|m| m.source == name));
         if in_use {
             return Err(conflict(what, &format!("remove {name}: volume is in use")));
         }
@@ -596,7 +670,10 @@ impl EngineApi for FakeEngine {
         Ok(())
     }
 
-    async fn volume_labels(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, EngineError> {
+    async fn volume_labels(
+        &self,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, EngineError> {
         let w = self.call(format!("volume labels {name}"))?;
         Ok(w.volumes.get(name).map(|v| v.labels.clone()))
     }
@@ -611,13 +688,19 @@ impl EngineApi for FakeEngine {
         Ok(())
     }
 
-    async fn build_image(&self, request: &BuildRequest, progress: BuildProgress<'_>) -> Result<(), BuildFailure> {
-        let mut w = self.call(format!("build {}", request.tag)).map_err(|e| BuildFailure {
-            tag: request.tag.clone(),
-            step: None,
-            message: e.to_string(),
-            last_lines: Vec::new(),
-        })?;
+    async fn build_image(
+        &self,
+        request: &BuildRequest,
+        progress: BuildProgress<'_>,
+    ) -> Result<(), BuildFailure> {
+        let mut w = self
+            .call(format!("build {}", request.tag))
+            .map_err(|e| BuildFailure {
+                tag: request.tag.clone(),
+                step: None,
+                message: e.to_string(),
+                last_lines: Vec::new(),
+            })?;
         progress(BuildEvent::Step {
             name: "fake build".into(),
             cached: false,
@@ -635,7 +718,11 @@ impl EngineApi for FakeEngine {
         Ok(())
     }
 
-    async fn push_image(&self, reference: &str, _credentials: Option<Credentials>) -> Result<(), EngineError> {
+    async fn push_image(
+        &self,
+        reference: &str,
+        _credentials: Option<Credentials>,
+    ) -> Result<(), EngineError> {
         let w = self.call(format!("push {reference}"))?;
         if !w.images.contains_key(reference) {
             return Err(not_found(format!("push {reference}")));
@@ -644,7 +731,8 @@ impl EngineApi for FakeEngine {
     }
 
     async fn platform(&self) -> Result<(String, String), EngineError> {
-        self.call("platform".into()).map(|_| ("linux".to_string(), "amd64".to_string()))
+        self.call("platform".into())
+            .map(|_| ("linux".to_string(), "amd64".to_string()))
     }
 
     fn events(&self) -> BoxStream<'static, Result<EngineEvent, EngineError>> {

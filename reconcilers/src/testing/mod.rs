@@ -6,8 +6,8 @@ mod fake_engine;
 
 pub use fake_engine::{FakeEngine, BEHAVIOUR_ENV};
 
-use crate::hostfiles::{FilesFuture, HostFile, HostFiles};
 use crate::exec::Progress;
+use crate::hostfiles::{FilesFuture, HostFile, HostFiles};
 use crate::render::Inputs;
 use desired_state::model::Kind;
 use desired_state::{load_sources, DesiredState, Source};
