@@ -292,3 +292,69 @@ fn run_applies_every_edit_made_while_a_pass_is_running() {
         );
     }
 }
+
+/// Issue 24: a broken input keeps the loop healing against the last good
+/// state; nothing of the broken input is applied; a fix applies at once.
+#[test]
+fn run_keeps_healing_on_the_last_good_state_while_the_input_is_broken() {
+    let Some(t) = TestEnv::new("lastgood") else {
+        return;
+    };
+    t.write("system.yaml", &system(&t, "one"));
+    let addr = format!("127.0.0.1:{}", free_port());
+    let _run = t.spawn(
+        "run",
+        &["--listen", &addr, "--resync", "10m", "--timeout", "60s"],
+    );
+    assert!(
+        wait_for(Duration::from_secs(90), || t.diff(&[]).code() == 0),
+        "the loop converges: {:?}",
+        loop_status(&addr)
+    );
+    // A bad commit that would also change the greeting.
+    t.write(
+        "system.yaml",
+        &system(&t, "two").replacen("kind: Service", "kind: Servce", 1),
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || loop_status(&addr).is_some_and(
+            |s| s["last_error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("running on last good revision")
+                    && e.contains("current input broken"))
+                && s["input_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("system.yaml:"))
+        )),
+        "{:?}",
+        loop_status(&addr)
+    );
+    docker_ok(&["rm", "-f", &t.obj("web")]);
+    docker_ok(&["network", "connect", &t.obj("iso"), &t.obj("api")]);
+    assert!(
+        wait_for(Duration::from_secs(30), || running(&t.obj("web"))
+            && inspect_container(&t.obj("api"))
+                .is_some_and(|c| c["NetworkSettings"]["Networks"]
+                    .get(t.obj("iso"))
+                    .is_none())),
+        "both repaired on the last good state: {:?}",
+        loop_status(&addr)
+    );
+    let env = inspect_container(&t.obj("web"))
+        .map(|c| c["Config"]["Env"].to_string())
+        .unwrap_or_default();
+    assert!(
+        env.contains("GREETING=one"),
+        "nothing of the broken input: {env}"
+    );
+    assert_eq!(http_get(&addr, "/healthz").as_deref(), Some("ok\n"));
+    t.write("system.yaml", &system(&t, "two"));
+    assert!(
+        wait_for(Duration::from_secs(30), || inspect_container(&t.obj("web"))
+            .is_some_and(|c| c["Config"]["Env"]
+                .to_string()
+                .contains("GREETING=two"))),
+        "the fix is applied: {:?}",
+        loop_status(&addr)
+    );
+}

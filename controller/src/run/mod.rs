@@ -133,6 +133,15 @@ pub fn status_command(args: &StatusArgs) -> ExitCode {
         field("last_reconcile"),
         field("last_error")
     );
+    if let Some(broken) = body.get("input_error").and_then(|v| v.as_str()) {
+        let good = &body["last_good"];
+        println!(
+            "INPUT BROKEN: running on last good revision {} since {}; {}",
+            good["revision"].as_str().unwrap_or("-"),
+            good["since"].as_str().unwrap_or("-"),
+            broken
+        );
+    }
     if let Some(since) = body.get("disconnected_since").and_then(|v| v.as_str()) {
         println!("ENGINE DISCONNECTED since {since}");
     }

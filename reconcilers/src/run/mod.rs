@@ -20,7 +20,7 @@ pub use git::GitSource;
 pub use http::serve;
 pub use policy::{CrashLoops, ErrorPolicy, CRASH_LIMIT, CRASH_WINDOW};
 pub use source::{DesiredSource, FilesSource, GitRepoSource};
-pub use status::{now_rfc3339, Metrics, Readiness, ResourceStatus, Status};
+pub use status::{now_rfc3339, LastGoodStatus, Metrics, Readiness, ResourceStatus, Status};
 pub use triggers::{
     channel, spawn_engine_events, spawn_interval, wakes, watch_files, Trigger, TriggerQueue,
     TriggerSender,
@@ -29,6 +29,7 @@ pub use triggers::{
 use crate::apply::lock::EngineLock;
 use crate::apply::{converge, describe, ApplyOptions, Outcome, Progress, Report};
 use crate::build::ImageBuilder;
+use crate::context::Loaded;
 use crate::engine::{BuildEvent, EngineApi};
 use crate::hostfiles::HostFiles;
 use crate::observed::{Health, Observed, RunState};
@@ -92,6 +93,42 @@ pub struct Controller<'a> {
     crash_loops: CrashLoops,
     known_volumes: BTreeSet<String>,
     first_pass_done: bool,
+    /// The last desired state that loaded and validated: what the loop
+    /// heals against while the input is broken.
+    last_good: Option<LastGood>,
+}
+
+struct LastGood {
+    loaded: Loaded,
+    /// The git commit, or for files a hash of the loaded state.
+    revision: String,
+    since: String,
+    since_wall: std::time::SystemTime,
+}
+
+impl LastGood {
+    fn new(mut loaded: Loaded, revision: Option<String>) -> LastGood {
+        let revision = revision.unwrap_or_else(|| {
+            format!(
+                "content:{}",
+                crate::hash::short_hash(format!("{:?}", loaded.state.resources).as_bytes())
+            )
+        });
+        loaded.inputs.revision = Some(revision.clone()).filter(|r| !r.starts_with("content:"));
+        LastGood {
+            loaded,
+            revision,
+            since: now_rfc3339(),
+            since_wall: std::time::SystemTime::now(),
+        }
+    }
+
+    fn status(&self) -> LastGoodStatus {
+        LastGoodStatus {
+            revision: self.revision.clone(),
+            since: self.since.clone(),
+        }
+    }
 }
 
 impl<'a> Controller<'a> {
@@ -114,6 +151,7 @@ impl<'a> Controller<'a> {
             crash_loops: CrashLoops::default(),
             known_volumes: BTreeSet::new(),
             first_pass_done: false,
+            last_good: None,
         }
     }
 
@@ -177,24 +215,62 @@ impl<'a> Controller<'a> {
         result
     }
 
-    async fn reconcile(&mut self) -> Result<(), String> {
-        let (mut loaded, revision) = self.source.load()?;
+    /// Loads the current input; a broken or empty one is an error.
+    fn load_current(&mut self) -> Result<LastGood, String> {
+        let (loaded, revision) = self.source.load()?;
         for w in &loaded.warnings {
             tracing::warn!("{w}");
         }
         if loaded.state.resources.is_empty() {
-            return Err("the desired set is empty; refusing to act on it (the last good state keeps running)".into());
+            return Err("the desired set is empty; refusing to act on it".into());
         }
-        loaded.inputs.revision = revision.clone();
-        if let Ok(mut s) = self.status.lock() {
-            s.applied_revision = revision;
+        Ok(LastGood::new(loaded, revision))
+    }
+
+    /// Converges on the current input; while it is broken or empty, keeps
+    /// repairing drift against the last state that loaded and validated,
+    /// without pruning and without anything new from the broken input.
+    async fn reconcile(&mut self) -> Result<(), String> {
+        match self.load_current() {
+            Ok(good) => {
+                if let Ok(mut s) = self.status.lock() {
+                    s.applied_revision = good.loaded.inputs.revision.clone();
+                    s.input_error = None;
+                    s.last_good = Some(good.status());
+                    s.metrics.last_good_since = Some(good.since_wall);
+                }
+                let result = self.converge_on(&good.loaded, self.config.plan.prune).await;
+                self.last_good = Some(good);
+                result
+            }
+            Err(broken) => {
+                if let Ok(mut s) = self.status.lock() {
+                    s.input_error = Some(broken.clone());
+                }
+                let Some(good) = self.last_good.take() else {
+                    return Err(broken);
+                };
+                let message = format!(
+                    "running on last good revision {} since {}; current input broken: {broken}",
+                    good.revision, good.since
+                );
+                let result = self.converge_on(&good.loaded, false).await;
+                self.last_good = Some(good);
+                result?;
+                Err(message)
+            }
         }
+    }
+
+    async fn converge_on(&mut self, loaded: &Loaded, prune: bool) -> Result<(), String> {
         self.phase(Phase::Loaded);
         let mut options = ApplyOptions {
             plan: self.config.plan.clone(),
             timeout: self.config.timeout,
             ..ApplyOptions::default()
         };
+        options.plan.prune = prune;
+        options.plan.prune_volumes &= prune;
         options.plan.hold = self.crash_loops.held_at(Instant::now());
         let builder = ImageBuilder {
             builds: &loaded.builds,

@@ -14,10 +14,14 @@ pub trait DesiredSource: Send + Sync {
     }
 }
 
+/// The error, with the first diagnostic's file:line:col for the status.
 fn explain(e: LoadError) -> String {
     if let LoadError::Invalid { errors, .. } = &e {
         for d in errors {
             tracing::error!("{d}");
+        }
+        if let Some(first) = errors.first() {
+            return format!("{e}; first: {first}");
         }
     }
     e.to_string()

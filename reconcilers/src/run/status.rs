@@ -21,6 +21,12 @@ pub struct ResourceStatus {
     pub last_error: Option<String>,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct LastGoodStatus {
+    pub revision: String,
+    pub since: String,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
     pub applied_revision: Option<String>,
@@ -28,6 +34,11 @@ pub struct Status {
     pub last_error: Option<String>,
     /// Set while the engine cannot be reached.
     pub disconnected_since: Option<String>,
+    /// The state the loop converges on: the current input, or while that
+    /// is broken, the last one that loaded and validated.
+    pub last_good: Option<LastGoodStatus>,
+    /// Why the current input cannot be used, with file:line:col.
+    pub input_error: Option<String>,
     pub resources: Vec<ResourceStatus>,
     #[serde(skip)]
     pub metrics: Metrics,
@@ -44,6 +55,8 @@ pub struct Metrics {
     pub duration_sum: f64,
     pub drift_repairs: BTreeMap<String, u64>,
     pub policy_violations: u64,
+    /// When the last good desired state was loaded.
+    pub last_good_since: Option<std::time::SystemTime>,
 }
 
 impl Metrics {
@@ -95,6 +108,11 @@ impl Metrics {
             "lucidctl_policy_violations_total {}\n",
             self.policy_violations
         ));
+        if let Some(since) = self.last_good_since {
+            let age = since.elapsed().map(|d| d.as_secs_f64()).unwrap_or(0.0);
+            out.push_str("# HELP lucidctl_last_good_age_seconds Age of the desired state the loop converges on.\n# TYPE lucidctl_last_good_age_seconds gauge\n");
+            out.push_str(&format!("lucidctl_last_good_age_seconds {age:.1}\n"));
+        }
         out
     }
 }

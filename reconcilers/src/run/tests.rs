@@ -284,11 +284,15 @@ async fn broken_input_changes_nothing_and_is_reported() {
             .is_some_and(|e| e.contains("invalid desired state")),
         "{error:?}"
     );
-    assert!(
-        h.engine.mutations().is_empty(),
-        "{:?}",
-        h.engine.mutations()
-    );
+    let changed = |h: &Harness| -> Vec<String> {
+        // A pass on the last good state takes the engine lock, and changes nothing else.
+        h.engine
+            .mutations()
+            .into_iter()
+            .filter(|c| !c.contains("lucidctl-lock"))
+            .collect()
+    };
+    assert!(changed(&h).is_empty(), "{:?}", h.engine.mutations());
     *h.text.lock().expect("lock") = String::new();
     let before = h.passes();
     h.tx.send(Trigger::Files).await;
@@ -299,10 +303,70 @@ async fn broken_input_changes_nothing_and_is_reported() {
         error.as_deref().is_some_and(|e| e.contains("empty")),
         "{error:?}"
     );
-    assert!(
-        h.engine.mutations().is_empty(),
-        "{:?}",
-        h.engine.mutations()
+    assert!(changed(&h).is_empty(), "{:?}", h.engine.mutations());
+    h.stop().await;
+}
+
+/// Issue 24: a broken input must not switch off self-healing.
+#[tokio::test]
+async fn while_the_input_is_broken_drift_is_repaired_against_the_last_good_state() {
+    let h = start(shared(V1), None, None);
+    h.tx.send(Trigger::Start).await;
+    h.until("web to run", |h| h.greeting().is_some()).await;
+    let before = h.engine.container("web").map(|c| c.id);
+    // A bad edit, which would also have changed the greeting.
+    *h.text.lock().expect("lock") = V1
+        .replace("GREETING: one", "GREETING: two")
+        .replace("spec:\n  image", "spec:\n  imgae");
+    h.tx.send(Trigger::Files).await;
+    let broken_reported = |h: &Harness| {
+        h.status.lock().is_ok_and(|s| {
+            s.last_error.as_deref().is_some_and(|e| {
+                e.starts_with("running on last good revision content:")
+                    && e.contains("current input broken: invalid desired state")
+            }) && s.last_good.is_some()
+                && s.input_error.is_some()
+        })
+    };
+    h.until(
+        "the broken input to be reported with the last good revision",
+        |h| broken_reported(h),
+    )
+    .await;
+    h.engine.remove_by_hand("web");
+    h.until("web to be recreated from the last good state", |h| {
+        h.engine
+            .container("web")
+            .map(|c| c.id)
+            .is_some_and(|id| Some(id) != before)
+    })
+    .await;
+    assert_eq!(
+        h.greeting().as_deref(),
+        Some("one"),
+        "nothing from the broken input is applied"
     );
+    let metrics = h
+        .status
+        .lock()
+        .map(|s| s.metrics.render())
+        .unwrap_or_default();
+    assert!(
+        metrics.contains("lucidctl_last_good_age_seconds"),
+        "{metrics}"
+    );
+    // Fixed: the change is applied at once, on the file trigger.
+    *h.text.lock().expect("lock") = V1.replace("GREETING: one", "GREETING: two");
+    h.tx.send(Trigger::Files).await;
+    h.until("the fixed input to be applied", |h| {
+        h.greeting().as_deref() == Some("two")
+    })
+    .await;
+    let cleared = h
+        .status
+        .lock()
+        .map(|s| s.input_error.is_none() && s.last_error.is_none())
+        .unwrap_or(false);
+    assert!(cleared);
     h.stop().await;
 }
