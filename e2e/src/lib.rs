@@ -397,9 +397,27 @@ pub fn ensure_standin_image() {
 }
 
 /// Full-Lucid tests bring up 27 containers each: one at a time per test process.
-pub fn full_lucid_lock() -> MutexGuard<'static, ()> {
+pub fn full_lucid_lock() -> FullLucidLock {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Across processes too (suites run in parallel, or a second `cargo test`).
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("lucid-e2e-full-lucid.lock"))
+        .expect("open the full-Lucid lock file");
+    file.lock().expect("take the full-Lucid lock");
+    FullLucidLock {
+        _file: file,
+        _guard: guard,
+    }
+}
+
+/// Held while a whole-Lucid test runs; released on drop (the file lock with the file).
+pub struct FullLucidLock {
+    _file: std::fs::File,
+    _guard: MutexGuard<'static, ()>,
 }
 
 // ---------------------------------------------------------------------------
