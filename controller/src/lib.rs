@@ -1,8 +1,9 @@
-//! What the `lucidctl` binary shares with its tests: the command-line
-//! definition ([`cli`]) and how a rejected command line exits. The commands
-//! themselves live in the binary (src/main.rs).
+//! What the `lucidctl` binary shares with its docs generator and tests: the
+//! command-line definition ([`cli`]) and what is generated from it ([`docs`]).
+//! The commands themselves live in the binary (src/main.rs).
 
 pub mod cli;
+pub mod docs;
 
 use clap::error::ErrorKind;
 
@@ -51,6 +52,7 @@ mod tests {
             &["lucidctl", "apply", "--timeout", "soon"],
             &["lucidctl", "import", "compose"],
             &["lucidctl", "export"],
+            &["lucidctl", "completions", "tcsh"],
         ] {
             assert_eq!(code(args), 1, "{args:?}");
         }
