@@ -1,12 +1,23 @@
+//! The command line, as clap reads it. Every help text here is also the
+//! command reference (docs/reference.md), the man pages (docs/man/) and the
+//! shell completions: `cargo run -p controller --example gen-docs` regenerates
+//! the committed files after a change, and controller/tests/docs.rs fails
+//! until it is run.
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// Reconcile Docker hosts to desired state committed to git.
+///
+/// lucidctl reads lucid/v1alpha1 desired-state files (YAML, or strict JSON in
+/// .json files), observes a Docker engine through its API (the local socket,
+/// tcp:// or ssh://), plans every change with a reason, and converges in
+/// dependency order, gated on health.
+///
+/// Exit status: 0 success; 1 error, invalid input or a usage error; 2 the
+/// plan has changes (diff, apply --dry-run).
 #[derive(Parser, Debug)]
-#[command(
-    name = "lucidctl",
-    version,
-    about = "Reconcile Docker hosts to desired state committed to git"
-)]
+#[command(name = "lucidctl", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -15,21 +26,79 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Check desired-state files without touching any engine.
+    ///
+    /// Loads every -f path, merges the overlays and runs every validation rule.
+    /// Prints the number of resources per kind, or every problem as
+    /// `file:line:column: Kind/name: field.path: message` followed by a `fix:`
+    /// line. Warnings do not fail. Exit 0 when valid, 1 otherwise.
     Validate(ValidateArgs),
     /// Show what apply would change, and why, without changing anything.
-    /// Exit 0: no changes; 2: changes; 1: error.
+    ///
+    /// Validates the files, observes the engine and prints the plan: `+`
+    /// create, build or pull; `±` recreate; `~` start, connect or disconnect;
+    /// `-` remove; each with its reason and the fields that differ. Secret
+    /// values print as `(sensitive)`. Colour only on a terminal, and never
+    /// with NO_COLOR set.
+    ///
+    /// Exit 0: no changes; 2: changes; 1: an error, or a conflict (such as an
+    /// unmanaged container holding a declared name).
     Diff(DiffArgs),
-    /// Converge the engine to the desired state: build, pull, create, recreate, start,
-    /// in dependency order, gated on health.
+    /// Converge the engine to the desired state, in dependency order, gated on health.
+    ///
+    /// Validates, pulls and builds images, then executes the plan and plans
+    /// again until nothing is left. A dependent starts only when its
+    /// `dependsOn` condition holds (started, healthy or completed). A recreate
+    /// keeps the old container, stopped and renamed `<name>.prev`, until the
+    /// new one is healthy, and restores it otherwise. An engine-side lock per
+    /// project keeps two applies (or an apply and a run loop) from acting at
+    /// once.
+    ///
+    /// Exit 0 when converged, 1 on any failure; with --dry-run, 0 when there is
+    /// nothing to change and 2 when there is.
     Apply(ApplyArgs),
     /// Remove the managed containers and networks the files declare (volumes only with --volumes).
+    ///
+    /// Only objects labelled as managed by lucidctl for this project (-p) are
+    /// removed; a container with a declared name that lucidctl does not own
+    /// is left alone. Takes the project's engine lock, like apply. Exit 1 if
+    /// any removal failed.
     Delete(DeleteArgs),
-    /// Keep the engine equal to the desired state: reconcile on file changes, engine
-    /// events, new git commits and a periodic resync.
+    /// Keep the engine equal to the desired state: the controller loop.
+    ///
+    /// A level-triggered loop. Engine events on managed objects, file changes
+    /// in the -f directories, new commits on --git's branch and the --resync
+    /// timer wake it; every pass observes, plans and converges like apply,
+    /// under the same engine lock. It repairs removed, stopped and hand-edited
+    /// containers, disconnects anything attached by hand to an isolated
+    /// network (logged as POLICY VIOLATION), and recreates removed networks
+    /// and volumes (a lost volume is logged as DATA LOSS). Invalid or empty
+    /// input changes nothing: the last good state keeps running. A Service
+    /// restarted 5 times in 10 minutes is held back with exponential backoff
+    /// (crash-looping).
+    ///
+    /// Serves /status (JSON), /healthz (503 while the engine is unreachable)
+    /// and /metrics (Prometheus) on --listen. SIGTERM or Ctrl-C finishes the
+    /// pass in progress and exits 0.
     Run(RunArgs),
     /// Show the run loop's per-resource status.
+    ///
+    /// Asks a running `lucidctl run` at --listen for /status and prints the
+    /// applied git revision, the last reconcile and its error, whether the
+    /// engine is disconnected, and each resource's state (ready, progressing,
+    /// degraded or crash-looping) with its last error. Exit 1 when nothing
+    /// answers.
     Status(StatusArgs),
     /// Build the Image resources whose build context changed (all with --force).
+    ///
+    /// An Image is up to date when the `io.lucidctl.build-hash` label of the
+    /// tagged image equals the hash of its build: the context after
+    /// .dockerignore, the Dockerfile, args, target, platform, and the hashes
+    /// of the Images it is built FROM. Builds go through the Engine API with
+    /// BuildKit, falling back to the classic builder; `push: true` pushes with
+    /// the docker CLI's credentials (DOCKER_CONFIG). A platform whose
+    /// architecture differs from the engine's is refused before building
+    /// (LUCID_ALLOW_EMULATION overrides). Step output is shown with
+    /// LUCID_VERBOSE set.
     Build(BuildArgs),
     /// Write docker-compose files for the desired state.
     #[command(subcommand)]
@@ -47,8 +116,42 @@ pub enum Command {
     #[command(subcommand)]
     Secrets(SecretsCommand),
     /// Check the engine host: reachable, API, BuildKit, SSH, architecture, disk, base images.
-    /// Exit 0 when every required check passes, 1 otherwise.
+    ///
+    /// Each check prints PASS, FAIL, WARN or SKIP, the value found and, when
+    /// it fails, what would fix it: desired state valid, SSH reachable and
+    /// host key known (ssh:// hosts), engine reachable, daemon running, API
+    /// version (1.41 or newer), BuildKit, architecture against the Images' platform, free
+    /// space on the engine's data root, Compose v2 on the host (advice only),
+    /// base images present on the engine or resolvable by it. Exit 0 when
+    /// every required check passes, 1 otherwise.
     Doctor(DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    ///
+    /// bash: `lucidctl completions bash >
+    /// ~/.local/share/bash-completion/completions/lucidctl`. zsh: `lucidctl
+    /// completions zsh > ~/.zfunc/_lucidctl`, with ~/.zfunc in $fpath before
+    /// compinit. fish: `lucidctl completions fish >
+    /// ~/.config/fish/completions/lucidctl.fish`.
+    Completions(CompletionsArgs),
+    /// Write the man pages (lucidctl.1 and one per subcommand) into a directory.
+    ///
+    /// For example `lucidctl man ~/.local/share/man/man1`, then `man lucidctl`.
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Directory to write the pages into; created if missing.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -57,24 +160,40 @@ pub struct DoctorArgs {
     pub source: SourceArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Fail when the engine's data root has less free space than this.
+    /// Fail the disk check when the engine's data root has less free space than this many GiB.
     #[arg(long, value_name = "GB", default_value_t = 20.0)]
     pub min_free_gb: f64,
-    /// The platform the images need (default: what the Image resources declare), e.g. linux/arm64.
+    /// The platform the Images need, e.g. linux/arm64, checked against the
+    /// engine's architecture (default: what the Image resources declare).
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
     /// Do not ask registries whether base images exist; only look on the engine.
     #[arg(long)]
     pub offline: bool,
-    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    /// Output format of the checklist (a format here; export and import use -o for a directory).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t
+    )]
     pub output: OutputFormat,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum SecretsCommand {
     /// Write every SecretSet's env file: keep existing values, generate missing ones.
+    ///
+    /// Files are written atomically with mode 0600; generated values come
+    /// from the OS random generator, as each SecretSet's `generate` entries
+    /// say (bytes, encoding). Warns when the directory is inside a git work
+    /// tree and not ignored. Exit 1 if a file is still incomplete afterwards
+    /// (a key that is neither generated nor given).
     Generate(SecretsArgs),
     /// Verify every env file exists with no empty, missing or placeholder value.
+    ///
+    /// Prints one line per problem and exits 1 if there is any.
     Check(SecretsArgs),
     /// Show keys, value lengths and file ages; never values.
     List(SecretsArgs),
@@ -84,23 +203,34 @@ pub enum SecretsCommand {
 pub struct SecretsArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Where env files live (default: environment/ beside the first -f directory). Keep it out of git.
+    /// Directory of the SecretSet env files (default: environment/ beside
+    /// the first -f directory, e.g. configs/environment for -f
+    /// configs/lucid). Keep it out of git.
     #[arg(long, value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,
-    /// Replace this generated key with a fresh value (repeatable).
+    /// With generate: replace this generated key with a fresh value. check
+    /// and list ignore it.
     #[arg(long, value_name = "KEY")]
     pub rotate: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct SourceArgs {
-    /// A file, or a directory of *.yaml, *.yml and *.json files. Repeat to layer overlays.
+    /// A desired-state file, or a directory of *.yaml, *.yml and *.json files (repeat to layer overlays).
+    ///
+    /// A directory's files are read in name order; .json files are strict
+    /// JSON. A document in a later -f with the same kind and name is an RFC
+    /// 7386 merge patch on the earlier one, and `$patch: delete` removes it.
+    /// The default is the Lucid system with its local overlay, relative to
+    /// the current directory.
     #[arg(short = 'f', long = "filename", value_name = "PATH", default_values = ["configs/lucid", "configs/lucid/overlays/local"])]
     pub paths: Vec<PathBuf>,
-    /// Also read subdirectories of directories given with -f.
+    /// Also read the subdirectories of directories given with -f (and, for run, watch them).
     #[arg(short = 'R', long)]
     pub recursive: bool,
-    /// Directory that build contexts and config files may not leave (default: the git work tree).
+    /// Directory that build contexts and config files may not leave
+    /// (default: the git work tree enclosing the first -f, else that
+    /// directory).
     #[arg(long, value_name = "DIR")]
     pub state_root: Option<PathBuf>,
 }
@@ -117,8 +247,10 @@ impl SourceArgs {
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
+    /// Human-readable text.
     #[default]
     Text,
+    /// One JSON document on stdout.
     Json,
 }
 
@@ -126,44 +258,72 @@ pub enum OutputFormat {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    /// Output format; json prints {valid, counts, errors, warnings} (a format
+    /// here; export and import use -o for a directory).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t
+    )]
     pub output: OutputFormat,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
-    /// Docker engine: unix:///path, tcp://host:port or ssh://user@host[:port] (default: $DOCKER_HOST, else the local socket).
+    /// Docker engine: unix:///path, tcp://host:port or ssh://user@host[:port]
+    /// (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
+    ///
+    /// ssh:// opens one multiplexed OpenSSH connection (your ~/.ssh/config,
+    /// keys, agent and known_hosts apply) and forwards the remote engine
+    /// socket; an unknown or changed host key is refused with the
+    /// ssh-keyscan line to run.
     #[arg(short = 'H', long, env = "DOCKER_HOST", value_name = "URL")]
     pub host: Option<String>,
-    /// With ssh://, the engine socket on the remote host.
+    /// With an ssh:// host: the engine's socket on the remote host.
     #[arg(long, value_name = "PATH", default_value = reconcilers::remote::DEFAULT_REMOTE_SOCKET)]
     pub remote_socket: String,
-    /// With ssh://, an ssh config file to use instead of ~/.ssh/config (like `ssh -F`).
+    /// With an ssh:// host: the ssh config file to use instead of ~/.ssh/config (as `ssh -F FILE`).
     #[arg(long, env = "LUCID_SSH_CONFIG", value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
-    /// Scopes ownership and prune, as compose's project name does.
-    #[arg(short = 'p', long, default_value = "lucid")]
+    /// Project name: scopes ownership, the engine lock and --prune, as
+    /// compose's project name does. Every object lucidctl creates carries it
+    /// as a label.
+    #[arg(short = 'p', long, value_name = "NAME", default_value = "lucid")]
     pub project: String,
-    /// Prepended to every Docker object name, to run a second copy beside the first.
+    /// Prepended to every Docker object name (containers, networks,
+    /// volumes), to run a second copy of the system beside the first.
     #[arg(long, default_value = "", value_name = "PREFIX")]
     pub name_prefix: String,
-    /// Where secret env files live (default: environment/ beside the first -f directory).
+    /// Directory of the SecretSet env files (default: environment/ beside
+    /// the first -f directory, e.g. configs/environment for -f
+    /// configs/lucid). Keep it out of git.
     #[arg(long, value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,
-    /// Directory on the engine host for config files (bind-mounted), env files and a compose copy, under <DIR>/<project>/.
+    /// Directory on the engine host for config files, env files and a compose copy, under <DIR>/<project>/.
+    ///
+    /// It receives the config files (configs/, bind-mounted into the
+    /// containers), the SecretSet env files (environment/, mode 0600) and a
+    /// copy of the compose export (compose/): over SFTP for ssh:// hosts, on
+    /// the local filesystem otherwise.
     #[arg(long, value_name = "DIR", default_value = "/opt/lucid/production")]
     pub files_dir: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct PlanArgs {
-    /// Only resources with this label (repeatable, all must match), plus what they depend on.
+    /// Only resources with this label, plus everything they depend on (all
+    /// must match). With --prune, only managed objects
+    /// carrying these labels are pruned.
     #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE", value_parser = parse_selector)]
     pub selector: Vec<(String, String)>,
-    /// Remove managed objects of this project that the files no longer declare.
+    /// Also remove managed objects of this project (-p) that the files no
+    /// longer declare. Volumes only with --prune-volumes. apply refuses to
+    /// prune when the files declare nothing.
     #[arg(long)]
     pub prune: bool,
-    /// With --prune, also remove managed volumes. Their data is lost.
+    /// With --prune (required), also remove managed volumes the files no longer declare. Their data is lost.
     #[arg(long, requires = "prune")]
     pub prune_volumes: bool,
 }
@@ -194,7 +354,14 @@ pub struct DiffArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub plan: PlanArgs,
-    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    /// Output format of the plan (a format here; export and import use -o for a directory).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t
+    )]
     pub output: OutputFormat,
 }
 
@@ -206,17 +373,20 @@ pub struct ApplyArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub plan: PlanArgs,
-    /// Longest wait for one health check, job or dependency, e.g. 90s or 5m.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    /// Longest wait for one health check, job or dependency condition, e.g.
+    /// 90s or 5m. The engine lock is leased for twice this plus a minute.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
-    /// Print the plan and change nothing (exit 0: no changes, 2: changes).
+    /// Print the plan as text and change nothing (exit 0: no changes, 2:
+    /// changes). Unlike diff, no -o json.
     #[arg(long)]
     pub dry_run: bool,
-    /// Fail at once if another lucidctl holds the engine lock, instead of waiting.
+    /// Fail at once if another lucidctl (apply, delete or run) holds this
+    /// project's engine lock, instead of waiting for it.
     #[arg(long)]
     pub no_wait: bool,
-    /// Mutating engine calls in flight at once.
-    #[arg(long, default_value_t = 8)]
+    /// How many mutating engine calls (create, start, remove, ...) are in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
 }
 
@@ -229,7 +399,8 @@ pub struct DeleteArgs {
     /// Also remove the declared volumes. Their data is lost.
     #[arg(long)]
     pub volumes: bool,
-    /// Fail at once if another lucidctl holds the engine lock.
+    /// Fail at once if another lucidctl (apply, delete or run) holds this
+    /// project's engine lock, instead of waiting for it.
     #[arg(long)]
     pub no_wait: bool,
 }
@@ -244,10 +415,11 @@ pub struct BuildArgs {
     pub source: SourceArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Only Images with this label, or used by Services with it (repeatable).
+    /// Only Images with this label, and the Images of Services and Jobs with
+    /// it (all must match).
     #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE", value_parser = parse_selector)]
     pub selector: Vec<(String, String)>,
-    /// Build even when the content hash says the image is up to date.
+    /// Build every selected Image that has a build, even when its build hash says it is up to date.
     #[arg(long)]
     pub force: bool,
 }
@@ -255,24 +427,31 @@ pub struct BuildArgs {
 #[derive(Subcommand, Debug)]
 pub enum RegistryCommand {
     /// Delete every tag of a namespace's repositories (by digest) and report them.
+    ///
+    /// Uses the Registry HTTP API v2 with the docker CLI's credentials for
+    /// that registry (config.json under DOCKER_CONFIG, default ~/.docker).
+    /// The registry must allow deletes.
     Prune(RegistryPruneArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct RegistryPruneArgs {
     /// Registry address, e.g. 127.0.0.1:5000 or https://registry.example.org.
-    #[arg(long)]
+    /// Without a scheme, https:// is used, except http:// for 127.* and
+    /// localhost.
+    #[arg(long, value_name = "ADDRESS")]
     pub registry: String,
-    /// Repository prefix, e.g. pickme/lucid.
-    #[arg(long)]
+    /// Repository prefix, e.g. pickme/lucid. Every repository whose name
+    /// starts with it is pruned (pickme/lucid covers pickme/lucid-redis too).
+    #[arg(long, value_name = "PREFIX")]
     pub namespace: String,
     /// List what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Also remove local images of that namespace and the engine's build cache.
+    /// Also remove the engine's local images of that namespace, and prune its build cache.
     #[arg(long)]
     pub local: bool,
-    /// The engine for --local.
+    /// The engine for --local (default: $DOCKER_HOST, else the local socket).
     #[arg(short = 'H', long, env = "DOCKER_HOST", value_name = "URL")]
     pub host: Option<String>,
 }
@@ -281,6 +460,12 @@ pub struct RegistryPruneArgs {
 pub enum VerifyCommand {
     /// IsolationPolicy: desired topology, forbidden patterns in the source tree and,
     /// with --host, which containers are actually attached to the isolated network.
+    ///
+    /// The IsolationPolicy checks of validate alone, for CI: which containers
+    /// the desired state attaches to each isolated network, and the
+    /// forbidden patterns found in the policy's source paths (reported with
+    /// file and line). No engine is contacted without -H. Exit 1 on any
+    /// violation, or when the files declare no IsolationPolicy.
     Isolation(VerifyIsolationArgs),
 }
 
@@ -288,15 +473,19 @@ pub enum VerifyCommand {
 pub struct VerifyIsolationArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Root of the source tree the policies' paths are relative to (default: each policy's own directory).
+    /// Root of the source tree that the policies' forbidden[].paths and
+    /// requiredPaths are relative to (default: each policy file's own
+    /// directory).
     // `--source` is how issue 8 and the build plan spell it.
     #[arg(long, visible_alias = "source", value_name = "DIR")]
     pub source_dir: Option<PathBuf>,
-    /// Also check the live engine.
+    /// Also check this live engine: only the policies' members and bridges
+    /// may be attached to each isolated network. DOCKER_HOST is not read
+    /// here: without -H no engine is contacted.
     #[arg(short = 'H', long, value_name = "URL")]
     pub host: Option<String>,
-    /// Prefix the project's Docker objects carry (as given to apply).
-    #[arg(long, default_value = "")]
+    /// With -H: the prefix the project's Docker objects carry (as given to apply --name-prefix).
+    #[arg(long, default_value = "", value_name = "PREFIX")]
     pub name_prefix: String,
 }
 
@@ -308,28 +497,36 @@ pub struct RunArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub plan: PlanArgs,
-    /// Reconcile at least this often, even without a trigger.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    /// Run a pass at least this often, even without a trigger, e.g. 5m.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub resync: std::time::Duration,
-    /// Take the desired state from this git repository instead of local files.
+    /// Take the desired state from this git repository instead of -f.
+    ///
+    /// Any URL `git fetch` accepts. Every --poll the loop fetches --branch
+    /// into --cache-dir and checks out that exact commit, which is recorded
+    /// as the applied revision. -f and --state-root are then not used, and
+    /// files are not watched.
     #[arg(long, value_name = "URL")]
     pub git: Option<String>,
-    #[arg(long, default_value = "main")]
+    /// With --git: the branch to follow.
+    #[arg(long, value_name = "BRANCH", default_value = "main")]
     pub branch: String,
-    /// Directory inside the repository holding the desired state (repeat for overlays).
+    /// With --git: a directory inside the repository holding desired state
+    /// (repeat to layer overlays, as with -f).
     #[arg(long = "path", value_name = "DIR", default_values = ["configs/lucid"])]
     pub git_paths: Vec<PathBuf>,
-    /// How often to fetch the git source.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// With --git: how often to fetch, e.g. 60s.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub poll: std::time::Duration,
-    /// Where the git source is cloned.
+    /// With --git: where repositories are cloned (one subdirectory per URL).
     #[arg(long, value_name = "DIR", default_value = "/var/cache/lucidctl/git")]
     pub cache_dir: PathBuf,
-    /// Serve /status, /healthz and /metrics here.
+    /// Address to serve /status, /healthz and /metrics on.
     #[arg(long, default_value = "127.0.0.1:9797", value_name = "ADDR")]
     pub listen: String,
-    /// Longest wait for one health check, job or dependency.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    /// Longest wait for one health check, job or dependency condition, e.g.
+    /// 90s or 5m. The engine lock is leased for twice this plus a minute.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
     /// Log lines on stderr as plain text or as one JSON object per line.
     #[arg(long, value_enum, default_value_t)]
@@ -338,16 +535,29 @@ pub struct RunArgs {
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// Address of a running `lucidctl run`.
+    /// Address of a running `lucidctl run` (its --listen).
     #[arg(long, default_value = "127.0.0.1:9797", value_name = "ADDR")]
     pub listen: String,
-    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    /// Output format; json prints the loop's /status document as is (a
+    /// format here; export and import use -o for a directory).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t
+    )]
     pub output: OutputFormat,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ExportCommand {
     /// docker-compose.<phase>.yml per phase label and docker-compose.master.yml (or one file per selection).
+    ///
+    /// Compose file format 2.4, accepted by `docker-compose config`. Env
+    /// files are referenced, not inlined; what compose cannot express is
+    /// listed in a comment at the top of each file. Nothing is written when
+    /// the desired state does not validate.
     Compose(ExportComposeArgs),
 }
 
@@ -355,10 +565,12 @@ pub enum ExportCommand {
 pub struct ExportComposeArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Only resources with this label, plus what they depend on; writes one file.
+    /// Only Services and Jobs with this label, plus what they depend on
+    /// (all must match). Writes one file,
+    /// docker-compose.<values>.yml, instead of one per phase.
     #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE", value_parser = parse_selector)]
     pub selector: Vec<(String, String)>,
-    /// Output directory.
+    /// Directory to write the compose files into (-o is a directory here, not an output format).
     #[arg(
         short = 'o',
         long = "output-dir",
@@ -366,7 +578,9 @@ pub struct ExportComposeArgs {
         default_value = "configs/docker"
     )]
     pub output_dir: PathBuf,
-    /// Where the env files live; compose files reference them by relative path.
+    /// Where the SecretSet env files live (default: environment/ beside the
+    /// first -f directory); the compose files reference them by relative
+    /// path.
     #[arg(long, value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,
 }
@@ -374,6 +588,12 @@ pub struct ExportComposeArgs {
 #[derive(Subcommand, Debug)]
 pub enum ImportCommand {
     /// Convert compose files (v2, v3, Compose Specification) into lucid/v1alpha1 documents.
+    ///
+    /// `${VAR}` in the compose files is interpolated from the environment
+    /// and the .env file beside the first file, as compose does. Keys and
+    /// values lucidctl cannot express are listed as file:line:column and
+    /// fail the import, with nothing written, unless --allow-unsupported.
+    /// What is written is then loaded and validated like any desired state.
     Compose(ImportComposeArgs),
 }
 
@@ -382,7 +602,7 @@ pub struct ImportComposeArgs {
     /// Compose files, merged in order as `docker-compose -f a -f b` does.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Output directory for the desired-state files.
+    /// Directory to write the desired-state files into (-o is a directory here, not an output format).
     #[arg(
         short = 'o',
         long = "output-dir",
@@ -390,7 +610,7 @@ pub struct ImportComposeArgs {
         default_value = "."
     )]
     pub output_dir: PathBuf,
-    /// Convert what is supported and list the rest, exiting 0.
+    /// Convert what is supported, list the rest, and exit 0.
     #[arg(long)]
     pub allow_unsupported: bool,
 }

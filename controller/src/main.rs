@@ -1,17 +1,27 @@
 //! `lucidctl`: thin commands over the desired-state and reconcilers libraries.
 
-mod cli;
 mod commands;
 mod logging;
 mod output;
 mod run;
+
+// The command line lives in the library, where tests and tools reach it;
+// `crate::cli` keeps naming it for the modules here.
+use controller::cli;
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout, errors to stderr, as clap would print them.
+            let _ = e.print();
+            return ExitCode::from(controller::usage_exit_code(&e));
+        }
+    };
     commands::run(cli)
 }
 

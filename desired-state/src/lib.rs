@@ -2,6 +2,7 @@
 //! validation. Everything here is pure apart from reading the input files.
 
 pub mod diagnostics;
+pub mod json;
 pub mod load;
 pub mod merge;
 pub mod model;

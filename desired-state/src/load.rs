@@ -80,7 +80,7 @@ pub fn load_sources(sources: &[Source], root: PathBuf) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     for source in sources {
-        match parse_documents(&source.file, &source.text) {
+        match parse_file(&source.file, &source.text) {
             Ok(docs) => {
                 for doc in docs {
                     add_document(
@@ -103,6 +103,19 @@ pub fn load_sources(sources: &[Source], root: PathBuf) -> Loaded {
     Loaded {
         state: DesiredState { resources, root },
         diagnostics,
+    }
+}
+
+/// `.json` files are strict JSON; everything else is YAML.
+pub fn parse_file(file: &Path, text: &str) -> Result<Vec<ParsedDocument>, Diagnostic> {
+    let is_json = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if is_json {
+        crate::json::parse_document(file, text)
+    } else {
+        parse_documents(file, text)
     }
 }
 

@@ -1,4 +1,4 @@
-//! YAML (and JSON, its subset) into `serde_json::Value`, remembering where every
+//! YAML into `serde_json::Value`, remembering where every
 //! node came from so that later errors can name a line and column.
 //!
 //! Scalars resolve by the YAML 1.2 core schema, so `no` stays a string.

@@ -32,6 +32,22 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Build(args) => block_on(build::run(args)),
         Command::Registry(cmd) => block_on(registry::run(cmd)),
         Command::Doctor(args) => block_on(doctor::run(args)),
+        Command::Completions(args) => {
+            controller::docs::completions(args.shell, &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man(args) => match controller::docs::write_man_pages(&args.dir) {
+            Ok(files) => {
+                for f in files {
+                    println!("wrote {}", f.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&format!(
+                "cannot write the man pages into {}: {e}",
+                args.dir.display()
+            )),
+        },
     }
 }
 
