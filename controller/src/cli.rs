@@ -53,8 +53,9 @@ pub enum Command {
     /// project keeps two applies (or an apply and a run loop) from acting at
     /// once.
     ///
-    /// Exit 0 when converged, 1 on any failure; with --dry-run, 0 when there is
-    /// nothing to change and 2 when there is.
+    /// Exit 0 when converged, 1 on any failure. With --dry-run it prints exactly
+    /// what `diff` prints (every change with the operations that would run) and
+    /// exits as diff does: 0 nothing to change, 2 changes, 1 conflicts or errors.
     Apply(ApplyArgs),
     /// Remove the managed containers and networks the files declare (volumes only with --volumes).
     ///
@@ -614,3 +615,21 @@ pub struct ImportComposeArgs {
     #[arg(long)]
     pub allow_unsupported: bool,
 }
+
+impl EngineArgs {
+    /// Where and as what the desired state is applied, for `reconcilers::context`.
+    pub fn target(&self) -> reconcilers::context::Target {
+        reconcilers::context::Target {
+            host: self.host.clone(),
+            connect: reconcilers::engine::ConnectOptions {
+                ssh_config: self.ssh_config.clone(),
+                remote_socket: Some(self.remote_socket.clone()),
+            },
+            project: self.project.clone(),
+            name_prefix: self.name_prefix.clone(),
+            secrets_dir: self.secrets_dir.clone(),
+            files_dir: self.files_dir.clone(),
+        }
+    }
+}
+

@@ -45,6 +45,10 @@ pub const ENVIRONMENT: &[EnvVar] = &[
         meaning: "When set (to anything), an Image whose platform's architecture differs from the engine's is built instead of refused (build, apply, run); the engine host then needs qemu-user-static binfmt handlers.",
     },
     EnvVar {
+        name: "RUST_LOG",
+        meaning: "Log filter for the libraries' log lines on stderr (tracing's EnvFilter syntax), e.g. `debug` for every operation; default `info`.",
+    },
+    EnvVar {
         name: "NO_COLOR",
         meaning: "When set (to anything), plans print without colour (diff, apply --dry-run). Colour is also off when stdout is not a terminal.",
     },

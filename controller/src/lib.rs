@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod docs;
+pub mod logging;
 
 use clap::error::ErrorKind;
 

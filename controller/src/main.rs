@@ -1,7 +1,7 @@
 //! `lucidctl`: thin commands over the desired-state and reconcilers libraries.
 
 mod commands;
-mod logging;
+
 mod output;
 mod run;
 

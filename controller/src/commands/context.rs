@@ -3,24 +3,8 @@
 
 use crate::cli::{EngineArgs, SourceArgs};
 use crate::output;
-use reconcilers::context::{LoadError, Loaded, Target};
-use reconcilers::engine::{ConnectOptions, Engine, EngineError};
-
-impl EngineArgs {
-    pub fn target(&self) -> Target {
-        Target {
-            host: self.host.clone(),
-            connect: ConnectOptions {
-                ssh_config: self.ssh_config.clone(),
-                remote_socket: Some(self.remote_socket.clone()),
-            },
-            project: self.project.clone(),
-            name_prefix: self.name_prefix.clone(),
-            secrets_dir: self.secrets_dir.clone(),
-            files_dir: self.files_dir.clone(),
-        }
-    }
-}
+use reconcilers::context::{LoadError, Loaded};
+use reconcilers::engine::{Engine, EngineError};
 
 /// Loads, validates and prepares; prints the diagnostics.
 pub fn load(source: &SourceArgs, engine: &EngineArgs) -> Result<Loaded, String> {

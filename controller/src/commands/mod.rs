@@ -15,8 +15,8 @@ use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> ExitCode {
     match &cli.command {
-        Command::Run(args) => crate::logging::init(args.log_format, true),
-        _ => crate::logging::init(crate::logging::LogFormat::Text, false),
+        Command::Run(args) => controller::logging::init(args.log_format, true),
+        _ => controller::logging::init(controller::logging::LogFormat::Text, false),
     }
     match cli.command {
         Command::Validate(args) => validate::run(&args),
