@@ -632,4 +632,3 @@ impl EngineArgs {
         }
     }
 }
-

@@ -4,26 +4,14 @@
 
 pub mod cli;
 pub mod docs;
+pub mod exit;
 pub mod logging;
 
-use clap::error::ErrorKind;
-
-/// The exit code for a command line clap did not accept as a command.
-///
-/// `--help` and `--version` are answers, so 0. Every other clap error (an
-/// unknown flag, a missing or invalid value, no subcommand) is a usage error
-/// and exits 1: clap's own default, 2, is what `diff` uses to say "the plan
-/// has changes", and a typo must never look like that.
-pub fn usage_exit_code(err: &clap::Error) -> u8 {
-    match err.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-        _ => 1,
-    }
-}
+pub use exit::usage as usage_exit_code;
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::usage_exit_code;
     use crate::cli::Cli;
     use clap::Parser;
 

@@ -54,7 +54,7 @@ pub fn run(cli: Cli) -> ExitCode {
 /// One line on stderr and exit code 1: how every command reports what stopped it.
 pub fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
-    ExitCode::FAILURE
+    ExitCode::from(controller::exit::FAILURE)
 }
 
 pub fn block_on(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {

@@ -16,7 +16,7 @@ pub fn print(p: &Plan, format: OutputFormat) -> ExitCode {
         OutputFormat::Json => println!("{}", json(p)),
         OutputFormat::Text => print!("{}", text(p, use_colour())),
     }
-    ExitCode::from(p.exit_code())
+    ExitCode::from(controller::exit::plan(p))
 }
 
 fn ids(list: &[reconcilers::plan::OpId]) -> String {

@@ -211,18 +211,6 @@ impl Plan {
     pub fn first_stage(&self) -> Option<Stage> {
         self.operations.iter().map(|o| o.stage).min()
     }
-
-    /// Exit code of `diff` and `apply --dry-run`, as `terraform plan
-    /// -detailed-exitcode`: 0 nothing to do, 2 changes, 1 blocked.
-    pub fn exit_code(&self) -> u8 {
-        if self.is_blocked() {
-            1
-        } else if self.is_empty() {
-            0
-        } else {
-            2
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default)]
