@@ -389,6 +389,11 @@ pub struct ApplyArgs {
     /// How many mutating engine calls (create, start, remove, ...) are in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
+    /// Roll out again a spec whose rollout failed and was rolled back. Such a
+    /// spec is otherwise held (shown by diff, never retried by run) until the
+    /// files change it.
+    #[arg(long)]
+    pub retry_failed: bool,
 }
 
 #[derive(Args, Debug)]

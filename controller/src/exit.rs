@@ -4,7 +4,8 @@
 //! 1: an error of any kind: invalid input, an unreachable engine, a failed
 //!    or rolled-back change, a conflict in a plan, a usage error.
 //! 2: the plan has changes (diff, apply --dry-run), as `terraform plan
-//!    -detailed-exitcode`. Nothing else may exit 2.
+//!    -detailed-exitcode`, or holds a failed rollout back (the engine still
+//!    differs from the files). Nothing else may exit 2.
 
 use clap::error::ErrorKind;
 use reconcilers::plan::Plan;
@@ -26,7 +27,7 @@ pub fn usage(err: &clap::Error) -> u8 {
 pub fn plan(p: &Plan) -> u8 {
     if p.is_blocked() {
         FAILURE
-    } else if p.is_empty() {
+    } else if p.is_empty() && p.held.is_empty() {
         SUCCESS
     } else {
         CHANGES

@@ -851,7 +851,7 @@ impl TestEnv {
     pub fn prev_leftovers(&self) -> Vec<String> {
         project_containers(&self.project)
             .into_iter()
-            .filter(|n| n.ends_with(".prev"))
+            .filter(|n| n.ends_with(".prev") || n.ends_with(".next"))
             .collect()
     }
 

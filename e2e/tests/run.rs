@@ -358,3 +358,77 @@ fn run_keeps_healing_on_the_last_good_state_while_the_input_is_broken() {
         loop_status(&addr)
     );
 }
+
+/// Issue 14: a revision that never becomes healthy is tried once under
+/// `run`, rolled back, and held; the old container keeps serving throughout
+/// (start-first: it is never stopped for the attempt).
+#[test]
+fn run_tries_a_bad_revision_once_and_keeps_the_old_container_serving() {
+    let Some(t) = TestEnv::new("heldrev") else {
+        return;
+    };
+    let web = |env: &[(&str, &str)]| {
+        [network("net"), standin_service("web", "net", 8080, env, "")].concat()
+    };
+    t.write("system.yaml", &web(&[("MODE", "good")]));
+    let addr = format!("127.0.0.1:{}", free_port());
+    let _run = t.spawn(
+        "run",
+        &["--listen", &addr, "--resync", "10m", "--timeout", "20s"],
+    );
+    assert!(
+        wait_for(Duration::from_secs(90), || t.diff(&[]).code() == 0),
+        "the loop converges: {:?}",
+        loop_status(&addr)
+    );
+    let old = t.ids(&["web"]);
+    t.write(
+        "system.yaml",
+        &web(&[("MODE", "bad"), ("STANDIN_UNHEALTHY", "1")]),
+    );
+    // Sample the old container's health every 0.5 s for 30 s.
+    let (mut healthy, mut samples) = (0, 0);
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        let c = inspect_container(&t.obj("web"));
+        samples += 1;
+        if c.as_ref().is_some_and(|c| {
+            c["Id"].as_str() == Some(old[0].as_str()) && c["State"]["Health"]["Status"] == "healthy"
+        }) {
+            healthy += 1;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        healthy * 100 >= samples * 95,
+        "the old container answered in {healthy} of {samples} samples"
+    );
+    let status = loop_status(&addr).expect("status");
+    let web_status = status["resources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|x| x["name"] == "web").cloned())
+        .expect("web in status");
+    assert_eq!(web_status["state"], "degraded", "{status}");
+    assert!(
+        web_status["last_error"].as_str().is_some_and(
+            |e| e.contains("rollout of") && e.contains("running the previous container")
+        ),
+        "{status}"
+    );
+    let (out, plan) = t.diff_json(&[]);
+    out.expect_code(2);
+    assert_eq!(plan["held"].as_array().map(Vec::len), Some(1), "{plan}");
+    assert_eq!(plan["changes"].as_array().map(Vec::len), Some(0), "{plan}");
+    // One attempt only: one failure record, and the old container was never replaced.
+    assert_eq!(t.ids(&["web"]), old);
+    let records = docker_ok(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=io.lucidctl.project={}", t.project),
+        "--filter",
+        "label=io.lucidctl.kind=FailedRollout",
+    ]);
+    assert_eq!(records.lines().count(), 1, "{records}");
+}

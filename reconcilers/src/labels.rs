@@ -15,6 +15,9 @@ pub const REVISION: &str = "io.lucidctl.revision";
 /// Keys of the declared environment, so a removed variable shows in a diff.
 pub const ENV_KEYS: &str = "io.lucidctl.env-keys";
 pub const BUILD_HASH: &str = "io.lucidctl.build-hash";
+/// On a failed-rollout record: why the new container was rolled back, and when (Unix seconds).
+pub const FAILURE_REASON: &str = "io.lucidctl.failure-reason";
+pub const FAILED_AT: &str = "io.lucidctl.failed-at";
 /// User labels from metadata.labels are copied under this prefix, for selectors.
 pub const USER_PREFIX: &str = "io.lucidctl.label.";
 

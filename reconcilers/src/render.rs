@@ -152,6 +152,9 @@ pub struct ContainerSpec {
     pub security: Security,
     pub init: Option<bool>,
     pub stop_grace_seconds: Option<i64>,
+    /// Replace by starting the new container beside the old one (no host
+    /// port, no static IP, and the rollout strategy allows it).
+    pub start_first: bool,
     pub labels: BTreeMap<String, String>,
     pub hash: String,
     pub inputs: BTreeMap<String, String>,
@@ -224,7 +227,9 @@ fn render_workload(
         .collect();
 
     let mut declared = w.clone();
+    // Neither changes the container: a new dependency or rollout strategy recreates nothing.
     declared.depends_on.clear();
+    declared.rollout = None;
     let mut hash_inputs = SpecHashInputs {
         declared: serde_json::to_value(&declared).unwrap_or_default(),
         name_prefix: inputs.name_prefix.clone(),
@@ -284,6 +289,10 @@ fn render_workload(
         security: w.security.clone().unwrap_or_default(),
         init: w.init,
         stop_grace_seconds: w.stop_grace_period.map(|d| d.0.as_secs() as i64),
+        start_first: kind == Kind::Service
+            && w.rollout != Some(desired_state::model::Rollout::StopFirst)
+            && !w.ports.iter().any(|p| p.host_port.is_some())
+            && !w.networks.iter().any(|n| n.ipv4_address.is_some()),
         labels,
         hash,
         inputs: component_hashes,

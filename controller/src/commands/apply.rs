@@ -20,8 +20,10 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(&e),
     };
+    let mut plan = args.plan.options();
+    plan.retry_failed = args.retry_failed;
     let options = ApplyOptions {
-        plan: args.plan.options(),
+        plan,
         timeout: args.timeout,
         concurrency: args.concurrency,
         ..ApplyOptions::default()
@@ -62,7 +64,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
     match result {
         Ok(report) => {
             progress::print_report(&report);
-            if report.failures().next().is_some() {
+            if report.failures().next().is_some() || !report.held.is_empty() {
                 ExitCode::FAILURE
             } else {
                 eprintln!("Converged.");

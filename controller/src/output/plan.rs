@@ -26,6 +26,27 @@ fn ids(list: &[reconcilers::plan::OpId]) -> String {
         .join(", ")
 }
 
+/// `Service/web: rollout of 1a2b3c4d5e6f failed 3m ago: unhealthy; running the previous container`.
+pub fn held_text(h: &reconcilers::plan::Held) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let age = now.saturating_sub(h.failed_at);
+    let age = if age < 120 {
+        format!("{age}s")
+    } else if age < 7200 {
+        format!("{}m", age / 60)
+    } else {
+        format!("{}h", age / 3600)
+    };
+    let short: String = h.hash.chars().take(12).collect();
+    format!(
+        "{}/{}: rollout of {short} failed {age} ago: {}; running the previous container (apply --retry-failed tries it again)",
+        h.kind, h.name, h.reason
+    )
+}
+
 /// `#3  start container web  (after #1, #2)`; rollback steps say what they watch.
 fn operation_line(o: &Operation) -> String {
     let mut line = format!("{:<4} ", o.id.to_string());
@@ -94,6 +115,9 @@ pub fn text(p: &Plan, colour: bool) -> String {
             let _ = writeln!(out, "      {}", operation_line(o));
         }
     }
+    for h in &p.held {
+        let _ = writeln!(out, "{}  {}", paint(colour, "33;1", "‖ held"), held_text(h));
+    }
     for c in &p.conflicts {
         let _ = writeln!(
             out,
@@ -106,7 +130,7 @@ pub fn text(p: &Plan, colour: bool) -> String {
         let _ = writeln!(out, "{}  {e}", paint(colour, "31;1", "! error"));
     }
     let n = counts(p);
-    if p.changes.is_empty() && p.conflicts.is_empty() && p.errors.is_empty() {
+    if p.changes.is_empty() && p.conflicts.is_empty() && p.errors.is_empty() && p.held.is_empty() {
         out.push_str("No changes. The engine matches the desired state.\n");
     } else {
         let parts: Vec<String> = [
@@ -136,6 +160,9 @@ pub fn text(p: &Plan, colour: bool) -> String {
         }
         if !p.errors.is_empty() {
             let _ = write!(line, "; {} error(s)", p.errors.len());
+        }
+        if !p.held.is_empty() {
+            let _ = write!(line, "; {} held", p.held.len());
         }
         out.push_str(&line);
         out.push_str(".\n");
@@ -175,6 +202,7 @@ pub fn json(p: &Plan) -> String {
         "changes": changes,
         "conflicts": p.conflicts.iter().map(|c| json!({"kind": c.kind.as_str(), "name": c.name, "message": c.message})).collect::<Vec<_>>(),
         "errors": p.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        "held": p.held.iter().map(|h| json!({"kind": h.kind.as_str(), "name": h.name, "hash": h.hash, "reason": h.reason, "failedAt": h.failed_at, "message": held_text(h)})).collect::<Vec<_>>(),
         "summary": counts(p),
     });
     serde_json::to_string_pretty(&body).unwrap_or_default()

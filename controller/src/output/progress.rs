@@ -63,6 +63,9 @@ pub fn print_report(r: &Report) {
     for (kind, name, o) in r.failures() {
         eprintln!("  FAILED {kind}/{name}: {}", describe(o));
     }
+    for h in &r.held {
+        eprintln!("  HELD {}", crate::output::plan::held_text(h));
+    }
 }
 
 /// One line per build step; step output only in verbose mode, since a failed

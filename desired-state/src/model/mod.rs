@@ -18,7 +18,7 @@ pub use values::{
 };
 pub use workload::{
     Condition, Dependency, EnvFrom, Healthcheck, Mount, MountSource, NetworkAttachment, Port,
-    Protocol, Resources, RestartPolicy, Security, WorkloadSpec,
+    Protocol, Resources, RestartPolicy, Rollout, Security, WorkloadSpec,
 };
 
 use schemars::JsonSchema;

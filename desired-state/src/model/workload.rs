@@ -49,6 +49,26 @@ pub struct WorkloadSpec {
     /// How long a stop waits before SIGKILL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_grace_period: Option<DurationSpec>,
+    /// How a Service is replaced when its spec changes. `auto` (the default)
+    /// starts the new container beside the old one whenever it can (no
+    /// published host port, no static IP), else stops the old one first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Rollout {
+    /// Start-first when the topology allows it, else stop-first.
+    #[default]
+    Auto,
+    /// Start the new container beside the old one under a temporary name,
+    /// with the service's name as a network alias; replace the old one only
+    /// once the new one is ready. Impossible with host ports or static IPs.
+    StartFirst,
+    /// Stop the old container, keep it parked as `<name>.prev` until the new
+    /// one is ready, and put it back otherwise.
+    StopFirst,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -11,6 +11,21 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
     for r in &state.resources {
         match &r.spec {
             Spec::Service(w) | Spec::Job(w) => {
+                if w.rollout == Some(crate::model::Rollout::StartFirst) {
+                    let port = w.ports.iter().any(|p| p.host_port.is_some());
+                    let static_ip = w.networks.iter().any(|n| n.ipv4_address.is_some());
+                    if port || static_ip {
+                        out.error(
+                            r,
+                            "/spec/rollout",
+                            format!(
+                                "rollout startFirst needs two containers side by side, which a {} does not allow",
+                                if port { "published host port" } else { "static IP address" }
+                            ),
+                            Some("use `rollout: auto` (start-first where possible) or `stopFirst`".into()),
+                        );
+                    }
+                }
                 for (i, m) in w.mounts.iter().enumerate() {
                     let at = format!("/spec/mounts/{i}");
                     if m.source().is_none() {

@@ -54,6 +54,8 @@ pub struct Report {
     pub config_files_written: Vec<String>,
     /// The engine as last observed, when that observation found nothing to do.
     pub converged: Option<Observed>,
+    /// Recreates not made because that spec's rollout failed before.
+    pub held: Vec<crate::plan::Held>,
 }
 
 impl Report {
@@ -178,6 +180,7 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
         report.passes = pass;
         if p.is_empty() {
             report.converged = Some(observed);
+            report.held = p.held;
             return Ok(report);
         }
         let t = Instant::now();

@@ -30,6 +30,7 @@ spec:
   networks: [{name: net, aliases: [database]}, {name: back}]
   mounts: [{volume: data, target: /data}]
   healthcheck: {test: [CMD, probe], interval: 1s}
+  rollout: stopFirst
 ---
 apiVersion: lucid/v1alpha1
 kind: Job
@@ -410,4 +411,121 @@ async fn an_interrupted_recreate_is_planned_as_recovery_first() {
         e.container("api").and_then(|c| c.state),
         Some(crate::observed::RunState::Running)
     );
+}
+
+fn outcome_of(report: &Report, name: &str) -> Option<Outcome> {
+    report
+        .outcomes
+        .iter()
+        .find(|(_, n, _)| n == name)
+        .map(|(_, _, o)| o.clone())
+}
+
+/// Issue 14: a spec whose rollout failed is held, not retried on every pass.
+#[tokio::test]
+async fn a_failed_revision_is_held_until_the_spec_changes_or_a_retry_is_asked() {
+    let e = engine();
+    apply(&e, SYSTEM).await.report.expect("converges");
+    let broken = SYSTEM.replace(
+        "env: {GREETING: hello}",
+        &format!("env: {{GREETING: hello, {BEHAVIOUR_ENV}: unhealthy}}"),
+    );
+    let first = apply(&e, &broken).await.report.expect("reports");
+    assert!(matches!(
+        outcome_of(&first, "api"),
+        Some(Outcome::RolledBack(_))
+    ));
+    assert!(
+        e.volume_names()
+            .iter()
+            .any(|v| v.starts_with("lucidctl-failed-api-")),
+        "the failure is recorded on the engine: {:?}",
+        e.volume_names()
+    );
+    e.clear_calls();
+    let again = apply(&e, &broken).await.report.expect("converges");
+    assert!(again.outcomes.is_empty(), "{:?}", again.outcomes);
+    assert!(
+        !e.mutations()
+            .iter()
+            .any(|c| c.contains("api.next") || c == "stop container api"),
+        "the same spec is not tried again: {:?}",
+        e.mutations()
+    );
+    let held = again.held.first().expect("api is held");
+    assert_eq!(held.name, "api");
+    assert!(held.reason.contains("unhealthy"), "{held:?}");
+    let plan = plan_of(&e, &broken, &PlanOptions::default()).await;
+    assert!(
+        plan.is_empty() && plan.held.len() == 1,
+        "diff shows it held: {plan:?}"
+    );
+    // Asked to retry: tried (and rolled back) once more.
+    let retry = ApplyOptions {
+        plan: PlanOptions {
+            retry_failed: true,
+            ..PlanOptions::default()
+        },
+        timeout: Duration::from_millis(300),
+        ..ApplyOptions::default()
+    };
+    let retried = apply_with(&e, &broken, retry)
+        .await
+        .report
+        .expect("reports");
+    assert!(matches!(
+        outcome_of(&retried, "api"),
+        Some(Outcome::RolledBack(_))
+    ));
+    // A new spec is a new attempt, and when it works the service moves on.
+    let fixed = SYSTEM.replace("env: {GREETING: hello}", "env: {GREETING: fixed}");
+    let report = apply(&e, &fixed).await.report.expect("converges");
+    assert_eq!(outcome_of(&report, "api"), Some(Outcome::Recreated));
+    assert!(report.held.is_empty());
+}
+
+/// Issue 14: start-first keeps the old container serving until the new one
+/// is ready, and a failed new container never touches the old one.
+#[tokio::test]
+async fn a_start_first_rollout_never_stops_the_old_container_before_the_new_one_is_ready() {
+    let e = engine();
+    apply(&e, SYSTEM).await.report.expect("converges");
+    let before = e.container("api").expect("api").id;
+    e.clear_calls();
+    let changed = SYSTEM.replace("env: {GREETING: hello}", "env: {GREETING: bonjour}");
+    let report = apply(&e, &changed).await.report.expect("converges");
+    assert_eq!(outcome_of(&report, "api"), Some(Outcome::Recreated));
+    let calls = e.calls();
+    assert!(
+        position(&calls, "inspect container api.next") < position(&calls, "stop container api")
+    );
+    assert!(
+        position(&calls, "remove container api")
+            < position(&calls, "rename container api.next to api")
+    );
+    let after = e.container("api").expect("api");
+    assert_ne!(after.id, before);
+    assert_eq!(
+        after.config.env.get("GREETING").map(String::as_str),
+        Some("bonjour")
+    );
+    // A failing one: the running container is never stopped.
+    let now = after.id;
+    e.clear_calls();
+    let broken = changed.replace(
+        "env: {GREETING: bonjour}",
+        &format!("env: {{GREETING: bonjour, {BEHAVIOUR_ENV}: unhealthy}}"),
+    );
+    let report = apply(&e, &broken).await.report.expect("reports");
+    assert!(matches!(
+        outcome_of(&report, "api"),
+        Some(Outcome::RolledBack(_))
+    ));
+    assert!(
+        !e.mutations().iter().any(|c| c == "stop container api"),
+        "{:?}",
+        e.mutations()
+    );
+    assert_eq!(e.container("api").map(|c| c.id), Some(now));
+    assert!(e.container("api.next").is_none());
 }

@@ -114,7 +114,8 @@ pub async fn execute(
                 ctx.progress
                     .step(change.kind, &change.name, &running_text(&op.op));
                 let span = tracing::debug_span!("operation", id = %op.id, op = op.op.verb());
-                running.push(async move { (op, run(ctx, &op.op).await) }.instrument(span));
+                let why = first_failure(op, &status);
+                running.push(async move { (op, run(ctx, &op.op, why).await) }.instrument(span));
             }
         }
         let Some((op, result)) = running.next().await else {
@@ -223,6 +224,26 @@ fn settle_blocked(
     }
 }
 
+/// For a rollback step: the failure it rolls back.
+fn first_failure(op: &Operation, status: &BTreeMap<OpId, OpStatus>) -> String {
+    op.rollback_of
+        .iter()
+        .flatten()
+        .find_map(|w| match status.get(w) {
+            Some(OpStatus::Failed(why)) => Some(why.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// A label value from an error message: one line, no control characters, bounded.
+fn label_text(why: &str) -> String {
+    why.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(240)
+        .collect()
+}
+
 fn running_text(op: &Op) -> String {
     match op {
         Op::WaitDependency { dependency, .. } => format!("waiting for {dependency}"),
@@ -237,10 +258,25 @@ fn text(r: Result<(), EngineError>) -> Result<(), String> {
     r.map_err(|e| e.to_string())
 }
 
-/// One operation: one engine call, or one wait.
-async fn run(ctx: &ExecContext<'_>, op: &Op) -> Result<(), String> {
+/// One operation: one engine call, or one wait. `why` is the failure a
+/// rollback step answers.
+async fn run(ctx: &ExecContext<'_>, op: &Op, why: String) -> Result<(), String> {
     let e = ctx.engine;
     match op {
+        Op::RecordFailedRollout { record } => {
+            let mut record = record.clone();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            record
+                .labels
+                .insert(crate::labels::FAILURE_REASON.to_string(), label_text(&why));
+            record
+                .labels
+                .insert(crate::labels::FAILED_AT.to_string(), now.to_string());
+            text(e.create_volume(&record).await)
+        }
         Op::Build { reference } => ctx.builder.build(e, reference).await,
         Op::Pull { reference } => text(e.pull_image(reference).await),
         Op::CreateNetwork(n) => text(e.create_network(n).await),

@@ -156,6 +156,12 @@ pub enum Target {
     Existing {
         name: String,
     },
+    /// A container an interrupted recreate left under a temporary name
+    /// (`<base>.prev` or `<base>.next`).
+    Parked {
+        parked: String,
+        base: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,8 +185,25 @@ pub struct Conflict {
     pub message: String,
 }
 
-/// Suffix of a container parked during a recreate.
+/// Suffix of the old container parked during a stop-first recreate.
 pub const PREVIOUS_SUFFIX: &str = ".prev";
+/// Suffix of the new container started beside the old one in a start-first recreate.
+pub const NEXT_SUFFIX: &str = ".next";
+/// Kind label of the volumes that record a failed rollout.
+pub const FAILED_ROLLOUT_KIND: &str = "FailedRollout";
+
+/// A change the plan will not make: this exact spec was rolled out before,
+/// failed and was rolled back. Retried when the spec changes, or when asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Held {
+    pub kind: Kind,
+    pub name: String,
+    /// The spec hash whose rollout failed.
+    pub hash: String,
+    pub reason: String,
+    /// Seconds since the Unix epoch.
+    pub failed_at: u64,
+}
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
@@ -190,6 +213,8 @@ pub struct Plan {
     pub errors: Vec<RenderError>,
     /// What the executor runs: every change expanded into engine calls and waits.
     pub operations: Vec<Operation>,
+    /// Recreates left out because that spec already failed.
+    pub held: Vec<Held>,
 }
 
 impl Plan {
@@ -223,6 +248,8 @@ pub struct PlanOptions {
     pub prune_volumes: bool,
     /// Workloads whose changes are held back (crash-looping, backing off).
     pub hold: std::collections::BTreeSet<String>,
+    /// Roll out specs whose rollout failed before (`apply --retry-failed`).
+    pub retry_failed: bool,
 }
 
 pub fn plan(
@@ -256,8 +283,61 @@ pub fn plan(
             && options.hold.contains(&c.name)
             && ops::stage_of(c) != Stage::Recover)
     });
+    if !options.retry_failed {
+        hold_failed_rollouts(observed, inputs, &mut out);
+    }
     out.operations = ops::expand(&out.changes, desired, &|n| inputs.object_name(n));
     out
+}
+
+/// Recreates towards a spec hash whose rollout failed become `held`.
+fn hold_failed_rollouts(observed: &Observed, inputs: &Inputs, out: &mut Plan) {
+    let failed: Vec<&crate::observed::ObservedVolume> = observed
+        .volumes
+        .iter()
+        .filter(|v| {
+            crate::observed::is_managed(&v.labels)
+                && v.labels.get(crate::labels::KIND).map(String::as_str)
+                    == Some(FAILED_ROLLOUT_KIND)
+                && v.labels.get(crate::labels::PROJECT) == Some(&inputs.project)
+        })
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    let mut kept = Vec::new();
+    for c in std::mem::take(&mut out.changes) {
+        let record = match (&c.target, c.action) {
+            (Target::Container(spec), Action::Recreate) => failed.iter().find(|v| {
+                v.labels.get(crate::labels::NAME) == Some(&c.name)
+                    && v.labels.get(crate::labels::SPEC_HASH) == Some(&spec.hash)
+            }),
+            _ => None,
+        };
+        match record {
+            Some(v) => out.held.push(Held {
+                kind: c.kind,
+                name: c.name.clone(),
+                hash: v
+                    .labels
+                    .get(crate::labels::SPEC_HASH)
+                    .cloned()
+                    .unwrap_or_default(),
+                reason: v
+                    .labels
+                    .get(crate::labels::FAILURE_REASON)
+                    .cloned()
+                    .unwrap_or_default(),
+                failed_at: v
+                    .labels
+                    .get(crate::labels::FAILED_AT)
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0),
+            }),
+            None => kept.push(c),
+        }
+    }
+    out.changes = kept;
 }
 
 #[cfg(test)]

@@ -82,6 +82,12 @@ pub enum Op {
         container: String,
         condition: Condition,
     },
+    /// Remember on the engine that this spec hash failed, so it is held
+    /// rather than retried: a labelled volume, which survives restarts. The
+    /// executor adds the reason and the time.
+    RecordFailedRollout {
+        record: VolumePlanSpec,
+    },
 }
 
 impl Op {
@@ -103,6 +109,7 @@ impl Op {
             Op::DisconnectNetwork { .. } => "disconnect-network",
             Op::WaitReady { .. } => "wait-ready",
             Op::WaitDependency { .. } => "wait-dependency",
+            Op::RecordFailedRollout { .. } => "record-failed-rollout",
         }
     }
 
@@ -147,6 +154,15 @@ impl fmt::Display for Op {
                 f,
                 "wait until dependency {dependency} is {}",
                 condition.as_str()
+            ),
+            Op::RecordFailedRollout { record } => write!(
+                f,
+                "record the failed rollout of {}",
+                record
+                    .labels
+                    .get(crate::labels::SPEC_HASH)
+                    .map(String::as_str)
+                    .unwrap_or("?")
             ),
         }
     }
@@ -212,9 +228,36 @@ impl Graph {
     }
 }
 
-/// Name of the parked previous generation during a recreate.
+/// Name of the parked previous generation during a stop-first recreate.
 pub fn previous_name(name: &str) -> String {
     format!("{name}{}", crate::plan::PREVIOUS_SUFFIX)
+}
+
+/// Name of the new container while it starts beside the old one.
+pub fn next_name(name: &str) -> String {
+    format!("{name}{}", crate::plan::NEXT_SUFFIX)
+}
+
+/// The labelled volume that records a failed rollout of `spec`'s hash.
+pub fn failure_record(spec: &ContainerSpec) -> VolumePlanSpec {
+    let project = spec
+        .labels
+        .get(crate::labels::PROJECT)
+        .cloned()
+        .unwrap_or_default();
+    let mut labels = crate::labels::ownership(
+        &project,
+        crate::plan::FAILED_ROLLOUT_KIND,
+        Some(&spec.resource),
+    );
+    labels.insert(crate::labels::SPEC_HASH.to_string(), spec.hash.clone());
+    let short: String = spec.hash.chars().take(12).collect();
+    VolumePlanSpec {
+        name: format!("lucidctl-failed-{}-{short}", spec.name),
+        labels,
+        driver: None,
+        driver_opts: BTreeMap::new(),
+    }
 }
 
 /// Turns the changes into operations. `desired` supplies `dependsOn`;
@@ -273,11 +316,19 @@ pub fn expand(
                 let id = g.push(Op::CreateVolume(v.clone()), vec![]);
                 volumes.insert(v.name.clone(), id);
             }
-            (Target::Existing { name }, Action::Restore) => {
+            (Target::Parked { parked, base }, Action::Restore) => {
                 g.push(
                     Op::RenameContainer {
-                        from: previous_name(name),
-                        to: name.clone(),
+                        from: parked.clone(),
+                        to: base.clone(),
+                    },
+                    vec![],
+                );
+            }
+            (Target::Parked { parked, .. }, Action::Remove) => {
+                g.push(
+                    Op::RemoveContainer {
+                        name: parked.clone(),
                     },
                     vec![],
                 );
@@ -312,11 +363,7 @@ pub fn expand(
             if matches!(c.kind, Kind::Service | Kind::Job) {
                 g.change = i;
                 g.stage = stage_of(c);
-                let container = if g.stage == Stage::Recover {
-                    previous_name(name)
-                } else {
-                    name.clone()
-                };
+                let container = name.clone();
                 // One at a time: engine 20.10 leaks a network's endpoints when
                 // containers on it are removed concurrently (moby#43286), and
                 // only a daemon restart frees such a network.
@@ -505,8 +552,65 @@ fn workload(
     }
 }
 
-/// Stop-first, with the old container parked until the new one is ready.
+/// Start-first where the spec allows it, else stop-first. Either way the
+/// rollback runs only when a step of the new container failed, and ends by
+/// recording the failed spec hash so it is held, not retried.
 fn recreate_service(g: &mut Graph, spec: &ContainerSpec, entry: Vec<OpId>, infra: &Infra) -> OpId {
+    if spec.start_first {
+        start_first(g, spec, entry, infra)
+    } else {
+        stop_first(g, spec, entry, infra)
+    }
+}
+
+/// The new container starts beside the old one as `<name>.next`, answering
+/// to the service name as a network alias; the old one goes only once the
+/// new one is ready. A failed new container never touches the old one.
+fn start_first(g: &mut Graph, spec: &ContainerSpec, entry: Vec<OpId>, infra: &Infra) -> OpId {
+    let name = spec.name.clone();
+    let next = next_name(&name);
+    let mut beside = spec.clone();
+    beside.name = next.clone();
+    for a in &mut beside.networks {
+        if !a.aliases.contains(&name) {
+            a.aliases.push(name.clone());
+        }
+    }
+    let attempt = bring_up(g, &beside, entry, infra);
+    let ready = *attempt.last().expect("bring_up returns its steps");
+    let watched = Some(attempt);
+    let dropped = g.push_full(
+        Op::RemoveContainer { name: next.clone() },
+        vec![],
+        watched.clone(),
+    );
+    g.push_full(
+        Op::RecordFailedRollout {
+            record: failure_record(spec),
+        },
+        vec![dropped],
+        watched,
+    );
+    let stop = g.push(
+        Op::StopContainer {
+            name: name.clone(),
+            grace_seconds: spec.stop_grace_seconds,
+        },
+        vec![ready],
+    );
+    let removed = g.push(Op::RemoveContainer { name: name.clone() }, vec![stop]);
+    g.push(
+        Op::RenameContainer {
+            from: next,
+            to: name,
+        },
+        vec![removed],
+    )
+}
+
+/// The old container is stopped and parked as `<name>.prev` until the new
+/// one is ready, and put back otherwise.
+fn stop_first(g: &mut Graph, spec: &ContainerSpec, entry: Vec<OpId>, infra: &Infra) -> OpId {
     let name = spec.name.clone();
     let prev = previous_name(&name);
     let stop = g.push(
@@ -539,7 +643,14 @@ fn recreate_service(g: &mut Graph, spec: &ContainerSpec, entry: Vec<OpId>, infra
         vec![drop_new],
         watched.clone(),
     );
-    g.push_full(Op::StartContainer { name }, vec![restore], watched);
+    let restart = g.push_full(Op::StartContainer { name }, vec![restore], watched.clone());
+    g.push_full(
+        Op::RecordFailedRollout {
+            record: failure_record(spec),
+        },
+        vec![restart],
+        watched,
+    );
     g.push(Op::RemoveContainer { name: prev }, vec![ready])
 }
 
@@ -568,6 +679,7 @@ spec:
   env: {V: "1"}
   networks: [{name: net}, {name: back}]
   healthcheck: {test: [CMD, probe]}
+  rollout: stopFirst
 ---
 apiVersion: lucid/v1alpha1
 kind: Service
@@ -577,6 +689,94 @@ spec:
   networks: [{name: net}]
   dependsOn: [{name: db, condition: healthy}]
 "#;
+
+    fn hash_of(p: &crate::plan::Plan, name: &str) -> String {
+        p.changes
+            .iter()
+            .find_map(|c| match &c.target {
+                crate::plan::Target::Container(s) if c.name == name => Some(s.hash.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_start_first_recreate_brings_the_new_one_up_beside_the_old_one() {
+        let (_, observed) = converged().await;
+        let text = TWO
+            .replace("rollout: stopFirst", "rollout: auto")
+            .replace("V: \"1\"", "V: \"2\"");
+        let p = plan(
+            &desired(&text),
+            &observed,
+            &inputs(),
+            &PlanOptions::default(),
+        );
+        let i = p
+            .changes
+            .iter()
+            .position(|c| c.name == "db")
+            .expect("db changes");
+        let ops: Vec<&Operation> = p.operations_of(i).collect();
+        assert_eq!(
+            verbs(&ops),
+            [
+                "create container db.next from db:1",
+                "connect db.next to back",
+                "start container db.next",
+                "wait until db.next is healthy",
+                "remove container db.next",
+                &format!("record the failed rollout of {}", hash_of(&p, "db")),
+                "stop container db",
+                "remove container db",
+                "rename container db.next to db",
+            ]
+        );
+        let Op::CreateContainer { spec, .. } = &ops[0].op else {
+            panic!("{:?}", ops[0]);
+        };
+        assert!(
+            spec.networks
+                .iter()
+                .all(|n| n.aliases.contains(&"db".to_string())),
+            "the new container answers to the service name on every network: {:?}",
+            spec.networks
+        );
+        assert_eq!(
+            ops[4].rollback_of.as_deref(),
+            Some(&[ops[0].id, ops[1].id, ops[2].id, ops[3].id][..])
+        );
+        assert_eq!(
+            ops[6].after,
+            vec![ops[3].id],
+            "the old one stops only once the new one is ready"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_published_host_port_keeps_a_service_stop_first() {
+        let (_, observed) = converged().await;
+        let text = TWO
+            .replace(
+                "rollout: stopFirst",
+                "ports: [{containerPort: 80, hostPort: 8080}]",
+            )
+            .replace("V: \"1\"", "V: \"2\"");
+        let p = plan(
+            &desired(&text),
+            &observed,
+            &inputs(),
+            &PlanOptions::default(),
+        );
+        assert!(p
+            .operations
+            .iter()
+            .any(|o| o.op.to_string() == "rename container db to db.prev"));
+        assert!(!p
+            .operations
+            .iter()
+            .any(|o| o.op.to_string().contains("db.next")));
+    }
 
     fn verbs(ops: &[&Operation]) -> Vec<String> {
         ops.iter().map(|o| o.op.to_string()).collect()
@@ -636,6 +836,7 @@ spec:
                 "remove container db",
                 "rename container db.prev to db",
                 "start container db",
+                &format!("record the failed rollout of {}", hash_of(&p, "db")),
                 "remove container db.prev",
             ]
         );
@@ -644,7 +845,7 @@ spec:
             .clone()
             .expect("the rollback watches the new container's steps");
         assert_eq!(watched, vec![ops[2].id, ops[3].id, ops[4].id, ops[5].id]);
-        assert!(ops[9].rollback_of.is_none() && ops[9].after == vec![ops[5].id]);
+        assert!(ops[10].rollback_of.is_none() && ops[10].after == vec![ops[5].id]);
         // api is not changed, so nothing of it is planned.
         assert!(
             p.changes.iter().all(|c| c.name != "api"),

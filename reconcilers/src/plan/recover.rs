@@ -1,10 +1,12 @@
-//! Interrupted work, read from the engine: a recreate parks the old
-//! container as `<name>.prev` until the new one is ready. If the new one
+//! Interrupted work, read from the engine. A stop-first recreate parks the
+//! old container as `<name>.prev` until the new one is ready; a start-first
+//! one starts the new container as `<name>.next` and renames it only after
+//! the old one is gone (and only once it was ready). Either way: if `<name>`
 //! exists, the parked one is dropped; if not, it is put back under its name.
 //! Planned like any other change, so `diff` shows it and a crash between any
 //! two operations converges on the next pass.
 
-use super::{Action, Change, Plan, Reason, Target, PREVIOUS_SUFFIX};
+use super::{Action, Change, Plan, Reason, Target, NEXT_SUFFIX, PREVIOUS_SUFFIX};
 use crate::labels;
 use crate::observed::{Observed, ObservedContainer};
 use crate::render::Inputs;
@@ -14,7 +16,11 @@ use desired_state::model::Kind;
 pub(super) fn plan_recovery(observed: &Observed, inputs: &Inputs, out: &mut Plan) -> Observed {
     let mut projected = observed.clone();
     for c in &observed.containers {
-        let Some(base) = c.name.strip_suffix(PREVIOUS_SUFFIX) else {
+        let Some(base) = c
+            .name
+            .strip_suffix(PREVIOUS_SUFFIX)
+            .or_else(|| c.name.strip_suffix(NEXT_SUFFIX))
+        else {
             continue;
         };
         if !c.is_managed() || c.label(labels::PROJECT) != Some(inputs.project.as_str()) {
@@ -33,8 +39,9 @@ pub(super) fn plan_recovery(observed: &Observed, inputs: &Inputs, out: &mut Plan
             reasons: vec![Reason::InterruptedRecreate],
             fields: Vec::new(),
             network: None,
-            target: Target::Existing {
-                name: base.to_string(),
+            target: Target::Parked {
+                parked: c.name.clone(),
+                base: base.to_string(),
             },
         });
         if restore {

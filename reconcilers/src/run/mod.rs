@@ -270,6 +270,8 @@ impl<'a> Controller<'a> {
             ..ApplyOptions::default()
         };
         options.plan.prune = prune;
+        // The loop never retries a failed rollout; only a new spec or `apply --retry-failed` does.
+        options.plan.retry_failed = false;
         options.plan.prune_volumes &= prune;
         options.plan.hold = self.crash_loops.held_at(Instant::now());
         let builder = ImageBuilder {
@@ -384,10 +386,20 @@ pub fn resource_statuses(
     held: &BTreeSet<String>,
 ) -> Vec<ResourceStatus> {
     let now = now_rfc3339();
-    let failed: BTreeMap<&str, String> = report
+    let mut failed: BTreeMap<&str, String> = report
         .failures()
         .map(|(_, n, o)| (n.as_str(), describe(o)))
         .collect();
+    for h in &report.held {
+        let short: String = h.hash.chars().take(12).collect();
+        failed.insert(
+            h.name.as_str(),
+            format!(
+                "rollout of {short} failed: {}; running the previous container",
+                h.reason
+            ),
+        );
+    }
     desired
         .resources
         .iter()

@@ -671,6 +671,7 @@ impl<'a, 'f> Converter<'a, 'f> {
             working_dir,
             init,
             stop_grace_period,
+            rollout: None,
         };
         let comment = vec![format!("compose service {key:?}.")];
         self.docs.push(Doc {
