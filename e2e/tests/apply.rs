@@ -404,17 +404,26 @@ fn apply_recreates_only_the_changed_service_and_rolls_back_an_unhealthy_replacem
             == Some("healthy")),
         "the restored container becomes healthy again"
     );
-    // The desired change is still pending.
+    // The desired change is still pending, and held (issue 14): this spec
+    // failed, so it is not tried again until it changes or a retry is asked.
     let (out, plan) = t.diff_json(&[]);
     out.expect_code(2);
+    assert!(plan_changes(&plan).is_empty(), "{out:?}");
+    let held = plan["held"].as_array().cloned().unwrap_or_default();
+    assert_eq!(held.len(), 1, "{out:?}");
+    assert_eq!(held[0]["name"], "api");
+    assert!(held[0]["reason"].as_str().is_some_and(|r| r.contains("unhealthy")), "{out:?}");
+    // Asked to, apply tries it again (and rolls back again).
+    let retried = t.apply(&["--timeout", "15s", "--retry-failed"]);
+    retried.expect_code(1);
+    assert!(retried.stderr.contains("rolled back"), "{retried:?}");
     assert_eq!(
-        plan_changes(&plan),
-        vec![("Service".into(), "api".into(), "recreate".into())],
-        "{out:?}"
-    );
-    assert!(
-        project_volumes(&t.project).is_empty(),
-        "the lock was released"
+        project_volumes(&t.project)
+            .into_iter()
+            .filter(|v| !v.starts_with("lucidctl-failed-"))
+            .collect::<Vec<_>>(),
+        Vec::<String>::new(),
+        "the lock was released; only the failure record remains"
     );
 }
 
