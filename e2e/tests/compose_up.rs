@@ -184,7 +184,7 @@ fn http_status(addr: &str) -> Result<String, String> {
 }
 
 fn env_file(path: &Path) -> BTreeMap<String, String> {
-    reconcilers::prepare::parse_env_file(&std::fs::read_to_string(path).unwrap())
+    desired_state::envfile::parse_env_file(&std::fs::read_to_string(path).unwrap())
 }
 
 #[test]

@@ -83,7 +83,7 @@ fn groups(state: &DesiredState, options: &ExportOptions) -> Vec<Group> {
         .filter(|i| state.resources[*i].spec.workload().is_some())
         .collect();
     if !options.selector.is_empty() {
-        let chosen = crate::plan::selected(state, &options.selector);
+        let chosen = desired_state::selected(state, &options.selector);
         let values: Vec<String> = options
             .selector
             .iter()

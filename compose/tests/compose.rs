@@ -13,11 +13,11 @@
 
 use desired_state::model::{Condition, Kind, Spec};
 use desired_state::{DesiredState, LoadOptions};
-use reconcilers::compose::export::{export, ExportOptions, ExportedFile};
-use reconcilers::compose::import::{
+use lucid_compose::export::{export, ExportOptions, ExportedFile};
+use lucid_compose::import::{
     import, parse_expose, parse_port, FindingKind, ImportOptions, Imported,
 };
-use reconcilers::compose::text::{parse_compose_duration, split_words};
+use lucid_compose::text::{parse_compose_duration, split_words};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ fn repo() -> PathBuf {
 }
 
 fn here() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compose")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -62,6 +62,35 @@ fn write_files(dir: &Path, files: &[ExportedFile]) {
         let path = dir.join(&f.path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, &f.content).unwrap();
+    }
+}
+
+/// Every SecretSet's env file, as `lucidctl secrets generate` would write it:
+/// the declared values plus a distinct stand-in for each generated key (this
+/// crate does not depend on the reconcilers that generate real ones).
+fn write_env_files(state: &DesiredState, dir: &Path) {
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::fs::create_dir_all(dir).unwrap();
+    for r in state.of_kind(Kind::SecretSet) {
+        let Spec::SecretSet(s) = &r.spec else {
+            continue;
+        };
+        let mut text = String::new();
+        for g in &s.generate {
+            text.push_str(&format!(
+                "{}=test-{}-{}-{nonce:x}\n",
+                g.key,
+                r.name(),
+                g.key
+            ));
+        }
+        for (k, v) in &s.values {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        std::fs::write(dir.join(&s.file), text).unwrap();
     }
 }
 
@@ -475,7 +504,7 @@ fn export_matches_golden_files() {
         let mut on_disk = BTreeSet::new();
         collect(&dir, &dir, &mut on_disk);
         let exported: BTreeSet<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
-        assert_eq!(on_disk, exported, "{}: the set of files changed; run UPDATE_GOLDEN=1 cargo test -p reconcilers --test compose", case.dir);
+        assert_eq!(on_disk, exported, "{}: the set of files changed; run UPDATE_GOLDEN=1 cargo test -p lucid-compose --test compose", case.dir);
         for f in &files {
             let want = std::fs::read_to_string(dir.join(&f.path)).unwrap();
             if want != f.content {
@@ -486,7 +515,7 @@ fn export_matches_golden_files() {
                     .unwrap_or(0)
                     + 1;
                 panic!(
-                    "{}/{} differs from the golden file at line {line}; if intended, run UPDATE_GOLDEN=1 cargo test -p reconcilers --test compose\n--- golden\n{}\n--- now\n{}",
+                    "{}/{} differs from the golden file at line {line}; if intended, run UPDATE_GOLDEN=1 cargo test -p lucid-compose --test compose\n--- golden\n{}\n--- now\n{}",
                     case.dir,
                     f.path.display(),
                     want.lines().nth(line - 1).unwrap_or(""),
@@ -524,7 +553,7 @@ fn exported_files_pass_docker_compose_config() {
             std::os::unix::fs::symlink(repo().join("configs/lucid"), tree.join("configs/lucid"))
                 .unwrap();
             std::os::unix::fs::symlink(repo().join("e2e"), tree.join("e2e")).unwrap();
-            reconcilers::secrets::generate(&state, &tree.join("configs/environment"), &[]).unwrap();
+            write_env_files(&state, &tree.join("configs/environment"));
             let docker = tree.join("configs/docker");
             write_files(&docker, &files);
             for f in files
@@ -533,7 +562,7 @@ fn exported_files_pass_docker_compose_config() {
             {
                 compose_config(bin, "lucidtest", &docker.join(&f.path), true);
             }
-            // Nothing secret is inlined: no generated value appears in any file.
+            // Nothing secret is inlined: no value of an env file appears in any file.
             let env =
                 std::fs::read_to_string(tree.join("configs/environment/.env.foundation")).unwrap();
             let password = env
