@@ -168,6 +168,7 @@ pub fn desired_host_files(
         secrets_dir: env_dir,
         selector: Vec::new(),
         sources: vec![format!("lucidctl's copy for project {}", inputs.project)],
+        name_prefix: inputs.name_prefix.clone(),
     };
     for f in lucid_compose::export::export(state, &options) {
         out.push(HostFile {

@@ -55,6 +55,7 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
             .iter()
             .map(|p| p.display().to_string())
             .collect(),
+        name_prefix: args.name_prefix.clone(),
     };
     let files = export::export(&state, &options);
     for f in &files {
