@@ -589,6 +589,10 @@ pub struct ExportComposeArgs {
     /// path.
     #[arg(long, value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,
+    /// Prepended to container_name and to the networks' and volumes' names, as
+    /// `apply --name-prefix` names them, to run a second copy beside the first.
+    #[arg(long, default_value = "", value_name = "PREFIX")]
+    pub name_prefix: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -2,18 +2,21 @@
 //! validation. Everything here is pure apart from reading the input files.
 
 pub mod diagnostics;
+pub mod envfile;
 pub mod json;
 pub mod load;
 pub mod merge;
 pub mod model;
 pub mod order;
 pub mod pointer;
+pub mod select;
 pub mod state;
 pub mod validate;
 pub mod yaml;
 
 pub use diagnostics::{Diagnostic, Location, Severity};
 pub use load::{load, load_sources, LoadOptions, Source};
+pub use select::selected;
 pub use state::{DesiredState, Origin, Resource};
 
 /// Why desired state could not be used.

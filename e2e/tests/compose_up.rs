@@ -1,18 +1,20 @@
 //! `lucidctl export compose` then `docker-compose up -d` of the master file (issue 8):
 //! on the local overlay, compose must bring up a system equivalent to what the
-//! desired state declares — the same services and jobs, on the same networks and
-//! subnets, with the same published ports, volumes and secrets — and leave nothing
-//! behind after `down -v`.
+//! desired state declares — the same services and jobs, on the same networks,
+//! with the same published ports, volumes and secrets — and leave nothing behind
+//! after `down -v`.
 //!
-//! The exported file names containers, networks and volumes exactly as lucidctl
-//! does (no prefix, fixed subnets and host ports), so this test cannot run beside a
-//! Lucid demo: it refuses to start when any of those names exists, instead of
-//! touching someone else's objects.
+//! It runs beside a Lucid demo (scripts/demo.sh) without touching it (issue 25):
+//! the export takes `--name-prefix <project>-`, so containers, networks and volumes
+//! carry the test's own names, and a test overlay (like the bench's) drops the
+//! fixed subnets and static addresses and moves the published ports to free ones.
+//! The export of the declared subnets and ports is pinned by lucid-compose's golden
+//! files and `docker-compose config` tests.
 
 use desired_state::model::{Kind, Spec};
 use desired_state::DesiredState;
 use lucid_e2e::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -39,16 +41,73 @@ fn names(state: &DesiredState, kind: Kind) -> BTreeSet<String> {
     state.of_kind(kind).map(|r| r.name().to_string()).collect()
 }
 
-/// Retags the local overlay's one image (`lucid-local/standin:dev`, shared with a demo,
-/// which must not drift) to a ref of the test's own; nothing else changes.
-fn own_image_overlay(state: &DesiredState, image: &str) -> String {
-    let mut out = format!("---\napiVersion: lucid/v1alpha1\nkind: Image\nmetadata:\n  name: lucid-standin\nspec:\n  ref: {image}\n");
-    for w in state.workloads() {
+/// Host ports free now, chosen by the OS, for the published ports: a demo's
+/// 18080, 13389 and 18083 are never in the way.
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// The test overlay, merge patches on the local Lucid system so that its compose
+/// copy coexists with a demo: the local overlay's one image (`lucid-local/standin:dev`,
+/// shared with a demo, which must not drift) becomes a ref of the test's own; no
+/// fixed subnets or gateways, no static addresses; published host ports moved to
+/// free ones (same container ports, host IPs and protocols).
+fn test_overlay(state: &DesiredState, image: &str) -> String {
+    let published = state
+        .workloads()
+        .flat_map(|w| &w.spec.workload().unwrap().ports)
+        .filter(|p| p.host_port.is_some())
+        .count();
+    let mut ports = free_ports(published).into_iter();
+    let mut out = String::from("# Written by the compose_up test: its own image tag, no fixed subnets, addresses or host ports.\n");
+    let mut push = |kind: Kind, name: &str, spec: Value| {
         out.push_str(&format!(
-            "---\napiVersion: lucid/v1alpha1\nkind: {}\nmetadata:\n  name: {}\nspec:\n  image: {image}\n",
-            w.kind(),
-            w.name()
+            "---\napiVersion: lucid/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec: {spec}\n"
         ));
+    };
+    push(Kind::Image, "lucid-standin", json!({"ref": image}));
+    for r in &state.resources {
+        match &r.spec {
+            Spec::Network(n) if n.subnet.is_some() || n.gateway.is_some() => {
+                push(r.kind(), r.name(), json!({"subnet": null, "gateway": null}));
+            }
+            Spec::Service(w) | Spec::Job(w) => {
+                let mut spec = json!({"image": image});
+                if w.ports.iter().any(|p| p.host_port.is_some()) {
+                    // A merge patch replaces a list whole: every port, host ports moved.
+                    let list: Vec<Value> = w
+                        .ports
+                        .iter()
+                        .map(|p| {
+                            let mut port = json!({"containerPort": p.container_port, "protocol": p.protocol.as_str()});
+                            if p.host_port.is_some() {
+                                port["hostPort"] = json!(ports.next().unwrap());
+                            }
+                            if let Some(ip) = p.host_ip {
+                                port["hostIP"] = json!(ip.to_string());
+                            }
+                            port
+                        })
+                        .collect();
+                    spec["ports"] = json!(list);
+                }
+                if w.networks.iter().any(|n| n.ipv4_address.is_some()) {
+                    let list: Vec<Value> = w
+                        .networks
+                        .iter()
+                        .map(|n| json!({"name": n.name, "aliases": n.aliases}))
+                        .collect();
+                    spec["networks"] = json!(list);
+                }
+                push(r.kind(), r.name(), spec);
+            }
+            _ => {}
+        }
     }
     out
 }
@@ -98,7 +157,7 @@ fn compose_leftovers(project: &str) -> Vec<String> {
 
 /// Takes the compose project down when dropped, also when the test panics, then
 /// removes whatever compose left by its project label, and untags the test's image.
-/// Created only once the names are known to be free, so it never touches a demo.
+/// Everything it touches carries the test's project label or prefixed names.
 struct ComposeUp {
     project: String,
     file: PathBuf,
@@ -184,12 +243,14 @@ fn http_status(addr: &str) -> Result<String, String> {
 }
 
 fn env_file(path: &Path) -> BTreeMap<String, String> {
-    reconcilers::prepare::parse_env_file(&std::fs::read_to_string(path).unwrap())
+    desired_state::envfile::parse_env_file(&std::fs::read_to_string(path).unwrap())
 }
 
 #[test]
 fn the_exported_master_file_brings_up_an_equivalent_lucid_system_under_docker_compose() {
-    // Taken first, so it is released only after both guards below have cleaned up.
+    // Load, not names: the names, subnets and ports are the test's own, but two
+    // 27-container systems at once crowd a 2-core host. Taken first, so it is
+    // released only after both guards below have cleaned up.
     let _one_at_a_time = full_lucid_lock();
     let Some(t) = TestEnv::new("composeup") else {
         return;
@@ -206,8 +267,8 @@ fn the_exported_master_file_brings_up_an_equivalent_lucid_system_under_docker_co
     ];
     let image = format!("lucid-e2e/{}:standin", t.project);
     let overlay = t.write_aside(
-        "overlay/own-image.yaml",
-        &own_image_overlay(&load(&base), &image),
+        "overlay/compose-up.yaml",
+        &test_overlay(&load(&base), &image),
     );
     let files: Vec<PathBuf> = base.iter().cloned().chain([overlay]).collect();
     let state = load(&files);
@@ -219,31 +280,25 @@ fn the_exported_master_file_brings_up_an_equivalent_lucid_system_under_docker_co
     assert_eq!(services.len(), 27, "{services:?}");
     assert_eq!(jobs.len(), 3, "{jobs:?}");
 
-    // The fixed names must be free: compose would otherwise adopt (and `down -v`
-    // delete) a demo's objects.
-    let taken: Vec<String> = services
-        .iter()
-        .chain(&jobs)
-        .filter(|n| container_exists(n))
-        .map(|n| format!("container {n}"))
-        .chain(
-            networks
-                .iter()
-                .filter(|n| network_exists(n))
-                .map(|n| format!("network {n}")),
-        )
-        .chain(
-            volumes
-                .iter()
-                .filter(|n| volume_exists(n))
-                .map(|n| format!("volume {n}")),
-        )
-        .collect();
+    // The test's names are its own (a crashed run with the same pid was cleaned up by TestEnv).
+    let ours = |kind: &str, names: &BTreeSet<String>, exists: fn(&str) -> bool| -> Vec<String> {
+        names
+            .iter()
+            .map(|n| t.obj(n))
+            .filter(|n| exists(n))
+            .map(|n| format!("{kind} {n}"))
+            .collect()
+    };
+    let workloads: BTreeSet<String> = services.union(&jobs).cloned().collect();
+    let taken: Vec<String> = [
+        ours("container", &workloads, container_exists),
+        ours("network", &networks, network_exists),
+        ours("volume", &volumes, volume_exists),
+    ]
+    .concat();
     assert!(
         taken.is_empty(),
-        "a Lucid system is on this engine ({}); this test needs the unprefixed names: \
-         take it down first (scripts/demo.sh delete --volumes)",
-        taken.join(", ")
+        "the test's own names are in use: {taken:?}"
     );
 
     t.secrets_generate(&[root.join("configs/lucid")], &[])
@@ -258,6 +313,8 @@ fn the_exported_master_file_brings_up_an_equivalent_lucid_system_under_docker_co
         t.secrets_dir.display().to_string(),
         "-o".into(),
         out_dir.display().to_string(),
+        "--name-prefix".into(),
+        t.prefix.clone(),
     ]);
     run(t.command(&export), LUCIDCTL_TIMEOUT).expect_code(0);
     let master = out_dir.join("docker-compose.master.yml");
@@ -266,6 +323,20 @@ fn the_exported_master_file_brings_up_an_equivalent_lucid_system_under_docker_co
     let jwt = &secrets["JWT_SECRET"];
     assert!(jwt.len() >= 44, "JWT_SECRET is generated");
     assert!(!text.contains(jwt.as_str()), "the export inlines no secret");
+    for fixed in [
+        "ipam:",
+        "ipv4_address:",
+        "172.20.",
+        "172.21.",
+        ":18080:",
+        ":13389:",
+        ":18083:",
+    ] {
+        assert!(
+            !text.contains(fixed),
+            "the test overlay left {fixed:?} in the export"
+        );
+    }
 
     // The image exists under the test's tag, so compose uses it instead of building.
     docker_ok(&["tag", STANDIN_IMAGE, &image]);
@@ -309,24 +380,21 @@ fn the_exported_master_file_brings_up_an_equivalent_lucid_system_under_docker_co
         started.elapsed().as_secs_f64()
     );
 
+    // Keyed by resource name: the container name without the test's prefix.
+    let unprefixed = |docker_name: &str| -> String {
+        let n = docker_name.trim_start_matches('/');
+        n.strip_prefix(t.prefix.as_str())
+            .unwrap_or_else(|| panic!("{n} lacks the prefix {}", t.prefix))
+            .to_string()
+    };
     let by_name: BTreeMap<String, Value> = last
         .into_iter()
-        .map(|c| {
-            (
-                c["Name"]
-                    .as_str()
-                    .unwrap()
-                    .trim_start_matches('/')
-                    .to_string(),
-                c,
-            )
-        })
+        .map(|c| (unprefixed(c["Name"].as_str().unwrap()), c))
         .collect();
     let found: BTreeSet<String> = by_name.keys().cloned().collect();
-    let declared: BTreeSet<String> = services.union(&jobs).cloned().collect();
     assert_eq!(
-        found, declared,
-        "compose runs exactly the declared workloads, under their names"
+        found, workloads,
+        "compose runs exactly the declared workloads, under their prefixed names"
     );
     for job in &jobs {
         let s = &by_name[job]["State"];
@@ -345,7 +413,7 @@ fn the_exported_master_file_brings_up_an_equivalent_lucid_system_under_docker_co
         let spec = w.spec.workload().unwrap();
         let c = &by_name[w.name()];
         assert_eq!(c["Config"]["Image"], image.as_str(), "{}", w.name());
-        let mut want: BTreeSet<String> = spec.networks.iter().map(|n| n.name.clone()).collect();
+        let mut want: BTreeSet<String> = spec.networks.iter().map(|n| t.obj(&n.name)).collect();
         if want.is_empty() {
             // lucidctl puts a workload without networks on Docker's default bridge.
             want.insert("bridge".into());
@@ -420,34 +488,39 @@ fn the_exported_master_file_brings_up_an_equivalent_lucid_system_under_docker_co
         .cloned()
         .collect();
     assert_eq!(expected.len(), 6, "{expected:?}");
-    let net: Value = serde_json::from_str(&docker_ok(&["network", "inspect", ISOLATED])).unwrap();
+    let isolated = t.obj(ISOLATED);
+    let net: Value = serde_json::from_str(&docker_ok(&["network", "inspect", &isolated])).unwrap();
     let members: BTreeSet<String> = net[0]["Containers"]
         .as_object()
         .unwrap()
         .values()
-        .map(|c| c["Name"].as_str().unwrap().to_string())
+        .map(|c| unprefixed(c["Name"].as_str().unwrap()))
         .collect();
     assert_eq!(
         members, expected,
         "only the payment system is on {ISOLATED}"
     );
 
-    // Networks with their declared subnets; volumes under their declared names.
+    // Networks under their prefixed names with the declared driver and internal flag
+    // (the subnets are the test overlay's: none); volumes under their prefixed names.
     for r in state.of_kind(Kind::Network) {
         let Spec::Network(n) = &r.spec else { continue };
-        let subnet = docker_ok(&[
+        let got = docker_ok(&[
             "network",
             "inspect",
             "--format",
-            "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
-            r.name(),
+            "{{.Driver}} {{.Internal}}",
+            &t.obj(r.name()),
         ]);
-        if let Some(want) = &n.subnet {
-            assert_eq!(subnet, want.to_string(), "{}: subnet", r.name());
-        }
+        assert_eq!(
+            got,
+            format!("{} {}", n.driver(), n.internal),
+            "{}",
+            r.name()
+        );
     }
     for v in &volumes {
-        assert!(volume_exists(v), "volume {v} was created");
+        assert!(volume_exists(&t.obj(v)), "volume {} was created", t.obj(v));
     }
 
     // Secrets arrive through env_file, with the values `secrets generate` wrote.
@@ -468,13 +541,11 @@ fn the_exported_master_file_brings_up_an_equivalent_lucid_system_under_docker_co
     assert!(down.success(), "docker-compose down -v failed: {down:?}");
     let left = compose_leftovers(&t.project);
     assert!(left.is_empty(), "docker-compose down -v left {left:?}");
-    for n in services.iter().chain(&jobs) {
-        assert!(!container_exists(n), "container {n} is gone");
-    }
-    for n in &networks {
-        assert!(!network_exists(n), "network {n} is gone");
-    }
-    for v in &volumes {
-        assert!(!volume_exists(v), "volume {v} is gone");
-    }
+    let left = [
+        ours("container", &workloads, container_exists),
+        ours("network", &networks, network_exists),
+        ours("volume", &volumes, volume_exists),
+    ]
+    .concat();
+    assert!(left.is_empty(), "docker-compose down -v left {left:?}");
 }

@@ -163,13 +163,14 @@ pub fn desired_host_files(
         });
     }
     let compose_dir = inputs.host_dir().join("compose");
-    let options = crate::compose::export::ExportOptions {
+    let options = lucid_compose::export::ExportOptions {
         output_dir: compose_dir.clone(),
         secrets_dir: env_dir,
         selector: Vec::new(),
         sources: vec![format!("lucidctl's copy for project {}", inputs.project)],
+        name_prefix: inputs.name_prefix.clone(),
     };
-    for f in crate::compose::export::export(state, &options) {
+    for f in lucid_compose::export::export(state, &options) {
         out.push(HostFile {
             what: format!("compose copy {}", f.path.display()),
             path: compose_dir.join(&f.path),

@@ -6,7 +6,6 @@
 
 pub mod apply;
 pub mod build;
-pub mod compose;
 pub mod context;
 pub mod doctor;
 pub mod engine;

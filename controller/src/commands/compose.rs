@@ -2,7 +2,7 @@
 
 use crate::cli::{ExportCommand, ImportCommand};
 use crate::output;
-use reconcilers::compose::{export, import};
+use lucid_compose::{export, import};
 use reconcilers::prepare::default_secrets_dir;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,7 +25,7 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
         }
     };
     if !args.selector.is_empty() {
-        let chosen = reconcilers::plan::selected(&state, &args.selector);
+        let chosen = desired_state::selected(&state, &args.selector);
         if !state
             .resources
             .iter()
@@ -55,6 +55,7 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
             .iter()
             .map(|p| p.display().to_string())
             .collect(),
+        name_prefix: args.name_prefix.clone(),
     };
     let files = export::export(&state, &options);
     for f in &files {

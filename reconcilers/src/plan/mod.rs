@@ -6,12 +6,11 @@ mod infra;
 pub mod ops;
 mod order;
 mod recover;
-mod select;
 
 pub use infra::plan_delete;
 pub use ops::{Op, OpId, Operation, Stage};
 pub use order::dependency_waves;
-pub use select::selected;
+pub use desired_state::selected;
 
 use crate::fields::FieldChange;
 use crate::observed::Observed;

@@ -15,7 +15,7 @@ mod scan;
 pub use convert::{parse_expose, parse_port};
 
 use super::export::ExportedFile;
-use crate::prepare::parse_env_file;
+use desired_state::envfile::parse_env_file;
 use desired_state::model::Kind;
 use desired_state::yaml::{parse_documents, ParsedDocument};
 use desired_state::{Diagnostic, Location};

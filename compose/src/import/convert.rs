@@ -2,11 +2,11 @@
 
 use super::merge::Merged;
 use super::{FindingKind, Findings};
-use crate::compose::text::{
+use crate::text::{
     absolute, dns_label, is_dns_label, parse_compose_duration, relative, split_words,
 };
-use crate::compose::yaml_out::to_yaml;
-use crate::prepare::parse_env_file;
+use crate::yaml_out::to_yaml;
+use desired_state::envfile::parse_env_file;
 use desired_state::model::{
     BuildSpec, ByteSize, Cidr, Condition, ConfigFileSpec, Dependency, DurationSpec, Encoding,
     EnvFrom, GeneratedKey, Healthcheck, ImageRef, ImageSpec, Kind, Mount, NetworkAttachment,

@@ -1,5 +1,8 @@
-use desired_state::model::{Kind, MountSource, Spec};
-use desired_state::DesiredState;
+//! Resource selection by label selector, closed over dependencies: what
+//! `-l KEY=VALUE` picks for plan, build and the compose export.
+
+use crate::model::{Kind, MountSource, Spec};
+use crate::DesiredState;
 use std::collections::BTreeSet;
 
 /// Indices of the resources a selector picks, closed over what they depend on:
@@ -55,4 +58,35 @@ pub fn selected(desired: &DesiredState, selector: &[(String, String)]) -> BTreeS
         }
     }
     chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::testing::{network, service, state, HEADER};
+
+    #[test]
+    fn a_selector_picks_its_matches_and_what_they_need() {
+        let yaml = [
+            network("front", "{}"),
+            network("back", "{}"),
+            format!("---\n{HEADER}kind: Volume\nmetadata: {{name: data}}\nspec: {{}}\n"),
+            format!("---\n{HEADER}kind: Service\nmetadata: {{name: web, labels: {{tier: edge}}}}\nspec:\n  image: app\n  networks: [{{name: front}}]\n  dependsOn: [{{name: db}}]\n"),
+            service("db", "  networks: [{name: back}]\n  mounts: [{volume: data, target: /data}]\n"),
+            service("other", "  networks: [{name: front}]\n"),
+        ]
+        .concat();
+        let desired = state(&yaml);
+        let names = |set: BTreeSet<usize>| -> Vec<String> {
+            set.into_iter()
+                .map(|i| desired.resources[i].name().to_string())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        let picked = selected(&desired, &[("tier".into(), "edge".into())]);
+        assert_eq!(names(picked), ["back", "data", "db", "front", "web"]);
+        assert_eq!(selected(&desired, &[]).len(), desired.resources.len());
+        assert!(selected(&desired, &[("tier".into(), "none".into())]).is_empty());
+    }
 }

@@ -13,11 +13,11 @@
 
 use desired_state::model::{Condition, Kind, Spec};
 use desired_state::{DesiredState, LoadOptions};
-use reconcilers::compose::export::{export, ExportOptions, ExportedFile};
-use reconcilers::compose::import::{
+use lucid_compose::export::{export, ExportOptions, ExportedFile};
+use lucid_compose::import::{
     import, parse_expose, parse_port, FindingKind, ImportOptions, Imported,
 };
-use reconcilers::compose::text::{parse_compose_duration, split_words};
+use lucid_compose::text::{parse_compose_duration, split_words};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ fn repo() -> PathBuf {
 }
 
 fn here() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compose")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -62,6 +62,35 @@ fn write_files(dir: &Path, files: &[ExportedFile]) {
         let path = dir.join(&f.path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, &f.content).unwrap();
+    }
+}
+
+/// Every SecretSet's env file, as `lucidctl secrets generate` would write it:
+/// the declared values plus a distinct stand-in for each generated key (this
+/// crate does not depend on the reconcilers that generate real ones).
+fn write_env_files(state: &DesiredState, dir: &Path) {
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::fs::create_dir_all(dir).unwrap();
+    for r in state.of_kind(Kind::SecretSet) {
+        let Spec::SecretSet(s) = &r.spec else {
+            continue;
+        };
+        let mut text = String::new();
+        for g in &s.generate {
+            text.push_str(&format!(
+                "{}=test-{}-{}-{nonce:x}\n",
+                g.key,
+                r.name(),
+                g.key
+            ));
+        }
+        for (k, v) in &s.values {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        std::fs::write(dir.join(&s.file), text).unwrap();
     }
 }
 
@@ -445,9 +474,14 @@ const GOLDEN: [GoldenCase; 3] = [
 /// The export as `lucidctl export compose` writes it by default: into configs/docker,
 /// with the env files in configs/environment.
 fn golden_export(case: &GoldenCase) -> (DesiredState, Vec<ExportedFile>) {
+    let state = load(case.sources.iter().map(|s| repo().join(s)).collect(), None);
+    let files = export(&state, &golden_options(case));
+    (state, files)
+}
+
+fn golden_options(case: &GoldenCase) -> ExportOptions {
     let root = repo();
-    let state = load(case.sources.iter().map(|s| root.join(s)).collect(), None);
-    let options = ExportOptions {
+    ExportOptions {
         output_dir: root.join("configs/docker"),
         secrets_dir: root.join("configs/environment"),
         selector: case
@@ -456,9 +490,8 @@ fn golden_export(case: &GoldenCase) -> (DesiredState, Vec<ExportedFile>) {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         sources: case.sources.iter().map(|s| s.to_string()).collect(),
-    };
-    let files = export(&state, &options);
-    (state, files)
+        name_prefix: String::new(),
+    }
 }
 
 #[test]
@@ -475,7 +508,7 @@ fn export_matches_golden_files() {
         let mut on_disk = BTreeSet::new();
         collect(&dir, &dir, &mut on_disk);
         let exported: BTreeSet<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
-        assert_eq!(on_disk, exported, "{}: the set of files changed; run UPDATE_GOLDEN=1 cargo test -p reconcilers --test compose", case.dir);
+        assert_eq!(on_disk, exported, "{}: the set of files changed; run UPDATE_GOLDEN=1 cargo test -p lucid-compose --test compose", case.dir);
         for f in &files {
             let want = std::fs::read_to_string(dir.join(&f.path)).unwrap();
             if want != f.content {
@@ -486,7 +519,7 @@ fn export_matches_golden_files() {
                     .unwrap_or(0)
                     + 1;
                 panic!(
-                    "{}/{} differs from the golden file at line {line}; if intended, run UPDATE_GOLDEN=1 cargo test -p reconcilers --test compose\n--- golden\n{}\n--- now\n{}",
+                    "{}/{} differs from the golden file at line {line}; if intended, run UPDATE_GOLDEN=1 cargo test -p lucid-compose --test compose\n--- golden\n{}\n--- now\n{}",
                     case.dir,
                     f.path.display(),
                     want.lines().nth(line - 1).unwrap_or(""),
@@ -510,30 +543,34 @@ fn collect(base: &Path, dir: &Path, out: &mut BTreeSet<PathBuf>) {
     }
 }
 
+/// The exported files in a scratch tree shaped like the repository: configs/docker
+/// (the files), configs/lucid and e2e (links), configs/environment (fresh env files).
+fn config_tree(name: &str, state: &DesiredState, files: &[ExportedFile]) -> PathBuf {
+    let tree = scratch(name);
+    std::fs::create_dir_all(tree.join("configs")).unwrap();
+    std::os::unix::fs::symlink(repo().join("configs/lucid"), tree.join("configs/lucid")).unwrap();
+    std::os::unix::fs::symlink(repo().join("e2e"), tree.join("e2e")).unwrap();
+    write_env_files(state, &tree.join("configs/environment"));
+    write_files(&tree.join("configs/docker"), files);
+    tree
+}
+
 #[test]
 fn exported_files_pass_docker_compose_config() {
     let Some(bins) = docker_compose() else { return };
     for bin in &bins {
         for case in &GOLDEN {
-            // The golden files themselves, in a tree shaped like the repository:
-            // configs/docker (the files), configs/lucid and e2e (links), configs/environment
-            // (freshly generated env files).
+            // The golden files themselves, in a tree shaped like the repository.
             let (state, files) = golden_export(case);
-            let tree = scratch(&format!("config-{}", case.dir));
-            std::fs::create_dir_all(tree.join("configs")).unwrap();
-            std::os::unix::fs::symlink(repo().join("configs/lucid"), tree.join("configs/lucid"))
-                .unwrap();
-            std::os::unix::fs::symlink(repo().join("e2e"), tree.join("e2e")).unwrap();
-            reconcilers::secrets::generate(&state, &tree.join("configs/environment"), &[]).unwrap();
+            let tree = config_tree(&format!("config-{}", case.dir), &state, &files);
             let docker = tree.join("configs/docker");
-            write_files(&docker, &files);
             for f in files
                 .iter()
                 .filter(|f| f.path.extension().is_some_and(|e| e == "yml"))
             {
                 compose_config(bin, "lucidtest", &docker.join(&f.path), true);
             }
-            // Nothing secret is inlined: no generated value appears in any file.
+            // Nothing secret is inlined: no value of an env file appears in any file.
             let env =
                 std::fs::read_to_string(tree.join("configs/environment/.env.foundation")).unwrap();
             let password = env
@@ -544,6 +581,157 @@ fn exported_files_pass_docker_compose_config() {
             std::fs::remove_dir_all(&tree).unwrap();
         }
     }
+}
+
+/// A compose file's document, comments dropped.
+fn compose_doc(file: &ExportedFile) -> Value {
+    let docs = desired_state::yaml::parse_documents(&file.path, &file.content)
+        .unwrap_or_else(|e| panic!("{e}\n{}", file.content));
+    docs.into_iter().next().expect("a document").value
+}
+
+/// `--name-prefix`: container_name and the networks' and volumes' `name:` carry the
+/// prefix, as `lucidctl apply --name-prefix` names the objects; nothing else changes,
+/// so keys, depends_on, network membership, aliases and volume mounts (by key) stay.
+#[test]
+fn a_name_prefix_renames_the_docker_objects_and_nothing_else() {
+    const PREFIX: &str = "copy2-";
+    for case in &GOLDEN {
+        let (state, plain) = golden_export(case);
+        let prefixed = export(
+            &state,
+            &ExportOptions {
+                name_prefix: PREFIX.into(),
+                ..golden_options(case)
+            },
+        );
+        let paths = |files: &[ExportedFile]| -> Vec<PathBuf> {
+            files.iter().map(|f| f.path.clone()).collect()
+        };
+        assert_eq!(
+            paths(&prefixed),
+            paths(&plain),
+            "{}: the same files",
+            case.dir
+        );
+        for (p, f) in prefixed.iter().zip(&plain) {
+            if f.path.extension().is_none_or(|e| e != "yml") {
+                assert_eq!(
+                    p,
+                    f,
+                    "{}: {} is not a compose file",
+                    case.dir,
+                    f.path.display()
+                );
+                continue;
+            }
+            let what = format!("{}/{}", case.dir, f.path.display());
+            let want = compose_doc(f);
+            let mut got = compose_doc(p);
+            let mut renamed = 0;
+            for (section, field) in [
+                ("services", "container_name"),
+                ("networks", "name"),
+                ("volumes", "name"),
+            ] {
+                let Some(entries) = got.get_mut(section).and_then(Value::as_object_mut) else {
+                    continue;
+                };
+                for (key, entry) in entries.iter_mut() {
+                    let name = entry[field].as_str().unwrap_or_default().to_string();
+                    let plain_name = want[section][key][field].as_str().unwrap();
+                    assert_eq!(
+                        name,
+                        format!("{PREFIX}{plain_name}"),
+                        "{what}: {section}.{key}.{field}"
+                    );
+                    assert_eq!(
+                        plain_name, key,
+                        "{what}: without a prefix the name is the key"
+                    );
+                    entry[field] = json!(plain_name);
+                    renamed += 1;
+                }
+            }
+            assert!(renamed > 0, "{what}: names something");
+            assert_eq!(got, want, "{what}: only the names differ");
+            assert!(
+                !p.content.contains(&format!("{PREFIX}{PREFIX}")),
+                "{what}: prefixed once"
+            );
+        }
+        // The header says so, and the isolation check to run names the prefix too.
+        let flat = |text: &str| {
+            text.replace("\n#   ", " ")
+                .replace("\n#  ", " ")
+                .replace("\n# ", " ")
+        };
+        let master = prefixed
+            .iter()
+            .find(|f| f.path.extension().is_some_and(|e| e == "yml"))
+            .map(|f| flat(&f.content))
+            .unwrap();
+        assert!(
+            master.contains(&format!(
+                "carry the lucidctl names with the prefix {PREFIX} (as `lucidctl apply --name-prefix {PREFIX}` names them)"
+            )),
+            "{}: {master}",
+            case.dir
+        );
+        if let Some(support) = prefixed
+            .iter()
+            .find(|f| f.path == Path::new("docker-compose.support.yml"))
+        {
+            assert!(
+                flat(&support.content).contains(&format!(
+                    "`lucidctl verify isolation -H ... --name-prefix {PREFIX}`"
+                )),
+                "{}",
+                support.content
+            );
+        }
+    }
+}
+
+/// What docker-compose makes of a prefixed export: the prefixed Docker names.
+#[test]
+fn prefixed_files_pass_docker_compose_config() {
+    let Some(bins) = docker_compose() else { return };
+    const PREFIX: &str = "copy2-";
+    let case = &GOLDEN[0];
+    let state = load(case.sources.iter().map(|s| repo().join(s)).collect(), None);
+    let files = export(
+        &state,
+        &ExportOptions {
+            name_prefix: PREFIX.into(),
+            ..golden_options(case)
+        },
+    );
+    let tree = config_tree("config-prefixed", &state, &files);
+    let master = tree.join("configs/docker/docker-compose.master.yml");
+    for bin in &bins {
+        let config = compose_config(bin, "lucidtest", &master, false).unwrap();
+        let names = |section: &str, field: &str| -> BTreeMap<String, String> {
+            config[section]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v[field].as_str().unwrap_or("").to_string()))
+                .collect()
+        };
+        let want = |kind: Kind| -> BTreeMap<String, String> {
+            state
+                .of_kind(kind)
+                .map(|r| (r.name().to_string(), format!("{PREFIX}{}", r.name())))
+                .collect()
+        };
+        let mut workloads = want(Kind::Service);
+        workloads.extend(want(Kind::Job));
+        assert_eq!(names("services", "container_name"), workloads, "{bin}");
+        assert_eq!(names("networks", "name"), want(Kind::Network), "{bin}");
+        assert_eq!(names("volumes", "name"), want(Kind::Volume), "{bin}");
+    }
+    std::fs::remove_dir_all(&tree).unwrap();
 }
 
 #[test]
@@ -865,6 +1053,7 @@ fn round_trip_keeps_the_supported_configuration() {
                 secrets_dir: src.clone(),
                 selector: Vec::new(),
                 sources: vec![format!("{name}/lucid")],
+                name_prefix: String::new(),
             },
         );
         write_files(&out, &files);
@@ -952,6 +1141,7 @@ spec:
             secrets_dir: dir.join("env"),
             selector: Vec::new(),
             sources: vec!["state".into()],
+            name_prefix: String::new(),
         },
     );
     let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();

@@ -4,7 +4,9 @@
 //! One file per phase label (`docker-compose.<phase>.yml`) plus
 //! `docker-compose.master.yml` with everything, or one file for a selector.
 //! Names are the lucidctl names (`container_name`, networks' and volumes'
-//! `name:`), so compose and lucidctl address the same Docker objects. Secrets
+//! `name:`), so compose and lucidctl address the same Docker objects; with a
+//! name prefix they are prefixed as `lucidctl apply --name-prefix` prefixes
+//! them, while service, network and volume keys stay the resource names. Secrets
 //! stay in their env files, referenced by relative path. What compose cannot
 //! express is said in the comment at the top of each file.
 
@@ -34,6 +36,11 @@ pub struct ExportOptions {
     pub selector: Vec<(String, String)>,
     /// The `-f` arguments as given, for the header.
     pub sources: Vec<String>,
+    /// Prepended to every Docker object name (`container_name`, networks' and
+    /// volumes' `name:`), as `lucidctl apply --name-prefix` does, so a second
+    /// copy can run beside the first. Keys, `depends_on` and aliases keep the
+    /// resource names, so DNS names inside a copy are unchanged.
+    pub name_prefix: String,
 }
 
 /// A file to write, relative to the output directory.
@@ -83,7 +90,7 @@ fn groups(state: &DesiredState, options: &ExportOptions) -> Vec<Group> {
         .filter(|i| state.resources[*i].spec.workload().is_some())
         .collect();
     if !options.selector.is_empty() {
-        let chosen = crate::plan::selected(state, &options.selector);
+        let chosen = desired_state::selected(state, &options.selector);
         let values: Vec<String> = options
             .selector
             .iter()
@@ -209,6 +216,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The Docker name of a resource: the prefix and its name.
+    fn object_name(&self, name: &str) -> String {
+        format!("{}{name}", self.options.name_prefix)
+    }
+
     fn rel(&self, target: &Path) -> String {
         relative(&self.out_dir, target)
     }
@@ -262,7 +274,7 @@ impl<'a> Ctx<'a> {
         {
             let Spec::Network(n) = &r.spec else { continue };
             let mut m = Map::new();
-            m.insert("name".into(), json!(r.name()));
+            m.insert("name".into(), json!(self.object_name(r.name())));
             m.insert("driver".into(), json!(n.driver()));
             if n.internal {
                 m.insert("internal".into(), json!(true));
@@ -290,7 +302,7 @@ impl<'a> Ctx<'a> {
         {
             let Spec::Volume(v) = &r.spec else { continue };
             let mut m = Map::new();
-            m.insert("name".into(), json!(r.name()));
+            m.insert("name".into(), json!(self.object_name(r.name())));
             if let Some(d) = &v.driver {
                 m.insert("driver".into(), json!(d));
             }
@@ -317,7 +329,7 @@ impl<'a> Ctx<'a> {
         notes: &mut Notes,
     ) -> Value {
         let mut s = Map::new();
-        s.insert("container_name".into(), json!(r.name()));
+        s.insert("container_name".into(), json!(self.object_name(r.name())));
         s.insert("image".into(), json!(w.image.as_str()));
         if let Some((img_r, img)) = self.image_of(w) {
             if let Some(b) = &img.build {
@@ -568,11 +580,17 @@ impl<'a> Ctx<'a> {
             "Generated: change the desired state and export again rather than editing this file.",
         );
         line(&mut h, "");
+        let prefix = &self.options.name_prefix;
+        let names = if prefix.is_empty() {
+            "the lucidctl names".to_string()
+        } else {
+            format!("the lucidctl names with the prefix {prefix} (as `lucidctl apply --name-prefix {prefix}` names them)")
+        };
         para(
             &mut h,
             &format!(
                 "Compose file format {COMPOSE_VERSION} (docker-compose 1.29, docker compose v2). Containers (container_name), \
-                 networks and volumes (name:) carry the lucidctl names, so compose and lucidctl address the same Docker \
+                 networks and volumes (name:) carry {names}, so compose and lucidctl address the same Docker \
                  objects. Use one project name for every file:"
             ),
         );
@@ -683,10 +701,15 @@ impl<'a> Ctx<'a> {
                     pol.bridges.join(", ")
                 ));
             }
-            b.push_str(
+            let verify_prefix = if prefix.is_empty() {
+                String::new()
+            } else {
+                format!(" --name-prefix {prefix}")
+            };
+            b.push_str(&format!(
                 " This file follows the rule, but compose does not enforce it: a service added here by hand, or \
-                 `docker network connect`, is not refused (check a running system with `lucidctl verify isolation -H ...`).",
-            );
+                 `docker network connect`, is not refused (check a running system with `lucidctl verify isolation -H ...{verify_prefix}`)."
+            ));
             if !pol.forbidden.is_empty() || !pol.required_paths.is_empty() {
                 b.push_str(" The source-tree checks (forbidden patterns, required paths) run only in `lucidctl validate`.");
             }

@@ -1,0 +1,8 @@
+//! Compose interop: export desired state to docker-compose files, and import
+//! existing compose files as desired state. Pure apart from reading input
+//! files; depends on `desired-state` only, not on the engine code.
+
+pub mod export;
+pub mod import;
+pub mod text;
+pub mod yaml_out;
