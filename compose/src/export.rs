@@ -186,7 +186,7 @@ impl<'a> Ctx<'a> {
             let Ok(text) = std::fs::read_to_string(&path) else {
                 continue;
             };
-            let froms: Vec<String> = from_refs(&text)
+            let froms: Vec<String> = desired_state::dockerfile::from_images(&text, &b.args)
                 .into_iter()
                 .filter(|f| images.contains_key(f))
                 .collect();
@@ -916,27 +916,6 @@ fn wrap_with(h: &mut String, text: &str, first_prefix: &str, prefix: &str) {
     h.push('\n');
 }
 
-/// Image references in FROM lines (flags skipped, `${ARG}` forms ignored), with a default tag.
-fn from_refs(dockerfile: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in dockerfile.lines() {
-        let mut words = line.split_whitespace();
-        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
-            continue;
-        }
-        let Some(image) = words.find(|w| !w.starts_with("--")) else {
-            continue;
-        };
-        if image.contains('$') || image == "scratch" {
-            continue;
-        }
-        if let Ok(r) = image.parse::<desired_state::model::ImageRef>() {
-            out.push(r.with_default_tag());
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -946,11 +925,5 @@ mod tests {
         assert_eq!(compose_size(1536 << 20), json!("1536m"));
         assert_eq!(compose_size(2 << 30), json!("2g"));
         assert_eq!(compose_size(1000), json!(1000));
-    }
-
-    #[test]
-    fn from_lines_name_base_images() {
-        let df = "ARG X=1\nFROM --platform=linux/arm64 pickme/lucid-base:python AS build\nFROM scratch\nfrom ${X}\nFROM redis\n";
-        assert_eq!(from_refs(df), ["pickme/lucid-base:python", "redis:latest"]);
     }
 }

@@ -2,6 +2,7 @@
 //! validation. Everything here is pure apart from reading the input files.
 
 pub mod diagnostics;
+pub mod dockerfile;
 pub mod envfile;
 pub mod json;
 pub mod load;

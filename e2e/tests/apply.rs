@@ -412,7 +412,12 @@ fn apply_recreates_only_the_changed_service_and_rolls_back_an_unhealthy_replacem
     let held = plan["held"].as_array().cloned().unwrap_or_default();
     assert_eq!(held.len(), 1, "{out:?}");
     assert_eq!(held[0]["name"], "api");
-    assert!(held[0]["reason"].as_str().is_some_and(|r| r.contains("unhealthy")), "{out:?}");
+    assert!(
+        held[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("unhealthy")),
+        "{out:?}"
+    );
     // Asked to, apply tries it again (and rolls back again).
     let retried = t.apply(&["--timeout", "15s", "--retry-failed"]);
     retried.expect_code(1);

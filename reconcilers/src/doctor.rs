@@ -190,7 +190,7 @@ pub fn base_images(state: &DesiredState) -> BTreeMap<String, Vec<String>> {
             Some(b) => {
                 let dir = r.origin.base_dir("/spec/build/context").join(&b.context);
                 std::fs::read_to_string(dir.join(b.dockerfile()))
-                    .map(|t| crate::build::dockerfile::from_images(&t, &b.args))
+                    .map(|t| desired_state::dockerfile::from_images(&t, &b.args))
                     .unwrap_or_default()
             }
         };

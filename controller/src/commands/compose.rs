@@ -61,7 +61,7 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
     for f in &files {
         let path = args.output_dir.join(&f.path);
         if let Err(e) = write(&path, &f.content) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
         println!("wrote {}", path.display());
@@ -69,13 +69,9 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn write(path: &Path, content: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("lucidctl-tmp");
-    std::fs::write(&tmp, content)?;
-    std::fs::rename(&tmp, path)
+/// The one atomic write (temp file, fsync, rename), mode 0644.
+fn write(path: &Path, content: &str) -> Result<(), reconcilers::hostfiles::FilesError> {
+    reconcilers::hostfiles::write_local(path, content.as_bytes(), 0o644).map(|_| ())
 }
 
 pub fn import(cmd: ImportCommand) -> ExitCode {
@@ -107,7 +103,7 @@ pub fn import(cmd: ImportCommand) -> ExitCode {
     for f in &imported.files {
         let path = args.output_dir.join(&f.path);
         if let Err(e) = write(&path, &f.content) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
         println!("wrote {} ({})", path.display(), imported.summary());

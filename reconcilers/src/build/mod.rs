@@ -7,7 +7,6 @@
 //! never disagree.
 
 pub mod context;
-pub mod dockerfile;
 mod run;
 
 pub use run::ImageBuilder;
@@ -65,7 +64,7 @@ pub fn prepare(state: &DesiredState) -> Result<Vec<PreparedBuild>, PrepareBuildE
         };
         let hash = context::build_hash(&inputs, &walk).map_err(err)?;
         let from = std::fs::read_to_string(context_dir.join(b.dockerfile()))
-            .map(|t| dockerfile::from_images(&t, &b.args))
+            .map(|t| desired_state::dockerfile::from_images(&t, &b.args))
             .unwrap_or_default();
         builds.push(PreparedBuild {
             resource: r.name().to_string(),

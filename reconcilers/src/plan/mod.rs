@@ -7,10 +7,10 @@ pub mod ops;
 mod order;
 mod recover;
 
+pub use desired_state::selected;
 pub use infra::plan_delete;
 pub use ops::{Op, OpId, Operation, Stage};
 pub use order::dependency_waves;
-pub use desired_state::selected;
 
 use crate::fields::FieldChange;
 use crate::observed::Observed;
