@@ -145,7 +145,7 @@ fn warn_if_tracked(dir: &Path) {
     let ignored = Command::new("git")
         .arg("-C")
         .arg(dir.parent().unwrap_or(Path::new(".")))
-        .args(["check-ignore", "-q", "--no-index"])
+        .args(["check-ignore", "-q", "--no-index", "--"])
         .arg(&probe)
         .status()
         .is_ok_and(|s| s.success());

@@ -81,7 +81,7 @@ impl HostFiles for LocalFiles {
 
     fn free_bytes<'a>(&'a self, path: &'a Path) -> FilesFuture<'a, u64> {
         Box::pin(async move {
-            let out = local_command(&["df", "-Pk", &path.display().to_string()]).await?;
+            let out = local_command(&["df", "-Pk", "--", &path.display().to_string()]).await?;
             parse_df_available(&out).ok_or_else(|| FilesError {
                 path: path.to_path_buf(),
                 cause: format!("unexpected df output: {out:?}"),

@@ -73,7 +73,7 @@ fn reap_dead(base: &Path) {
             let _ = std::process::Command::new("ssh")
                 .arg("-S")
                 .arg(&master)
-                .args(["-O", "exit", "lucidctl-stale"])
+                .args(["-O", "exit", "--", "lucidctl-stale"])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .status();

@@ -1,5 +1,10 @@
 //! The GitOps source: fetch with the git CLI into a cache directory and check
 //! out the exact commit, so what is applied is a named revision.
+//!
+//! Every value that reaches git is hostile until checked: the branch must be
+//! a valid branch name (never an option), the URL one of the transports git
+//! runs no command for, positional arguments come after `--`, and the fetch
+//! names `refs/heads/<branch>` explicitly.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,18 +15,89 @@ pub struct GitSource {
     pub checkout: PathBuf,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GitRefError {
+    #[error("--branch {0:?} is not a valid branch name (see git check-ref-format --branch); nothing was fetched")]
+    Branch(String),
+    #[error(
+        "--git URL is not usable: {0}; use https://, ssh://, git://, file:// or user@host:path"
+    )]
+    Url(String),
+}
+
+/// A branch name as `git check-ref-format --branch` accepts it, minus the
+/// forms that could be read as anything else (a leading `-`, `@{`).
+pub fn check_branch(name: &str) -> Result<(), GitRefError> {
+    let bad = || Err(GitRefError::Branch(name.chars().take(100).collect()));
+    if name.is_empty()
+        || name.starts_with('-')
+        || name.starts_with('/')
+        || name.ends_with('/')
+        || name.ends_with('.')
+        || name.ends_with(".lock")
+        || name.contains("..")
+        || name.contains("//")
+        || name.contains("@{")
+        || name == "@"
+        || name.len() > 255
+    {
+        return bad();
+    }
+    let forbidden = |c: char| c.is_control() || c == ' ' || "~^:?*[\\".contains(c);
+    if name.chars().any(forbidden) || name.split('/').any(|part| part.starts_with('.')) {
+        return bad();
+    }
+    Ok(())
+}
+
+/// Transports that run no command of the URL's choosing (`ext::` does), and
+/// nothing git could take for an option.
+pub fn check_url(url: &str) -> Result<(), GitRefError> {
+    let bad = |why: &str| Err(GitRefError::Url(why.to_string()));
+    if url.is_empty() || url.starts_with('-') {
+        return bad("it is empty or starts with '-'");
+    }
+    if url.chars().any(|c| c.is_control()) {
+        return bad("it contains control characters");
+    }
+    let scheme_ok = ["https://", "http://", "ssh://", "git://", "file://"]
+        .iter()
+        .any(|s| url.starts_with(s));
+    let scp_like = !url.contains("://")
+        && url
+            .split_once(':')
+            .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'));
+    let local_path = url.starts_with('/');
+    if url.contains("::") {
+        return bad("remote helpers (`transport::address`) are not allowed");
+    }
+    if scheme_ok || scp_like || local_path {
+        Ok(())
+    } else {
+        bad("unknown transport")
+    }
+}
+
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
+        // Belt and braces: git's default already refuses ext::.
+        .args(["-c", "protocol.ext.allow=never"])
         .args(args)
+        .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| format!("git: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "git {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
+            args.first().copied().unwrap_or(""),
+            String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .chars()
+                .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+                .take(500)
+                .collect::<String>()
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -42,21 +118,94 @@ impl GitSource {
 
     /// Fetches and checks out the branch's newest commit; returns it.
     pub fn sync(&self) -> Result<String, String> {
+        check_branch(&self.branch).map_err(|e| e.to_string())?;
+        check_url(&self.url).map_err(|e| e.to_string())?;
         if !self.checkout.join(".git").exists() {
             std::fs::create_dir_all(&self.checkout)
                 .map_err(|e| format!("{}: {e}", self.checkout.display()))?;
             git(&self.checkout, &["init", "-q"])?;
-            git(&self.checkout, &["remote", "add", "origin", &self.url])?;
+            git(
+                &self.checkout,
+                &["remote", "add", "--", "origin", &self.url],
+            )?;
+        }
+        let refspec = format!("refs/heads/{}", self.branch);
+        git(
+            &self.checkout,
+            &["fetch", "-q", "--depth", "1", "--", "origin", &refspec],
+        )?;
+        let commit = git(
+            &self.checkout,
+            &["rev-parse", "--verify", "FETCH_HEAD^{commit}"],
+        )?;
+        if !(commit.len() == 40 || commit.len() == 64)
+            || !commit.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            return Err(format!("git rev-parse gave {commit:?}, not a commit id"));
         }
         git(
             &self.checkout,
-            &["fetch", "-q", "--depth", "1", "origin", &self.branch],
-        )?;
-        let commit = git(&self.checkout, &["rev-parse", "FETCH_HEAD"])?;
-        git(
-            &self.checkout,
-            &["checkout", "-q", "--force", "--detach", &commit],
+            &["checkout", "-q", "--force", "--detach", &commit, "--"],
         )?;
         Ok(commit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branches_that_could_be_options_or_invalid_refs_are_refused() {
+        for good in ["main", "release/1.2", "feature-x", "v1.0_rc"] {
+            assert_eq!(check_branch(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "--upload-pack=touch pwned;",
+            "-b",
+            "",
+            "a..b",
+            "a b",
+            "x~1",
+            "x^",
+            "x:y",
+            "x?",
+            "x*",
+            "x[",
+            "x\\y",
+            "x.lock",
+            "x/",
+            "/x",
+            "x/.hidden",
+            "x@{1}",
+            "@",
+            "x\u{1b}[31m",
+        ] {
+            assert!(check_branch(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn only_transports_that_run_no_command_are_accepted() {
+        for good in [
+            "https://github.com/x/y.git",
+            "ssh://git@host/x.git",
+            "git@github.com:x/y.git",
+            "file:///srv/repo.git",
+            "/srv/repo.git",
+        ] {
+            assert_eq!(check_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "--upload-pack=touch pwned",
+            "-u",
+            "ext::sh -c touch% /tmp/pwned",
+            "fd::17",
+            "",
+            "relative/path",
+            "https://x/\u{7}",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }
