@@ -643,7 +643,20 @@ fn stop_first(g: &mut Graph, spec: &ContainerSpec, entry: Vec<OpId>, infra: &Inf
         vec![drop_new],
         watched.clone(),
     );
-    let restart = g.push_full(Op::StartContainer { name }, vec![restore], watched.clone());
+    let restart = g.push_full(
+        Op::StartContainer { name: name.clone() },
+        vec![restore],
+        watched.clone(),
+    );
+    // The restored container must be ready again, or the report says so.
+    g.push_full(
+        Op::WaitReady {
+            container: name,
+            condition: ready_condition(spec),
+        },
+        vec![restart],
+        watched.clone(),
+    );
     g.push_full(
         Op::RecordFailedRollout {
             record: failure_record(spec),
@@ -836,6 +849,7 @@ spec:
                 "remove container db",
                 "rename container db.prev to db",
                 "start container db",
+                "wait until db is healthy",
                 &format!("record the failed rollout of {}", hash_of(&p, "db")),
                 "remove container db.prev",
             ]
@@ -845,7 +859,7 @@ spec:
             .clone()
             .expect("the rollback watches the new container's steps");
         assert_eq!(watched, vec![ops[2].id, ops[3].id, ops[4].id, ops[5].id]);
-        assert!(ops[10].rollback_of.is_none() && ops[10].after == vec![ops[5].id]);
+        assert!(ops[11].rollback_of.is_none() && ops[11].after == vec![ops[5].id]);
         // api is not changed, so nothing of it is planned.
         assert!(
             p.changes.iter().all(|c| c.name != "api"),
