@@ -432,3 +432,91 @@ fn run_tries_a_bad_revision_once_and_keeps_the_old_container_serving() {
     ]);
     assert_eq!(records.lines().count(), 1, "{records}");
 }
+
+/// Issue 24: lucidctl restarted while the branch's newest commit is broken
+/// goes back to the commit recorded on the engine's objects and keeps healing.
+#[test]
+fn run_git_restarted_on_a_bad_commit_heals_on_the_revision_recorded_on_the_engine() {
+    let Some(t) = TestEnv::new("gitbad") else {
+        return;
+    };
+    let bare = t.dir.join("origin.git");
+    let work = t.dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        &t.dir,
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["config", "user.email", "e2e@example.invalid"]);
+    git(&work, &["config", "user.name", "e2e"]);
+    let commit = |text: &str, message: &str| {
+        std::fs::create_dir_all(work.join("state")).unwrap();
+        std::fs::write(work.join("state/system.yaml"), text).unwrap();
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", message]);
+        git(&work, &["push", "-q", bare.to_str().unwrap(), "main"]);
+        git(&work, &["rev-parse", "HEAD"])
+    };
+    let good = [
+        network("net"),
+        standin_service("web", "net", 8080, &[("GREETING", "one")], ""),
+    ]
+    .concat();
+    let first = commit(&good, "good");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let url = format!("file://{}", bare.display());
+    let cache = t.dir.join("cache");
+    let mut args: Vec<String> = [
+        "run", "--git", &url, "--branch", "main", "--path", "state", "--poll", "1s",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend([
+        "--cache-dir".into(),
+        cache.display().to_string(),
+        "--listen".into(),
+        addr.clone(),
+        "--resync".into(),
+        "10m".into(),
+    ]);
+    args.extend(t.engine_args());
+    let revision_of = |name: &str| {
+        inspect_container(name).and_then(|c| {
+            c["Config"]["Labels"]["io.lucidctl.revision"]
+                .as_str()
+                .map(String::from)
+        })
+    };
+    {
+        let _run = Running::spawn(t.command(&args));
+        assert!(
+            wait_for(Duration::from_secs(90), || revision_of(&t.obj("web"))
+                .as_deref()
+                == Some(first.as_str())),
+            "the good commit is applied: {:?}",
+            loop_status(&addr)
+        );
+    }
+    // lucidctl is gone; a bad commit lands; lucidctl starts again.
+    commit(&good.replacen("kind: Service", "kind: Servce", 1), "bad");
+    let _run = Running::spawn(t.command(&args));
+    assert!(
+        wait_for(Duration::from_secs(60), || loop_status(&addr).is_some_and(
+            |s| s["last_error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with(&format!("running on last good revision {first}")))
+        )),
+        "{:?}",
+        loop_status(&addr)
+    );
+    let before = t.ids(&["web"]);
+    docker_ok(&["rm", "-f", &t.obj("web")]);
+    assert!(
+        wait_for(Duration::from_secs(30), || running(&t.obj("web"))
+            && container_id(&t.obj("web")).is_some_and(|id| id != before[0])),
+        "the removed service is recreated from the last good commit: {:?}",
+        loop_status(&addr)
+    );
+    assert_eq!(revision_of(&t.obj("web")).as_deref(), Some(first.as_str()));
+}

@@ -116,6 +116,23 @@ impl GitSource {
         }
     }
 
+    /// Checks out a commit already in the cache (one fetched before).
+    pub fn checkout_commit(&self, commit: &str) -> Result<(), String> {
+        if !(commit.len() == 40 || commit.len() == 64)
+            || !commit.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            return Err(format!(
+                "{:?} is not a commit id",
+                commit.chars().take(80).collect::<String>()
+            ));
+        }
+        git(
+            &self.checkout,
+            &["checkout", "-q", "--force", "--detach", commit, "--"],
+        )
+        .map(|_| ())
+    }
+
     /// Fetches and checks out the branch's newest commit; returns it.
     pub fn sync(&self) -> Result<String, String> {
         check_branch(&self.branch).map_err(|e| e.to_string())?;

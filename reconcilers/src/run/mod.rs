@@ -247,6 +247,13 @@ impl<'a> Controller<'a> {
                 if let Ok(mut s) = self.status.lock() {
                     s.input_error = Some(broken.clone());
                 }
+                if self.last_good.is_none() {
+                    self.last_good = self.recover_last_good().await;
+                    if let (Some(good), Ok(mut s)) = (&self.last_good, self.status.lock()) {
+                        s.last_good = Some(good.status());
+                        s.metrics.last_good_since = Some(good.since_wall);
+                    }
+                }
                 let Some(good) = self.last_good.take() else {
                     return Err(broken);
                 };
@@ -258,6 +265,43 @@ impl<'a> Controller<'a> {
                 self.last_good = Some(good);
                 result?;
                 Err(message)
+            }
+        }
+    }
+
+    /// After a restart with broken input: the revision the engine's objects
+    /// were made from, loaded again from the source (a git commit in the cache).
+    async fn recover_last_good(&mut self) -> Option<LastGood> {
+        let observed = self.engine.observe(&Default::default()).await.ok()?;
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        let labels = observed
+            .containers
+            .iter()
+            .map(|c| &c.labels)
+            .chain(observed.networks.iter().map(|n| &n.labels))
+            .chain(observed.volumes.iter().map(|v| &v.labels));
+        for l in labels {
+            let ours = crate::observed::is_managed(l)
+                && l.get(crate::labels::PROJECT) == Some(&self.config.project);
+            if let Some(rev) = l.get(crate::labels::REVISION).filter(|_| ours) {
+                *counts.entry(rev.as_str()).or_default() += 1;
+            }
+        }
+        let revision = counts
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(r, _)| r.to_string())?;
+        match self.source.load_at(&revision) {
+            Ok((loaded, rev)) if !loaded.state.resources.is_empty() => {
+                tracing::warn!(
+                    "recovered the last good revision {revision} from the engine's objects"
+                );
+                Some(LastGood::new(loaded, rev))
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("cannot go back to revision {revision} recorded on the engine: {e}");
+                None
             }
         }
     }

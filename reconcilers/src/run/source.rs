@@ -12,6 +12,11 @@ pub trait DesiredSource: Send + Sync {
     fn watched_paths(&self) -> Vec<PathBuf> {
         Vec::new()
     }
+    /// The desired state as it was at `revision` (recorded on the engine's
+    /// objects), for a restart while the current input is broken.
+    fn load_at(&mut self, revision: &str) -> Result<(Loaded, Option<String>), String> {
+        Err(format!("this source cannot go back to revision {revision}"))
+    }
 }
 
 /// The error, with the first diagnostic's file:line:col for the status.
@@ -65,13 +70,8 @@ impl GitRepoSource {
     }
 }
 
-impl DesiredSource for GitRepoSource {
-    fn load(&mut self) -> Result<(Loaded, Option<String>), String> {
-        let commit = self.git.sync()?;
-        if self.last.as_deref() != Some(&commit) {
-            tracing::info!("git: {} {} is at {commit}", self.git.url, self.git.branch);
-            self.last = Some(commit.clone());
-        }
+impl GitRepoSource {
+    fn load_checkout(&self) -> Result<Loaded, String> {
         let options = LoadOptions {
             paths: self
                 .paths
@@ -81,9 +81,24 @@ impl DesiredSource for GitRepoSource {
             recursive: self.recursive,
             root: Some(self.git.checkout.clone()),
         };
-        let (loaded, _) = load(&options, &self.target)
-            .map(|l| (l, None::<String>))
-            .map_err(explain)?;
+        load(&options, &self.target).map_err(explain)
+    }
+}
+
+impl DesiredSource for GitRepoSource {
+    fn load_at(&mut self, revision: &str) -> Result<(Loaded, Option<String>), String> {
+        self.git.checkout_commit(revision)?;
+        let loaded = self.load_checkout()?;
+        Ok((loaded, Some(revision.to_string())))
+    }
+
+    fn load(&mut self) -> Result<(Loaded, Option<String>), String> {
+        let commit = self.git.sync()?;
+        if self.last.as_deref() != Some(&commit) {
+            tracing::info!("git: {} {} is at {commit}", self.git.url, self.git.branch);
+            self.last = Some(commit.clone());
+        }
+        let loaded = self.load_checkout()?;
         Ok((loaded, Some(commit)))
     }
 }

@@ -370,3 +370,74 @@ async fn while_the_input_is_broken_drift_is_repaired_against_the_last_good_state
     assert!(cleared);
     h.stop().await;
 }
+
+/// Revisions by name, as a git source has them; `head` is the newest.
+struct Revisions {
+    texts: BTreeMap<String, String>,
+    head: String,
+}
+
+impl Revisions {
+    fn at(&self, rev: &str) -> Result<(Loaded, Option<String>), String> {
+        let text = self.texts.get(rev).cloned().unwrap_or_default();
+        let (loaded, _) = TextSource(shared(&text)).load()?;
+        Ok((loaded, Some(rev.to_string())))
+    }
+}
+
+impl DesiredSource for Revisions {
+    fn load(&mut self) -> Result<(Loaded, Option<String>), String> {
+        self.at(&self.head.clone())
+    }
+    fn load_at(&mut self, revision: &str) -> Result<(Loaded, Option<String>), String> {
+        self.at(revision)
+    }
+}
+
+/// Issue 24: restarted while the newest revision is broken, the loop goes
+/// back to the revision recorded on the engine's objects.
+#[tokio::test]
+async fn a_restart_with_broken_input_recovers_the_revision_recorded_on_the_engine() {
+    let engine = FakeEngine::new();
+    engine.add_image("web:1");
+    let texts = BTreeMap::from([
+        ("r1".to_string(), V1.to_string()),
+        (
+            "r2".to_string(),
+            V1.replace("kind: Service", "kind: Servce"),
+        ),
+    ]);
+    let controller = |head: &str| {
+        Controller::new(
+            Arc::new(engine.clone()),
+            &NoFiles,
+            Box::new(Revisions {
+                texts: texts.clone(),
+                head: head.to_string(),
+            }),
+            &crate::exec::Silent,
+            &|_, _| {},
+            config(None),
+        )
+    };
+    let mut first = controller("r1");
+    first.pass().await.expect("the first revision converges");
+    let web = engine.container("web").expect("web");
+    assert_eq!(web.label(crate::labels::REVISION), Some("r1"));
+    drop(first);
+    let mut second = controller("r2");
+    let status = second.status();
+    engine.remove_by_hand("web");
+    let err = second.pass().await.expect_err("the input is broken");
+    assert!(err.starts_with("running on last good revision r1"), "{err}");
+    assert!(engine.container("web").is_some(), "healed on r1");
+    let s = status.lock().expect("status");
+    assert_eq!(
+        s.last_good.as_ref().map(|g| g.revision.as_str()),
+        Some("r1")
+    );
+    assert!(s
+        .input_error
+        .as_deref()
+        .is_some_and(|e| e.contains("invalid desired state")));
+}
