@@ -260,9 +260,13 @@ pub fn is_dns_label(s: &str) -> bool {
 
 /// A compose duration (`1m30s`, `1.5s`, `500ms`, or a number of seconds) as a `Duration`.
 pub fn parse_compose_duration(s: &str) -> Option<std::time::Duration> {
+    // Anything longer is a mistake, and `1e300` seconds would overflow a Duration.
+    const MAX_SECS: f64 = 10.0 * 366.0 * 86400.0;
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
-        return (secs >= 0.0 && secs.is_finite()).then(|| std::time::Duration::from_secs_f64(secs));
+        return (secs >= 0.0 && secs <= MAX_SECS)
+            .then(|| std::time::Duration::try_from_secs_f64(secs).ok())
+            .flatten();
     }
     let mut total = 0f64;
     let mut rest = s;
@@ -290,6 +294,9 @@ pub fn parse_compose_duration(s: &str) -> Option<std::time::Duration> {
         total += n * mult;
         rest = &rest[u_len..];
     }
+    if !(0.0..=MAX_SECS).contains(&total) {
+        return None;
+    }
     let nanos = (total * 1e9).round();
     (nanos.is_finite() && nanos >= 0.0).then(|| std::time::Duration::from_nanos(nanos as u64))
 }
@@ -297,6 +304,29 @@ pub fn parse_compose_duration(s: &str) -> Option<std::time::Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 18, defect 6: `stop_grace_period: 1e300` panicked the importer (exit 101).
+    #[test]
+    fn huge_durations_are_refused_not_a_panic() {
+        for text in [
+            "1e300",
+            "1e300s",
+            "99999999999999999999h",
+            "inf",
+            "NaN",
+            "-1",
+        ] {
+            assert_eq!(parse_compose_duration(text), None, "{text}");
+        }
+        assert_eq!(
+            parse_compose_duration("1m30s"),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_compose_duration("2.5"),
+            Some(std::time::Duration::from_millis(2500))
+        );
+    }
 
     #[test]
     fn relative_paths_between_directories() {

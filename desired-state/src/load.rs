@@ -49,12 +49,12 @@ pub fn load(options: &LoadOptions) -> Loaded {
     }
     for (group, path) in options.paths.iter().enumerate() {
         for file in collect_files(path, options.recursive, &mut diagnostics) {
-            match std::fs::read(&file) {
+            match read_regular(&file) {
                 Ok(bytes) => match String::from_utf8(bytes) {
                     Ok(text) => sources.push(Source { group, file, text }),
                     Err(_) => diagnostics.push(whole_file(&file, "file is not valid UTF-8")),
                 },
-                Err(e) => diagnostics.push(whole_file(&file, &format!("cannot read: {e}"))),
+                Err(why) => diagnostics.push(whole_file(&file, &why)),
             }
         }
     }
@@ -119,6 +119,45 @@ pub fn parse_file(file: &Path, text: &str) -> Result<Vec<ParsedDocument>, Diagno
     }
 }
 
+/// Largest desired-state file read; the whole Lucid system is under 100 KB.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads a regular file of at most `MAX_FILE_BYTES`. A FIFO would block the
+/// open itself, and `/dev/zero` behind a symlink never ends: the file is
+/// opened without blocking and checked on the open descriptor.
+pub fn read_regular(file: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK (the same value on every Linux architecture lucidctl runs on).
+    const O_NONBLOCK: i32 = 0o4000;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(file)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let meta = f.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err(
+            "not a regular file (a FIFO, socket or device); only regular files are read".into(),
+        );
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "{} bytes is more than the {} MiB a desired-state file may have",
+            meta.len(),
+            MAX_FILE_BYTES >> 20
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("more than {} MiB", MAX_FILE_BYTES >> 20));
+    }
+    Ok(bytes)
+}
+
 fn whole_file(file: &Path, msg: &str) -> Diagnostic {
     Diagnostic::error(msg).at(Some(Location {
         file: file.to_path_buf(),
@@ -140,6 +179,13 @@ fn collect_files(path: &Path, recursive: bool, diagnostics: &mut Vec<Diagnostic>
     };
     if meta.is_file() {
         return vec![path.to_path_buf()];
+    }
+    if !meta.is_dir() {
+        diagnostics.push(whole_file(
+            path,
+            "not a regular file or a directory (a FIFO, socket or device); pass a file or a directory to -f",
+        ));
+        return Vec::new();
     }
     let mut files = Vec::new();
     let mut dirs = Vec::new();

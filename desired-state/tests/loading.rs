@@ -194,3 +194,47 @@ fn non_mapping_documents_and_garbage_do_not_panic() {
     }
     assert_one(&errors("- a\n"), "a document must be a mapping");
 }
+
+/// Issue 18, defect 4: a FIFO named `x.yaml` in a `-f` directory hung the
+/// loader, and a `.yaml` symlink to /dev/zero read until memory ran out.
+#[test]
+fn special_files_are_refused_with_their_path_not_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("x.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg("--")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.yaml")).expect("symlink");
+    let started = std::time::Instant::now();
+    let loaded = desired_state::load(&desired_state::LoadOptions {
+        paths: vec![dir.path().to_path_buf()],
+        recursive: false,
+        root: None,
+    });
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the loader hung"
+    );
+    let text: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    for name in ["x.yaml", "zero.yaml"] {
+        assert!(
+            text.iter()
+                .any(|d| d.contains(name) && d.contains("not a regular file")),
+            "{name}: {text:?}"
+        );
+    }
+    // The FIFO itself as -f: named, not "Not a directory".
+    let direct = desired_state::load(&desired_state::LoadOptions {
+        paths: vec![fifo.clone()],
+        recursive: false,
+        root: None,
+    });
+    let text: Vec<String> = direct.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(
+        text.iter().any(|d| d.contains("not a regular file")),
+        "{text:?}"
+    );
+}
