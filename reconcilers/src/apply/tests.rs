@@ -529,3 +529,39 @@ async fn a_start_first_rollout_never_stops_the_old_container_before_the_new_one_
     assert_eq!(e.container("api").map(|c| c.id), Some(now));
     assert!(e.container("api.next").is_none());
 }
+
+/// Issue 14: readiness by the controller. Docker's first health check runs
+/// one interval after start (API 1.41); lucidctl runs the declared test
+/// itself and counts its first pass as ready, so dependents start at once.
+#[tokio::test]
+async fn a_passing_healthcheck_run_by_lucidctl_is_ready_before_docker_checks() {
+    let e = engine();
+    let slow = SYSTEM.replace(
+        "env: {MODE: primary}",
+        &format!("env: {{MODE: primary, {BEHAVIOUR_ENV}: slow-health}}"),
+    );
+    let report = apply(&e, &slow).await.report.expect("converges");
+    assert!(report.failures().next().is_none(), "{:?}", report.outcomes);
+    assert_eq!(
+        e.container("db").and_then(|c| c.health),
+        Some(crate::observed::Health::Starting),
+        "Docker has not checked yet"
+    );
+    let calls = e.calls();
+    assert!(
+        position(&calls, "exec in db: probe") < position(&calls, "create container migrate"),
+        "the dependent started on the probe's pass"
+    );
+    // A probe that never passes is not ready: the wait times out.
+    let e = engine();
+    let never = SYSTEM.replace(
+        "env: {MODE: primary}",
+        &format!("env: {{MODE: primary, {BEHAVIOUR_ENV}: never-ready}}"),
+    );
+    let report = apply(&e, &never).await.report.expect("reports");
+    let db = outcome_of(&report, "db");
+    assert!(
+        matches!(&db, Some(Outcome::Failed(w)) if w.contains("not healthy within")),
+        "{db:?}"
+    );
+}

@@ -363,6 +363,60 @@ impl Engine {
         }
     }
 
+    /// Runs `argv` detached in `name`, then reads its exit code. Detached,
+    /// because attaching needs a hijacked connection for nothing we read.
+    pub async fn exec(
+        &self,
+        name: &str,
+        argv: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<i64, EngineError> {
+        let what = format!("exec in {name}");
+        let deadline = std::time::Instant::now() + timeout;
+        let created = self
+            .docker
+            .create_exec(
+                name,
+                bollard::models::ExecConfig {
+                    cmd: Some(argv.to_vec()),
+                    attach_stdout: Some(false),
+                    attach_stderr: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| EngineError::from_bollard(&what, e))?;
+        self.docker
+            .start_exec(
+                &created.id,
+                Some(bollard::exec::StartExecOptions {
+                    detach: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(|e| EngineError::from_bollard(&what, e))?;
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            let state = self
+                .docker
+                .inspect_exec(&created.id)
+                .await
+                .map_err(|e| EngineError::from_bollard(&what, e))?;
+            if state.running != Some(true) {
+                return Ok(state.exit_code.unwrap_or(-1));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(EngineError::Other {
+                    what,
+                    message: format!("still running after {timeout:?}"),
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Pulls `reference`, waiting for the stream to finish.
     pub async fn pull(&self, reference: &str) -> Result<(), EngineError> {
         use futures_util::TryStreamExt;

@@ -77,6 +77,15 @@ pub trait EngineApi: Send + Sync {
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, EngineError>;
 
+    /// Runs `argv` in the running container `name` and returns its exit
+    /// code; a probe that outlives `timeout` is an error.
+    async fn exec(
+        &self,
+        name: &str,
+        argv: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<i64, EngineError>;
+
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError>;
 
     /// Builds and tags; the tag moves only when the build succeeds.

@@ -94,6 +94,15 @@ impl EngineApi for Engine {
         Engine::volume_labels(self, name).await
     }
 
+    async fn exec(
+        &self,
+        name: &str,
+        argv: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<i64, EngineError> {
+        Engine::exec(self, name, argv, timeout).await
+    }
+
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError> {
         self.pull(reference).await
     }

@@ -303,12 +303,14 @@ async fn run(ctx: &ExecContext<'_>, op: &Op, why: String) -> Result<(), String> 
         Op::WaitReady {
             container,
             condition,
-        } => wait::until(e, container, *condition, ctx.timeout).await,
+            probe,
+        } => wait::until(e, container, *condition, probe.as_deref(), ctx.timeout).await,
         Op::WaitDependency {
             dependency,
             container,
             condition,
-        } => wait::until(e, container, *condition, ctx.timeout)
+            probe,
+        } => wait::until(e, container, *condition, probe.as_deref(), ctx.timeout)
             .await
             .map_err(|why| {
                 format!(

@@ -1,13 +1,19 @@
 //! Waiting for containers: ready after a start, and dependency conditions.
-//! Polls inspect (about half a millisecond locally) every 100 ms; a wait ends
-//! early when the container can no longer get there.
+//! Polls inspect (about half a millisecond locally), starting at 20 ms and
+//! backing off to 250 ms; a wait ends early when the container can no longer
+//! get there. For `healthy`, lucidctl also runs the declared healthcheck test
+//! itself through exec at that cadence and counts its first pass as ready:
+//! on API 1.41 Docker's first check runs only one full interval after start.
 
 use crate::engine::EngineApi;
 use crate::observed::{Health, ObservedContainer, RunState};
 use desired_state::model::Condition;
 use std::time::{Duration, Instant};
 
-const POLL: Duration = Duration::from_millis(100);
+const FIRST_POLL: Duration = Duration::from_millis(20);
+const MAX_POLL: Duration = Duration::from_millis(250);
+/// How long one probe may run: a healthcheck that hangs is not a pass.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub enum Verdict {
     Done,
@@ -37,20 +43,32 @@ pub fn judge(c: &ObservedContainer, condition: Condition) -> Verdict {
     }
 }
 
-/// Waits until `name` meets `condition`; the error says why not.
+/// Waits until `name` meets `condition`; the error says why not. `probe` is
+/// the healthcheck command, run by lucidctl while `healthy` is pending.
 pub async fn until(
     engine: &dyn EngineApi,
     name: &str,
     condition: Condition,
+    probe: Option<&[String]>,
     timeout: Duration,
 ) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
+    let mut pause = FIRST_POLL;
     loop {
         match engine.inspect_container(name).await {
             Ok(Some(c)) => match judge(&c, condition) {
                 Verdict::Done => return Ok(()),
                 Verdict::Failed(why) => return Err(why),
-                Verdict::Pending => {}
+                Verdict::Pending => {
+                    let running = c.state == Some(RunState::Running);
+                    if let (Condition::Healthy, Some(argv), true) = (condition, probe, running) {
+                        let limit =
+                            PROBE_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
+                        if matches!(engine.exec(name, argv, limit).await, Ok(0)) {
+                            return Ok(());
+                        }
+                    }
+                }
             },
             Ok(None) => return Err("does not exist".into()),
             Err(e) => return Err(e.to_string()),
@@ -58,7 +76,8 @@ pub async fn until(
         if Instant::now() >= deadline {
             return Err(format!("not {} within {:?}", condition.as_str(), timeout));
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_POLL);
     }
 }
 

@@ -75,12 +75,15 @@ pub enum Op {
     WaitReady {
         container: String,
         condition: Condition,
+        /// The healthcheck command lucidctl runs itself until it first passes.
+        probe: Option<Vec<String>>,
     },
     /// A `dependsOn` condition holds before the dependent is touched.
     WaitDependency {
         dependency: String,
         container: String,
         condition: Condition,
+        probe: Option<Vec<String>>,
     },
     /// Remember on the engine that this spec hash failed, so it is held
     /// rather than retried: a labelled volume, which survives restarts. The
@@ -145,7 +148,14 @@ impl fmt::Display for Op {
             Op::WaitReady {
                 container,
                 condition,
-            } => write!(f, "wait until {container} is {}", condition.as_str()),
+                probe,
+            } => {
+                write!(f, "wait until {container} is {}", condition.as_str())?;
+                match probe {
+                    Some(argv) => write!(f, " (probing {:?} meanwhile)", argv.join(" ")),
+                    None => Ok(()),
+                }
+            }
             Op::WaitDependency {
                 dependency,
                 condition,
@@ -432,11 +442,39 @@ fn dependency_gates(
                     dependency: d.name.clone(),
                     container: object_name(&d.name),
                     condition: d.condition,
+                    probe: probe_of(
+                        desired
+                            .get(Kind::Service, &d.name)
+                            .and_then(|r| r.spec.workload())
+                            .and_then(|w| w.healthcheck.as_ref()),
+                        d.condition,
+                    ),
                 },
                 after,
             )
         })
         .collect()
+}
+
+/// The command a healthcheck `test` runs: `["CMD", args...]` or
+/// `["CMD-SHELL", script]`; `["NONE"]` and anything else run nothing.
+pub fn probe_command(test: &[String]) -> Option<Vec<String>> {
+    match test.split_first() {
+        Some((kind, args)) if kind == "CMD" && !args.is_empty() => Some(args.to_vec()),
+        Some((kind, [script])) if kind == "CMD-SHELL" => {
+            Some(vec!["/bin/sh".into(), "-c".into(), script.clone()])
+        }
+        _ => None,
+    }
+}
+
+fn probe_of(
+    h: Option<&desired_state::model::Healthcheck>,
+    condition: Condition,
+) -> Option<Vec<String>> {
+    (condition == Condition::Healthy)
+        .then(|| h.and_then(|h| probe_command(&h.test)))
+        .flatten()
 }
 
 fn ready_condition(spec: &ContainerSpec) -> Condition {
@@ -476,6 +514,7 @@ fn bring_up(g: &mut Graph, spec: &ContainerSpec, after: Vec<OpId>, infra: &Infra
         Op::WaitReady {
             container: name,
             condition: ready_condition(spec),
+            probe: probe_of(spec.healthcheck.as_ref(), ready_condition(spec)),
         },
         vec![start],
     ));
@@ -501,6 +540,7 @@ fn workload(
                 Op::WaitReady {
                     container: name,
                     condition: ready_condition(spec),
+                    probe: probe_of(spec.healthcheck.as_ref(), ready_condition(spec)),
                 },
                 vec![start],
             )
@@ -546,6 +586,7 @@ fn workload(
             Op::WaitReady {
                 container: name,
                 condition: Condition::Started,
+                probe: None,
             },
             entry,
         ),
@@ -653,6 +694,7 @@ fn stop_first(g: &mut Graph, spec: &ContainerSpec, entry: Vec<OpId>, infra: &Inf
         Op::WaitReady {
             container: name,
             condition: ready_condition(spec),
+            probe: probe_of(spec.healthcheck.as_ref(), ready_condition(spec)),
         },
         vec![restart],
         watched.clone(),
@@ -737,7 +779,7 @@ spec:
                 "create container db.next from db:1",
                 "connect db.next to back",
                 "start container db.next",
-                "wait until db.next is healthy",
+                "wait until db.next is healthy (probing \"probe\" meanwhile)",
                 "remove container db.next",
                 &format!("record the failed rollout of {}", hash_of(&p, "db")),
                 "stop container db",
@@ -845,11 +887,11 @@ spec:
                 "create container db from db:1",
                 "connect db to back",
                 "start container db",
-                "wait until db is healthy",
+                "wait until db is healthy (probing \"probe\" meanwhile)",
                 "remove container db",
                 "rename container db.prev to db",
                 "start container db",
-                "wait until db is healthy",
+                "wait until db is healthy (probing \"probe\" meanwhile)",
                 &format!("record the failed rollout of {}", hash_of(&p, "db")),
                 "remove container db.prev",
             ]

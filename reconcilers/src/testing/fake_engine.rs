@@ -21,7 +21,9 @@ use tokio::sync::broadcast;
 
 /// Env key a test sets on a workload to choose how the fake runs it:
 /// `unhealthy` (the healthcheck fails), `exit:N` (the process exits with N
-/// right after start), `never-ready` (health stays `starting`).
+/// right after start), `never-ready` (health stays `starting`, probes fail),
+/// `slow-health` (health stays `starting`, as before Docker's first check,
+/// but the healthcheck command passes when lucidctl runs it).
 pub const BEHAVIOUR_ENV: &str = "FAKE_BEHAVIOUR";
 
 #[derive(Debug, Clone)]
@@ -481,7 +483,8 @@ impl EngineApi for FakeEngine {
                 c.observed.state = Some(RunState::Running);
                 c.observed.health = c.has_healthcheck.then_some(match c.behaviour.as_str() {
                     "unhealthy" => Health::Unhealthy,
-                    "never-ready" => Health::Starting,
+                    // Docker's first check is still an interval away; a probe passes.
+                    "never-ready" | "slow-health" => Health::Starting,
                     _ => Health::Healthy,
                 });
             }
@@ -676,6 +679,30 @@ impl EngineApi for FakeEngine {
     ) -> Result<Option<BTreeMap<String, String>>, EngineError> {
         let w = self.call(format!("volume labels {name}"))?;
         Ok(w.volumes.get(name).map(|v| v.labels.clone()))
+    }
+
+    async fn exec(
+        &self,
+        name: &str,
+        argv: &[String],
+        _timeout: std::time::Duration,
+    ) -> Result<i64, EngineError> {
+        let what = format!("exec in {name}: {}", argv.join(" "));
+        let w = self.call(what.clone())?;
+        let Some(c) = w.containers.get(name) else {
+            return Err(not_found(what));
+        };
+        if c.observed.state != Some(RunState::Running) {
+            return Err(conflict(what, &format!("container {name} is not running")));
+        }
+        // The probe passes exactly when Docker's healthcheck would.
+        Ok(
+            if matches!(c.behaviour.as_str(), "unhealthy" | "never-ready") {
+                1
+            } else {
+                0
+            },
+        )
     }
 
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError> {
