@@ -445,7 +445,12 @@ fn slow_pair(generation: u32) -> String {
             "web",
             "net",
             8080,
-            &[("GENERATION", g.as_str())],
+            // Ready only after 3 s: lucidctl's own probes would otherwise
+            // finish the apply before the later kills.
+            &[
+                ("GENERATION", g.as_str()),
+                ("STANDIN_READY_AFTER_MS", "3000"),
+            ],
             &format!(
                 "{}mounts:\n  - {{volume: data, target: /data}}\n",
                 slow(8080)
@@ -455,7 +460,10 @@ fn slow_pair(generation: u32) -> String {
             "api",
             "net",
             8081,
-            &[("GENERATION", g.as_str())],
+            &[
+                ("GENERATION", g.as_str()),
+                ("STANDIN_READY_AFTER_MS", "3000"),
+            ],
             &format!(
                 "{}dependsOn:\n  - {{name: web, condition: healthy}}\n",
                 slow(8081)

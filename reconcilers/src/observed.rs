@@ -64,6 +64,8 @@ pub struct ObservedContainer {
     pub image_ref: String,
     pub state: Option<RunState>,
     pub health: Option<Health>,
+    /// Consecutive failed health checks, as Docker counts them.
+    pub failing_streak: Option<i64>,
     pub exit_code: Option<i64>,
     pub config: ObservedConfig,
 }

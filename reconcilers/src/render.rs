@@ -155,6 +155,10 @@ pub struct ContainerSpec {
     /// Replace by starting the new container beside the old one (no host
     /// port, no static IP, and the rollout strategy allows it).
     pub start_first: bool,
+    /// Restart when unhealthy this long (`healthcheck.restartAfter`).
+    pub restart_after: Option<std::time::Duration>,
+    /// Jobs to run to completion before a recreate (`beforeRecreate`).
+    pub before_recreate: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub hash: String,
     pub inputs: BTreeMap<String, String>,
@@ -230,6 +234,10 @@ fn render_workload(
     // Neither changes the container: a new dependency or rollout strategy recreates nothing.
     declared.depends_on.clear();
     declared.rollout = None;
+    declared.before_recreate.clear();
+    if let Some(h) = declared.healthcheck.as_mut() {
+        h.restart_after = None;
+    }
     let mut hash_inputs = SpecHashInputs {
         declared: serde_json::to_value(&declared).unwrap_or_default(),
         name_prefix: inputs.name_prefix.clone(),
@@ -293,6 +301,12 @@ fn render_workload(
             && w.rollout != Some(desired_state::model::Rollout::StopFirst)
             && !w.ports.iter().any(|p| p.host_port.is_some())
             && !w.networks.iter().any(|n| n.ipv4_address.is_some()),
+        restart_after: w
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.restart_after)
+            .map(|d| d.0),
+        before_recreate: w.before_recreate.clone(),
         labels,
         hash,
         inputs: component_hashes,

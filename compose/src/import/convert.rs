@@ -672,6 +672,7 @@ impl<'a, 'f> Converter<'a, 'f> {
             init,
             stop_grace_period,
             rollout: None,
+            before_recreate: Vec::new(),
         };
         let comment = vec![format!("compose service {key:?}.")];
         self.docs.push(Doc {
@@ -1121,6 +1122,8 @@ impl<'a, 'f> Converter<'a, 'f> {
                 timeout: None,
                 retries: None,
                 start_period: None,
+                start_interval: None,
+                restart_after: None,
             });
         }
         let test = match h.get("test") {
@@ -1161,6 +1164,8 @@ impl<'a, 'f> Converter<'a, 'f> {
             timeout,
             retries,
             start_period,
+            start_interval: None,
+            restart_after: None,
         })
     }
 
@@ -1197,7 +1202,11 @@ impl<'a, 'f> Converter<'a, 'f> {
                 );
                 condition = Condition::Started;
             }
-            out.push(Dependency { name, condition });
+            out.push(Dependency {
+                name,
+                condition,
+                restart: false,
+            });
         }
         out
     }

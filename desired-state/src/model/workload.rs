@@ -54,6 +54,10 @@ pub struct WorkloadSpec {
     /// published host port, no static IP), else stops the old one first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<Rollout>,
+    /// Jobs run (to completion) before this Service is recreated, e.g. a
+    /// backup of a store; if one fails, the recreate does not happen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub before_recreate: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -182,6 +186,15 @@ pub struct Healthcheck {
     pub retries: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_period: Option<DurationSpec>,
+    /// How often Docker checks during the start period (engine API 1.44 and
+    /// newer; older engines ignore it). lucidctl probes faster by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<DurationSpec>,
+    /// `lucidctl run` restarts a Service that has stayed unhealthy this long
+    /// (Docker never restarts an unhealthy container), through the same
+    /// crash-loop backoff as any restart. Left out: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_after: Option<DurationSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
@@ -214,6 +227,10 @@ pub struct Dependency {
     pub name: String,
     #[serde(default)]
     pub condition: Condition,
+    /// Restart this workload once the dependency was recreated and is ready
+    /// again (compose's `depends_on.restart`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restart: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

@@ -16,7 +16,8 @@ const USAGE: &str = "\
 usage:
   standin [serve]        serve HTTP; env STANDIN_NAME (default standin),
                          STANDIN_PORTS (comma-separated, default 8080),
-                         STANDIN_UNHEALTHY (non-empty and not 0: /healthz answers 503)
+                         STANDIN_UNHEALTHY (non-empty and not 0: /healthz answers 503),
+                         STANDIN_READY_AFTER_MS (/healthz answers 503 until then)
   standin probe PORT [PATH]
                          GET http://127.0.0.1:PORT/PATH (default /healthz);
                          exit 0 on status 200, 1 otherwise
@@ -48,6 +49,8 @@ struct Job {
 struct ServeConfig {
     name: String,
     unhealthy: bool,
+    /// /healthz answers 503 until this instant (STANDIN_READY_AFTER_MS).
+    ready_at: Instant,
 }
 
 fn main() -> ExitCode {
@@ -212,7 +215,15 @@ fn run_serve() -> ExitCode {
         Err(e) => return usage_error(&format!("STANDIN_PORTS: {e}")),
     };
     let unhealthy = env::var("STANDIN_UNHEALTHY").is_ok_and(|v| !v.is_empty() && v != "0");
-    let config = Arc::new(ServeConfig { name, unhealthy });
+    let ready_after = env::var("STANDIN_READY_AFTER_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let config = Arc::new(ServeConfig {
+        name,
+        unhealthy,
+        ready_at: Instant::now() + Duration::from_millis(ready_after),
+    });
 
     // Bind everything before announcing, so a taken port fails the container at once.
     let mut listeners = Vec::new();
@@ -268,7 +279,7 @@ fn handle_connection(mut stream: TcpStream, config: &ServeConfig, port: u16) {
 
     let path = target.split('?').next().unwrap_or(target);
     let (status, content_type, body) = if path == "/healthz" {
-        if config.unhealthy {
+        if config.unhealthy || Instant::now() < config.ready_at {
             (
                 "503 Service Unavailable",
                 "text/plain",
@@ -548,6 +559,7 @@ mod tests {
         let config = Arc::new(ServeConfig {
             name: "svc".into(),
             unhealthy,
+            ready_at: Instant::now(),
         });
         thread::spawn(move || serve_listener(listener, config));
         port

@@ -56,6 +56,8 @@ pub struct Report {
     pub converged: Option<Observed>,
     /// Recreates not made because that spec's rollout failed before.
     pub held: Vec<crate::plan::Held>,
+    /// Look again after this long even without a trigger (see `Plan::requeue_after`).
+    pub requeue_after: Option<Duration>,
 }
 
 impl Report {
@@ -181,6 +183,7 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
         if p.is_empty() {
             report.converged = Some(observed);
             report.held = p.held;
+            report.requeue_after = p.requeue_after;
             return Ok(report);
         }
         let t = Instant::now();

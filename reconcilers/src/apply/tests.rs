@@ -565,3 +565,110 @@ async fn a_passing_healthcheck_run_by_lucidctl_is_ready_before_docker_checks() {
         "{db:?}"
     );
 }
+
+/// Issue 14: `dependsOn: [{name, restart: true}]` restarts the dependent once
+/// its dependency was recreated and is ready again.
+#[tokio::test]
+async fn dependents_with_restart_true_follow_a_recreated_dependency() {
+    let e = engine();
+    let system = SYSTEM.replace(
+        "dependsOn: [{name: api, condition: healthy}]",
+        "dependsOn: [{name: api, condition: healthy, restart: true}]",
+    );
+    apply(&e, &system).await.report.expect("converges");
+    let web_id = e.container("web").expect("web").id;
+    e.clear_calls();
+    let changed = system.replace("env: {GREETING: hello}", "env: {GREETING: hi}");
+    let report = apply(&e, &changed).await.report.expect("converges");
+    assert!(
+        matches!(outcome_of(&report, "web"), Some(Outcome::Restarted(why)) if why.contains("dependency api")),
+        "{:?}",
+        report.outcomes
+    );
+    let calls = e.calls();
+    assert!(
+        position(&calls, "rename container api.next to api")
+            < position(&calls, "stop container web")
+    );
+    assert_eq!(
+        e.container("web").map(|c| c.id),
+        Some(web_id),
+        "restarted, not recreated"
+    );
+    assert!(plan_of(&e, &changed, &PlanOptions::default())
+        .await
+        .is_empty());
+}
+
+/// Issue 14: Docker never restarts an unhealthy container; past
+/// `healthcheck.restartAfter` lucidctl does, and asks to look again before that.
+#[tokio::test]
+async fn an_unhealthy_service_is_restarted_after_its_grace() {
+    let e = engine();
+    let system = SYSTEM.replace(
+        "  env: {GREETING: hello}\n  networks: [{name: net}]\n  healthcheck: {test: [CMD, probe], interval: 1s}",
+        "  env: {GREETING: hello}\n  networks: [{name: net}]\n  healthcheck: {test: [CMD, probe], interval: 1s, restartAfter: 3s}",
+    );
+    assert_ne!(system, SYSTEM, "the healthcheck was patched");
+    apply(&e, &system).await.report.expect("converges");
+    let id = e.container("api").expect("api").id;
+    e.set_health("api", crate::observed::Health::Unhealthy, 1);
+    let early = plan_of(&e, &system, &PlanOptions::default()).await;
+    assert!(
+        early.changes.iter().all(|c| c.name != "api"),
+        "{:?}",
+        early.changes
+    );
+    assert_eq!(early.requeue_after, Some(Duration::from_secs(2)));
+    e.set_health("api", crate::observed::Health::Unhealthy, 3);
+    let report = apply(&e, &system).await.report.expect("converges");
+    assert!(
+        matches!(outcome_of(&report, "api"), Some(Outcome::Restarted(why)) if why.starts_with("unhealthy for 3s")),
+        "{:?}",
+        report.outcomes
+    );
+    assert_eq!(e.container("api").map(|c| c.id), Some(id));
+}
+
+/// Issue 14: a store's `beforeRecreate` Job (a backup) runs first; if it
+/// fails, the store is not recreated.
+#[tokio::test]
+async fn a_failing_before_recreate_hook_keeps_the_store_as_it_is() {
+    let hooked = |backup_env: &str| {
+        format!(
+            "{SYSTEM}---\napiVersion: lucid/v1alpha1\nkind: Job\nmetadata: {{name: backup}}\nspec:\n  image: db:1\n  restart: \"no\"\n  networks: [{{name: net}}]\n  env: {{{backup_env}}}\n"
+        )
+        .replace(
+            "  rollout: stopFirst\n",
+            "  rollout: stopFirst\n  beforeRecreate: [backup]\n",
+        )
+    };
+    let e = engine();
+    let good = hooked("TARGET: /backups");
+    apply(&e, &good).await.report.expect("converges");
+    e.clear_calls();
+    let changed = good.replace("env: {MODE: primary}", "env: {MODE: replica}");
+    let report = apply(&e, &changed).await.report.expect("converges");
+    assert_eq!(outcome_of(&report, "db"), Some(Outcome::Recreated));
+    let calls = e.calls();
+    assert!(position(&calls, "start container backup") < position(&calls, "stop container db"));
+    // A failing backup: db is left alone.
+    let e = engine();
+    let failing = hooked(&format!("TARGET: /backups, {BEHAVIOUR_ENV}: \"exit:1\""));
+    apply(&e, &failing).await.report.expect("reports");
+    let db = e.container("db").expect("db").id;
+    e.clear_calls();
+    let changed = failing.replace("env: {MODE: primary}", "env: {MODE: replica}");
+    let report = apply(&e, &changed).await.report.expect("reports");
+    assert!(
+        matches!(outcome_of(&report, "db"), Some(Outcome::Failed(why)) if why.contains("backup failed")),
+        "{:?}",
+        report.outcomes
+    );
+    assert!(
+        !e.mutations().iter().any(|c| c == "stop container db"),
+        "{:?}",
+        e.mutations()
+    );
+    assert_eq!(e.container("db").map(|c| c.id), Some(db));
+}

@@ -29,7 +29,8 @@ fn endpoint(a: &RenderedAttachment) -> EndpointSettings {
     }
 }
 
-fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
+/// `start_interval`: whether the engine knows HealthConfig.StartInterval (API 1.44+).
+fn create_body(spec: &ContainerSpec, start_interval: bool) -> ContainerCreateBody {
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     let mut exposed = Vec::new();
     for p in &spec.ports {
@@ -69,6 +70,10 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         timeout: h.timeout.map(|d| d.0.as_nanos() as i64),
         retries: h.retries.map(i64::from),
         start_period: h.start_period.map(|d| d.0.as_nanos() as i64),
+        start_interval: h
+            .start_interval
+            .filter(|_| start_interval)
+            .map(|d| d.0.as_nanos() as i64),
         ..Default::default()
     });
     let restart = spec.restart.map(|r| RestartPolicy {
@@ -145,7 +150,7 @@ impl Engine {
         };
         let created = self
             .docker
-            .create_container(Some(options), create_body(spec))
+            .create_container(Some(options), create_body(spec, self.api_at_least(1, 44)))
             .await
             .map_err(|e| EngineError::from_bollard(&what, e))?;
         Ok(created.id)

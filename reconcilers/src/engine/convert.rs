@@ -92,6 +92,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
         image_id: c.image.unwrap_or_default(),
         image_ref: config.image.unwrap_or_default(),
         state: state.status.map(run_state),
+        failing_streak: state.health.as_ref().and_then(|h| h.failing_streak),
         health: state.health.and_then(|h| h.status).map(|s| match s {
             HealthStatusEnum::STARTING => Health::Starting,
             HealthStatusEnum::HEALTHY => Health::Healthy,

@@ -214,6 +214,16 @@ impl Engine {
         &self.api_version
     }
 
+    /// Whether the agreed API version is at least `major.minor`.
+    pub fn api_at_least(&self, major: u32, minor: u32) -> bool {
+        let mut parts = self
+            .api_version
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let have = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        have >= (major, minor)
+    }
+
     pub async fn ping(&self) -> Result<(), EngineError> {
         self.docker
             .ping()

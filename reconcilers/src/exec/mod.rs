@@ -263,6 +263,15 @@ fn text(r: Result<(), EngineError>) -> Result<(), String> {
 async fn run(ctx: &ExecContext<'_>, op: &Op, why: String) -> Result<(), String> {
     let e = ctx.engine;
     match op {
+        Op::WaitHook { hook, container } => wait::until(
+            e,
+            container,
+            desired_state::model::Condition::Completed,
+            None,
+            ctx.timeout,
+        )
+        .await
+        .map_err(|why| format!("beforeRecreate hook {hook} failed: {why}; not recreated")),
         Op::RecordFailedRollout { record } => {
             let mut record = record.clone();
             let now = std::time::SystemTime::now()

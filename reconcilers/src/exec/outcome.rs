@@ -17,6 +17,8 @@ pub enum Outcome {
     Disconnected(String),
     Removed,
     Restored,
+    /// Stopped and started: unhealthy past its grace, or a dependency was recreated.
+    Restarted(String),
     Built,
     Pulled,
     Failed(String),
@@ -40,6 +42,7 @@ pub fn describe(o: &Outcome) -> String {
         Outcome::Disconnected(n) => format!("disconnected from {n}"),
         Outcome::Removed => "removed".into(),
         Outcome::Restored => "restored".into(),
+        Outcome::Restarted(why) => format!("restarted ({why})"),
         Outcome::Built => "built".into(),
         Outcome::Pulled => "pulled".into(),
         Outcome::Failed(why) => format!("failed: {why}"),
@@ -59,6 +62,13 @@ fn success(c: &Change) -> Outcome {
         Action::Disconnect => Outcome::Disconnected(network()),
         Action::Remove => Outcome::Removed,
         Action::Restore => Outcome::Restored,
+        Action::Restart => Outcome::Restarted(
+            c.reasons
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
     }
 }
 

@@ -55,8 +55,80 @@ pub(super) fn plan_containers(
                 }
                 None => continue,
             };
+            let hooks = spec.before_recreate.clone();
+            let first_new = out.changes.len();
             plan_one(spec, observed, &rebuilt, &isolated, out);
+            if hooks.is_empty() {
+                continue;
+            }
+            let before: Vec<ContainerSpec> = hooks
+                .iter()
+                .filter_map(|j| desired.get(Kind::Job, j))
+                .filter_map(|j| render_container(j, inputs, observed))
+                .filter_map(Result::ok)
+                .collect();
+            for c in out.changes[first_new..]
+                .iter_mut()
+                .filter(|c| c.action == Action::Recreate)
+            {
+                c.before = before.clone();
+            }
         }
+    }
+}
+
+/// Services declaring `dependsOn: [{name: X, restart: true}]` are restarted
+/// once X is recreated (and ready again), unless they change anyway.
+pub(super) fn plan_dependents_restart(
+    desired: &DesiredState,
+    chosen: &BTreeSet<usize>,
+    observed: &Observed,
+    inputs: &Inputs,
+    out: &mut Plan,
+) {
+    let recreated: BTreeSet<String> = out
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Recreate | Action::Restart))
+        .filter(|c| matches!(c.kind, Kind::Service | Kind::Job))
+        .map(|c| c.name.clone())
+        .collect();
+    if recreated.is_empty() {
+        return;
+    }
+    for i in chosen {
+        let r = &desired.resources[*i];
+        let Spec::Service(w) = &r.spec else { continue };
+        let Some(dep) = w
+            .depends_on
+            .iter()
+            .find(|d| d.restart && recreated.contains(&d.name))
+        else {
+            continue;
+        };
+        if out
+            .changes
+            .iter()
+            .any(|c| c.name == r.name() && matches!(c.kind, Kind::Service | Kind::Job))
+        {
+            continue;
+        }
+        let Some(Ok(spec)) = render_container(r, inputs, observed) else {
+            continue;
+        };
+        if observed
+            .container(&spec.name)
+            .is_none_or(|c| !c.is_managed())
+        {
+            continue;
+        }
+        out.changes.push(change(
+            &spec,
+            Action::Restart,
+            vec![Reason::DependencyRecreated {
+                name: dep.name.clone(),
+            }],
+        ));
     }
 }
 
@@ -69,6 +141,7 @@ fn change(spec: &ContainerSpec, action: Action, reasons: Vec<Reason>) -> Change 
         fields: Vec::new(),
         network: None,
         target: Target::Container(Box::new(spec.clone())),
+        before: Vec::new(),
     }
 }
 
@@ -133,6 +206,10 @@ fn plan_one(
         out.changes.push(c);
         return;
     }
+    if let Some(restart) = unhealthy_restart(&spec, have, out) {
+        out.changes.push(restart);
+        return;
+    }
     plan_networks(&spec, have, isolated, out);
     let finished_job = spec.kind == Kind::Job && have.state == Some(RunState::Exited);
     let running = matches!(have.state, Some(RunState::Running | RunState::Restarting));
@@ -140,6 +217,37 @@ fn plan_one(
         out.changes
             .push(change(&spec, Action::Start, vec![Reason::Stopped]));
     }
+}
+
+/// Docker never restarts an unhealthy container; after `restartAfter` of
+/// failed checks, lucidctl does. Until then the plan asks to look again.
+fn unhealthy_restart(
+    spec: &ContainerSpec,
+    have: &ObservedContainer,
+    out: &mut Plan,
+) -> Option<Change> {
+    let grace = spec.restart_after?;
+    if have.health != Some(crate::observed::Health::Unhealthy) {
+        return None;
+    }
+    let interval = have
+        .config
+        .healthcheck_interval
+        .unwrap_or(std::time::Duration::from_secs(30));
+    let streak = u32::try_from(have.failing_streak.unwrap_or(1).max(1)).unwrap_or(u32::MAX);
+    let unhealthy_for = interval.saturating_mul(streak);
+    if unhealthy_for >= grace {
+        return Some(change(
+            spec,
+            Action::Restart,
+            vec![Reason::Unhealthy {
+                seconds: unhealthy_for.as_secs(),
+            }],
+        ));
+    }
+    let wait = grace - unhealthy_for;
+    out.requeue_after = Some(out.requeue_after.map_or(wait, |w| w.min(wait)));
+    None
 }
 
 /// Which inputs explain a hash difference, from the per-input hashes on the container.

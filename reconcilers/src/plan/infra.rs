@@ -17,6 +17,7 @@ fn simple(kind: Kind, name: &str, action: Action, reason: Reason, target: Target
         fields: Vec::new(),
         network: None,
         target,
+        before: Vec::new(),
     }
 }
 

@@ -33,6 +33,8 @@ pub enum Action {
     Remove,
     /// Put back a container an interrupted recreate had parked.
     Restore,
+    /// Stop and start the same container.
+    Restart,
 }
 
 impl Action {
@@ -40,7 +42,11 @@ impl Action {
         match self {
             Action::Create | Action::Build | Action::Pull => "+",
             Action::Recreate => "±",
-            Action::Start | Action::Connect | Action::Disconnect | Action::Restore => "~",
+            Action::Start
+            | Action::Connect
+            | Action::Disconnect
+            | Action::Restore
+            | Action::Restart => "~",
             Action::Remove => "-",
         }
     }
@@ -56,6 +62,7 @@ impl Action {
             Action::Disconnect => "disconnect",
             Action::Remove => "remove",
             Action::Restore => "restore",
+            Action::Restart => "restart",
         }
     }
 }
@@ -105,6 +112,14 @@ pub enum Reason {
     /// A recreate was interrupted (a killed apply, a lost engine) with the
     /// old container parked as `<name>.prev`.
     InterruptedRecreate,
+    /// Unhealthy for longer than `healthcheck.restartAfter`.
+    Unhealthy {
+        seconds: u64,
+    },
+    /// A dependency declared with `restart: true` was recreated.
+    DependencyRecreated {
+        name: String,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -138,6 +153,10 @@ impl fmt::Display for Reason {
             Reason::BuildInputsChanged => f.write_str("build context changed"),
             Reason::NetworkConfigChanged => f.write_str("network settings changed"),
             Reason::InterruptedRecreate => f.write_str("left by an interrupted recreate"),
+            Reason::Unhealthy { seconds } => write!(f, "unhealthy for {seconds}s"),
+            Reason::DependencyRecreated { name } => {
+                write!(f, "dependency {name} is recreated (restart: true)")
+            }
         }
     }
 }
@@ -174,6 +193,8 @@ pub struct Change {
     /// For connect and disconnect.
     pub network: Option<String>,
     pub target: Target,
+    /// Jobs run to completion first (a Service's `beforeRecreate`).
+    pub before: Vec<ContainerSpec>,
 }
 
 /// Something the plan cannot resolve on its own; apply refuses while any remain.
@@ -214,6 +235,9 @@ pub struct Plan {
     pub operations: Vec<Operation>,
     /// Recreates left out because that spec already failed.
     pub held: Vec<Held>,
+    /// When to look again without a trigger: an unhealthy container whose
+    /// `restartAfter` has not run out yet.
+    pub requeue_after: Option<std::time::Duration>,
 }
 
 impl Plan {
@@ -266,6 +290,7 @@ pub fn plan(
     infra::plan_networks(desired, &chosen, observed, inputs, &mut out);
     infra::plan_volumes(desired, &chosen, observed, inputs, &mut out);
     containers::plan_containers(desired, &chosen, observed, inputs, &mut out);
+    containers::plan_dependents_restart(desired, &chosen, observed, inputs, &mut out);
     // Never prune against an empty desired set: everything would go.
     if options.prune && !desired.resources.is_empty() {
         infra::plan_prune(

@@ -85,6 +85,11 @@ pub enum Op {
         condition: Condition,
         probe: Option<Vec<String>>,
     },
+    /// A `beforeRecreate` Job finished; its failure names the hook.
+    WaitHook {
+        hook: String,
+        container: String,
+    },
     /// Remember on the engine that this spec hash failed, so it is held
     /// rather than retried: a labelled volume, which survives restarts. The
     /// executor adds the reason and the time.
@@ -113,12 +118,16 @@ impl Op {
             Op::WaitReady { .. } => "wait-ready",
             Op::WaitDependency { .. } => "wait-dependency",
             Op::RecordFailedRollout { .. } => "record-failed-rollout",
+            Op::WaitHook { .. } => "wait-hook",
         }
     }
 
     /// Waits hold no engine-call slot: they only poll.
     pub fn is_wait(&self) -> bool {
-        matches!(self, Op::WaitReady { .. } | Op::WaitDependency { .. })
+        matches!(
+            self,
+            Op::WaitReady { .. } | Op::WaitDependency { .. } | Op::WaitHook { .. }
+        )
     }
 }
 
@@ -165,6 +174,7 @@ impl fmt::Display for Op {
                 "wait until dependency {dependency} is {}",
                 condition.as_str()
             ),
+            Op::WaitHook { hook, .. } => write!(f, "check that hook {hook} completed"),
             Op::RecordFailedRollout { record } => write!(
                 f,
                 "record the failed rollout of {}",
@@ -360,8 +370,14 @@ pub fn expand(
         g.change = i;
         g.stage = stage_of(c);
         let mut entry: Vec<OpId> = done.get(c.name.as_str()).copied().into_iter().collect();
-        if matches!(c.action, Action::Create | Action::Recreate | Action::Start) {
+        if matches!(
+            c.action,
+            Action::Create | Action::Recreate | Action::Start | Action::Restart
+        ) {
             entry.extend(dependency_gates(&mut g, desired, c, &done, object_name));
+        }
+        if c.action == Action::Recreate {
+            entry = before_hooks(&mut g, c, entry, &done, &infra);
         }
         let last = workload(&mut g, c, spec, entry, &infra);
         done.insert(c.name.as_str(), last);
@@ -574,6 +590,24 @@ fn workload(
             },
             entry,
         ),
+        Action::Restart => {
+            let stop = g.push(
+                Op::StopContainer {
+                    name: name.clone(),
+                    grace_seconds: spec.stop_grace_seconds,
+                },
+                entry,
+            );
+            let start = g.push(Op::StartContainer { name: name.clone() }, vec![stop]);
+            g.push(
+                Op::WaitReady {
+                    container: name,
+                    condition: ready_condition(spec),
+                    probe: probe_of(spec.healthcheck.as_ref(), ready_condition(spec)),
+                },
+                vec![start],
+            )
+        }
         Action::Recreate if spec.kind == Kind::Job => {
             let removed = g.push(Op::RemoveContainer { name }, entry);
             *bring_up(g, spec, vec![removed], infra)
@@ -591,6 +625,63 @@ fn workload(
             entry,
         ),
     }
+}
+
+/// A Service's `beforeRecreate` Jobs run to completion, one after the
+/// other, before anything of the recreate happens; a Job that changes in
+/// this plan anyway runs as its own change, and the recreate waits for it.
+fn before_hooks(
+    g: &mut Graph,
+    c: &Change,
+    mut entry: Vec<OpId>,
+    done: &BTreeMap<&str, OpId>,
+    infra: &Infra,
+) -> Vec<OpId> {
+    for hook in &c.before {
+        if let Some(own) = done.get(hook.resource.as_str()) {
+            entry.push(*own);
+            continue;
+        }
+        let removed = g.push(
+            Op::RemoveContainer {
+                name: hook.name.clone(),
+            },
+            entry.clone(),
+        );
+        let mut create_after = vec![removed];
+        create_after.extend(infra.for_container(hook));
+        let create = g.push(
+            Op::CreateContainer {
+                name: hook.name.clone(),
+                spec: Box::new(hook.clone()),
+            },
+            create_after,
+        );
+        let mut steps = vec![create];
+        for extra in hook.networks.iter().skip(1) {
+            steps.push(g.push(
+                Op::ConnectNetwork {
+                    container: hook.name.clone(),
+                    attachment: extra.clone(),
+                },
+                vec![create],
+            ));
+        }
+        let start = g.push(
+            Op::StartContainer {
+                name: hook.name.clone(),
+            },
+            steps,
+        );
+        entry = vec![g.push(
+            Op::WaitHook {
+                hook: hook.resource.clone(),
+                container: hook.name.clone(),
+            },
+            vec![start],
+        )];
+    }
+    entry
 }
 
 /// Start-first where the spec allows it, else stop-first. Either way the

@@ -43,6 +43,7 @@ pub(super) fn plan_recovery(observed: &Observed, inputs: &Inputs, out: &mut Plan
                 parked: c.name.clone(),
                 base: base.to_string(),
             },
+            before: Vec::new(),
         });
         if restore {
             if let Some(p) = projected.containers.iter_mut().find(|p| p.name == c.name) {

@@ -121,6 +121,7 @@ fn as_running(spec: &ContainerSpec) -> ObservedContainer {
             RunState::Running
         }),
         health: None,
+        failing_streak: None,
         exit_code: Some(0),
         config: ObservedConfig {
             env: spec

@@ -96,6 +96,8 @@ pub struct Controller<'a> {
     /// The last desired state that loaded and validated: what the loop
     /// heals against while the input is broken.
     last_good: Option<LastGood>,
+    /// Asked by the last plan: look again after this long.
+    requeue_after: Option<Duration>,
 }
 
 struct LastGood {
@@ -152,6 +154,7 @@ impl<'a> Controller<'a> {
             known_volumes: BTreeSet::new(),
             first_pass_done: false,
             last_good: None,
+            requeue_after: None,
         }
     }
 
@@ -176,7 +179,15 @@ impl<'a> Controller<'a> {
             }
             let why: Vec<String> = batch.iter().map(|t| format!("{t:?}")).collect();
             let span = tracing::info_span!("reconcile", triggers = %why.join(", "));
-            match self.pass().instrument(span).await {
+            let result = self.pass().instrument(span).await;
+            if let Some(after) = self.requeue_after.take() {
+                let tx = requeue.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    tx.send(Trigger::Retry).await;
+                });
+            }
+            match result {
                 Ok(()) => policy.succeeded(),
                 Err(e) => {
                     let delay = policy.failed(jitter());
@@ -341,6 +352,7 @@ impl<'a> Controller<'a> {
         }
         self.phase(Phase::Converged);
         let report = result.map_err(|e| e.to_string())?;
+        self.requeue_after = report.requeue_after;
         if !report.outcomes.is_empty() {
             tracing::info!("pass: {} change(s)", report.outcomes.len());
         }
@@ -385,7 +397,10 @@ impl<'a> Controller<'a> {
                 // restart; a recreate for a changed spec or a container removed
                 // by hand is not (counting those held a service whose file was
                 // edited five times in ten minutes).
-                Outcome::Started if *kind == Kind::Service => {
+                Outcome::Started | Outcome::Restarted(_)
+                    if *kind == Kind::Service
+                        && !matches!(o, Outcome::Restarted(why) if !why.starts_with("unhealthy")) =>
+                {
                     if let Some(hold) = self.crash_loops.record_restart(name, Instant::now()) {
                         tracing::error!(
                             "Service/{name} is crash-looping ({CRASH_LIMIT} restarts in {}s); holding it for {}s",

@@ -238,6 +238,25 @@ impl FakeEngine {
         self.emit(EventObject::Container, "die", name, &labels);
     }
 
+    /// What Docker's own health checks would have found by now.
+    pub fn set_health(&self, name: &str, health: Health, failing_streak: i64) {
+        let labels = {
+            let mut w = self.world();
+            let Some(c) = w.containers.get_mut(name) else {
+                return;
+            };
+            c.observed.health = Some(health);
+            c.observed.failing_streak = Some(failing_streak);
+            c.observed.labels.clone()
+        };
+        self.emit(
+            EventObject::Container,
+            "health_status: unhealthy",
+            name,
+            &labels,
+        );
+    }
+
     /// `docker network connect` by hand.
     pub fn connect_by_hand(&self, container: &str, network: &str) {
         let labels = {
@@ -455,6 +474,7 @@ impl EngineApi for FakeEngine {
                     image_ref: spec.image.clone(),
                     state: Some(RunState::Created),
                     health: None,
+                    failing_streak: None,
                     exit_code: Some(0),
                     config: observed_config(spec),
                 },
