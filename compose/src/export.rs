@@ -658,11 +658,26 @@ impl<'a> Ctx<'a> {
                 .into(),
         );
         bullets.push(
-            "Health-gated updates: lucidctl keeps the old container (<name>.prev) until its replacement is healthy and \
-             rolls back otherwise; compose replaces a container outright. lucidctl also recreates exactly the services \
+            "Health-gated updates: lucidctl starts the replacement beside the old container (or, with a host port or \
+             static IP, keeps the old one as <name>.prev) until the replacement is healthy, rolls back otherwise and \
+             holds a failed spec; compose replaces a container outright. lucidctl also recreates exactly the services \
              whose spec, image ID, config files or secrets changed; compose compares its own config hash only."
                 .into(),
         );
+        let hooked: Vec<String> = members
+            .iter()
+            .filter_map(|r| {
+                let w = r.spec.workload()?;
+                (!w.before_recreate.is_empty())
+                    .then(|| format!("{} after {}", r.name(), w.before_recreate.join(", ")))
+            })
+            .collect();
+        if !hooked.is_empty() {
+            bullets.push(format!(
+                "beforeRecreate: lucidctl runs these Jobs to completion before recreating the service, and                  leaves the service alone if one fails ({}); compose has no such hook.",
+                hooked.join("; ")
+            ));
+        }
         if !notes.jobs.is_empty() {
             bullets.push(format!(
                 "Jobs ({}) run once per spec hash under lucidctl and are skipped while unchanged; here they are \

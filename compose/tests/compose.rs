@@ -756,7 +756,11 @@ fn export_headers_say_what_compose_cannot_express() {
     ));
     assert!(support.contains("lucid-tron-isolated:\n    name: lucid-tron-isolated"));
     let foundation = file("docker-compose.foundation.yml");
-    assert!(foundation.contains("Jobs (lucid-storage-secrets-init"));
+    assert!(foundation.contains("Jobs (") && foundation.contains("lucid-storage-secrets-init,"));
+    assert!(
+        foundation.contains("beforeRecreate: lucidctl runs these Jobs"),
+        "{foundation}"
+    );
     assert!(foundation.contains("condition: service_completed_successfully"));
     assert!(foundation.contains("../environment/.env.foundation"));
     assert!(foundation.contains("mongod-conf 0644"));

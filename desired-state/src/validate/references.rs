@@ -39,6 +39,16 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                         Some(MountSource::Bind(_)) | None => {}
                     }
                 }
+                for (i, job) in w.before_recreate.iter().enumerate() {
+                    require(
+                        state,
+                        out,
+                        r,
+                        &pointer(["spec", "beforeRecreate", &i.to_string()]),
+                        &[Kind::Job],
+                        job,
+                    );
+                }
                 for (i, e) in w.env_from.iter().enumerate() {
                     require(
                         state,
