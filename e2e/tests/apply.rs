@@ -749,3 +749,47 @@ fn volume_driver_opts_are_applied_and_a_difference_is_a_conflict() {
     t.apply(&[]).expect_code(1);
     assert!(volume_exists(&t.obj("scratch")), "the volume is kept");
 }
+
+/// Issue 14: a store's beforeRecreate backup Job runs before it is
+/// recreated; when the backup fails, the store is not recreated.
+#[test]
+fn a_store_whose_backup_job_fails_is_not_recreated() {
+    let Some(t) = TestEnv::new("backuphook") else {
+        return;
+    };
+    let system = |generation: &str, backup_exit: &str| {
+        [
+            network("net"),
+            volume("data"),
+            standin_service(
+                "store",
+                "net",
+                8080,
+                &[("GENERATION", generation)],
+                "mounts:\n  - {volume: data, target: /data}\nbeforeRecreate: [backup]\n",
+            ),
+            doc(
+                "Job",
+                "backup",
+                &format!("image: {STANDIN_IMAGE}\ncommand: [\"job\", \"--message\", \"backup\", \"--exit\", \"{backup_exit}\"]\nnetworks:\n  - {{name: net}}\nrestart: \"no\"\n"),
+            ),
+        ]
+        .concat()
+    };
+    t.write("system.yaml", &system("1", "0"));
+    t.apply_ok(&[]);
+    let before = t.ids(&["store"]);
+    // A working backup runs, then the store is recreated.
+    t.write("system.yaml", &system("2", "0"));
+    let ok = t.apply_ok(&[]);
+    assert!(ok.stderr.contains("Service/store: recreated"), "{ok:?}");
+    let second = t.ids(&["store"]);
+    assert_ne!(second, before);
+    // A failing backup: the store stays as it is.
+    t.write("system.yaml", &system("3", "1"));
+    let failed = t.apply(&[]);
+    failed.expect_code(1);
+    assert!(failed.stderr.contains("backup"), "{failed:?}");
+    assert_eq!(t.ids(&["store"]), second, "the store was not recreated");
+    assert!(running(&t.obj("store")));
+}
