@@ -793,3 +793,55 @@ fn a_store_whose_backup_job_fails_is_not_recreated() {
     assert_eq!(t.ids(&["store"]), second, "the store was not recreated");
     assert!(running(&t.obj("store")));
 }
+
+/// Issue 14: a good revision of a service without host ports, rolled out
+/// start-first while a client in the same network asks it every 50 ms:
+/// not one request fails.
+#[test]
+fn a_start_first_recreate_drops_no_request_from_a_client_in_the_network() {
+    let Some(t) = TestEnv::new("nodrop") else {
+        return;
+    };
+    let system = |generation: &str| {
+        [
+            network("net"),
+            standin_service("web", "net", 8080, &[("GENERATION", generation)], ""),
+        ]
+        .concat()
+    };
+    t.write("system.yaml", &system("1"));
+    t.apply_ok(&[]);
+    let client = t.obj("client");
+    t.hand_made(&client);
+    let target = format!("{}:8080", t.obj("web"));
+    docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &client,
+        "--network",
+        &t.obj("net"),
+        STANDIN_IMAGE,
+        "load",
+        &target,
+        "--every-ms",
+        "50",
+        "--for-s",
+        "12",
+    ]);
+    std::thread::sleep(Duration::from_secs(2));
+    t.write("system.yaml", &system("2"));
+    let out = t.apply_ok(&[]);
+    assert!(out.stderr.contains("Service/web: recreated"), "{out:?}");
+    let code = docker_ok(&["wait", &client]);
+    let logs = docker(&["logs", &client]);
+    assert_eq!(code, "0", "requests failed during the rollout: {logs:?}");
+    assert!(logs.stdout.contains(" requests, 0 failed"), "{logs:?}");
+    let requests: u64 = logs
+        .stdout
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(requests > 100, "the client kept asking: {logs:?}");
+}

@@ -21,6 +21,10 @@ usage:
   standin probe PORT [PATH]
                          GET http://127.0.0.1:PORT/PATH (default /healthz);
                          exit 0 on status 200, 1 otherwise
+  standin load HOST:PORT [--every-ms N] [--for-s N]
+                         GET http://HOST:PORT/healthz every N ms (default 50) for N s
+                         (default 10), resolving HOST each time; print the counts and
+                         exit 0 when every request got 200, 1 otherwise
   standin job [--wait-tcp HOST:PORT]... [--message TEXT] [--sleep SECONDS] [--exit CODE]
                          wait for each HOST:PORT to accept TCP (up to 60 s, else exit 1),
                          print TEXT (default \"job done\"), sleep, exit CODE (default 0)";
@@ -33,8 +37,16 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, PartialEq)]
 enum Command {
     Serve,
-    Probe { port: u16, path: String },
+    Probe {
+        port: u16,
+        path: String,
+    },
     Job(Job),
+    Load {
+        target: (String, u16),
+        every: Duration,
+        total: Duration,
+    },
     Help,
 }
 
@@ -83,6 +95,42 @@ fn main() -> ExitCode {
             signals::exit_on_term();
             run_job(&job)
         }
+        Command::Load {
+            target,
+            every,
+            total,
+        } => {
+            signals::exit_on_term();
+            run_load(&target, every, total)
+        }
+    }
+}
+
+/// A client beside a service: counts the requests that did not get a 200.
+fn run_load(target: &(String, u16), every: Duration, total: Duration) -> ExitCode {
+    let (host, port) = target;
+    let started = Instant::now();
+    let (mut requests, mut failures) = (0u64, 0u64);
+    while started.elapsed() < total {
+        requests += 1;
+        match http_get_from(host, *port, "/healthz", PROBE_TIMEOUT) {
+            Ok((200, _)) => {}
+            Ok((status, _)) => {
+                failures += 1;
+                eprintln!("load: {host}:{port} answered {status}");
+            }
+            Err(e) => {
+                failures += 1;
+                eprintln!("load: {host}:{port}: {e}");
+            }
+        }
+        thread::sleep(every);
+    }
+    println!("load: {requests} requests, {failures} failed");
+    if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -116,6 +164,30 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             })
         }
         "job" => parse_job(rest).map(Command::Job),
+        "load" => {
+            let Some((target, flags)) = rest.split_first() else {
+                return Err("load takes HOST:PORT".into());
+            };
+            let target = parse_host_port(target)?;
+            let (mut every, mut total) = (Duration::from_millis(50), Duration::from_secs(10));
+            let mut flags = flags.iter();
+            while let Some(flag) = flags.next() {
+                let v = flags
+                    .next()
+                    .ok_or_else(|| format!("{flag} needs a value"))?;
+                let n: u64 = v.parse().map_err(|_| format!("invalid {flag} {v:?}"))?;
+                match flag.as_str() {
+                    "--every-ms" => every = Duration::from_millis(n),
+                    "--for-s" => total = Duration::from_secs(n.min(3600)),
+                    other => return Err(format!("unknown load option {other:?}")),
+                }
+            }
+            Ok(Command::Load {
+                target,
+                every,
+                total,
+            })
+        }
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command {other:?}")),
     }
@@ -347,7 +419,20 @@ fn json_escape(s: &str) -> String {
 
 /// GET http://127.0.0.1:port{path}; returns the status code and the raw response.
 fn http_get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String), String> {
-    let addr = ([127, 0, 0, 1], port).into();
+    http_get_from("127.0.0.1", port, path, timeout)
+}
+
+fn http_get_from(
+    host: &str,
+    port: u16,
+    path: &str,
+    timeout: Duration,
+) -> Result<(u16, String), String> {
+    let addr = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("resolve {host}: no address"))?;
     let mut stream =
         TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;
     stream
@@ -357,7 +442,7 @@ fn http_get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String), S
         .set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
     let request =
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("send: {e}"))?;
