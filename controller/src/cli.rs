@@ -534,6 +534,14 @@ pub struct RunArgs {
     /// 90s or 5m. The engine lock is leased for twice this plus a minute.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
+    /// POST a JSON notification ({"event", "severity", "resource", "message",
+    /// "revision", "time"}) to this http(s) URL when a rollout fails or is held,
+    /// a service crash-loops or is restarted for being unhealthy, an isolated
+    /// network is joined, a volume is lost, or the input breaks and recovers.
+    /// Repeatable. Delivery never blocks the loop; retried with backoff; the
+    /// same event for the same resource at most once per ten minutes.
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Vec<String>,
     /// Log lines on stderr as plain text or as one JSON object per line.
     #[arg(long, value_enum, default_value_t)]
     pub log_format: crate::logging::LogFormat,

@@ -48,6 +48,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         name_prefix: args.engine.name_prefix.clone(),
         plan: args.plan.options(),
         timeout: args.timeout,
+        notify: args.notify.clone(),
         ..RunConfig::new(&args.engine.project)
     };
     let shared: Arc<dyn EngineApi> = Arc::new(engine.clone());
@@ -59,14 +60,22 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
         None => watch_files(&source.watched_paths(), args.source.recursive, tx.clone()),
     };
-    let controller = Controller::new(
+    let controller = match Controller::new(
         shared.clone(),
         &*host_files,
         source,
         &lines,
         &on_event,
         config,
-    );
+    )
+    .with_notifications()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let status = controller.status();
     tokio::spawn(reconcilers::run::serve(listener, status.clone()));
     spawn_interval(tx.clone(), args.resync, Trigger::Resync);

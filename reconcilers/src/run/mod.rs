@@ -11,6 +11,7 @@
 
 mod git;
 mod http;
+mod notify;
 mod policy;
 mod source;
 mod status;
@@ -18,6 +19,7 @@ mod triggers;
 
 pub use git::GitSource;
 pub use http::serve;
+pub use notify::{redact, BadUrl, Notification, Notifier, Severity};
 pub use policy::{CrashLoops, ErrorPolicy, CRASH_LIMIT, CRASH_WINDOW};
 pub use source::{DesiredSource, FilesSource, GitRepoSource};
 pub use status::{now_rfc3339, LastGoodStatus, Metrics, Readiness, ResourceStatus, Status};
@@ -65,6 +67,8 @@ pub struct RunConfig {
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub on_phase: Option<PhaseHook>,
+    /// Webhook URLs that hear about rollbacks, crash loops, violations and more.
+    pub notify: Vec<String>,
 }
 
 impl RunConfig {
@@ -78,6 +82,7 @@ impl RunConfig {
             retry_min: Duration::from_millis(500),
             retry_max: Duration::from_secs(60),
             on_phase: None,
+            notify: Vec::new(),
         }
     }
 }
@@ -98,6 +103,7 @@ pub struct Controller<'a> {
     last_good: Option<LastGood>,
     /// Asked by the last plan: look again after this long.
     requeue_after: Option<Duration>,
+    notifier: Option<Notifier>,
 }
 
 struct LastGood {
@@ -155,7 +161,28 @@ impl<'a> Controller<'a> {
             first_pass_done: false,
             last_good: None,
             requeue_after: None,
+            notifier: None,
         }
+    }
+
+    /// Starts delivering notifications to `config.notify` (needs a tokio runtime).
+    pub fn with_notifications(mut self) -> Result<Self, BadUrl> {
+        if !self.config.notify.is_empty() {
+            self.notifier = Some(Notifier::spawn(self.config.notify.clone())?);
+        }
+        Ok(self)
+    }
+
+    fn notify(&self, event: &str, severity: Severity, resource: Option<String>, message: String) {
+        let Some(n) = &self.notifier else { return };
+        n.send(Notification {
+            event: event.to_string(),
+            severity,
+            resource,
+            message,
+            revision: self.last_good.as_ref().map(|g| g.revision.clone()),
+            time: now_rfc3339(),
+        });
     }
 
     /// What the HTTP endpoint and the engine-event watcher share with the loop.
@@ -244,6 +271,18 @@ impl<'a> Controller<'a> {
     async fn reconcile(&mut self) -> Result<(), String> {
         match self.load_current() {
             Ok(good) => {
+                let was_broken = self.status.lock().is_ok_and(|s| s.input_error.is_some());
+                if was_broken {
+                    self.notify(
+                        "input-recovered",
+                        Severity::Info,
+                        None,
+                        format!("the desired state loads again ({})", good.revision),
+                    );
+                    if let Some(n) = &self.notifier {
+                        n.forget("input-broken", None);
+                    }
+                }
                 if let Ok(mut s) = self.status.lock() {
                     s.applied_revision = good.loaded.inputs.revision.clone();
                     s.input_error = None;
@@ -272,6 +311,11 @@ impl<'a> Controller<'a> {
                     "running on last good revision {} since {}; current input broken: {broken}",
                     good.revision, good.since
                 );
+                self.last_good = Some(good);
+                self.notify("input-broken", Severity::Warning, None, message.clone());
+                let Some(good) = self.last_good.take() else {
+                    return Err(broken);
+                };
                 let result = self.converge_on(&good.loaded, false).await;
                 self.last_good = Some(good);
                 result?;
@@ -357,6 +401,18 @@ impl<'a> Controller<'a> {
             tracing::info!("pass: {} change(s)", report.outcomes.len());
         }
         self.account(&loaded.state, &report.outcomes);
+        for h in &report.held {
+            let short: String = h.hash.chars().take(12).collect();
+            self.notify(
+                "rollout-held",
+                Severity::Warning,
+                Some(format!("{}/{}", h.kind, h.name)),
+                format!(
+                    "rollout of {short} failed before ({}); held, the previous container runs",
+                    h.reason
+                ),
+            );
+        }
         self.refresh_status(&loaded.state, &loaded.inputs, &report)
             .await;
         self.first_pass_done = true;
@@ -378,6 +434,7 @@ impl<'a> Controller<'a> {
                 _ => None,
             })
             .collect();
+        let mut events: Vec<(&str, Severity, Option<String>, String)> = Vec::new();
         let Ok(mut s) = self.status.lock() else {
             return;
         };
@@ -385,13 +442,41 @@ impl<'a> Controller<'a> {
             if self.first_pass_done && !o.is_failure() {
                 *s.metrics.drift_repairs.entry(kind.to_string()).or_default() += 1;
             }
+            let resource = Some(format!("{kind}/{name}"));
             match o {
+                Outcome::RolledBack(why) => {
+                    let message = format!("rollout failed and was rolled back: {why}; the previous container runs, and this spec is held");
+                    events.push((
+                        "rollout-failed",
+                        Severity::Critical,
+                        resource.clone(),
+                        message,
+                    ));
+                }
                 Outcome::Disconnected(n) if isolated.contains(n) => {
                     s.metrics.policy_violations += 1;
-                    tracing::error!("POLICY VIOLATION: {kind}/{name} was attached to isolated network {n}; disconnected");
+                    let message =
+                        format!("{kind}/{name} was attached to isolated network {n}; disconnected");
+                    tracing::error!("POLICY VIOLATION: {message}");
+                    events.push((
+                        "policy-violation",
+                        Severity::Critical,
+                        resource.clone(),
+                        message,
+                    ));
                 }
                 Outcome::Created if *kind == Kind::Volume && self.known_volumes.contains(name) => {
-                    tracing::error!("DATA LOSS: Volume/{name} was removed outside lucidctl and has been recreated EMPTY; its data is gone");
+                    let message = format!("Volume/{name} was removed outside lucidctl and has been recreated EMPTY; its data is gone");
+                    tracing::error!("DATA LOSS: {message}");
+                    events.push(("volume-lost", Severity::Critical, resource.clone(), message));
+                }
+                Outcome::Restarted(why) if why.starts_with("unhealthy") => {
+                    events.push((
+                        "unhealthy-restarted",
+                        Severity::Warning,
+                        resource.clone(),
+                        format!("restarted: {why}"),
+                    ));
                 }
                 // Only a start after the container stopped or died is a crash
                 // restart; a recreate for a changed spec or a container removed
@@ -402,18 +487,29 @@ impl<'a> Controller<'a> {
                         && !matches!(o, Outcome::Restarted(why) if !why.starts_with("unhealthy")) =>
                 {
                     if let Some(hold) = self.crash_loops.record_restart(name, Instant::now()) {
-                        tracing::error!(
+                        let message = format!(
                             "Service/{name} is crash-looping ({CRASH_LIMIT} restarts in {}s); holding it for {}s",
                             CRASH_WINDOW.as_secs(),
                             hold.as_secs()
                         );
+                        tracing::error!("{message}");
+                        events.push((
+                            "crash-looping",
+                            Severity::Critical,
+                            resource.clone(),
+                            message,
+                        ));
                     }
                 }
                 _ => {}
             }
         }
+        drop(s);
         for r in state.of_kind(Kind::Volume) {
             self.known_volumes.insert(r.name().to_string());
+        }
+        for (event, severity, resource, message) in events {
+            self.notify(event, severity, resource, message);
         }
     }
 

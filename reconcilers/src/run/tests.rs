@@ -441,3 +441,162 @@ async fn a_restart_with_broken_input_recovers_the_revision_recorded_on_the_engin
         .as_deref()
         .is_some_and(|e| e.contains("invalid desired state")));
 }
+
+/// A webhook receiver on loopback that keeps every JSON body it is sent.
+async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/hook/SECRET-TOKEN",
+        listener.local_addr().expect("addr")
+    );
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let keep = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() < len {
+                        continue;
+                    }
+                    if let Ok(v) = serde_json::from_str(body) {
+                        keep.lock().expect("lock").push(v);
+                    }
+                    let _ = sock.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+                    return;
+                }
+            });
+        }
+    });
+    (url, got)
+}
+
+/// Issue 15 (notifications): a bad revision gives exactly one rollback
+/// notification, then one "held"; a receiver that is down does not slow the loop.
+#[tokio::test]
+async fn a_bad_revision_is_notified_once_and_a_dead_receiver_costs_nothing() {
+    let (url, got) = receiver().await;
+    let engine = FakeEngine::new();
+    engine.add_image("web:1");
+    let text = shared(V1);
+    let (tx, queue) = channel();
+    let config = RunConfig {
+        notify: vec![url, "http://127.0.0.1:9/closed".into()],
+        ..config(None)
+    };
+    let controller = Controller::new(
+        Arc::new(engine.clone()),
+        &NoFiles,
+        Box::new(TextSource(text.clone())),
+        &crate::exec::Silent,
+        &|_, _| {},
+        config,
+    )
+    .with_notifications()
+    .expect("http URLs");
+    let status = controller.status();
+    let done = tokio::spawn(controller.run(queue, tx.clone()));
+    let passes = || status.lock().map(|s| s.metrics.reconciles).unwrap_or(0);
+    tx.send(Trigger::Start).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while engine.container("web").is_none() {
+        assert!(Instant::now() < deadline, "web never came up");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    *text.lock().expect("lock") = V1.replace(
+        "env: {GREETING: one}",
+        &format!(
+            "env: {{GREETING: two, {}: unhealthy}}",
+            crate::testing::BEHAVIOUR_ENV
+        ),
+    );
+    let started = Instant::now();
+    for _ in 0..3 {
+        let before = passes();
+        tx.send(Trigger::Files).await;
+        while passes() <= before {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the loop was slowed"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "three passes took {:?}",
+        started.elapsed()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let events = |got: &Arc<Mutex<Vec<serde_json::Value>>>| -> Vec<String> {
+        got.lock()
+            .expect("lock")
+            .iter()
+            .map(|v| v["event"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    while !events(&got).contains(&"rollout-held".to_string()) {
+        assert!(
+            Instant::now() < deadline,
+            "got {:?}; status {:?}; volumes {:?}",
+            events(&got),
+            status
+                .lock()
+                .map(|s| (s.last_error.clone(), s.resources.clone())),
+            engine.volume_names()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let all = events(&got);
+    assert_eq!(
+        all.iter().filter(|e| *e == "rollout-failed").count(),
+        1,
+        "{all:?}"
+    );
+    assert_eq!(
+        all.iter().filter(|e| *e == "rollout-held").count(),
+        1,
+        "{all:?}"
+    );
+    let first = got.lock().expect("lock")[0].clone();
+    assert_eq!(first["resource"], "Service/web");
+    assert_eq!(first["severity"], "critical");
+    assert!(
+        first["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("rolled back")),
+        "{first}"
+    );
+    tx.send(Trigger::Shutdown).await;
+    tokio::time::timeout(Duration::from_secs(5), done)
+        .await
+        .expect("stops")
+        .expect("no panic");
+}
