@@ -520,3 +520,137 @@ fn run_git_restarted_on_a_bad_commit_heals_on_the_revision_recorded_on_the_engin
     );
     assert_eq!(revision_of(&t.obj("web")).as_deref(), Some(first.as_str()));
 }
+
+/// A webhook receiver on loopback: every JSON body it is sent.
+fn receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a receiver");
+    let url = format!(
+        "http://{}/hooks/t0ken",
+        listener.local_addr().expect("addr")
+    );
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for mut sock in listener.incoming().flatten() {
+            let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = sock.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                    continue;
+                };
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if body.len() < len {
+                    continue;
+                }
+                if let Ok(v) = serde_json::from_str(body) {
+                    keep.lock().unwrap().push(v);
+                }
+                let _ = sock.write_all(
+                    b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                break;
+            }
+        }
+    });
+    (url, got)
+}
+
+/// Issue 15 (notifications): a bad revision gives exactly one rollback
+/// notification, a network joined by hand one policy violation, and a
+/// receiver that is down does not slow the loop.
+#[test]
+fn run_notifies_a_rollback_and_a_policy_violation_once_each() {
+    let Some(t) = TestEnv::new("notify") else {
+        return;
+    };
+    let (url, got) = receiver();
+    t.write("system.yaml", &system(&t, "one"));
+    let addr = format!("127.0.0.1:{}", free_port());
+    let _run = t.spawn(
+        "run",
+        &[
+            "--listen",
+            &addr,
+            "--resync",
+            "10m",
+            "--timeout",
+            "15s",
+            "--notify",
+            &url,
+            "--notify",
+            "http://127.0.0.1:9/down",
+        ],
+    );
+    assert!(
+        wait_for(Duration::from_secs(90), || t.diff(&[]).code() == 0),
+        "the loop converges: {:?}",
+        loop_status(&addr)
+    );
+    let events = |name: &str| {
+        got.lock()
+            .unwrap()
+            .iter()
+            .filter(|v| v["event"] == name)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    docker_ok(&["network", "connect", &t.obj("iso"), &t.obj("api")]);
+    assert!(
+        wait_for(Duration::from_secs(30), || !events("policy-violation")
+            .is_empty()),
+        "{:?}",
+        got.lock().unwrap()
+    );
+    t.write(
+        "system.yaml",
+        &system(&t, "two").replacen(
+            "    GREETING: \"two\"\n",
+            "    GREETING: \"two\"\n    STANDIN_UNHEALTHY: \"1\"\n",
+            1,
+        ),
+    );
+    assert!(
+        wait_for(Duration::from_secs(60), || !events("rollout-held")
+            .is_empty()),
+        "{:?} {:?}",
+        got.lock().unwrap(),
+        loop_status(&addr)
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        events("rollout-failed").len(),
+        1,
+        "{:?}",
+        got.lock().unwrap()
+    );
+    assert_eq!(
+        events("policy-violation").len(),
+        1,
+        "{:?}",
+        got.lock().unwrap()
+    );
+    let rollback = &events("rollout-failed")[0];
+    assert_eq!(rollback["resource"], "Service/web");
+    assert!(!got
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|v| v.to_string().contains("t0ken")));
+}
