@@ -191,11 +191,14 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
         let outcomes = execute_stage(ctx, &p).await;
         report.phases.push((
             format!(
-                "pass {pass}: {} operation(s) of stage {stage:?}",
+                "pass {pass}: {} operation(s) of stage {}",
                 p.operations
                     .iter()
                     .filter(|o| Some(o.stage) == stage)
-                    .count()
+                    .count(),
+                stage
+                    .map(|s| format!("{s:?}").to_lowercase())
+                    .unwrap_or_default()
             ),
             t.elapsed(),
         ));
