@@ -20,28 +20,67 @@ pub struct IsolationFinding {
 /// Files larger than this are not source code.
 const MAX_SCAN_BYTES: u64 = 16 << 20;
 
-/// Scans `path` (a file, or a directory recursively, not following symlinks)
-/// for case-sensitive substrings, as `grep -r` would.
-pub fn scan_forbidden(path: &Path, patterns: &[String]) -> Vec<IsolationFinding> {
-    let mut findings = Vec::new();
-    let mut pending = vec![path.to_path_buf()];
+/// What a scan found, and what it could not look at: a path that cannot be
+/// scanned is reported, never a silent pass.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub findings: Vec<IsolationFinding>,
+    pub unscannable: Vec<(PathBuf, String)>,
+}
+
+/// Scans `path` (a file, or a directory recursively) for case-sensitive
+/// substrings, as `grep -r` would, without ever leaving `boundary`: the scan
+/// path itself is resolved (a symlink, or a trailing slash through one) and
+/// must stay inside it; symlinks met while walking are not followed.
+pub fn scan_forbidden(boundary: &Path, path: &Path, patterns: &[String]) -> Scan {
+    let mut scan = Scan::default();
+    let inside = match (boundary.canonicalize(), path.canonicalize()) {
+        (Ok(b), Ok(t)) if t.starts_with(&b) => t,
+        (Ok(b), Ok(t)) => {
+            scan.unscannable.push((
+                path.to_path_buf(),
+                format!(
+                    "resolves to {}, outside the source tree {}",
+                    t.display(),
+                    b.display()
+                ),
+            ));
+            return scan;
+        }
+        (_, Err(e)) | (Err(e), _) => {
+            scan.unscannable.push((path.to_path_buf(), e.to_string()));
+            return scan;
+        }
+    };
+    let mut pending = vec![inside];
     while let Some(p) = pending.pop() {
-        let Ok(meta) = std::fs::symlink_metadata(&p) else {
-            continue;
+        let meta = match std::fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(e) => {
+                scan.unscannable.push((p, e.to_string()));
+                continue;
+            }
         };
         if meta.is_dir() {
-            if let Ok(rd) = std::fs::read_dir(&p) {
-                let mut children: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-                children.sort_unstable_by(|a, b| b.cmp(a));
-                pending.extend(children);
+            match std::fs::read_dir(&p) {
+                Ok(rd) => {
+                    let mut children: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+                    children.sort_unstable_by(|a, b| b.cmp(a));
+                    pending.extend(children);
+                }
+                Err(e) => scan.unscannable.push((p, e.to_string())),
             }
             continue;
         }
         if !meta.is_file() || meta.len() > MAX_SCAN_BYTES {
             continue;
         }
-        let Ok(bytes) = std::fs::read(&p) else {
-            continue;
+        let bytes = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) => {
+                scan.unscannable.push((p, e.to_string()));
+                continue;
+            }
         };
         if bytes.iter().take(8192).any(|b| *b == 0) {
             continue;
@@ -50,7 +89,7 @@ pub fn scan_forbidden(path: &Path, patterns: &[String]) -> Vec<IsolationFinding>
         for (n, line) in text.lines().enumerate() {
             for pattern in patterns.iter().filter(|p| !p.is_empty()) {
                 if let Some(col) = line.find(pattern.as_str()) {
-                    findings.push(IsolationFinding {
+                    scan.findings.push(IsolationFinding {
                         file: p.clone(),
                         line: n + 1,
                         column: line[..col].chars().count() + 1,
@@ -60,7 +99,7 @@ pub fn scan_forbidden(path: &Path, patterns: &[String]) -> Vec<IsolationFinding>
             }
         }
     }
-    findings
+    scan
 }
 
 pub(super) fn check(state: &DesiredState, out: &mut Report) {
@@ -192,8 +231,20 @@ fn check_sources(
                 );
                 continue;
             }
-            for f in scan_forbidden(&path, &group.patterns) {
-                out.0.push(finding_diagnostic(r, &pointer, &f));
+            let scan = scan_forbidden(&base(&pointer), &path, &group.patterns);
+            for f in &scan.findings {
+                out.0.push(finding_diagnostic(r, &pointer, f));
+            }
+            for (p, why) in &scan.unscannable {
+                out.error(
+                    r,
+                    &pointer,
+                    format!(
+                        "{} cannot be scanned ({why}), so the isolation rule cannot be checked",
+                        p.display()
+                    ),
+                    Some("point the scan at a readable path inside the source tree".into()),
+                );
             }
         }
     }
@@ -306,12 +357,47 @@ mod tests {
         .unwrap();
         std::fs::write(dir.join("blockchain/clean.py"), "print('electron-free')\n").unwrap();
         let found = scan_forbidden(
+            &dir,
             &dir.join("blockchain"),
             &["TronWeb".to_string(), "USDT".to_string()],
-        );
+        )
+        .findings;
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].line, found[0].column), (2, 15));
         assert!(found[0].file.ends_with("blockchain/core/engine.py"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 18, defect 2: a scan path that is a symlink inside the tree was
+    /// skipped ("no violations"), and with a trailing slash it was followed
+    /// out of the tree.
+    #[test]
+    fn a_symlinked_scan_path_is_scanned_inside_the_tree_and_refused_outside_it() {
+        let dir = std::env::temp_dir().join(format!("lucid-scan-link-{}", std::process::id()));
+        let tree = dir.join("repo");
+        let outside = dir.join("elsewhere");
+        std::fs::create_dir_all(tree.join("src/core")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(tree.join("src/core/a.py"), "TronWeb\n").unwrap();
+        std::fs::write(outside.join("b.py"), "TronWeb\n").unwrap();
+        std::os::unix::fs::symlink(tree.join("src"), tree.join("inner-link")).unwrap();
+        std::os::unix::fs::symlink(&outside, tree.join("outer-link")).unwrap();
+        let pats = ["TronWeb".to_string()];
+        let inner = scan_forbidden(&tree, &tree.join("inner-link"), &pats);
+        assert_eq!(inner.findings.len(), 1, "{inner:?}");
+        for p in ["outer-link", "outer-link/"] {
+            let outer = scan_forbidden(&tree, &tree.join(p), &pats);
+            assert!(outer.findings.is_empty(), "{p}: left the tree: {outer:?}");
+            assert!(
+                outer
+                    .unscannable
+                    .iter()
+                    .any(|(_, why)| why.contains("outside the source tree")),
+                "{p}: {outer:?}"
+            );
+        }
+        let missing = scan_forbidden(&tree, &tree.join("nope"), &pats);
+        assert_eq!(missing.unscannable.len(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

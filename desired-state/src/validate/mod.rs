@@ -19,7 +19,7 @@ use crate::pointer::display_path;
 use crate::state::{DesiredState, Resource};
 
 pub use graph::dependency_cycle;
-pub use isolation::{check_isolation, scan_forbidden, IsolationFinding};
+pub use isolation::{check_isolation, scan_forbidden, IsolationFinding, Scan};
 
 pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
     let mut out = Report::default();
