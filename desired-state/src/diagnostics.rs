@@ -91,23 +91,37 @@ impl Diagnostic {
     }
 }
 
+/// Text from the input, safe for a terminal: control characters (an escape
+/// sequence in a key, a carriage return) are shown as `\u{1b}`, never sent raw.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(loc) = &self.location {
-            write!(f, "{loc}: ")?;
+            write!(f, "{}: ", escape_controls(&loc.to_string()))?;
         }
         if self.severity == Severity::Warning {
             f.write_str("warning: ")?;
         }
         if let Some(r) = &self.resource {
-            write!(f, "{r}: ")?;
+            write!(f, "{}: ", escape_controls(&r.to_string()))?;
         }
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", escape_controls(&self.path))?;
         }
-        f.write_str(&self.message)?;
+        f.write_str(&escape_controls(&self.message))?;
         if let Some(h) = &self.hint {
-            write!(f, "\n  fix: {h}")?;
+            write!(f, "\n  fix: {}", escape_controls(h))?;
         }
         Ok(())
     }
@@ -147,6 +161,19 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 18, defect 9: terminal escapes in keys or values reached the terminal raw.
+    #[test]
+    fn control_characters_from_the_input_are_escaped_when_printed() {
+        let d = Diagnostic::error("unknown field \u{1b}[31mred\u{1b}[0m\r").hint("remove \u{7}");
+        let text = d.to_string();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains("\\u{1b}[31mred"), "{text}");
+        assert!(text.contains("\n  fix: remove \\u{7}"), "{text}");
+    }
 
     #[test]
     fn suggests_the_nearest_name_only_when_close() {

@@ -53,7 +53,11 @@ pub fn run(cli: Cli) -> ExitCode {
 
 /// One line on stderr and exit code 1: how every command reports what stopped it.
 pub fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    // Messages can carry text from files and engine answers: never raw control characters.
+    eprintln!(
+        "error: {}",
+        desired_state::diagnostics::escape_controls(message)
+    );
     ExitCode::from(controller::exit::FAILURE)
 }
 

@@ -21,8 +21,9 @@ impl Lines {
 impl Progress for Lines {
     fn step(&self, kind: Kind, name: &str, status: &str) {
         eprintln!(
-            "[{:>6.1}s] {kind}/{name}: {status}",
-            self.start.elapsed().as_secs_f64()
+            "[{:>6.1}s] {kind}/{name}: {}",
+            self.start.elapsed().as_secs_f64(),
+            desired_state::diagnostics::escape_controls(status)
         );
     }
 }
