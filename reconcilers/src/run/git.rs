@@ -78,6 +78,33 @@ pub fn check_url(url: &str) -> Result<(), GitRefError> {
     }
 }
 
+/// The URL without credentials, for logs and errors: `https://host/path`.
+pub fn without_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// A `--path` inside the checkout: relative, without `..`.
+pub fn check_path(path: &Path) -> Result<(), String> {
+    let leaves = path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+    if leaves {
+        return Err(format!(
+            "--path {} must be relative and stay inside the repository",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new("git")
         .arg("-C")
@@ -104,16 +131,20 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
 }
 
 impl GitSource {
+    /// The cache is named by a hash of the URL: never the URL itself, which
+    /// may carry a token, and never shared by two URLs.
     pub fn new(url: &str, branch: &str, cache_dir: &Path) -> GitSource {
-        let slug: String = url
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
+        let hash = blake3::hash(url.trim().as_bytes()).to_hex();
         GitSource {
             url: url.to_string(),
             branch: branch.to_string(),
-            checkout: cache_dir.join(slug.trim_matches('-')),
+            checkout: cache_dir.join(format!("repo-{}", &hash[..16])),
         }
+    }
+
+    /// Errors and logs name the repository without its credentials.
+    fn redacted(&self, text: String) -> String {
+        text.replace(&self.url, &without_credentials(&self.url))
     }
 
     /// Checks out a commit already in the cache (one fetched before).
@@ -224,5 +255,43 @@ mod tests {
         ] {
             assert!(check_url(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+}
+
+#[cfg(test)]
+mod credential_tests {
+    use super::*;
+
+    /// Issue 18, defect 7: a token in the URL reached the cache directory's
+    /// name and the logs; two URLs could share a cache.
+    #[test]
+    fn credentials_stay_out_of_names_and_logs_and_caches_are_per_url() {
+        let url = "https://user:s3cr3t-token@git.example.org/lucid/state.git";
+        let a = GitSource::new(url, "main", Path::new("/cache"));
+        assert!(!a.checkout.display().to_string().contains("s3cr3t"));
+        assert_eq!(
+            without_credentials(url),
+            "https://git.example.org/lucid/state.git"
+        );
+        assert!(!a
+            .redacted(format!("fatal: could not read {url}"))
+            .contains("s3cr3t"));
+        let b = GitSource::new(
+            "https://git.example.org/lucid-state.git",
+            "main",
+            Path::new("/cache"),
+        );
+        let c = GitSource::new(
+            "https://git.example.org/lucid/state-git",
+            "main",
+            Path::new("/cache"),
+        );
+        assert_ne!(
+            b.checkout, c.checkout,
+            "URLs that slugged alike share no cache"
+        );
+        assert!(check_path(Path::new("configs/lucid")).is_ok());
+        assert!(check_path(Path::new("../outside")).is_err());
+        assert!(check_path(Path::new("/etc")).is_err());
     }
 }

@@ -72,6 +72,9 @@ impl GitRepoSource {
 
 impl GitRepoSource {
     fn load_checkout(&self) -> Result<Loaded, String> {
+        for p in &self.paths {
+            super::git::check_path(p)?;
+        }
         let options = LoadOptions {
             paths: self
                 .paths
@@ -95,7 +98,11 @@ impl DesiredSource for GitRepoSource {
     fn load(&mut self) -> Result<(Loaded, Option<String>), String> {
         let commit = self.git.sync()?;
         if self.last.as_deref() != Some(&commit) {
-            tracing::info!("git: {} {} is at {commit}", self.git.url, self.git.branch);
+            tracing::info!(
+                "git: {} {} is at {commit}",
+                super::git::without_credentials(&self.git.url),
+                self.git.branch
+            );
             self.last = Some(commit.clone());
         }
         let loaded = self.load_checkout()?;
