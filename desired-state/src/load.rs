@@ -51,8 +51,22 @@ pub fn load(options: &LoadOptions) -> Loaded {
         for file in collect_files(path, options.recursive, &mut diagnostics) {
             match read_regular(&file) {
                 Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => sources.push(Source { group, file, text }),
-                    Err(_) => diagnostics.push(whole_file(&file, "file is not valid UTF-8")),
+                    Ok(text) => match text.find('\0') {
+                        Some(at) => diagnostics.push(
+                            at_offset(&file, text.as_bytes(), at, "the file contains a NUL byte")
+                                .hint(
+                                    "desired-state files are text; remove the NUL byte or the file",
+                                ),
+                        ),
+                        None => sources.push(Source { group, file, text }),
+                    },
+                    Err(e) => {
+                        let at = e.utf8_error().valid_up_to();
+                        diagnostics.push(
+                            at_offset(&file, e.as_bytes(), at, "the file is not valid UTF-8")
+                                .hint("save the file as UTF-8"),
+                        )
+                    }
                 },
                 Err(why) => diagnostics.push(whole_file(&file, &why)),
             }
@@ -156,6 +170,25 @@ pub fn read_regular(file: &Path) -> Result<Vec<u8>, String> {
         return Err(format!("more than {} MiB", MAX_FILE_BYTES >> 20));
     }
     Ok(bytes)
+}
+
+/// A diagnostic at the line and column of byte `at` (columns count characters).
+fn at_offset(file: &Path, bytes: &[u8], at: usize, msg: &str) -> Diagnostic {
+    let before = &bytes[..at.min(bytes.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    Diagnostic::error(msg).at(Some(Location {
+        file: file.to_path_buf(),
+        line,
+        column,
+    }))
 }
 
 fn whole_file(file: &Path, msg: &str) -> Diagnostic {

@@ -238,3 +238,30 @@ fn special_files_are_refused_with_their_path_not_read() {
         "{text:?}"
     );
 }
+
+/// Issue 18, defect 10: a NUL byte was reported as "unexpected end of
+/// stream", and invalid UTF-8 at :0:0 with no fix line.
+#[test]
+fn nul_bytes_and_invalid_utf8_are_named_with_their_line_and_column() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("nul.yaml"),
+        b"apiVersion: lucid/v1alpha1\nkind: Vo\0lume\n",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("latin1.yaml"), b"a: 1\nb: caf\xe9\n").expect("write");
+    let loaded = desired_state::load(&desired_state::LoadOptions {
+        paths: vec![dir.path().to_path_buf()],
+        recursive: false,
+        root: None,
+    });
+    let text: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(text.iter().any(|d| d.contains("nul.yaml:2:9: the file contains a NUL byte") && d.contains("fix:")), "{text:?}");
+    assert!(
+        text.iter().any(
+            |d| d.contains("latin1.yaml:2:7: the file is not valid UTF-8")
+                && d.contains("fix: save the file as UTF-8")
+        ),
+        "{text:?}"
+    );
+}
