@@ -145,7 +145,7 @@ fn diff_is_empty_after_apply_and_one_env_edit_is_exactly_one_recreate() {
 #[test]
 fn diff_judges_containers_created_through_the_engine_api_by_their_labels_and_fields() {
     use desired_state::model::{Kind, Spec};
-    use reconcilers::engine::{Engine, ObserveScope};
+    use reconcilers::engine::{Engine, EngineApi, ObserveScope};
     use reconcilers::render::{render_container, render_network, EnvValue, Inputs};
 
     let Some(t) = TestEnv::new("diffapi") else {

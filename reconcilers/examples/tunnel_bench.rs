@@ -5,7 +5,7 @@
 //! cargo run --release -p reconcilers --example tunnel_bench -- ssh://root@127.0.0.1:PORT SSH_CONFIG [N]
 //! (scripts/tunnel-bench.sh starts a throwaway sshd and runs this.)
 
-use reconcilers::engine::{ConnectOptions, Engine, ObserveScope};
+use reconcilers::engine::{ConnectOptions, Engine, EngineApi, ObserveScope};
 use std::time::Instant;
 
 fn median_us(mut v: Vec<f64>) -> f64 {

@@ -4,6 +4,7 @@ use crate::cli::BuildArgs;
 use crate::output::progress;
 use reconcilers::apply::Builder;
 use reconcilers::build::ImageBuilder;
+use reconcilers::engine::EngineApi;
 use reconcilers::plan::{plan, Action, PlanOptions, Target};
 use std::process::ExitCode;
 use std::time::Instant;

@@ -4,6 +4,7 @@ use crate::cli::DeleteArgs;
 use crate::output::progress;
 use reconcilers::apply::lock::EngineLock;
 use reconcilers::apply::{execute_once, ApplyOptions};
+use reconcilers::engine::EngineApi;
 use reconcilers::exec::NoBuilds;
 use reconcilers::plan::plan_delete;
 use std::process::ExitCode;

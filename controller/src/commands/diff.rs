@@ -2,6 +2,7 @@ use super::context;
 use super::fail;
 use crate::cli::DiffArgs;
 use crate::output::plan as show;
+use reconcilers::engine::EngineApi;
 use reconcilers::plan::plan;
 use std::process::ExitCode;
 

@@ -9,6 +9,19 @@ use crate::observed::{Observed, ObservedContainer};
 use crate::render::{ContainerSpec, NetworkPlanSpec, RenderedAttachment, VolumePlanSpec};
 use futures_util::stream::{BoxStream, StreamExt};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+/// Bounds a whole call, body included.
+async fn within<T>(
+    what: &str,
+    limit: Duration,
+    call: impl Future<Output = Result<T, EngineError>>,
+) -> Result<T, EngineError> {
+    tokio::time::timeout(limit, call)
+        .await
+        .unwrap_or_else(|_| Err(EngineError::too_slow(what, limit)))
+}
 
 #[async_trait::async_trait]
 impl EngineApi for Engine {
@@ -17,18 +30,18 @@ impl EngineApi for Engine {
     }
 
     async fn ping(&self) -> Result<(), EngineError> {
-        Engine::ping(self).await
+        within("ping", self.deadline, Engine::ping(self)).await
     }
 
     async fn observe(&self, scope: &ObserveScope) -> Result<Observed, EngineError> {
-        Engine::observe(self, scope).await
+        within("observe", self.deadline, self.observe_unbounded(scope)).await
     }
 
     async fn inspect_container(
         &self,
         name: &str,
     ) -> Result<Option<ObservedContainer>, EngineError> {
-        self.inspect(name).await
+        within("inspect container", self.deadline, self.inspect(name)).await
     }
 
     async fn create_container(
@@ -36,11 +49,16 @@ impl EngineApi for Engine {
         spec: &ContainerSpec,
         name: &str,
     ) -> Result<String, EngineError> {
-        Engine::create_container(self, spec, name).await
+        within(
+            "create container",
+            self.deadline,
+            Engine::create_container(self, spec, name),
+        )
+        .await
     }
 
     async fn start_container(&self, name: &str) -> Result<(), EngineError> {
-        self.start(name).await
+        within("start container", self.deadline, self.start(name)).await
     }
 
     async fn stop_container(
@@ -48,15 +66,26 @@ impl EngineApi for Engine {
         name: &str,
         grace_seconds: Option<i64>,
     ) -> Result<(), EngineError> {
-        self.stop(name, grace_seconds).await
+        let grace = Duration::from_secs(grace_seconds.unwrap_or(10).max(0) as u64);
+        within(
+            "stop container",
+            self.deadline + grace,
+            self.stop(name, grace_seconds),
+        )
+        .await
     }
 
     async fn remove_container(&self, name: &str) -> Result<(), EngineError> {
-        Engine::remove_container(self, name).await
+        within(
+            "remove container",
+            self.deadline,
+            Engine::remove_container(self, name),
+        )
+        .await
     }
 
     async fn rename_container(&self, from: &str, to: &str) -> Result<(), EngineError> {
-        self.rename(from, to).await
+        within("rename container", self.deadline, self.rename(from, to)).await
     }
 
     async fn connect_network(
@@ -64,34 +93,69 @@ impl EngineApi for Engine {
         container: &str,
         attachment: &RenderedAttachment,
     ) -> Result<(), EngineError> {
-        Engine::connect_network(self, container, attachment).await
+        within(
+            "connect network",
+            self.deadline,
+            Engine::connect_network(self, container, attachment),
+        )
+        .await
     }
 
     async fn disconnect_network(&self, container: &str, network: &str) -> Result<(), EngineError> {
-        Engine::disconnect_network(self, container, network).await
+        within(
+            "disconnect network",
+            self.deadline,
+            Engine::disconnect_network(self, container, network),
+        )
+        .await
     }
 
     async fn create_network(&self, network: &NetworkPlanSpec) -> Result<(), EngineError> {
-        Engine::create_network(self, network).await
+        within(
+            "create network",
+            self.deadline,
+            Engine::create_network(self, network),
+        )
+        .await
     }
 
     async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
-        Engine::remove_network(self, name).await
+        within(
+            "remove network",
+            self.deadline,
+            Engine::remove_network(self, name),
+        )
+        .await
     }
 
     async fn create_volume(&self, volume: &VolumePlanSpec) -> Result<(), EngineError> {
-        Engine::create_volume(self, volume).await
+        within(
+            "create volume",
+            self.deadline,
+            Engine::create_volume(self, volume),
+        )
+        .await
     }
 
     async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
-        Engine::remove_volume(self, name).await
+        within(
+            "remove volume",
+            self.deadline,
+            Engine::remove_volume(self, name),
+        )
+        .await
     }
 
     async fn volume_labels(
         &self,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, EngineError> {
-        Engine::volume_labels(self, name).await
+        within(
+            "inspect volume",
+            self.deadline,
+            Engine::volume_labels(self, name),
+        )
+        .await
     }
 
     async fn exec(
@@ -104,7 +168,7 @@ impl EngineApi for Engine {
     }
 
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError> {
-        self.pull(reference).await
+        within("pull", super::TRANSFER_DEADLINE, self.pull(reference)).await
     }
 
     async fn build_image(
@@ -120,11 +184,16 @@ impl EngineApi for Engine {
         reference: &str,
         credentials: Option<Credentials>,
     ) -> Result<(), EngineError> {
-        self.push(reference, credentials).await
+        within(
+            "push",
+            super::TRANSFER_DEADLINE,
+            self.push(reference, credentials),
+        )
+        .await
     }
 
     async fn platform(&self) -> Result<(String, String), EngineError> {
-        Engine::platform(self).await
+        within("engine version", self.deadline, Engine::platform(self)).await
     }
 
     fn events(&self) -> BoxStream<'static, Result<EngineEvent, EngineError>> {

@@ -28,8 +28,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Seconds bollard waits for one call; long enough for a slow stop or pull start.
+/// Seconds bollard waits for one call's headers; long enough for a slow stop or pull start.
 const CALL_TIMEOUT_SECS: u64 = 120;
+/// The whole of one call, body included (bollard's timeout covers the headers only).
+pub const CALL_DEADLINE: Duration = Duration::from_secs(150);
+/// Pulls and pushes move images: long, but not forever.
+pub const TRANSFER_DEADLINE: Duration = Duration::from_secs(1800);
+/// At most this much of an engine's error message is kept.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+fn bounded(message: &str) -> String {
+    let mut out: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    if message.chars().count() > MAX_MESSAGE_CHARS {
+        out.push_str("...");
+    }
+    out
+}
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// Inspects in flight at once while observing.
 pub const PARALLEL_INSPECTS: usize = 16;
@@ -63,6 +77,17 @@ impl EngineError {
     pub(crate) fn from_bollard(what: impl Into<String>, e: bollard::errors::Error) -> Self {
         use bollard::errors::Error as B;
         let what = what.into();
+        // An engine's answer is input like any other: bounded before it is printed.
+        let e = match e {
+            B::DockerResponseServerError {
+                status_code,
+                message,
+            } => B::DockerResponseServerError {
+                status_code,
+                message: bounded(&message),
+            },
+            other => other,
+        };
         match e {
             B::DockerResponseServerError {
                 status_code: 404,
@@ -96,6 +121,14 @@ impl EngineError {
         }
     }
 
+    /// No complete answer within the call's deadline (a trickled or endless body).
+    pub(crate) fn too_slow(what: &str, limit: Duration) -> Self {
+        EngineError::ConnectionLost {
+            what: what.to_string(),
+            cause: format!("no complete answer within {limit:?}"),
+        }
+    }
+
     /// Worth reconnecting for, unlike an answer the engine gave.
     pub fn is_connection_lost(&self) -> bool {
         match self {
@@ -123,6 +156,8 @@ pub struct Engine {
     api_version: String,
     /// Kept alive as long as any clone of the engine is.
     link: Option<Arc<SshLink>>,
+    /// The deadline of one call, body included.
+    pub(crate) deadline: Duration,
 }
 
 impl Engine {
@@ -197,7 +232,14 @@ impl Engine {
             host,
             api_version,
             link,
+            deadline: CALL_DEADLINE,
         })
+    }
+
+    /// A shorter (or longer) deadline for each call, body included.
+    pub fn with_deadline(mut self, deadline: Duration) -> Engine {
+        self.deadline = deadline;
+        self
     }
 
     /// The SSH connection, for an `ssh://` engine.

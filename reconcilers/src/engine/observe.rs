@@ -10,7 +10,10 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 impl Engine {
     /// Reads containers, networks, volumes and images in parallel.
-    pub async fn observe(&self, scope: &ObserveScope) -> Result<Observed, EngineError> {
+    pub(crate) async fn observe_unbounded(
+        &self,
+        scope: &ObserveScope,
+    ) -> Result<Observed, EngineError> {
         let (containers, networks, volumes, images) = tokio::try_join!(
             self.observe_containers(scope),
             self.observe_networks(),

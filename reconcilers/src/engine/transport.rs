@@ -8,6 +8,10 @@ use hyper_util::rt::TokioExecutor;
 use std::path::Path;
 use std::time::Duration;
 
+/// The largest answer body an engine may announce; an image list of a busy
+/// host is a few MB. Larger is refused before any of it is read.
+const MAX_BODY_BYTES: u64 = 512 << 20;
+
 /// Idle connections are dropped after this; the engine keeps them open longer.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -21,10 +25,25 @@ pub(super) fn unix_keep_alive(
     let transport = move |req: BollardRequest| {
         let client = client.clone();
         async move {
-            client
+            let resp = client
                 .request(req)
                 .await
-                .map_err(bollard::errors::Error::from)
+                .map_err(bollard::errors::Error::from)?;
+            let announced = resp
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            if announced > MAX_BODY_BYTES {
+                return Err(bollard::errors::Error::IOError {
+                    err: std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the engine announced a {announced}-byte answer, over the {MAX_BODY_BYTES}-byte limit"),
+                    ),
+                });
+            }
+            Ok(resp)
         }
     };
     // hyperlocal reads the socket path from the URI's host, hex-encoded.

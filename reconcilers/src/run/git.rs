@@ -166,16 +166,31 @@ impl GitSource {
 
     /// Fetches and checks out the branch's newest commit; returns it.
     pub fn sync(&self) -> Result<String, String> {
+        self.sync_inner().map_err(|e| self.redacted(e))
+    }
+
+    fn sync_inner(&self) -> Result<String, String> {
         check_branch(&self.branch).map_err(|e| e.to_string())?;
         check_url(&self.url).map_err(|e| e.to_string())?;
         if !self.checkout.join(".git").exists() {
             std::fs::create_dir_all(&self.checkout)
+                .map_err(|e| format!("{}: {e}", self.checkout.display()))?;
+            // .git/config holds the URL, credentials included: owner only.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.checkout, std::fs::Permissions::from_mode(0o700))
                 .map_err(|e| format!("{}: {e}", self.checkout.display()))?;
             git(&self.checkout, &["init", "-q"])?;
             git(
                 &self.checkout,
                 &["remote", "add", "--", "origin", &self.url],
             )?;
+        }
+        let remote = git(&self.checkout, &["config", "--get", "remote.origin.url"])?;
+        if remote != self.url {
+            return Err(format!(
+                "the git cache {} belongs to another repository; remove it or use another --cache-dir",
+                self.checkout.display()
+            ));
         }
         let refspec = format!("refs/heads/{}", self.branch);
         git(
