@@ -177,9 +177,13 @@ fn apply_brings_up_the_full_local_lucid_system_cold_then_is_idempotent_and_delet
                     !c["Config"]["Healthcheck"].is_null(),
                     "{name}: every local service has a health check"
                 );
-                assert_eq!(
-                    health(&c).as_deref(),
-                    Some("healthy"),
+                // lucidctl counts its own probe's first pass as ready (issue 14);
+                // Docker's first check comes one interval (1 s) after start.
+                assert!(
+                    wait_for(Duration::from_secs(15), || inspect_container(name)
+                        .and_then(|c| health(&c))
+                        .as_deref()
+                        == Some("healthy")),
                     "{name} should be healthy: {:#}",
                     c["State"]
                 );
