@@ -672,3 +672,46 @@ async fn a_failing_before_recreate_hook_keeps_the_store_as_it_is() {
     );
     assert_eq!(e.container("db").map(|c| c.id), Some(db));
 }
+
+/// `delete` removes the records of failed rollouts with the workloads,
+/// even without `--volumes` (they hold no data).
+#[tokio::test]
+async fn delete_removes_failed_rollout_records_and_keeps_data_volumes() {
+    let e = engine();
+    apply(&e, SYSTEM).await.report.expect("converges");
+    let broken = SYSTEM.replace(
+        "env: {GREETING: hello}",
+        &format!("env: {{GREETING: hello, {BEHAVIOUR_ENV}: unhealthy}}"),
+    );
+    apply(&e, &broken).await.report.expect("reports");
+    assert!(e
+        .volume_names()
+        .iter()
+        .any(|v| v.starts_with("lucidctl-failed-api-")));
+    let state = desired(&broken);
+    let inputs = inputs();
+    let observed = e.observe(&Default::default()).await.expect("observe");
+    let p = crate::plan::plan_delete(&state, &observed, &inputs, false);
+    let progress = Recorded::default();
+    let ctx = ApplyContext {
+        engine: &e,
+        desired: &state,
+        inputs: &inputs,
+        host_files: &[],
+        files: &NoFiles,
+        builder: &NoBuilds,
+        progress: &progress,
+        options: ApplyOptions::default(),
+    };
+    let outcomes = execute_once(&ctx, &p).await;
+    assert!(
+        outcomes.iter().all(|(_, _, o)| !o.is_failure()),
+        "{outcomes:?}"
+    );
+    assert!(e.container_names().is_empty(), "{:?}", e.container_names());
+    assert_eq!(
+        e.volume_names(),
+        vec!["data"],
+        "the data volume stays, the record goes"
+    );
+}

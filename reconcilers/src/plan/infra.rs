@@ -329,6 +329,25 @@ pub fn plan_delete(
             }
         }
     }
+    // Records of failed rollouts of the deleted workloads are bookkeeping, not data.
+    for v in &observed.volumes {
+        let record = ours(&v.labels)
+            && v.labels.get(labels::KIND).map(String::as_str) == Some(super::FAILED_ROLLOUT_KIND)
+            && v.labels
+                .get(labels::NAME)
+                .is_some_and(|n| desired.workloads().any(|r| r.name() == n));
+        if record {
+            out.changes.push(simple(
+                Kind::Volume,
+                &v.name,
+                Action::Remove,
+                Reason::NotDesired,
+                Target::Existing {
+                    name: v.name.clone(),
+                },
+            ));
+        }
+    }
     out.operations = super::ops::expand(&out.changes, desired, &|n| inputs.object_name(n));
     out
 }
