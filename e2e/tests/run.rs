@@ -156,69 +156,95 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A bare repository to push desired state to, and `run --git` arguments for it.
+struct Origin {
+    bare: std::path::PathBuf,
+    work: std::path::PathBuf,
+}
+
+impl Origin {
+    fn new(t: &TestEnv) -> Origin {
+        let bare = t.dir.join("origin.git");
+        let work = t.dir.join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        git(
+            &t.dir,
+            &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+        );
+        git(&work, &["init", "-q", "-b", "main"]);
+        git(&work, &["config", "user.email", "e2e@example.invalid"]);
+        git(&work, &["config", "user.name", "e2e"]);
+        Origin { bare, work }
+    }
+
+    /// Commits `text` as state/system.yaml, pushes it and returns the commit.
+    fn commit(&self, text: &str, message: &str) -> String {
+        std::fs::create_dir_all(self.work.join("state")).unwrap();
+        std::fs::write(self.work.join("state/system.yaml"), text).unwrap();
+        git(&self.work, &["add", "-A"]);
+        git(&self.work, &["commit", "-q", "-m", message]);
+        git(
+            &self.work,
+            &["push", "-q", self.bare.to_str().unwrap(), "main"],
+        );
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+
+    fn run_args(&self, t: &TestEnv, addr: &str) -> Vec<String> {
+        let url = format!("file://{}", self.bare.display());
+        let cache = t.dir.join("cache").display().to_string();
+        let mut args: Vec<String> = [
+            "run",
+            "--git",
+            &url,
+            "--branch",
+            "main",
+            "--path",
+            "state",
+            "--poll",
+            "1s",
+            "--cache-dir",
+            &cache,
+            "--listen",
+            addr,
+            "--resync",
+            "10m",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(t.engine_args());
+        args
+    }
+}
+
+/// The git revision recorded on a container.
+fn revision_of(name: &str) -> Option<String> {
+    inspect_container(name).and_then(|c| {
+        c["Config"]["Labels"]["io.lucidctl.revision"]
+            .as_str()
+            .map(String::from)
+    })
+}
+
 #[test]
 fn run_follows_a_git_source_and_records_the_revision() {
     let Some(t) = TestEnv::new("rungit") else {
         return;
     };
-    let bare = t.dir.join("origin.git");
-    let work = t.dir.join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(
-        &t.dir,
-        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
-    );
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["config", "user.email", "e2e@example.invalid"]);
-    git(&work, &["config", "user.name", "e2e"]);
+    let origin = Origin::new(&t);
     let commit_system = |greeting: &str| {
-        std::fs::create_dir_all(work.join("state")).unwrap();
-        std::fs::write(
-            work.join("state/system.yaml"),
-            [
+        origin.commit(
+            &[
                 network("net"),
                 standin_service("web", "net", 8080, &[("GREETING", greeting)], ""),
             ]
             .concat(),
+            greeting,
         )
-        .unwrap();
-        git(&work, &["add", "-A"]);
-        git(&work, &["commit", "-q", "-m", greeting]);
-        git(&work, &["push", "-q", bare.to_str().unwrap(), "main"]);
-        git(&work, &["rev-parse", "HEAD"])
     };
     let first = commit_system("one");
     let addr = format!("127.0.0.1:{}", free_port());
-    let url = format!("file://{}", bare.display());
-    let cache = t.dir.join("cache");
-    let mut args: Vec<String> = vec![
-        "run".into(),
-        "--git".into(),
-        url,
-        "--branch".into(),
-        "main".into(),
-        "--path".into(),
-        "state".into(),
-        "--poll".into(),
-        "1s".into(),
-    ];
-    args.extend([
-        "--cache-dir".into(),
-        cache.display().to_string(),
-        "--listen".into(),
-        addr.clone(),
-        "--resync".into(),
-        "10m".into(),
-    ]);
-    args.extend(t.engine_args());
-    let run = Running::spawn(t.command(&args));
-    let revision_of = |name: &str| {
-        inspect_container(name).and_then(|c| {
-            c["Config"]["Labels"]["io.lucidctl.revision"]
-                .as_str()
-                .map(String::from)
-        })
-    };
+    let run = Running::spawn(t.command(&origin.run_args(&t, &addr)));
     assert!(
         wait_for(Duration::from_secs(90), || revision_of(&t.obj("web"))
             .as_deref()
@@ -440,24 +466,8 @@ fn run_git_restarted_on_a_bad_commit_heals_on_the_revision_recorded_on_the_engin
     let Some(t) = TestEnv::new("gitbad") else {
         return;
     };
-    let bare = t.dir.join("origin.git");
-    let work = t.dir.join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(
-        &t.dir,
-        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
-    );
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["config", "user.email", "e2e@example.invalid"]);
-    git(&work, &["config", "user.name", "e2e"]);
-    let commit = |text: &str, message: &str| {
-        std::fs::create_dir_all(work.join("state")).unwrap();
-        std::fs::write(work.join("state/system.yaml"), text).unwrap();
-        git(&work, &["add", "-A"]);
-        git(&work, &["commit", "-q", "-m", message]);
-        git(&work, &["push", "-q", bare.to_str().unwrap(), "main"]);
-        git(&work, &["rev-parse", "HEAD"])
-    };
+    let origin = Origin::new(&t);
+    let commit = |text: &str, message: &str| origin.commit(text, message);
     let good = [
         network("net"),
         standin_service("web", "net", 8080, &[("GREETING", "one")], ""),
@@ -465,29 +475,7 @@ fn run_git_restarted_on_a_bad_commit_heals_on_the_revision_recorded_on_the_engin
     .concat();
     let first = commit(&good, "good");
     let addr = format!("127.0.0.1:{}", free_port());
-    let url = format!("file://{}", bare.display());
-    let cache = t.dir.join("cache");
-    let mut args: Vec<String> = [
-        "run", "--git", &url, "--branch", "main", "--path", "state", "--poll", "1s",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend([
-        "--cache-dir".into(),
-        cache.display().to_string(),
-        "--listen".into(),
-        addr.clone(),
-        "--resync".into(),
-        "10m".into(),
-    ]);
-    args.extend(t.engine_args());
-    let revision_of = |name: &str| {
-        inspect_container(name).and_then(|c| {
-            c["Config"]["Labels"]["io.lucidctl.revision"]
-                .as_str()
-                .map(String::from)
-        })
-    };
+    let args = origin.run_args(&t, &addr);
     {
         let _run = Running::spawn(t.command(&args));
         assert!(

@@ -40,10 +40,12 @@ pub fn held_text(h: &reconcilers::plan::Held) -> String {
     } else {
         format!("{}h", age / 3600)
     };
-    let short: String = h.hash.chars().take(12).collect();
     format!(
-        "{}/{}: rollout of {short} failed {age} ago: {}; running the previous container (apply --retry-failed tries it again)",
-        h.kind, h.name, h.reason
+        "{}/{}: rollout of {} failed {age} ago: {}; running the previous container (apply --retry-failed tries it again)",
+        h.kind,
+        h.name,
+        h.short_hash(),
+        h.reason
     )
 }
 

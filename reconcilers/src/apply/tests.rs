@@ -581,7 +581,7 @@ async fn dependents_with_restart_true_follow_a_recreated_dependency() {
     let changed = system.replace("env: {GREETING: hello}", "env: {GREETING: hi}");
     let report = apply(&e, &changed).await.report.expect("converges");
     assert!(
-        matches!(outcome_of(&report, "web"), Some(Outcome::Restarted(why)) if why.contains("dependency api")),
+        matches!(outcome_of(&report, "web"), Some(Outcome::Restarted(why, _)) if why.contains("dependency api")),
         "{:?}",
         report.outcomes
     );
@@ -623,7 +623,7 @@ async fn an_unhealthy_service_is_restarted_after_its_grace() {
     e.set_health("api", crate::observed::Health::Unhealthy, 3);
     let report = apply(&e, &system).await.report.expect("converges");
     assert!(
-        matches!(outcome_of(&report, "api"), Some(Outcome::Restarted(why)) if why.starts_with("unhealthy for 3s")),
+        matches!(outcome_of(&report, "api"), Some(Outcome::Restarted(why, _)) if why.starts_with("unhealthy for 3s")),
         "{:?}",
         report.outcomes
     );

@@ -11,7 +11,7 @@
 mod outcome;
 mod wait;
 
-pub use outcome::{describe, outcomes, Outcome};
+pub use outcome::{describe, outcomes, Outcome, Unhealthy};
 pub use wait::{judge, until, Verdict};
 
 use crate::engine::{EngineApi, EngineError};

@@ -5,6 +5,11 @@ use crate::plan::{Action, Change, OpId, Operation};
 use desired_state::model::Kind;
 use std::collections::BTreeMap;
 
+/// Whether a restart was for a container that stayed unhealthy (a crash, for
+/// the crash-loop hold), rather than asked for by a recreated dependency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unhealthy(pub bool);
+
 /// What happened to one change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -17,8 +22,9 @@ pub enum Outcome {
     Disconnected(String),
     Removed,
     Restored,
-    /// Stopped and started: unhealthy past its grace, or a dependency was recreated.
-    Restarted(String),
+    /// Stopped and started: unhealthy past its grace, or a dependency was
+    /// recreated. The reasons as text, and whether it was for being unhealthy.
+    Restarted(String, Unhealthy),
     Built,
     Pulled,
     Failed(String),
@@ -42,7 +48,7 @@ pub fn describe(o: &Outcome) -> String {
         Outcome::Disconnected(n) => format!("disconnected from {n}"),
         Outcome::Removed => "removed".into(),
         Outcome::Restored => "restored".into(),
-        Outcome::Restarted(why) => format!("restarted ({why})"),
+        Outcome::Restarted(why, _) => format!("restarted ({why})"),
         Outcome::Built => "built".into(),
         Outcome::Pulled => "pulled".into(),
         Outcome::Failed(why) => format!("failed: {why}"),
@@ -68,6 +74,11 @@ fn success(c: &Change) -> Outcome {
                 .map(|r| r.to_string())
                 .collect::<Vec<_>>()
                 .join("; "),
+            Unhealthy(
+                c.reasons
+                    .iter()
+                    .any(|r| matches!(r, crate::plan::Reason::Unhealthy { .. })),
+            ),
         ),
     }
 }

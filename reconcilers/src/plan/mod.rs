@@ -225,6 +225,22 @@ pub struct Held {
     pub failed_at: u64,
 }
 
+impl Held {
+    /// The first 12 characters of the held spec hash, as messages show it.
+    pub fn short_hash(&self) -> &str {
+        self.hash.get(..12).unwrap_or(&self.hash)
+    }
+
+    /// `rollout of 1a2b3c4d5e6f failed: unhealthy; running the previous container`.
+    pub fn summary(&self) -> String {
+        format!(
+            "rollout of {} failed: {}; running the previous container",
+            self.short_hash(),
+            self.reason
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     pub changes: Vec<Change>,

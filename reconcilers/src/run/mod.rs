@@ -33,6 +33,7 @@ use crate::apply::{converge, describe, ApplyOptions, Outcome, Progress, Report};
 use crate::build::ImageBuilder;
 use crate::context::Loaded;
 use crate::engine::{BuildEvent, EngineApi};
+use crate::exec::Unhealthy;
 use crate::hostfiles::HostFiles;
 use crate::observed::{Health, Observed, RunState};
 use crate::plan::PlanOptions;
@@ -180,7 +181,7 @@ impl<'a> Controller<'a> {
             severity,
             resource,
             message,
-            revision: self.last_good.as_ref().map(|g| g.revision.clone()),
+            revision: self.good_revision(),
             time: now_rfc3339(),
         });
     }
@@ -272,56 +273,67 @@ impl<'a> Controller<'a> {
         match self.load_current() {
             Ok(good) => {
                 let was_broken = self.status.lock().is_ok_and(|s| s.input_error.is_some());
+                self.record_last_good(good, None);
                 if was_broken {
+                    if let Some(n) = &self.notifier {
+                        n.forget("input-broken", None);
+                    }
+                    let revision = self.good_revision().unwrap_or_default();
                     self.notify(
                         "input-recovered",
                         Severity::Info,
                         None,
-                        format!("the desired state loads again ({})", good.revision),
+                        format!("the desired state loads again ({revision})"),
                     );
-                    if let Some(n) = &self.notifier {
-                        n.forget("input-broken", None);
-                    }
                 }
-                if let Ok(mut s) = self.status.lock() {
-                    s.applied_revision = good.loaded.inputs.revision.clone();
-                    s.input_error = None;
-                    s.last_good = Some(good.status());
-                    s.metrics.last_good_since = Some(good.since_wall);
-                }
-                let result = self.converge_on(&good.loaded, self.config.plan.prune).await;
-                self.last_good = Some(good);
-                result
+                self.converge_on_last_good(self.config.plan.prune).await
             }
             Err(broken) => {
+                if self.last_good.is_none() {
+                    if let Some(good) = self.recover_last_good().await {
+                        self.record_last_good(good, Some(broken.clone()));
+                    }
+                }
                 if let Ok(mut s) = self.status.lock() {
                     s.input_error = Some(broken.clone());
                 }
-                if self.last_good.is_none() {
-                    self.last_good = self.recover_last_good().await;
-                    if let (Some(good), Ok(mut s)) = (&self.last_good, self.status.lock()) {
-                        s.last_good = Some(good.status());
-                        s.metrics.last_good_since = Some(good.since_wall);
-                    }
-                }
-                let Some(good) = self.last_good.take() else {
+                let Some(good) = &self.last_good else {
                     return Err(broken);
                 };
                 let message = format!(
                     "running on last good revision {} since {}; current input broken: {broken}",
                     good.revision, good.since
                 );
-                self.last_good = Some(good);
                 self.notify("input-broken", Severity::Warning, None, message.clone());
-                let Some(good) = self.last_good.take() else {
-                    return Err(broken);
-                };
-                let result = self.converge_on(&good.loaded, false).await;
-                self.last_good = Some(good);
-                result?;
+                self.converge_on_last_good(false).await?;
                 Err(message)
             }
         }
+    }
+
+    /// Keeps `good` as the state to converge on, and says so in the status.
+    fn record_last_good(&mut self, good: LastGood, input_error: Option<String>) {
+        if let Ok(mut s) = self.status.lock() {
+            s.applied_revision = good.loaded.inputs.revision.clone();
+            s.input_error = input_error;
+            s.last_good = Some(good.status());
+            s.metrics.last_good_since = Some(good.since_wall);
+        }
+        self.last_good = Some(good);
+    }
+
+    fn good_revision(&self) -> Option<String> {
+        self.last_good.as_ref().map(|g| g.revision.clone())
+    }
+
+    /// Converges on the last good state (just loaded, or kept while the input is broken).
+    async fn converge_on_last_good(&mut self, prune: bool) -> Result<(), String> {
+        let Some(good) = self.last_good.take() else {
+            return Ok(());
+        };
+        let result = self.converge_on(&good.loaded, prune).await;
+        self.last_good = Some(good);
+        result
     }
 
     /// After a restart with broken input: the revision the engine's objects
@@ -402,16 +414,8 @@ impl<'a> Controller<'a> {
         }
         self.account(&loaded.state, &report.outcomes);
         for h in &report.held {
-            let short: String = h.hash.chars().take(12).collect();
-            self.notify(
-                "rollout-held",
-                Severity::Warning,
-                Some(format!("{}/{}", h.kind, h.name)),
-                format!(
-                    "rollout of {short} failed before ({}); held, the previous container runs",
-                    h.reason
-                ),
-            );
+            let resource = Some(format!("{}/{}", h.kind, h.name));
+            self.notify("rollout-held", Severity::Warning, resource, h.summary());
         }
         self.refresh_status(&loaded.state, &loaded.inputs, &report)
             .await;
@@ -470,7 +474,7 @@ impl<'a> Controller<'a> {
                     tracing::error!("DATA LOSS: {message}");
                     events.push(("volume-lost", Severity::Critical, resource.clone(), message));
                 }
-                Outcome::Restarted(why) if why.starts_with("unhealthy") => {
+                Outcome::Restarted(why, Unhealthy(true)) => {
                     events.push((
                         "unhealthy-restarted",
                         Severity::Warning,
@@ -478,30 +482,29 @@ impl<'a> Controller<'a> {
                         format!("restarted: {why}"),
                     ));
                 }
-                // Only a start after the container stopped or died is a crash
-                // restart; a recreate for a changed spec or a container removed
-                // by hand is not (counting those held a service whose file was
-                // edited five times in ten minutes).
-                Outcome::Started | Outcome::Restarted(_)
-                    if *kind == Kind::Service
-                        && !matches!(o, Outcome::Restarted(why) if !why.starts_with("unhealthy")) =>
-                {
-                    if let Some(hold) = self.crash_loops.record_restart(name, Instant::now()) {
-                        let message = format!(
-                            "Service/{name} is crash-looping ({CRASH_LIMIT} restarts in {}s); holding it for {}s",
-                            CRASH_WINDOW.as_secs(),
-                            hold.as_secs()
-                        );
-                        tracing::error!("{message}");
-                        events.push((
-                            "crash-looping",
-                            Severity::Critical,
-                            resource.clone(),
-                            message,
-                        ));
-                    }
-                }
                 _ => {}
+            }
+            // Only a start after the container stopped or died, or a restart
+            // for staying unhealthy, is a crash restart; a recreate for a
+            // changed spec or a container removed by hand is not (counting
+            // those held a service whose file was edited five times in ten minutes).
+            let crash_restart =
+                matches!(o, Outcome::Started | Outcome::Restarted(_, Unhealthy(true)));
+            if crash_restart && *kind == Kind::Service {
+                if let Some(hold) = self.crash_loops.record_restart(name, Instant::now()) {
+                    let message = format!(
+                        "Service/{name} is crash-looping ({CRASH_LIMIT} restarts in {}s); holding it for {}s",
+                        CRASH_WINDOW.as_secs(),
+                        hold.as_secs()
+                    );
+                    tracing::error!("{message}");
+                    events.push((
+                        "crash-looping",
+                        Severity::Critical,
+                        resource.clone(),
+                        message,
+                    ));
+                }
             }
         }
         drop(s);
@@ -546,14 +549,7 @@ pub fn resource_statuses(
         .map(|(_, n, o)| (n.as_str(), describe(o)))
         .collect();
     for h in &report.held {
-        let short: String = h.hash.chars().take(12).collect();
-        failed.insert(
-            h.name.as_str(),
-            format!(
-                "rollout of {short} failed: {}; running the previous container",
-                h.reason
-            ),
-        );
+        failed.insert(h.name.as_str(), h.summary());
     }
     desired
         .resources

@@ -4,8 +4,6 @@
 use super::*;
 use crate::context::Loaded;
 use crate::testing::{inputs, FakeEngine, NoFiles};
-use desired_state::{load_sources, Source};
-use std::path::PathBuf;
 
 const V1: &str = r#"
 apiVersion: lucid/v1alpha1
@@ -28,27 +26,10 @@ struct TextSource(Arc<Mutex<String>>);
 impl DesiredSource for TextSource {
     fn load(&mut self) -> Result<(Loaded, Option<String>), String> {
         let text = self.0.lock().map_err(|e| e.to_string())?.clone();
-        let loaded = load_sources(
-            &[Source {
-                group: 0,
-                file: PathBuf::from("t.yaml"),
-                text,
-            }],
-            PathBuf::from("/x"),
-        );
-        let mut errors: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
-        errors.extend(
-            desired_state::validate::validate(&loaded.state)
-                .into_iter()
-                .filter(|d| d.severity == desired_state::Severity::Error)
-                .map(|d| d.to_string()),
-        );
-        if !errors.is_empty() {
-            return Err(format!("invalid desired state: {}", errors.join("; ")));
-        }
+        let state = crate::testing::try_desired(&text)?;
         Ok((
             Loaded {
-                state: loaded.state,
+                state,
                 builds: Vec::new(),
                 inputs: inputs(),
                 host_files: Vec::new(),
@@ -599,4 +580,34 @@ async fn a_bad_revision_is_notified_once_and_a_dead_receiver_costs_nothing() {
         .await
         .expect("stops")
         .expect("no panic");
+}
+
+/// Restarts for staying unhealthy count towards the crash-loop hold.
+#[tokio::test]
+async fn a_service_restarted_for_being_unhealthy_five_times_is_held() {
+    let text = V1.replace(
+        "healthcheck: {test: [CMD, probe], interval: 1s}",
+        "healthcheck: {test: [CMD, probe], interval: 1s, restartAfter: 2s}",
+    );
+    assert_ne!(text, V1);
+    let h = start(shared(&text), None, None);
+    h.tx.send(Trigger::Start).await;
+    h.until("web to run", |h| h.greeting().is_some()).await;
+    let healthy = |h: &Harness| {
+        h.engine.container("web").and_then(|c| c.health) == Some(crate::observed::Health::Healthy)
+    };
+    for round in 0..CRASH_LIMIT {
+        h.engine
+            .set_health("web", crate::observed::Health::Unhealthy, 5);
+        h.until(&format!("restart {round}"), |h| healthy(h)).await;
+    }
+    h.until("web to be shown as crash-looping", |h| {
+        h.status.lock().is_ok_and(|s| {
+            s.resources
+                .iter()
+                .any(|r| r.name == "web" && r.state == Readiness::CrashLooping)
+        })
+    })
+    .await;
+    h.stop().await;
 }

@@ -14,8 +14,8 @@ use desired_state::{load_sources, DesiredState, Source};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Parses desired-state YAML; panics (in a test) when it is invalid.
-pub fn desired(text: &str) -> DesiredState {
+/// Loads and validates desired-state YAML; the error lists every problem.
+pub fn try_desired(text: &str) -> Result<DesiredState, String> {
     let loaded = load_sources(
         &[Source {
             group: 0,
@@ -24,13 +24,23 @@ pub fn desired(text: &str) -> DesiredState {
         }],
         PathBuf::from("/x"),
     );
-    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
-    let errors: Vec<_> = desired_state::validate::validate(&loaded.state)
-        .into_iter()
-        .filter(|d| d.severity == desired_state::Severity::Error)
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}");
-    loaded.state
+    let mut errors: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    errors.extend(
+        desired_state::validate::validate(&loaded.state)
+            .into_iter()
+            .filter(|d| d.severity == desired_state::Severity::Error)
+            .map(|d| d.to_string()),
+    );
+    if errors.is_empty() {
+        Ok(loaded.state)
+    } else {
+        Err(format!("invalid desired state: {}", errors.join("; ")))
+    }
+}
+
+/// Parses desired-state YAML; panics (in a test) when it is invalid.
+pub fn desired(text: &str) -> DesiredState {
+    try_desired(text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Inputs of project `t` with no secrets and no config files.
