@@ -16,6 +16,8 @@
 //! The committed copies live in `crd-schemas/schemas/`; regenerate them with
 //! `cargo run -p crd-schemas --bin generate-schemas`.
 
+pub mod explain;
+
 use desired_state::model::{
     ConfigFileSpec, ImageSpec, IsolationPolicySpec, Kind, Metadata, NetworkSpec, SecretSetSpec,
     VolumeSpec, WorkloadSpec, API_VERSION,
