@@ -32,6 +32,17 @@ pub enum Command {
     /// `file:line:column: Kind/name: field.path: message` followed by a `fix:`
     /// line. Warnings do not fail. Exit 0 when valid, 1 otherwise.
     Validate(ValidateArgs),
+    /// Describe a kind or one of its fields, from the same schema as crd-schemas/.
+    ///
+    /// Prints the field's type, whether it is required, its default, its
+    /// allowed values (with their meaning), its description and its child
+    /// fields. Lists are walked into: `Service.spec.ports.protocol` is the
+    /// protocol of each port. Needs no files and no engine. An unknown kind or
+    /// field exits 1 and lists what exists.
+    #[command(
+        after_help = "Examples:\n  lucidctl explain Service\n  lucidctl explain Service.spec.healthcheck.interval\n  lucidctl explain isolationpolicy.spec"
+    )]
+    Explain(ExplainArgs),
     /// Show what apply would change, and why, without changing anything.
     ///
     /// Validates the files, observes the engine and prints the plan: `+`
@@ -139,6 +150,13 @@ pub enum Command {
     /// For example `lucidctl man ~/.local/share/man/man1`, then `man lucidctl`.
     #[command(hide = true)]
     Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// KIND or KIND.field.path, e.g. Service.spec.healthcheck (the kind in any case, fields as written in files).
+    #[arg(value_name = "KIND[.FIELD...]")]
+    pub path: String,
 }
 
 #[derive(Args, Debug)]

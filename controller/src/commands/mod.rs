@@ -5,6 +5,7 @@ pub mod context;
 mod delete;
 mod diff;
 mod doctor;
+mod explain;
 mod registry;
 mod secrets;
 mod validate;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
     match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Diff(args) => block_on(diff::run(args)),
         Command::Apply(args) => block_on(apply::run(args)),
         Command::Delete(args) => block_on(delete::run(args)),
