@@ -94,7 +94,9 @@ pub fn explain(query: &str) -> Result<Explanation, ExplainError> {
             });
         }
         let object = walker.object_of(node);
-        let Some(props) = object.and_then(|o| o.get("properties")).and_then(Value::as_object)
+        let Some(props) = object
+            .and_then(|o| o.get("properties"))
+            .and_then(Value::as_object)
         else {
             return Err(ExplainError::NoFields {
                 parent: path,
@@ -229,9 +231,7 @@ impl<'a> Walker<'a> {
                     name: name.clone(),
                     type_name: self.type_name(schema),
                     required: is_required(Some(object), name),
-                    summary: description
-                        .and_then(|d| d.lines().next())
-                        .map(String::from),
+                    summary: description.and_then(|d| d.lines().next()).map(String::from),
                 }
             })
             .collect()
@@ -286,7 +286,10 @@ fn allowed_values(node: &Value) -> Vec<AllowedValue> {
         .filter_map(|b| {
             Some(AllowedValue {
                 value: b.get("const")?.clone(),
-                description: b.get("description").and_then(Value::as_str).map(String::from),
+                description: b
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(String::from),
             })
         })
         .collect()
@@ -423,10 +426,7 @@ mod tests {
         let values: Vec<&Value> = protocol.allowed.iter().map(|a| &a.value).collect();
         assert_eq!(values, ["tcp", "udp", "sctp"]);
         assert!(render(&protocol).contains("DEFAULT:  \"tcp\""));
-        assert_eq!(
-            explain("Job.spec.image").unwrap().required,
-            Some(true)
-        );
+        assert_eq!(explain("Job.spec.image").unwrap().required, Some(true));
     }
 
     #[test]
@@ -455,7 +455,10 @@ mod tests {
     fn unknown_field_names_the_parent_and_lists_its_fields() {
         let err = explain("Service.spec.healthcheck.intervall").unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("Service.spec.healthcheck has no field \"intervall\""), "{text}");
+        assert!(
+            text.starts_with("Service.spec.healthcheck has no field \"intervall\""),
+            "{text}"
+        );
         assert!(text.contains("interval, timeout"), "{text}");
     }
 
