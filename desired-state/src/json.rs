@@ -12,9 +12,9 @@
 //! JSON that YAML rejects or reads differently.
 
 use crate::diagnostics::{Diagnostic, Location};
+use crate::positions::{NodeId, Positions};
 use crate::yaml::ParsedDocument;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// The same bound as the YAML path: deeper than any real resource.
@@ -39,18 +39,16 @@ pub fn parse_document(file: &Path, text: &str) -> Result<Vec<ParsedDocument>, Di
         pos: 0,
         line: 1,
         col: 1,
-        positions: HashMap::new(),
-        key_positions: HashMap::new(),
+        positions: Positions::default(),
     };
     scanner.skip_ws();
-    scanner.value(String::new(), 0)?;
+    scanner.value(Positions::ROOT, 0)?;
     if value.is_null() {
         return Ok(Vec::new());
     }
     Ok(vec![ParsedDocument {
         value,
         positions: scanner.positions,
-        key_positions: scanner.key_positions,
     }])
 }
 
@@ -106,8 +104,7 @@ struct Scanner<'a> {
     line: usize,
     /// Counted in characters, from 1.
     col: usize,
-    positions: HashMap<String, (usize, usize)>,
-    key_positions: HashMap<String, (usize, usize)>,
+    positions: Positions,
 }
 
 impl Scanner<'_> {
@@ -152,20 +149,20 @@ impl Scanner<'_> {
     }
 
     /// One value at the current position (whitespace already skipped).
-    fn value(&mut self, pointer: String, depth: usize) -> Result<(), Diagnostic> {
+    fn value(&mut self, node: NodeId, depth: usize) -> Result<(), Diagnostic> {
         let start = self.here();
-        self.positions.entry(pointer.clone()).or_insert(start);
+        self.positions.set_value(node, start);
         match self.peek() {
             Some('{') | Some('[') if depth >= MAX_DEPTH => {
                 Err(self.error(start, "nesting is too deep (more than 64 levels)"))
             }
             Some('{') => {
                 self.bump();
-                self.object(&pointer, depth + 1)
+                self.object(node, depth + 1)
             }
             Some('[') => {
                 self.bump();
-                self.array(&pointer, depth + 1)
+                self.array(node, depth + 1)
             }
             Some('"') => self.string().map(|_| ()),
             Some(_) => {
@@ -184,8 +181,7 @@ impl Scanner<'_> {
         }
     }
 
-    fn object(&mut self, pointer: &str, depth: usize) -> Result<(), Diagnostic> {
-        let mut keys = HashSet::new();
+    fn object(&mut self, node: NodeId, depth: usize) -> Result<(), Diagnostic> {
         self.skip_ws();
         if self.peek() == Some('}') {
             self.bump();
@@ -200,9 +196,8 @@ impl Scanner<'_> {
                     .hint(STRICT_HINT));
             }
             let key = self.string()?;
-            let child = format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"));
-            if !keys.insert(key.clone()) {
-                let first = self.key_positions.get(&child).copied().unwrap_or(key_at);
+            let child = self.positions.child(node, &key);
+            if let Some(first) = self.positions.key_of(child) {
                 return Err(self
                     .error(key_at, format!("duplicate key {key:?} in the same mapping"))
                     .hint(format!(
@@ -210,7 +205,7 @@ impl Scanner<'_> {
                         first.0, first.1
                     )));
             }
-            self.key_positions.insert(child.clone(), key_at);
+            self.positions.set_key(child, key_at);
             self.expect(':')?;
             self.skip_ws();
             self.value(child, depth)?;
@@ -227,7 +222,7 @@ impl Scanner<'_> {
         }
     }
 
-    fn array(&mut self, pointer: &str, depth: usize) -> Result<(), Diagnostic> {
+    fn array(&mut self, node: NodeId, depth: usize) -> Result<(), Diagnostic> {
         self.skip_ws();
         if self.peek() == Some(']') {
             self.bump();
@@ -235,7 +230,8 @@ impl Scanner<'_> {
         }
         for index in 0.. {
             self.skip_ws();
-            self.value(format!("{pointer}/{index}"), depth)?;
+            let child = self.positions.child(node, &index.to_string());
+            self.value(child, depth)?;
             self.skip_ws();
             match self.bump() {
                 Some(',') => {}
@@ -357,7 +353,12 @@ mod tests {
         assert_eq!(p["/spec/ports/0"], (5, 7));
         assert_eq!(p["/spec/ports/0/containerPort"], (5, 25));
         assert_eq!(p["/spec/ports/1/a~1b~0c/1"], (6, 24));
-        assert_eq!(d[0].key_positions["/spec/ports/0/containerPort"], (5, 8));
+        assert_eq!(
+            d[0].positions
+                .get_key("/spec/ports/0/containerPort")
+                .copied(),
+            Some((5, 8))
+        );
         assert_eq!(d[0].value["spec"]["ports"][1]["a/b~c"][0], true);
     }
 

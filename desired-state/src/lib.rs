@@ -10,6 +10,7 @@ pub mod merge;
 pub mod model;
 pub mod order;
 pub mod pointer;
+pub mod positions;
 pub mod select;
 pub mod state;
 pub mod validate;

@@ -2,7 +2,7 @@
 
 use crate::diagnostics::Location;
 use crate::model::{Kind, Metadata, Spec};
-use std::collections::HashMap;
+use crate::positions::Positions;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,8 +10,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layer {
     pub file: PathBuf,
-    pub positions: Arc<HashMap<String, (usize, usize)>>,
-    pub key_positions: Arc<HashMap<String, (usize, usize)>>,
+    /// Where each node and each mapping key of the document was written.
+    pub positions: Arc<Positions>,
 }
 
 /// Where a resource's fields were declared. Later layers (overlays) win.
@@ -51,8 +51,8 @@ impl Origin {
             .iter()
             .rev()
             .find_map(|l| {
-                l.key_positions
-                    .get(pointer)
+                l.positions
+                    .get_key(pointer)
                     .map(|&(line, column)| Location {
                         file: l.file.clone(),
                         line,

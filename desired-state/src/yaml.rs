@@ -4,6 +4,7 @@
 //! Scalars resolve by the YAML 1.2 core schema, so `no` stays a string.
 
 use crate::diagnostics::{Diagnostic, Location};
+use crate::positions::{NodeId, Positions};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
@@ -14,13 +15,12 @@ const MAX_DEPTH: usize = 64;
 /// Guards against alias expansion bombs.
 const MAX_NODES: usize = 1_000_000;
 
-/// One YAML document with the source position of each node, keyed by JSON pointer.
+/// One document with the source position of each node (and of each mapping
+/// key, for errors about the key itself), looked up by JSON pointer.
 #[derive(Debug, Clone)]
 pub struct ParsedDocument {
     pub value: Value,
-    pub positions: HashMap<String, (usize, usize)>,
-    /// Where each mapping key was written, for errors about the key itself.
-    pub key_positions: HashMap<String, (usize, usize)>,
+    pub positions: Positions,
 }
 
 enum Frame {
@@ -38,10 +38,10 @@ enum Frame {
 struct Builder<'f> {
     file: &'f Path,
     stack: Vec<Frame>,
-    path: Vec<String>,
+    /// The position-tree node of each open collection, and of the node being placed.
+    path: Vec<NodeId>,
     anchors: HashMap<usize, Value>,
-    positions: HashMap<String, (usize, usize)>,
-    key_positions: HashMap<String, (usize, usize)>,
+    positions: Positions,
     nodes: usize,
     stack_root: Option<Value>,
 }
@@ -133,8 +133,7 @@ impl<'f> Builder<'f> {
             stack: Vec::new(),
             path: Vec::new(),
             anchors: HashMap::new(),
-            positions: HashMap::new(),
-            key_positions: HashMap::new(),
+            positions: Positions::default(),
             nodes: 0,
             stack_root: None,
         }
@@ -148,11 +147,8 @@ impl<'f> Builder<'f> {
         )))
     }
 
-    fn pointer(&self) -> String {
-        self.path
-            .iter()
-            .map(|seg| format!("/{}", seg.replace('~', "~0").replace('/', "~1")))
-            .collect()
+    fn current(&self) -> NodeId {
+        self.path.last().copied().unwrap_or(Positions::ROOT)
     }
 
     /// Called before a node is placed, to learn (and push) its path segment.
@@ -164,19 +160,22 @@ impl<'f> Builder<'f> {
                 "document too large (more than a million nodes after alias expansion)",
             ));
         }
-        let segment = match self.stack.last() {
-            None => None,
-            Some(Frame::Seq { items, .. }) => Some(items.len().to_string()),
-            Some(Frame::Map { key: Some(k), .. }) => Some(k.clone()),
+        let parent = self.current();
+        let node = match self.stack.last() {
+            None => Positions::ROOT,
+            Some(Frame::Seq { items, .. }) => {
+                let index = items.len().to_string();
+                self.positions.child(parent, &index)
+            }
+            Some(Frame::Map { key: Some(k), .. }) => {
+                let k = k.clone();
+                self.positions.child(parent, &k)
+            }
             Some(Frame::Map { key: None, .. }) => return Ok(false),
         };
-        if let Some(seg) = segment {
-            self.path.push(seg);
-        }
-        let p = self.pointer();
+        self.path.push(node);
         self.positions
-            .entry(p)
-            .or_insert((span.start.line(), span.start.col() + 1));
+            .set_value(node, (span.start.line(), span.start.col() + 1));
         Ok(true)
     }
 
@@ -192,13 +191,10 @@ impl<'f> Builder<'f> {
             if map.contains_key(&k) {
                 return Err(self.error(span, &format!("duplicate key {k:?} in the same mapping")));
             }
-            let at = format!(
-                "{}/{}",
-                self.pointer(),
-                k.replace('~', "~0").replace('/', "~1")
-            );
-            self.key_positions
-                .insert(at, (span.start.line(), span.start.col() + 1));
+            let parent = self.current();
+            let node = self.positions.child(parent, &k);
+            self.positions
+                .set_key(node, (span.start.line(), span.start.col() + 1));
             if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
                 *key = Some(k);
             }
@@ -248,18 +244,15 @@ impl<'f> Builder<'f> {
     /// Puts a finished node into its parent and pops its path segment.
     fn place(&mut self, value: Value) {
         match self.stack.last_mut() {
-            Some(Frame::Seq { items, .. }) => {
-                items.push(value);
-                self.path.pop();
-            }
+            Some(Frame::Seq { items, .. }) => items.push(value),
             Some(Frame::Map { map, key, .. }) => {
                 if let Some(k) = key.take() {
                     map.insert(k, value);
                 }
-                self.path.pop();
             }
             None => self.stack_root = Some(value),
         }
+        self.path.pop();
     }
 
     fn finished(&mut self) -> Option<Value> {
@@ -274,7 +267,6 @@ impl<'f> Builder<'f> {
         ParsedDocument {
             value,
             positions: std::mem::take(&mut self.positions),
-            key_positions: std::mem::take(&mut self.key_positions),
         }
     }
 }

@@ -110,7 +110,7 @@ impl SourceFile {
         let mut p = pointer.to_string();
         loop {
             let hit = if key && p == pointer {
-                self.doc.key_positions.get(&p)
+                self.doc.positions.get_key(&p)
             } else {
                 None
             }
