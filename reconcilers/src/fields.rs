@@ -54,10 +54,14 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
     for (key, value) in &want.env {
         let current = cfg.env.get(key);
         if current.map(String::as_str) != Some(value.expose()) {
+            // The current value is shown only when the last apply declared it as a
+            // plain `env` key; anything else may have come from a SecretSet.
             let from = match (current, value) {
                 (None, _) => ABSENT.to_string(),
-                (Some(_), EnvValue::Secret { .. }) => "(sensitive)".to_string(),
-                (Some(c), EnvValue::Plain(_)) => format!("{c:?}"),
+                (Some(c), EnvValue::Plain(_)) if previously.contains(&key.as_str()) => {
+                    format!("{c:?}")
+                }
+                (Some(_), _) => "(sensitive)".to_string(),
             };
             change(&mut out, format!("env.{key}"), from, value.shown());
         }

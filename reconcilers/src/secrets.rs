@@ -19,6 +19,60 @@ pub enum SecretsError {
     Write(#[from] FilesError),
     #[error("--rotate {0}: no SecretSet generates this key")]
     UnknownKey(String),
+    #[error("secrets directory {path} is group- or world-writable (mode {mode:04o}); others could replace the env files\n  fix: chmod 700 {path}")]
+    UnsafeDir { path: PathBuf, mode: u32 },
+    #[error(
+        "secrets directory {path} is not a directory\n  fix: point --secrets-dir at a directory"
+    )]
+    NotADir { path: PathBuf },
+    #[error("cannot create secrets directory {path}: {cause}")]
+    CreateDir { path: PathBuf, cause: String },
+}
+
+/// Makes sure the secrets directory exists and only its owner can change it:
+/// created 0700 whatever the umask; an existing group- or world-writable one is
+/// refused. Returns a warning when the directory is reached through a symlink,
+/// since the link decides where secrets land.
+pub fn prepare_dir(dir: &Path) -> Result<Option<String>, SecretsError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let create_err = |e: std::io::Error| SecretsError::CreateDir {
+        path: dir.to_path_buf(),
+        cause: e.to_string(),
+    };
+    let link = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m.file_type().is_symlink(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(create_err)?;
+            // The umask may have taken bits away; set exactly 0700.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(create_err)?;
+            return Ok(None);
+        }
+        Err(e) => return Err(create_err(e)),
+    };
+    let meta = std::fs::metadata(dir).map_err(create_err)?;
+    if !meta.is_dir() {
+        return Err(SecretsError::NotADir {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(SecretsError::UnsafeDir {
+            path: dir.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(link.then(|| {
+        format!(
+            "secrets directory {} is a symlink; secrets are written where it points",
+            dir.display()
+        )
+    }))
 }
 
 /// What one env file got.
@@ -61,6 +115,10 @@ pub fn generate(
         if !known {
             return Err(SecretsError::UnknownKey(key.clone()));
         }
+    }
+    if state.of_kind(Kind::SecretSet).next().is_some() {
+        // Callers print the symlink warning (see prepare_dir); here it is only enforced.
+        prepare_dir(dir)?;
     }
     let mut reports = Vec::new();
     for r in state.of_kind(Kind::SecretSet) {
@@ -190,5 +248,34 @@ mod tests {
         assert_eq!(encode(&bytes, Encoding::Hex).len(), 64);
         assert_eq!(encode(&bytes, Encoding::Base64url).len(), 43);
         assert_eq!(encode(&[0x0f, 0xa0], Encoding::Hex), "0fa0");
+    }
+    #[test]
+    fn secrets_dir_is_created_owner_only_and_unsafe_ones_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let t = tempfile::tempdir().unwrap();
+        // Whatever the umask, a new directory is 0700.
+        let fresh = t.path().join("a/secrets");
+        assert_eq!(prepare_dir(&fresh).unwrap(), None);
+        assert_eq!(mode(&fresh), 0o700);
+
+        let open = t.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = prepare_dir(&open).unwrap_err().to_string();
+        assert!(e.contains("world-writable (mode 0777)"), "{e}");
+        assert!(
+            e.contains(&format!("fix: chmod 700 {}", open.display())),
+            "{e}"
+        );
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(prepare_dir(&open).is_err(), "group-writable accepted");
+
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        let w = prepare_dir(&link)
+            .unwrap()
+            .expect("a warning for the symlink");
+        assert!(w.contains("is a symlink"), "{w}");
     }
 }

@@ -58,6 +58,14 @@ fn secrets_dir(args: &SecretsArgs) -> PathBuf {
 }
 
 fn generate(state: &desired_state::DesiredState, dir: &Path, rotate: &[String]) -> ExitCode {
+    match secrets::prepare_dir(dir) {
+        Ok(Some(warning)) => eprintln!("warning: {warning}"),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     warn_if_tracked(dir);
     match secrets::generate(state, dir, rotate) {
         Ok(reports) => {

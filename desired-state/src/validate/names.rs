@@ -25,7 +25,7 @@ fn suggest_label(s: &str) -> String {
     lowered.trim_matches('-').chars().take(63).collect()
 }
 
-fn is_env_name(s: &str) -> bool {
+pub(super) fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()

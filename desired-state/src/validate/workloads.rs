@@ -1,9 +1,10 @@
 //! Shape rules for Services, Jobs and the kinds they use that serde alone cannot express.
 
+use super::names::is_env_name;
 use super::Report;
-use crate::model::{Kind, RestartPolicy, Spec};
+use crate::model::{Kind, RestartPolicy, SecretSetSpec, Spec};
 use crate::pointer::pointer;
-use crate::state::DesiredState;
+use crate::state::{DesiredState, Resource};
 use std::collections::HashMap;
 
 pub(super) fn check(state: &DesiredState, out: &mut Report) {
@@ -129,6 +130,7 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                         Some("e.g. .env.foundation; the directory comes from --secrets-dir".into()),
                     );
                 }
+                secret_set_entries(r, s, out);
                 let mut seen = HashMap::new();
                 for (i, g) in s.generate.iter().enumerate() {
                     if seen.insert(g.key.as_str(), i).is_some() || s.values.contains_key(&g.key) {
@@ -168,6 +170,39 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Each entry becomes one `KEY=value` line of the env file, so a key must be a
+/// plain variable name and a value must stay on its line: a newline in a value
+/// would add a variable nobody declared.
+fn secret_set_entries(r: &Resource, s: &SecretSetSpec, out: &mut Report) {
+    let keys = s
+        .generate
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (pointer(["spec", "generate", &i.to_string(), "key"]), &g.key))
+        .chain(s.values.keys().map(|k| (pointer(["spec", "values", k]), k)));
+    for (at, key) in keys {
+        if !is_env_name(key) {
+            out.error(
+                r,
+                &at,
+                format!("invalid environment variable name {key:?} in a SecretSet"),
+                Some("use letters, digits and '_', not starting with a digit".into()),
+            );
+        }
+    }
+    for (key, value) in &s.values {
+        if value.chars().any(char::is_control) {
+            // The value may be secret: name the key, never show the value.
+            out.error(
+                r,
+                &pointer(["spec", "values", key]),
+                format!("the value of {key:?} contains a control character (newline, tab, ...)"),
+                Some("put the value on one line without control characters".into()),
+            );
         }
     }
 }
@@ -230,5 +265,29 @@ mod tests {
         ] {
             assert!(m.iter().any(|m| m.contains(want)), "{want}: {m:?}");
         }
+    }
+    #[test]
+    fn secret_set_entries_stay_one_line_each() {
+        let yaml = format!(
+            "---\n{HEADER}kind: SecretSet\nmetadata: {{name: s}}\nspec:\n  file: .env.s\n  generate: [{{key: 'A=B', bytes: 32}}]\n  values:\n    GOOD: fine\n    'HAS SPACE': x\n    INJECT: \"hello\\nINJECTED=evil\"\n"
+        );
+        let m = run(&yaml);
+        assert_eq!(m.len(), 3, "{m:?}");
+        assert!(
+            m.iter().any(|m| m.starts_with("test.yaml:7:20:")
+                && m.contains("spec.generate[0].key: invalid environment variable name \"A=B\"")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter().any(|m| m.starts_with("test.yaml:10:")
+                && m.contains("invalid environment variable name \"HAS SPACE\"")),
+            "{m:?}"
+        );
+        let inject = m
+            .iter()
+            .find(|m| m.contains("INJECT\" contains a control character"));
+        let inject = inject.unwrap_or_else(|| panic!("{m:?}"));
+        assert!(inject.starts_with("test.yaml:11:13:"), "{inject}");
+        assert!(!inject.contains("evil"), "the value leaked: {inject}");
     }
 }

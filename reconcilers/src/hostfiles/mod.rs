@@ -136,14 +136,20 @@ pub fn write_local(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FilesEr
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir).map_err(err)?;
     let tmp = dir.join(temp_name(path));
-    let _ = std::fs::remove_file(&tmp);
-    // The mode is set at creation, so the bytes are never readable more widely than declared.
+    // The mode is set at creation, so the bytes are never readable more widely than declared;
+    // create_new never follows or reuses what someone else put there.
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(&tmp)
-        .map_err(err)?;
+        .map_err(|e| FilesError {
+            path: path.to_path_buf(),
+            cause: format!(
+                "cannot create the temporary file {} beside it: {e}",
+                tmp.display()
+            ),
+        })?;
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).map_err(err)?;
@@ -151,17 +157,53 @@ pub fn write_local(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FilesEr
     Ok(true)
 }
 
+/// A temp name nobody can guess ahead: a name known in advance (the process
+/// id) let anyone who can write the directory block the write or race it.
 pub(crate) fn temp_name(path: &Path) -> String {
+    let mut random = [0u8; 12];
+    let suffix = match getrandom::fill(&mut random) {
+        Ok(()) => random
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+        // No random source: fall back to the clock, still not known in advance.
+        Err(_) => format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ),
+    };
     format!(
-        ".{}.lucidctl-tmp-{}",
+        ".{}.lucidctl-tmp-{suffix}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_names_cannot_be_taken_in_advance() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join(".env.core");
+        // What the old, pid-based name would have been, taken by someone else.
+        let old = t
+            .path()
+            .join(format!("..env.core.lucidctl-tmp-{}", std::process::id()));
+        std::fs::create_dir(&old).unwrap();
+        assert!(write_local(&path, b"K=v\n", 0o600).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"K=v\n");
+        assert_ne!(temp_name(&path), temp_name(&path));
+        let leftovers: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 2, "{leftovers:?}");
+    }
 
     #[test]
     fn df_output_parses_to_bytes() {

@@ -264,6 +264,36 @@ fn env_change_recreates_exactly_one_with_the_field() {
 }
 
 #[test]
+fn plain_env_replacing_a_secret_key_hides_the_current_secret() {
+    let d = desired(BASE);
+    let i = inputs();
+    let o = converged(&d, &i);
+    let d2 = desired(
+        &BASE
+            .replace("  envFrom: [{secretSet: foundation}]\n", "")
+            .replace(
+                "REDIS_MAXMEMORY: 1gb",
+                "REDIS_MAXMEMORY: 1gb, REDIS_PASSWORD: plain",
+            ),
+    );
+    let p = run(&d2, &o, &i);
+    assert_eq!(summary(&p), ["recreate Service/redis"]);
+    let f = &p.changes[0].fields;
+    let pw = f.iter().find(|f| f.path == "env.REDIS_PASSWORD");
+    let pw = pw.unwrap_or_else(|| panic!("{f:?}"));
+    assert_eq!(
+        (pw.from.as_str(), pw.to.as_str()),
+        ("(sensitive)", "\"plain\"")
+    );
+    let json = serde_json::to_string(f).unwrap();
+    let debug = format!("{p:?}");
+    assert!(
+        !json.contains("s3cret") && !debug.contains("s3cret"),
+        "secret leaked: {json}"
+    );
+}
+
+#[test]
 fn image_id_change_recreates_users_of_the_tag() {
     let d = desired(BASE);
     let i = inputs();
