@@ -311,10 +311,17 @@ pub fn render(e: &Explanation) -> String {
     }
     if !e.allowed.is_empty() {
         let _ = writeln!(out, "VALUES:");
+        // Meanings start in one column, so the values read as a table.
+        let width = e
+            .allowed
+            .iter()
+            .map(|a| a.value.to_string().chars().count())
+            .max()
+            .unwrap_or(0);
         for a in &e.allowed {
             match &a.description {
                 Some(d) => {
-                    let _ = writeln!(out, "  {}  {}", a.value, one_line(d));
+                    let _ = writeln!(out, "  {:width$}  {}", a.value.to_string(), one_line(d));
                 }
                 None => {
                     let _ = writeln!(out, "  {}", a.value);
