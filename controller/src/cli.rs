@@ -21,6 +21,10 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Show more: the chain of causes under an error, and every output line
+    /// of image builds (as LUCID_VERBOSE does).
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -31,6 +35,7 @@ pub enum Command {
     /// Prints the number of resources per kind, or every problem as
     /// `file:line:column: Kind/name: field.path: message` followed by a `fix:`
     /// line. Warnings do not fail. Exit 0 when valid, 1 otherwise.
+    #[command(after_help = "Examples:\n  lucidctl validate\n  lucidctl validate -f configs/lucid -f configs/lucid/overlays/pi -o json")]
     Validate(ValidateArgs),
     /// Describe a kind or one of its fields, from the same schema as crd-schemas/.
     ///
@@ -53,11 +58,13 @@ pub enum Command {
     ///
     /// Exit 0: no changes; 2: changes; 1: an error, or a conflict (such as an
     /// unmanaged container holding a declared name).
+    #[command(after_help = "Examples:\n  lucidctl diff\n  lucidctl diff -H ssh://pi@lucid-pi.local -o json | jq '.changes[].name'")]
     Diff(DiffArgs),
     /// Converge the engine to the desired state, in dependency order, gated on health.
     ///
-    /// Validates, pulls and builds images, then executes the plan and plans
-    /// again until nothing is left. A dependent starts only when its
+    /// Validates, prints the plan as diff does (not with --quiet), pulls and
+    /// builds images, then executes the plan and plans again until nothing is
+    /// left. A dependent starts only when its
     /// `dependsOn` condition holds (started, healthy or completed). A recreate
     /// keeps the old container, stopped and renamed `<name>.prev`, until the
     /// new one is healthy, and restores it otherwise. An engine-side lock per
@@ -67,6 +74,7 @@ pub enum Command {
     /// Exit 0 when converged, 1 on any failure. With --dry-run it prints exactly
     /// what `diff` prints (every change with the operations that would run) and
     /// exits as diff does: 0 nothing to change, 2 changes, 1 conflicts or errors.
+    #[command(after_help = "Examples:\n  lucidctl apply\n  lucidctl apply -H ssh://pi@lucid-pi.local --timeout 10m\n  lucidctl apply --dry-run\n  lucidctl apply --quiet --progress=plain   # CI logs")]
     Apply(ApplyArgs),
     /// Remove the managed containers and networks the files declare (volumes only with --volumes).
     ///
@@ -74,6 +82,7 @@ pub enum Command {
     /// removed; a container with a declared name that lucidctl does not own
     /// is left alone. Takes the project's engine lock, like apply. Exit 1 if
     /// any removal failed.
+    #[command(after_help = "Examples:\n  lucidctl delete\n  lucidctl delete --volumes   # also the data")]
     Delete(DeleteArgs),
     /// Keep the engine equal to the desired state: the controller loop.
     ///
@@ -91,6 +100,7 @@ pub enum Command {
     /// Serves /status (JSON), /healthz (503 while the engine is unreachable)
     /// and /metrics (Prometheus) on --listen. SIGTERM or Ctrl-C finishes the
     /// pass in progress and exits 0.
+    #[command(after_help = "Examples:\n  lucidctl run\n  lucidctl run --git https://git.example.org/lucid.git --branch main --notify https://hooks.example.org/lucid")]
     Run(RunArgs),
     /// Show the run loop's per-resource status.
     ///
@@ -99,6 +109,7 @@ pub enum Command {
     /// engine is disconnected, and each resource's state (ready, progressing,
     /// degraded or crash-looping) with its last error. Exit 1 when nothing
     /// answers.
+    #[command(after_help = "Examples:\n  lucidctl status\n  lucidctl status --listen 127.0.0.1:9797 -o json")]
     Status(StatusArgs),
     /// Build the Image resources whose build context changed (all with --force).
     ///
@@ -110,7 +121,8 @@ pub enum Command {
     /// the docker CLI's credentials (DOCKER_CONFIG). A platform whose
     /// architecture differs from the engine's is refused before building
     /// (LUCID_ALLOW_EMULATION overrides). Step output is shown with
-    /// LUCID_VERBOSE set.
+    /// --verbose (or LUCID_VERBOSE set).
+    #[command(after_help = "Examples:\n  lucidctl build\n  lucidctl build --force --verbose")]
     Build(BuildArgs),
     /// Write docker-compose files for the desired state.
     #[command(subcommand)]
@@ -136,6 +148,7 @@ pub enum Command {
     /// space on the engine's data root, Compose v2 on the host (advice only),
     /// base images present on the engine or resolvable by it. Exit 0 when
     /// every required check passes, 1 otherwise.
+    #[command(after_help = "Examples:\n  lucidctl doctor\n  lucidctl doctor -H ssh://pi@lucid-pi.local --platform linux/arm64")]
     Doctor(DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     ///
@@ -144,11 +157,12 @@ pub enum Command {
     /// completions zsh > ~/.zfunc/_lucidctl`, with ~/.zfunc in $fpath before
     /// compinit. fish: `lucidctl completions fish >
     /// ~/.config/fish/completions/lucidctl.fish`.
+    #[command(after_help = "Examples:\n  lucidctl completions bash > ~/.local/share/bash-completion/completions/lucidctl")]
     Completions(CompletionsArgs),
     /// Write the man pages (lucidctl.1 and one per subcommand) into a directory.
     ///
     /// For example `lucidctl man ~/.local/share/man/man1`, then `man lucidctl`.
-    #[command(hide = true)]
+    #[command(after_help = "Examples:\n  lucidctl man ~/.local/share/man/man1", hide = true)]
     Man(ManArgs),
 }
 
@@ -189,7 +203,7 @@ pub struct DoctorArgs {
     /// Do not ask registries whether base images exist; only look on the engine.
     #[arg(long)]
     pub offline: bool,
-    /// Output format of the checklist (a format here; export and import use -o for a directory).
+    /// Output format of the checklist.
     #[arg(
         short = 'o',
         long = "output",
@@ -209,12 +223,15 @@ pub enum SecretsCommand {
     /// say (bytes, encoding). Warns when the directory is inside a git work
     /// tree and not ignored. Exit 1 if a file is still incomplete afterwards
     /// (a key that is neither generated nor given).
+    #[command(after_help = "Examples:\n  lucidctl secrets generate\n  lucidctl secrets generate --rotate JWT_SECRET")]
     Generate(SecretsArgs),
     /// Verify every env file exists with no empty, missing or placeholder value.
     ///
     /// Prints one line per problem and exits 1 if there is any.
+    #[command(after_help = "Examples:\n  lucidctl secrets check")]
     Check(SecretsArgs),
     /// Show keys, value lengths and file ages; never values.
+    #[command(after_help = "Examples:\n  lucidctl secrets list")]
     List(SecretsArgs),
 }
 
@@ -265,6 +282,17 @@ impl SourceArgs {
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProgressMode {
+    /// Live lines on a terminal (stderr is a TTY and TERM is not dumb), plain otherwise.
+    #[default]
+    Auto,
+    /// Live lines, even when stderr is not a terminal.
+    Tty,
+    /// One timestamped line per state change, as in CI logs.
+    Plain,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
     /// Human-readable text.
     #[default]
@@ -277,8 +305,7 @@ pub enum OutputFormat {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Output format; json prints {valid, counts, errors, warnings} (a format
-    /// here; export and import use -o for a directory).
+    /// Output format; json prints {valid, counts, errors, warnings}.
     #[arg(
         short = 'o',
         long = "output",
@@ -373,7 +400,7 @@ pub struct DiffArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub plan: PlanArgs,
-    /// Output format of the plan (a format here; export and import use -o for a directory).
+    /// Output format of the plan.
     #[arg(
         short = 'o',
         long = "output",
@@ -412,6 +439,13 @@ pub struct ApplyArgs {
     /// files change it.
     #[arg(long)]
     pub retry_failed: bool,
+    /// How progress is shown: live lines per resource on a terminal, or
+    /// timestamped lines.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t)]
+    pub progress: ProgressMode,
+    /// Do not print the plan before acting.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -423,6 +457,10 @@ pub struct DeleteArgs {
     /// Also remove the declared volumes. Their data is lost.
     #[arg(long)]
     pub volumes: bool,
+    /// How progress is shown: live lines per resource on a terminal, or
+    /// timestamped lines.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t)]
+    pub progress: ProgressMode,
     /// Fail at once if another lucidctl (apply, delete or run) holds this
     /// project's engine lock, instead of waiting for it.
     #[arg(long)]
@@ -455,6 +493,7 @@ pub enum RegistryCommand {
     /// Uses the Registry HTTP API v2 with the docker CLI's credentials for
     /// that registry (config.json under DOCKER_CONFIG, default ~/.docker).
     /// The registry must allow deletes.
+    #[command(after_help = "Examples:\n  lucidctl registry prune --registry 127.0.0.1:5000 --namespace pickme/lucid --dry-run")]
     Prune(RegistryPruneArgs),
 }
 
@@ -490,6 +529,7 @@ pub enum VerifyCommand {
     /// forbidden patterns found in the policy's source paths (reported with
     /// file and line). No engine is contacted without -H. Exit 1 on any
     /// violation, or when the files declare no IsolationPolicy.
+    #[command(after_help = "Examples:\n  lucidctl verify isolation\n  lucidctl verify isolation -H unix:///var/run/docker.sock")]
     Isolation(VerifyIsolationArgs),
 }
 
@@ -570,8 +610,7 @@ pub struct StatusArgs {
     /// Address of a running `lucidctl run` (its --listen).
     #[arg(long, default_value = "127.0.0.1:9797", value_name = "ADDR")]
     pub listen: String,
-    /// Output format; json prints the loop's /status document as is (a
-    /// format here; export and import use -o for a directory).
+    /// Output format; json prints the loop's /status document as is.
     #[arg(
         short = 'o',
         long = "output",
@@ -590,6 +629,7 @@ pub enum ExportCommand {
     /// files are referenced, not inlined; what compose cannot express is
     /// listed in a comment at the top of each file. Nothing is written when
     /// the desired state does not validate.
+    #[command(after_help = "Examples:\n  lucidctl export compose\n  lucidctl export compose -d /tmp/compose -l phase=core")]
     Compose(ExportComposeArgs),
 }
 
@@ -602,14 +642,17 @@ pub struct ExportComposeArgs {
     /// docker-compose.<values>.yml, instead of one per phase.
     #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE", value_parser = parse_selector)]
     pub selector: Vec<(String, String)>,
-    /// Directory to write the compose files into (-o is a directory here, not an output format).
+    /// Directory to write the compose files into.
     #[arg(
-        short = 'o',
+        short = 'd',
         long = "output-dir",
         value_name = "DIR",
         default_value = "configs/docker"
     )]
     pub output_dir: PathBuf,
+    /// The old spelling of -d, kept for one release.
+    #[arg(short = 'o', hide = true, value_name = "DIR")]
+    pub deprecated_output_dir: Option<PathBuf>,
     /// Where the SecretSet env files live (default: environment/ beside the
     /// first -f directory); the compose files reference them by relative
     /// path.
@@ -630,6 +673,7 @@ pub enum ImportCommand {
     /// values lucidctl cannot express are listed as file:line:column and
     /// fail the import, with nothing written, unless --allow-unsupported.
     /// What is written is then loaded and validated like any desired state.
+    #[command(after_help = "Examples:\n  lucidctl import compose docker-compose.yml -d configs/imported")]
     Compose(ImportComposeArgs),
 }
 
@@ -638,14 +682,17 @@ pub struct ImportComposeArgs {
     /// Compose files, merged in order as `docker-compose -f a -f b` does.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Directory to write the desired-state files into (-o is a directory here, not an output format).
+    /// Directory to write the desired-state files into.
     #[arg(
-        short = 'o',
+        short = 'd',
         long = "output-dir",
         value_name = "DIR",
         default_value = "."
     )]
     pub output_dir: PathBuf,
+    /// The old spelling of -d, kept for one release.
+    #[arg(short = 'o', hide = true, value_name = "DIR")]
+    pub deprecated_output_dir: Option<PathBuf>,
     /// Convert what is supported, list the rest, and exit 0.
     #[arg(long)]
     pub allow_unsupported: bool,
@@ -665,5 +712,21 @@ impl EngineArgs {
             secrets_dir: self.secrets_dir.clone(),
             files_dir: self.files_dir.clone(),
         }
+    }
+}
+
+/// The output directory of export and import, and a warning when it was
+/// given with the deprecated `-o`, which is an output format everywhere else.
+pub fn output_dir(dir: &std::path::Path, deprecated: &Option<PathBuf>) -> (PathBuf, Option<String>) {
+    match deprecated {
+        Some(d) => (
+            d.clone(),
+            Some(format!(
+                "-o {} is deprecated for a directory and will be removed in the next release; use -d {} (--output-dir)",
+                d.display(),
+                d.display()
+            )),
+        ),
+        None => (dir.to_path_buf(), None),
     }
 }

@@ -38,7 +38,7 @@ pub const ENVIRONMENT: &[EnvVar] = &[
     },
     EnvVar {
         name: "LUCID_VERBOSE",
-        meaning: "When set (to anything), image builds print every output line of each build step, not only the step names (build, apply, run).",
+        meaning: "When set (to anything), as --verbose: image builds print every output line of each build step, not only the step names (build, apply, run).",
     },
     EnvVar {
         name: "LUCID_ALLOW_EMULATION",
@@ -47,6 +47,10 @@ pub const ENVIRONMENT: &[EnvVar] = &[
     EnvVar {
         name: "RUST_LOG",
         meaning: "Log filter for the libraries' log lines on stderr (tracing's EnvFilter syntax), e.g. `debug` for every operation; default `info`.",
+    },
+    EnvVar {
+        name: "TERM",
+        meaning: "`dumb` turns apply's and delete's live progress lines into plain timestamped lines, as when stderr is not a terminal (--progress=auto).",
     },
     EnvVar {
         name: "NO_COLOR",

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod docs;
 pub mod exit;
 pub mod logging;
+pub mod terminal;
 
 pub use exit::usage as usage_exit_code;
 

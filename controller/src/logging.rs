@@ -16,7 +16,7 @@ pub fn init(format: LogFormat, timestamps: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::terminal::stderr_line)
         .with_target(false);
     let done = match (format, timestamps) {
         (LogFormat::Json, _) => builder.json().flatten_event(true).try_init(),

@@ -28,7 +28,7 @@ fn a_symlink_planted_at_the_old_temp_name_is_not_followed() {
     let out = Command::new(env!("CARGO_BIN_EXE_lucidctl"))
         .args(["export", "compose", "-f"])
         .arg(&state)
-        .arg("-o")
+        .arg("-d")
         .arg(&out_dir)
         .arg("--secrets-dir")
         .arg(tmp.path().join("env"))

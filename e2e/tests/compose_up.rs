@@ -312,7 +312,7 @@ fn the_exported_master_file_brings_up_an_equivalent_lucid_system_under_docker_co
     export.extend([
         "--secrets-dir".into(),
         t.secrets_dir.display().to_string(),
-        "-o".into(),
+        "-d".into(),
         out_dir.display().to_string(),
         "--name-prefix".into(),
         t.prefix.clone(),

@@ -1,6 +1,6 @@
 use super::context;
 use super::fail;
-use crate::cli::{ApplyArgs, OutputFormat};
+use crate::cli::{ApplyArgs, OutputFormat, ProgressMode};
 use crate::output::{plan as show, progress};
 use reconcilers::apply::lock::EngineLock;
 use reconcilers::apply::{converge, ApplyOptions};
@@ -28,20 +28,24 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         concurrency: args.concurrency,
         ..ApplyOptions::default()
     };
-    let lines = progress::Lines::new();
-    let on_event = progress::build_event;
+    let display = progress::Display::new(if args.dry_run {
+        ProgressMode::Plain
+    } else {
+        args.progress
+    });
+    let on_event = |image: &str, event| display.build_event(image, event);
     let builder = ImageBuilder {
         builds: &loaded.builds,
         project: &args.engine.project,
         on_event: &on_event,
     };
     let host_files = reconcilers::hostfiles::for_engine(&engine);
-    let ctx = loaded.apply_context(&engine, &*host_files, &builder, &lines, options);
+    let ctx = loaded.apply_context(&engine, &*host_files, &builder, display.progress(), options);
     if args.dry_run {
         // Exactly what `diff` prints, with the same exit code.
         return match ctx.plan_now().await {
             Ok(p) => show::print(&p, OutputFormat::Text),
-            Err(e) => fail(&e.to_string()),
+            Err(e) => fail(&context::engine_error(&e)),
         };
     }
     let lease = args.timeout * 2 + Duration::from_secs(60);
@@ -57,7 +61,19 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(&e.to_string()),
     };
+    if !args.quiet {
+        // What is about to happen, in the form diff shows; a person watching
+        // sees it before the first change, a log keeps it.
+        match ctx.plan_now().await {
+            Ok(p) => print!("{}", show::text(&p, show::use_colour())),
+            Err(e) => {
+                let _ = lock.release(&engine).await;
+                return fail(&context::engine_error(&e));
+            }
+        }
+    }
     let result = converge(&ctx).await;
+    display.finish();
     if let Err(e) = lock.release(&engine).await {
         eprintln!("warning: could not release the engine lock: {e}");
     }
@@ -71,6 +87,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+        Err(reconcilers::apply::ApplyError::Engine(e)) => fail(&context::engine_error(&e)),
         Err(e) => fail(&e.to_string()),
     }
 }

@@ -45,8 +45,13 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
                 .unwrap_or(Path::new(".")),
         )
     });
+    let (output_dir, deprecation) =
+        controller::cli::output_dir(&args.output_dir, &args.deprecated_output_dir);
+    if let Some(warning) = deprecation {
+        eprintln!("warning: {warning}");
+    }
     let options = export::ExportOptions {
-        output_dir: args.output_dir.clone(),
+        output_dir: output_dir.clone(),
         secrets_dir,
         selector: args.selector.clone(),
         sources: args
@@ -59,7 +64,7 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
     };
     let files = export::export(&state, &options);
     for f in &files {
-        let path = args.output_dir.join(&f.path);
+        let path = output_dir.join(&f.path);
         if let Err(e) = write(&path, &f.content) {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -76,8 +81,13 @@ fn write(path: &Path, content: &str) -> Result<(), reconcilers::hostfiles::Files
 
 pub fn import(cmd: ImportCommand) -> ExitCode {
     let ImportCommand::Compose(args) = cmd;
+    let (output_dir, deprecation) =
+        controller::cli::output_dir(&args.output_dir, &args.deprecated_output_dir);
+    if let Some(warning) = deprecation {
+        eprintln!("warning: {warning}");
+    }
     let options = import::ImportOptions {
-        output_dir: args.output_dir.clone(),
+        output_dir: output_dir.clone(),
         env: std::env::vars().collect(),
         project: None,
     };
@@ -101,7 +111,7 @@ pub fn import(cmd: ImportCommand) -> ExitCode {
     }
     let mut written = Vec::new();
     for f in &imported.files {
-        let path = args.output_dir.join(&f.path);
+        let path = output_dir.join(&f.path);
         if let Err(e) = write(&path, &f.content) {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;

@@ -24,7 +24,24 @@ pub fn load(source: &SourceArgs, engine: &EngineArgs) -> Result<Loaded, String> 
 }
 
 pub async fn connect(engine: &EngineArgs) -> Result<Engine, String> {
-    connect_typed(engine).await.map_err(|e| e.to_string())
+    connect_typed(engine).await.map_err(|e| engine_error(&e))
+}
+
+/// An engine error as a person reads it: the message, with --verbose the
+/// chain of causes, and the next step to take when there is one.
+pub fn engine_error(e: &EngineError) -> String {
+    let mut text = e.to_string();
+    if controller::terminal::verbose() {
+        for cause in e.causes() {
+            text.push_str("\n  caused by: ");
+            text.push_str(&cause);
+        }
+    }
+    if let Some(hint) = e.hint() {
+        text.push_str("\n  fix: ");
+        text.push_str(&hint);
+    }
+    text
 }
 
 pub async fn connect_typed(engine: &EngineArgs) -> Result<Engine, EngineError> {

@@ -34,16 +34,17 @@ pub async fn run(args: DeleteArgs) -> ExitCode {
     let result = match engine.observe(&loaded.scope()).await {
         Ok(observed) => {
             let p = plan_delete(&loaded.state, &observed, &loaded.inputs, args.volumes);
-            let lines = progress::Lines::new();
+            let display = progress::Display::new(args.progress);
             let host_files = reconcilers::hostfiles::for_engine(&engine);
             let ctx = loaded.apply_context(
                 &engine,
                 &*host_files,
                 &NoBuilds,
-                &lines,
+                display.progress(),
                 ApplyOptions::default(),
             );
             let outcomes = execute_once(&ctx, &p).await;
+            display.finish();
             let failed = outcomes.iter().filter(|(_, _, o)| o.is_failure()).count();
             eprintln!(
                 "Deleted {} object(s){}.",

@@ -17,7 +17,7 @@ pub async fn run(args: DiffArgs) -> ExitCode {
     };
     let observed = match engine.observe(&loaded.scope()).await {
         Ok(o) => o,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(&context::engine_error(&e)),
     };
     let p = plan(
         &loaded.state,

@@ -15,6 +15,7 @@ use crate::cli::{Cli, Command};
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> ExitCode {
+    controller::terminal::set_verbose(cli.verbose);
     match &cli.command {
         Command::Run(args) => controller::logging::init(args.log_format, true),
         _ => controller::logging::init(controller::logging::LogFormat::Text, false),

@@ -153,11 +153,8 @@ async fn run_ops(
 ) -> Vec<(Kind, String, Outcome)> {
     let ops: Vec<_> = p.operations.iter().filter(|o| take(o.stage)).collect();
     let status = execute(&ctx.exec(), &p.changes, &ops).await;
-    let list = outcomes(&p.changes, &ops, &status);
-    for (kind, name, o) in &list {
-        ctx.progress.step(*kind, name, &describe(o));
-    }
-    list
+    // The executor has shown each outcome as it came.
+    outcomes(&p.changes, &ops, &status)
 }
 
 /// Observe, plan, run the first stage, and again, until the plan is empty.

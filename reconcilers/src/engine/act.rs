@@ -422,20 +422,104 @@ impl Engine {
         }
     }
 
-    /// Pulls `reference`, waiting for the stream to finish.
-    pub async fn pull(&self, reference: &str) -> Result<(), EngineError> {
-        use futures_util::TryStreamExt;
+    /// Pulls `reference`, waiting for the stream to finish and reporting
+    /// the bytes downloaded so far.
+    pub async fn pull(
+        &self,
+        reference: &str,
+        progress: super::PullProgress<'_>,
+    ) -> Result<(), EngineError> {
+        use futures_util::StreamExt;
         let (image, tag) = super::split_tag(reference);
         let options = bollard::query_parameters::CreateImageOptions {
             from_image: Some(image),
             tag: Some(tag),
             ..Default::default()
         };
-        self.docker
-            .create_image(Some(options), None, None)
-            .try_collect::<Vec<_>>()
-            .await
-            .map(|_| ())
-            .map_err(|e| EngineError::from_bollard(format!("pull {reference}"), e))
+        let mut layers = LayerBytes::default();
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            let info =
+                item.map_err(|e| EngineError::from_bollard(format!("pull {reference}"), e))?;
+            if layers.update(&info) {
+                let (done, total) = layers.sum();
+                progress(done, total);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-layer byte counts from a pull's progress messages. The engine sends
+/// them per layer and repeats; only the sum is worth showing.
+#[derive(Default)]
+struct LayerBytes(BTreeMap<String, (u64, u64)>);
+
+impl LayerBytes {
+    /// Takes one message; true when the counts changed.
+    fn update(&mut self, info: &bollard::models::CreateImageInfo) -> bool {
+        let (Some(id), Some(status)) = (&info.id, &info.status) else {
+            return false;
+        };
+        let entry = self.0.entry(id.clone()).or_default();
+        let before = *entry;
+        match (status.as_str(), &info.progress_detail) {
+            ("Downloading", Some(d)) => {
+                let total = d.total.unwrap_or(0).max(0) as u64;
+                let current = d.current.unwrap_or(0).max(0) as u64;
+                *entry = (current.min(total.max(current)), total.max(entry.1));
+            }
+            ("Download complete" | "Pull complete" | "Already exists", _) => {
+                entry.0 = entry.1;
+            }
+            _ => {}
+        }
+        *entry != before
+    }
+
+    fn sum(&self) -> (u64, u64) {
+        self.0
+            .values()
+            .fold((0, 0), |(d, t), (ld, lt)| (d + ld, t + lt))
+    }
+}
+
+#[cfg(test)]
+mod layer_bytes_tests {
+    use super::LayerBytes;
+    use bollard::models::{CreateImageInfo, ProgressDetail};
+
+    fn msg(id: &str, status: &str, current: i64, total: i64) -> CreateImageInfo {
+        CreateImageInfo {
+            id: Some(id.into()),
+            status: Some(status.into()),
+            progress_detail: Some(ProgressDetail {
+                current: Some(current),
+                total: Some(total),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn layers_are_summed_and_completed_layers_count_in_full() {
+        let mut l = LayerBytes::default();
+        assert!(l.update(&msg("a", "Downloading", 10, 100)));
+        assert!(l.update(&msg("b", "Downloading", 5, 50)));
+        assert_eq!(l.sum(), (15, 150));
+        assert!(!l.update(&msg("b", "Downloading", 5, 50)), "a repeat changes nothing");
+        assert!(l.update(&msg("a", "Download complete", 0, 0)));
+        assert_eq!(l.sum(), (105, 150));
+    }
+
+    #[test]
+    fn negative_or_missing_counts_from_the_engine_are_ignored() {
+        let mut l = LayerBytes::default();
+        l.update(&msg("a", "Downloading", -5, -1));
+        l.update(&CreateImageInfo {
+            status: Some("Pulling fs layer".into()),
+            ..Default::default()
+        });
+        assert_eq!(l.sum(), (0, 0));
     }
 }

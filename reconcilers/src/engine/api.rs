@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 /// Receives build progress.
 pub type BuildProgress<'a> = &'a (dyn Fn(BuildEvent) + Sync);
 
+/// Receives a pull's bytes so far, summed over its layers: (done, total).
+pub type PullProgress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
 #[async_trait::async_trait]
 pub trait EngineApi: Send + Sync {
     /// Where the engine is, for messages: `unix:///var/run/docker.sock`.
@@ -87,6 +90,17 @@ pub trait EngineApi: Send + Sync {
     ) -> Result<i64, EngineError>;
 
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError>;
+
+    /// A pull that reports its bytes as they arrive; engines that cannot
+    /// tell just pull.
+    async fn pull_image_reporting(
+        &self,
+        reference: &str,
+        progress: PullProgress<'_>,
+    ) -> Result<(), EngineError> {
+        let _ = progress;
+        self.pull_image(reference).await
+    }
 
     /// Builds and tags; the tag moves only when the build succeeds.
     async fn build_image(

@@ -1,7 +1,7 @@
 //! `EngineApi` for the Docker Engine API: each method is one of `Engine`'s
 //! bollard calls.
 
-use super::api::{BuildProgress, EngineApi};
+use super::api::{BuildProgress, EngineApi, PullProgress};
 use super::{
     BuildFailure, BuildRequest, Credentials, Engine, EngineError, EngineEvent, ObserveScope,
 };
@@ -168,7 +168,15 @@ impl EngineApi for Engine {
     }
 
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError> {
-        within("pull", super::TRANSFER_DEADLINE, self.pull(reference)).await
+        within("pull", super::TRANSFER_DEADLINE, self.pull(reference, &|_, _| {})).await
+    }
+
+    async fn pull_image_reporting(
+        &self,
+        reference: &str,
+        progress: PullProgress<'_>,
+    ) -> Result<(), EngineError> {
+        within("pull", super::TRANSFER_DEADLINE, self.pull(reference, progress)).await
     }
 
     async fn build_image(

@@ -8,6 +8,7 @@ mod build;
 mod convert;
 mod docker;
 mod events;
+mod hint;
 mod host;
 mod images;
 mod observe;
@@ -16,7 +17,7 @@ mod watch;
 
 pub use crate::observed::ObserveScope;
 pub use crate::render::VolumePlanSpec;
-pub use api::{BuildProgress, EngineApi};
+pub use api::{BuildProgress, EngineApi, PullProgress};
 pub use build::{BuildEvent, BuildFailure, BuildRequest};
 pub use events::{EngineEvent, EventObject};
 pub use host::{HostInfo, ImageSource};
@@ -51,7 +52,13 @@ pub const PARALLEL_INSPECTS: usize = 16;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("cannot reach the Docker engine at {host}: {cause}")]
-    Unreachable { host: String, cause: String },
+    Unreachable {
+        host: String,
+        /// The innermost cause, the one a person can act on.
+        cause: String,
+        /// Every error of the chain, outermost first, for `--verbose`.
+        chain: Vec<String>,
+    },
     #[error("unsupported engine host {host:?}: {why}")]
     BadHost { host: String, why: String },
     #[error("{what}: not found")]
@@ -177,7 +184,16 @@ impl Engine {
             .unwrap_or_else(|| DEFAULT_HOST.to_string());
         let unreachable = |cause: String| EngineError::Unreachable {
             host: host.clone(),
+            chain: vec![cause.clone()],
             cause,
+        };
+        let unreachable_by = |e: &bollard::errors::Error| {
+            let chain = hint::chain(e);
+            EngineError::Unreachable {
+                host: host.clone(),
+                cause: chain.last().cloned().unwrap_or_default(),
+                chain,
+            }
         };
         let mut link = None;
         let docker = if let Some(path) = host.strip_prefix("unix://") {
@@ -220,7 +236,7 @@ impl Engine {
                     "the SSH connection works, but the engine socket {} on the host does not answer ({e}); check that the daemon runs and that the SSH user may open the socket (is it in the docker group?)",
                     options.remote_socket.as_deref().unwrap_or(crate::remote::DEFAULT_REMOTE_SOCKET),
                 )),
-                None => unreachable(e.to_string()),
+                None => unreachable_by(&e),
             })?;
         let version = docker.client_version();
         let api_version = format!("{}.{}", version.major_version, version.minor_version);
@@ -271,9 +287,13 @@ impl Engine {
             .ping()
             .await
             .map(|_| ())
-            .map_err(|e| EngineError::Unreachable {
-                host: self.host.clone(),
-                cause: e.to_string(),
+            .map_err(|e| {
+                let chain = hint::chain(&e);
+                EngineError::Unreachable {
+                    host: self.host.clone(),
+                    cause: chain.last().cloned().unwrap_or_default(),
+                    chain,
+                }
             })
     }
 }

@@ -48,7 +48,19 @@ impl Builder for NoBuilds {
 
 /// Live progress, for the terminal or a log.
 pub trait Progress: Send + Sync {
+    /// A resource moved to a new state: "waiting for db (healthy)", "starting".
     fn step(&self, kind: Kind, name: &str, status: &str);
+
+    /// A transient detail of the current step, such as bytes pulled; too
+    /// frequent for a log, so ignored unless a display overrides it.
+    fn detail(&self, kind: Kind, name: &str, detail: &str) {
+        let _ = (kind, name, detail);
+    }
+
+    /// The resource's change is over for this pass, with its outcome.
+    fn done(&self, kind: Kind, name: &str, outcome: &str) {
+        self.step(kind, name, outcome)
+    }
 }
 
 /// Progress nobody reads.
@@ -95,8 +107,10 @@ pub async fn execute(
     let mut running = FuturesUnordered::new();
     let mut calls_in_flight = 0usize;
     let mut started = 0usize;
+    let mut shown = Shown::default();
     loop {
         settle_blocked(&by_id, changes, &mut status);
+        shown.report(ctx.progress, changes, &by_id, &status);
         let stopping = ctx.stop_after.is_some_and(|k| started >= k);
         if !stopping {
             for op in ready(&by_id, &status) {
@@ -115,7 +129,9 @@ pub async fn execute(
                     .step(change.kind, &change.name, &running_text(&op.op));
                 let span = tracing::debug_span!("operation", id = %op.id, op = op.op.verb());
                 let why = first_failure(op, &status);
-                running.push(async move { (op, run(ctx, &op.op, why).await) }.instrument(span));
+                running.push(
+                    async move { (op, run(ctx, change, &op.op, why).await) }.instrument(span),
+                );
             }
         }
         let Some((op, result)) = running.next().await else {
@@ -124,7 +140,12 @@ pub async fn execute(
         calls_in_flight -= usize::from(!op.op.is_wait());
         let change = &changes[op.change];
         let s = match result {
-            Ok(()) => OpStatus::Succeeded,
+            Ok(()) => {
+                if let Some(reached) = reached_text(&op.op) {
+                    ctx.progress.step(change.kind, &change.name, &reached);
+                }
+                OpStatus::Succeeded
+            }
             Err(why) => {
                 tracing::debug!(op = %op.op, %why, "operation failed");
                 if op.rollback_of.is_none() {
@@ -143,7 +164,86 @@ pub async fn execute(
     for id in by_id.keys() {
         status.entry(*id).or_insert(OpStatus::NotRun);
     }
+    shown.finish(ctx.progress, changes, &by_id, &status);
     status
+}
+
+/// What the progress display has been told per change: what it waits for
+/// before its first operation starts, and its outcome as soon as every one
+/// of its operations is settled (not at the end of the stage).
+#[derive(Default)]
+struct Shown {
+    waiting: BTreeMap<usize, String>,
+    done: std::collections::BTreeSet<usize>,
+}
+
+impl Shown {
+    fn report(
+        &mut self,
+        progress: &dyn Progress,
+        changes: &[Change],
+        by_id: &BTreeMap<OpId, &Operation>,
+        status: &BTreeMap<OpId, OpStatus>,
+    ) {
+        let mut of_change: BTreeMap<usize, Vec<&Operation>> = BTreeMap::new();
+        for o in by_id.values() {
+            of_change.entry(o.change).or_default().push(o);
+        }
+        for (i, ops) in of_change {
+            if self.done.contains(&i) {
+                continue;
+            }
+            let change = &changes[i];
+            let settled = ops
+                .iter()
+                .all(|o| status.get(&o.id).is_some_and(|s| s != &OpStatus::NotRun));
+            if settled {
+                self.done.insert(i);
+                for (kind, name, o) in outcomes(changes, &ops, status) {
+                    progress.done(kind, &name, &describe(&o));
+                }
+                continue;
+            }
+            if ops.iter().any(|o| status.contains_key(&o.id)) {
+                continue; // under way: its operations report themselves
+            }
+            let mut on: Vec<&str> = ops
+                .iter()
+                .flat_map(|o| &o.after)
+                .filter_map(|d| by_id.get(d))
+                .filter(|d| d.change != i && status.get(&d.id) != Some(&OpStatus::Succeeded))
+                .map(|d| changes[d.change].name.as_str())
+                .collect();
+            on.sort_unstable();
+            on.dedup();
+            if on.is_empty() {
+                continue;
+            }
+            let text = format!("waiting for {}", on.join(", "));
+            if self.waiting.get(&i) != Some(&text) {
+                progress.step(change.kind, &change.name, &text);
+                self.waiting.insert(i, text);
+            }
+        }
+    }
+
+    /// After the loop: every change not yet reported (stopped early).
+    fn finish(
+        &mut self,
+        progress: &dyn Progress,
+        changes: &[Change],
+        by_id: &BTreeMap<OpId, &Operation>,
+        status: &BTreeMap<OpId, OpStatus>,
+    ) {
+        let rest: Vec<&Operation> = by_id
+            .values()
+            .filter(|o| !self.done.contains(&o.change))
+            .copied()
+            .collect();
+        for (kind, name, o) in outcomes(changes, &rest, status) {
+            progress.done(kind, &name, &describe(&o));
+        }
+    }
 }
 
 /// Operations that may start now. One in flight is already in `status`, as NotRun.
@@ -244,13 +344,42 @@ fn label_text(why: &str) -> String {
         .collect()
 }
 
+/// What a resource is doing while `op` runs, in the words a person watching
+/// expects: waiting for what, probing, pulling.
 fn running_text(op: &Op) -> String {
     match op {
-        Op::WaitDependency { dependency, .. } => format!("waiting for {dependency}"),
-        Op::WaitReady { .. } => "waiting until ready".into(),
+        Op::WaitDependency {
+            dependency,
+            condition,
+            ..
+        } => format!("waiting for {dependency} ({})", condition.as_str()),
+        Op::WaitReady {
+            probe: Some(_),
+            condition,
+            ..
+        } => format!("probing until {}", condition.as_str()),
+        Op::WaitReady { condition, .. } => format!("waiting until {}", condition.as_str()),
         Op::Build { .. } => "building".into(),
         Op::Pull { .. } => "pulling".into(),
         other => format!("{other}"),
+    }
+}
+
+/// The state a finished wait reached, worth its own line: "healthy".
+fn reached_text(op: &Op) -> Option<String> {
+    match op {
+        Op::WaitReady { condition, .. } => Some(condition.as_str().to_string()),
+        _ => None,
+    }
+}
+
+/// "12.3 MB of 45.6 MB".
+fn bytes_text(done: u64, total: u64) -> String {
+    let mb = |b: u64| b as f64 / 1_000_000.0;
+    if total == 0 {
+        format!("pulling {:.1} MB", mb(done))
+    } else {
+        format!("pulling {:.1} MB of {:.1} MB", mb(done), mb(total))
     }
 }
 
@@ -260,7 +389,7 @@ fn text(r: Result<(), EngineError>) -> Result<(), String> {
 
 /// One operation: one engine call, or one wait. `why` is the failure a
 /// rollback step answers.
-async fn run(ctx: &ExecContext<'_>, op: &Op, why: String) -> Result<(), String> {
+async fn run(ctx: &ExecContext<'_>, change: &Change, op: &Op, why: String) -> Result<(), String> {
     let e = ctx.engine;
     match op {
         Op::WaitHook { hook, container } => wait::until(
@@ -287,7 +416,13 @@ async fn run(ctx: &ExecContext<'_>, op: &Op, why: String) -> Result<(), String> 
             text(e.create_volume(&record).await)
         }
         Op::Build { reference } => ctx.builder.build(e, reference).await,
-        Op::Pull { reference } => text(e.pull_image(reference).await),
+        Op::Pull { reference } => {
+            let report = |done, total| {
+                ctx.progress
+                    .detail(change.kind, &change.name, &bytes_text(done, total))
+            };
+            text(e.pull_image_reporting(reference, &report).await)
+        }
         Op::CreateNetwork(n) => text(e.create_network(n).await),
         Op::RemoveNetwork { name } => text(e.remove_network(name).await),
         Op::CreateVolume(v) => text(e.create_volume(v).await),

@@ -1,30 +1,57 @@
-//! Progress lines while applying: `[  1.2s] Service/lucid-redis: healthy`.
-//! Plain, timestamped lines work the same on a terminal, in CI and in a journal.
+//! Progress while applying. On a terminal, a live display: one line per
+//! resource with its state and elapsed time, finished ones collapsed into a
+//! single line above. Elsewhere (CI, a journal, a pipe), plain timestamped
+//! lines: `[  1.2s] Service/lucid-redis: healthy`. `--progress` chooses, as
+//! compose's flag of the same name does.
 
-use desired_state::model::Kind;
+mod live;
+mod plain;
+
+pub use live::Live;
+pub use plain::Lines;
+
+use controller::cli::ProgressMode;
 use reconcilers::apply::{describe, Progress, Report};
 use reconcilers::engine::BuildEvent;
-use std::time::Instant;
+use std::io::IsTerminal;
 
-pub struct Lines {
-    start: Instant,
+/// The display an apply draws on.
+pub enum Display {
+    Plain(Lines),
+    Live(Live),
 }
 
-impl Lines {
-    pub fn new() -> Self {
-        Lines {
-            start: Instant::now(),
+impl Display {
+    pub fn new(mode: ProgressMode) -> Self {
+        let terminal = std::io::stderr().is_terminal()
+            && std::env::var("TERM").map_or(true, |t| t != "dumb");
+        match mode {
+            ProgressMode::Plain => Display::Plain(Lines::new()),
+            ProgressMode::Tty => Display::Live(Live::new(true)),
+            ProgressMode::Auto if terminal => Display::Live(Live::new(false)),
+            ProgressMode::Auto => Display::Plain(Lines::new()),
         }
     }
-}
 
-impl Progress for Lines {
-    fn step(&self, kind: Kind, name: &str, status: &str) {
-        eprintln!(
-            "[{:>6.1}s] {kind}/{name}: {}",
-            self.start.elapsed().as_secs_f64(),
-            desired_state::diagnostics::escape_controls(status)
-        );
+    pub fn progress(&self) -> &dyn Progress {
+        match self {
+            Display::Plain(p) => p,
+            Display::Live(l) => l,
+        }
+    }
+
+    pub fn build_event(&self, image: &str, event: BuildEvent) {
+        match self {
+            Display::Plain(_) => build_event(image, event),
+            Display::Live(l) => l.build_event(image, event),
+        }
+    }
+
+    /// Takes the live lines down, so that what follows prints normally.
+    pub fn finish(&self) {
+        if let Display::Live(l) = self {
+            l.finish();
+        }
     }
 }
 
@@ -77,7 +104,7 @@ pub fn build_event(image: &str, event: BuildEvent) {
             "  Image/{image}: {}{name}",
             if cached { "CACHED " } else { "" }
         ),
-        BuildEvent::Log(line) if std::env::var_os("LUCID_VERBOSE").is_some() => {
+        BuildEvent::Log(line) if controller::terminal::verbose() => {
             eprintln!("  Image/{image}:   {line}")
         }
         BuildEvent::Log(_) => {}
