@@ -77,7 +77,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     };
     let status = controller.status();
-    tokio::spawn(reconcilers::run::serve(listener, status.clone()));
+    let endpoints = reconcilers::run::Endpoints {
+        triggers: Some(tx.clone()),
+        ..reconcilers::run::Endpoints::new(status.clone())
+    };
+    tokio::spawn(reconcilers::run::serve(listener, endpoints));
     spawn_interval(tx.clone(), args.resync, Trigger::Resync);
     spawn_engine_events(shared, tx.clone(), status);
     spawn_signals(tx.clone());

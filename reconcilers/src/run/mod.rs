@@ -18,7 +18,7 @@ mod status;
 mod triggers;
 
 pub use git::GitSource;
-pub use http::serve;
+pub use http::{github_signature, serve, Endpoints, GitHook, HookSecret, HookVerdict};
 pub use notify::{redact, BadUrl, Notification, Notifier, Severity};
 pub use policy::{CrashLoops, ErrorPolicy, CRASH_LIMIT, CRASH_WINDOW};
 pub use source::{DesiredSource, FilesSource, GitRepoSource};

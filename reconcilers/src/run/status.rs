@@ -55,6 +55,8 @@ pub struct Metrics {
     pub duration_sum: f64,
     pub drift_repairs: BTreeMap<String, u64>,
     pub policy_violations: u64,
+    /// POST /hooks/git requests by result: accepted, ignored, unauthorized.
+    pub webhooks: BTreeMap<&'static str, u64>,
     /// When the last good desired state was loaded.
     pub last_good_since: Option<std::time::SystemTime>,
 }
@@ -67,6 +69,10 @@ impl Metrics {
                 self.duration_counts[i] += 1;
             }
         }
+    }
+
+    pub fn count_webhook(&mut self, result: &'static str) {
+        *self.webhooks.entry(result).or_default() += 1;
     }
 
     pub fn render(&self) -> String {
@@ -108,6 +114,13 @@ impl Metrics {
             "lucidctl_policy_violations_total {}\n",
             self.policy_violations
         ));
+        out.push_str("# HELP lucidctl_webhook_requests_total POST /hooks/git requests, by result (accepted, ignored, unauthorized).\n# TYPE lucidctl_webhook_requests_total counter\n");
+        for result in ["accepted", "ignored", "unauthorized"] {
+            out.push_str(&format!(
+                "lucidctl_webhook_requests_total{{result=\"{result}\"}} {}\n",
+                self.webhooks.get(result).copied().unwrap_or(0)
+            ));
+        }
         if let Some(since) = self.last_good_since {
             let age = since.elapsed().map(|d| d.as_secs_f64()).unwrap_or(0.0);
             out.push_str("# HELP lucidctl_last_good_age_seconds Age of the desired state the loop converges on.\n# TYPE lucidctl_last_good_age_seconds gauge\n");
