@@ -10,16 +10,19 @@
 //! Errors: a failed pass is logged, put in the status and retried.
 
 mod git;
+mod alerts;
 mod http;
 mod notify;
+mod secret_ref;
 mod policy;
 mod source;
 mod status;
 mod triggers;
 
 pub use git::GitSource;
-pub use http::{github_signature, serve, Endpoints, GitHook, HookSecret, HookVerdict};
-pub use notify::{redact, BadUrl, Notification, Notifier, Severity};
+pub use http::{github_signature, serve, Endpoints, GitHook, HookVerdict};
+pub use notify::{deliver_once, format, redact, target, BadUrl, Notification, Notifier, Severity, Target};
+pub use secret_ref::{SecretRefError, SecretSource, SecretWatch, SharedSecret};
 pub use policy::{CrashLoops, ErrorPolicy, CRASH_LIMIT, CRASH_WINDOW};
 pub use source::{DesiredSource, FilesSource, GitRepoSource};
 pub use status::{now_rfc3339, LastGoodStatus, Metrics, Readiness, ResourceStatus, Status};
@@ -68,8 +71,15 @@ pub struct RunConfig {
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub on_phase: Option<PhaseHook>,
-    /// Webhook URLs that hear about rollbacks, crash loops, violations and more.
+    /// Webhook URLs (or secret:, file:, env: references to them) that hear
+    /// about rollbacks, crash loops, violations and more.
     pub notify: Vec<String>,
+    /// SecretSet keys other parts wait for (notify URLs, the webhook
+    /// secret), filled from every desired state that loads.
+    pub secrets: SecretWatch,
+    /// How long the engine may stay unreachable, or git fetches keep
+    /// failing, before a notification says so.
+    pub outage_threshold: Duration,
 }
 
 impl RunConfig {
@@ -84,6 +94,8 @@ impl RunConfig {
             retry_max: Duration::from_secs(60),
             on_phase: None,
             notify: Vec::new(),
+            secrets: SecretWatch::default(),
+            outage_threshold: Duration::from_secs(120),
         }
     }
 }
@@ -105,6 +117,11 @@ pub struct Controller<'a> {
     /// Asked by the last plan: look again after this long.
     requeue_after: Option<Duration>,
     notifier: Option<Notifier>,
+    outages: alerts::Outages,
+    /// The revision the last pass converged on: a pass on the same one
+    /// repairs drift, a pass on a new one rolls it out.
+    converged_revision: Option<String>,
+    repairing_drift: bool,
 }
 
 struct LastGood {
@@ -118,9 +135,17 @@ struct LastGood {
 impl LastGood {
     fn new(mut loaded: Loaded, revision: Option<String>) -> LastGood {
         let revision = revision.unwrap_or_else(|| {
+            // What the files say, not where they say it: source positions
+            // live in a hash map whose order changes from load to load.
+            let content: Vec<_> = loaded
+                .state
+                .resources
+                .iter()
+                .map(|r| (&r.metadata, &r.spec))
+                .collect();
             format!(
                 "content:{}",
-                crate::hash::short_hash(format!("{:?}", loaded.state.resources).as_bytes())
+                crate::hash::short_hash(format!("{content:?}").as_bytes())
             )
         });
         loaded.inputs.revision = Some(revision.clone()).filter(|r| !r.starts_with("content:"));
@@ -155,7 +180,6 @@ impl<'a> Controller<'a> {
             source,
             progress,
             build_events,
-            config,
             status: Arc::new(Mutex::new(Status::default())),
             crash_loops: CrashLoops::default(),
             known_volumes: BTreeSet::new(),
@@ -163,13 +187,17 @@ impl<'a> Controller<'a> {
             last_good: None,
             requeue_after: None,
             notifier: None,
+            outages: alerts::Outages::new(config.outage_threshold),
+            converged_revision: None,
+            repairing_drift: false,
+            config,
         }
     }
 
     /// Starts delivering notifications to `config.notify` (needs a tokio runtime).
     pub fn with_notifications(mut self) -> Result<Self, BadUrl> {
         if !self.config.notify.is_empty() {
-            self.notifier = Some(Notifier::spawn(self.config.notify.clone())?);
+            self.notifier = Some(Notifier::spawn(&self.config.notify, &self.config.secrets)?);
         }
         Ok(self)
     }
@@ -240,6 +268,7 @@ impl<'a> Controller<'a> {
         self.phase(Phase::Started);
         let result = self.reconcile().await;
         self.phase(Phase::Finished);
+        self.report_outages();
         let mut s = self.status.lock().map_err(|e| e.to_string())?;
         s.metrics.reconciles += 1;
         s.metrics.observe_duration(started.elapsed().as_secs_f64());
@@ -252,6 +281,26 @@ impl<'a> Controller<'a> {
             }
         }
         result
+    }
+
+    /// Engine or git down for longer than the threshold, and recoveries.
+    fn report_outages(&mut self) {
+        let engine_down = self
+            .status
+            .lock()
+            .ok()
+            .and_then(|s| s.disconnected_since.clone())
+            .map(|since| format!("disconnected since {since}"));
+        let git = self.source.fetch_error();
+        let due = self
+            .outages
+            .observe(Instant::now(), engine_down.as_deref(), git.as_deref());
+        for (event, severity, message) in due {
+            if let (Some(n), Some(failing)) = (&self.notifier, recovered_from(event)) {
+                n.forget(failing, None);
+            }
+            self.notify(event, severity, None, message);
+        }
     }
 
     /// Loads the current input; a broken or empty one is an error.
@@ -313,6 +362,7 @@ impl<'a> Controller<'a> {
 
     /// Keeps `good` as the state to converge on, and says so in the status.
     fn record_last_good(&mut self, good: LastGood, input_error: Option<String>) {
+        self.config.secrets.update(&good.loaded.inputs.secrets);
         if let Ok(mut s) = self.status.lock() {
             s.applied_revision = good.loaded.inputs.revision.clone();
             s.input_error = input_error;
@@ -331,7 +381,11 @@ impl<'a> Controller<'a> {
         let Some(good) = self.last_good.take() else {
             return Ok(());
         };
+        self.repairing_drift = self.converged_revision.as_deref() == Some(good.revision.as_str());
         let result = self.converge_on(&good.loaded, prune).await;
+        if result.is_ok() {
+            self.converged_revision = Some(good.revision.clone());
+        }
         self.last_good = Some(good);
         result
     }
@@ -439,12 +493,16 @@ impl<'a> Controller<'a> {
             })
             .collect();
         let mut events: Vec<(&str, Severity, Option<String>, String)> = Vec::new();
+        let mut repaired: Vec<String> = Vec::new();
         let Ok(mut s) = self.status.lock() else {
             return;
         };
         for (kind, name, o) in outcomes {
             if self.first_pass_done && !o.is_failure() {
                 *s.metrics.drift_repairs.entry(kind.to_string()).or_default() += 1;
+                if self.repairing_drift {
+                    repaired.push(format!("{kind}/{name} {}", describe(o)));
+                }
             }
             let resource = Some(format!("{kind}/{name}"));
             match o {
@@ -510,6 +568,18 @@ impl<'a> Controller<'a> {
         drop(s);
         for r in state.of_kind(Kind::Volume) {
             self.known_volumes.insert(r.name().to_string());
+        }
+        if !repaired.is_empty() {
+            // One notification per pass, never de-duplicated: each batch is news.
+            if let Some(n) = &self.notifier {
+                n.forget("drift-repaired", None);
+            }
+            let mut message = format!("repaired {} change(s) made outside lucidctl: ", repaired.len());
+            message.push_str(&repaired.iter().take(20).cloned().collect::<Vec<_>>().join(", "));
+            if repaired.len() > 20 {
+                message.push_str(", ...");
+            }
+            events.push(("drift-repaired", Severity::Info, None, message));
         }
         for (event, severity, resource, message) in events {
             self.notify(event, severity, resource, message);
@@ -590,6 +660,15 @@ pub fn resource_statuses(
             }
         })
         .collect()
+}
+
+/// The failing event a recovery ends, so the next failure is sent at once.
+fn recovered_from(event: &str) -> Option<&'static str> {
+    match event {
+        "engine-recovered" => Some("engine-unreachable"),
+        "git-recovered" => Some("git-failing"),
+        _ => None,
+    }
 }
 
 fn jitter() -> f64 {

@@ -17,6 +17,11 @@ pub trait DesiredSource: Send + Sync {
     fn load_at(&mut self, revision: &str) -> Result<(Loaded, Option<String>), String> {
         Err(format!("this source cannot go back to revision {revision}"))
     }
+
+    /// Why the last fetch from a remote failed, while it keeps failing.
+    fn fetch_error(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The error, with the first diagnostic's file:line:col for the status.
@@ -56,6 +61,7 @@ pub struct GitRepoSource {
     pub recursive: bool,
     pub target: Target,
     last: Option<String>,
+    fetch_error: Option<String>,
 }
 
 impl GitRepoSource {
@@ -66,6 +72,7 @@ impl GitRepoSource {
             recursive,
             target,
             last: None,
+            fetch_error: None,
         }
     }
 }
@@ -95,8 +102,13 @@ impl DesiredSource for GitRepoSource {
         Ok((loaded, Some(revision.to_string())))
     }
 
+    fn fetch_error(&self) -> Option<String> {
+        self.fetch_error.clone()
+    }
+
     fn load(&mut self) -> Result<(Loaded, Option<String>), String> {
-        let commit = self.git.sync()?;
+        let commit = self.git.sync().inspect_err(|e| self.fetch_error = Some(e.clone()))?;
+        self.fetch_error = None;
         if self.last.as_deref() != Some(&commit) {
             tracing::info!(
                 "git: {} {} is at {commit}",

@@ -611,3 +611,90 @@ async fn a_service_restarted_for_being_unhealthy_five_times_is_held() {
     .await;
     h.stop().await;
 }
+
+/// Drift repaired in one pass is one `drift-repaired` notification naming
+/// what was repaired; a new revision rolled out is not drift.
+#[tokio::test]
+async fn drift_repaired_in_a_pass_is_one_batched_notification_and_a_rollout_is_not_drift() {
+    let (url, got) = receiver().await;
+    let engine = FakeEngine::new();
+    engine.add_image("web:1");
+    let text = shared(V1);
+    let (tx, queue) = channel();
+    let config = RunConfig {
+        notify: vec![url],
+        ..config(None)
+    };
+    let controller = Controller::new(
+        Arc::new(engine.clone()),
+        &NoFiles,
+        Box::new(TextSource(text.clone())),
+        &crate::exec::Silent,
+        &|_, _| {},
+        config,
+    )
+    .with_notifications()
+    .expect("http URL");
+    let status = controller.status();
+    let done = tokio::spawn(controller.run(queue, tx.clone()));
+    let passes = || status.lock().map(|s| s.metrics.reconciles).unwrap_or(0);
+    let pass = |trigger: Trigger| {
+        let tx = tx.clone();
+        async move {
+            let before = passes();
+            tx.send(trigger).await;
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while passes() <= before {
+                assert!(Instant::now() < deadline, "no pass");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    pass(Trigger::Start).await;
+    // A new revision: a rollout, not drift.
+    *text.lock().expect("lock") = V1.replace("GREETING: one", "GREETING: two");
+    pass(Trigger::Files).await;
+    // Drift: two things removed by hand, repaired in one pass.
+    engine.remove_by_hand("web");
+    engine.remove_network_by_hand("net");
+    pass(Trigger::Engine("destroy web".into())).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let drift = || -> Vec<serde_json::Value> {
+        got.lock()
+            .expect("lock")
+            .iter()
+            .filter(|v| v["event"] == "drift-repaired")
+            .cloned()
+            .collect()
+    };
+    while drift().is_empty() {
+        assert!(Instant::now() < deadline, "no drift notification: {:?} {:?}", got.lock().expect("lock"), status.lock().map(|s| (s.last_error.clone(), s.metrics.drift_repairs.clone())));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let drift = drift();
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    let message = drift[0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("Service/web") && message.contains("Network/net"), "{message}");
+    assert_eq!(drift[0]["severity"], "info");
+    tx.send(Trigger::Shutdown).await;
+    tokio::time::timeout(Duration::from_secs(5), done)
+        .await
+        .expect("stops")
+        .expect("no panic");
+}
+
+/// A files source has no commit: its revision is a hash of what the files
+/// say. Source positions (kept in a hash map) must not make the same files
+/// look like a new revision on every load.
+#[test]
+fn the_same_files_always_give_the_same_content_revision() {
+    let mut source = TextSource(shared(V1));
+    let revisions: BTreeSet<String> = (0..5)
+        .map(|_| LastGood::new(source.load().expect("loads").0, None).revision)
+        .collect();
+    assert_eq!(revisions.len(), 1, "{revisions:?}");
+    let mut edited = TextSource(shared(&V1.replace("GREETING: one", "GREETING: two")));
+    let other = LastGood::new(edited.load().expect("loads").0, None).revision;
+    assert!(!revisions.contains(&other));
+}

@@ -224,6 +224,14 @@ impl FakeEngine {
         }
     }
 
+    /// `docker network rm` by hand (of a network nothing is attached to).
+    pub fn remove_network_by_hand(&self, name: &str) {
+        let removed = self.world().networks.remove(name);
+        if let Some(n) = removed {
+            self.emit(EventObject::Network, "destroy", name, &n.labels);
+        }
+    }
+
     /// `docker stop` by hand.
     pub fn stop_by_hand(&self, name: &str) {
         let labels = {

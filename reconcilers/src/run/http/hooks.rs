@@ -9,29 +9,12 @@ use hmac::{Hmac, Mac};
 use hyper::HeaderMap;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-
-/// The shared secret; never printed (Debug shows only its length).
-#[derive(Clone)]
-pub struct HookSecret(Vec<u8>);
-
-impl HookSecret {
-    pub fn new(secret: impl Into<Vec<u8>>) -> Option<HookSecret> {
-        let bytes: Vec<u8> = secret.into();
-        // A secret file usually ends with a newline nobody meant.
-        let trimmed = bytes.trim_ascii_end().to_vec();
-        (!trimmed.is_empty()).then_some(HookSecret(trimmed))
-    }
-}
-
-impl std::fmt::Debug for HookSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HookSecret({} bytes)", self.0.len())
-    }
-}
+use crate::run::secret_ref::SharedSecret;
 
 #[derive(Debug, Clone)]
 pub struct GitHook {
-    pub secret: HookSecret,
+    /// The shared secret (`--webhook-secret`); SecretValue never prints.
+    pub secret: SharedSecret,
     /// The watched branch; pushes elsewhere are ignored.
     pub branch: String,
 }
@@ -88,8 +71,15 @@ impl GitHook {
     }
 
     fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
+        let secret = self
+            .secret
+            .read()
+            .ok()
+            .and_then(|s| s.as_ref().map(|v| v.expose().as_bytes().to_vec()))
+            .filter(|s| !s.is_empty())
+            .ok_or("the webhook secret is not available (yet)")?;
         if let Some(token) = header(headers, "x-gitlab-token") {
-            return if bool::from(token.as_bytes().ct_eq(&self.secret.0)) {
+            return if bool::from(token.as_bytes().ct_eq(&secret)) {
                 Ok(())
             } else {
                 Err("X-Gitlab-Token does not match the webhook secret")
@@ -106,7 +96,7 @@ impl GitHook {
             }
         };
         let given = hex::decode(signature).map_err(|_| "the signature is not hex")?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret.0)
+        let mut mac = Hmac::<Sha256>::new_from_slice(&secret)
             .map_err(|_| "the webhook secret cannot key HMAC-SHA256")?;
         mac.update(body);
         mac.verify_slice(&given)
@@ -132,7 +122,9 @@ mod tests {
 
     fn hook() -> GitHook {
         GitHook {
-            secret: HookSecret::new("s3cret\n").unwrap(),
+            secret: std::sync::Arc::new(std::sync::RwLock::new(Some(
+                crate::render::SecretValue::new("s3cret"),
+            ))),
             branch: "main".into(),
         }
     }
@@ -204,6 +196,16 @@ mod tests {
     fn the_secret_never_shows_in_debug_output() {
         let text = format!("{:?}", hook());
         assert!(!text.contains("s3cret"), "{text}");
-        assert!(HookSecret::new("\n").is_none(), "an empty secret verifies nothing");
+    }
+
+    #[test]
+    fn without_a_secret_nothing_verifies() {
+        let h = GitHook {
+            secret: std::sync::Arc::new(std::sync::RwLock::new(None)),
+            branch: "main".into(),
+        };
+        let sig = github_signature(b"", PUSH_MAIN);
+        let v = h.judge(&headers(&[("x-hub-signature-256", &sig)]), PUSH_MAIN);
+        assert!(matches!(v, HookVerdict::Unauthorized(_)), "{v:?}");
     }
 }

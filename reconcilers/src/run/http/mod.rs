@@ -5,7 +5,7 @@
 
 mod hooks;
 
-pub use hooks::{github_signature, GitHook, HookSecret, HookVerdict};
+pub use hooks::{github_signature, GitHook, HookVerdict};
 
 use super::status::Status;
 use super::triggers::{Trigger, TriggerSender};
