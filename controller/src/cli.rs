@@ -150,6 +150,9 @@ pub enum Command {
     /// every required check passes, 1 otherwise.
     #[command(after_help = "Examples:\n  lucidctl doctor\n  lucidctl doctor -H ssh://pi@lucid-pi.local --platform linux/arm64")]
     Doctor(DoctorArgs),
+    /// Notification chores.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     ///
     /// bash: `lucidctl completions bash >
@@ -185,6 +188,31 @@ pub struct ManArgs {
     /// Directory to write the pages into; created if missing.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NotifyCommand {
+    /// Send one `test` event to each target, as `run --notify` would, and report each delivery.
+    ///
+    /// Targets are written as for `run --notify`: a webhook URL (JSON, ntfy,
+    /// Slack or Discord by host or prefix) or secret:SECRETSET/KEY, file:PATH,
+    /// env:VAR. secret: targets are read from the desired state (-f) and its
+    /// SecretSet env files. One attempt per target with a 5 s timeout; URLs
+    /// print as scheme and host only. Exit 0 when every target took it, 1
+    /// otherwise.
+    #[command(after_help = "Examples:\n  lucidctl notify test --notify https://ntfy.sh/my-lucid-alerts\n  lucidctl notify test --notify secret:lucid-ops/SLACK_WEBHOOK_URL")]
+    Test(NotifyTestArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NotifyTestArgs {
+    /// Where to send the test event (repeatable).
+    #[arg(long = "notify", value_name = "TARGET", required = true)]
+    pub notify: Vec<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Args, Debug)]
@@ -467,6 +495,10 @@ pub struct DeleteArgs {
     pub no_wait: bool,
 }
 
+pub fn parse_secret_source(s: &str) -> Result<reconcilers::run::SecretSource, String> {
+    s.parse().map_err(|e: reconcilers::run::SecretRefError| e.to_string())
+}
+
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     s.parse::<desired_state::model::DurationSpec>().map(|d| d.0)
 }
@@ -585,21 +617,44 @@ pub struct RunArgs {
     /// With --git: where repositories are cloned (one subdirectory per URL).
     #[arg(long, value_name = "DIR", default_value = "/var/cache/lucidctl/git")]
     pub cache_dir: PathBuf,
-    /// Address to serve /status, /healthz and /metrics on.
+    /// Address to serve /status, /healthz, /metrics and POST /hooks/git on;
+    /// port 0 picks a free port (the address bound is logged). A
+    /// non-loopback address without --listen-token draws a warning.
     #[arg(long, default_value = "127.0.0.1:9797", value_name = "ADDR")]
     pub listen: String,
+    /// Require `Authorization: Bearer <token>` on every GET but /healthz.
+    /// Given as secret:SECRETSET/KEY, file:PATH or env:VAR, never inline.
+    #[arg(long, value_name = "SOURCE", value_parser = parse_secret_source)]
+    pub listen_token: Option<reconcilers::run::SecretSource>,
+    /// With --git: the shared secret that POST /hooks/git verifies (GitHub
+    /// and Gitea HMAC-SHA256 signatures, GitLab's X-Gitlab-Token), as
+    /// secret:SECRETSET/KEY, file:PATH or env:VAR. A verified push to
+    /// --branch fetches at once; bad or missing signatures get 401 and are
+    /// counted in /metrics.
+    #[arg(long, value_name = "SOURCE", value_parser = parse_secret_source, requires = "git")]
+    pub webhook_secret: Option<reconcilers::run::SecretSource>,
     /// Longest wait for one health check, job or dependency condition, e.g.
     /// 90s or 5m. The engine lock is leased for twice this plus a minute.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
-    /// POST a JSON notification ({"event", "severity", "resource", "message",
-    /// "revision", "time"}) to this http(s) URL when a rollout fails or is held,
-    /// a service crash-loops or is restarted for being unhealthy, an isolated
-    /// network is joined, a volume is lost, or the input breaks and recovers.
-    /// Repeatable. Delivery never blocks the loop; retried with backoff; the
-    /// same event for the same resource at most once per ten minutes.
-    #[arg(long = "notify", value_name = "URL")]
+    /// Send notifications here: a webhook URL, or secret:SECRETSET/KEY,
+    /// file:PATH or env:VAR holding one (so tokens stay out of git and argv).
+    /// The format follows the URL: ntfy (ntfy.sh or ntfy+https://...), Slack
+    /// (hooks.slack.com or slack+https://...), Discord (discord.com/api/webhooks
+    /// or discord+https://...), else JSON {"event", "severity", "resource",
+    /// "message", "revision", "time"}. Events: rollout failed or held,
+    /// crash-looping, unhealthy restart, policy violation, volume lost, drift
+    /// repaired (one per pass), input broken/recovered, engine unreachable or
+    /// git failing past --notify-after, and their recoveries. Repeatable.
+    /// Never blocks the loop; retried with backoff; the same event for the
+    /// same resource at most once per ten minutes; at most 10 per minute per
+    /// target.
+    #[arg(long = "notify", value_name = "TARGET")]
     pub notify: Vec<String>,
+    /// How long the engine may be unreachable, or git fetches fail, before a
+    /// notification says so.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub notify_after: std::time::Duration,
     /// Log lines on stderr as plain text or as one JSON object per line.
     #[arg(long, value_enum, default_value_t)]
     pub log_format: crate::logging::LogFormat,

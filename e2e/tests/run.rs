@@ -642,3 +642,166 @@ fn run_notifies_a_rollback_and_a_policy_violation_once_each() {
         .iter()
         .any(|v| v.to_string().contains("t0ken")));
 }
+
+/// POST `body` to the loop with `headers`; the HTTP status code.
+fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "-X", "POST"]);
+    for (k, v) in headers {
+        cmd.args(["-H", &format!("{k}: {v}")]);
+    }
+    cmd.args(["--data-binary", body, "--", &format!("http://{addr}{path}")]);
+    let out = cmd.output().expect("curl");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+}
+
+/// Issue 15: with a long --poll, only a verified push wakes the loop at once;
+/// unsigned, wrongly signed and other-branch pushes change nothing, and the
+/// refusals are counted in /metrics.
+#[test]
+fn a_signed_git_webhook_fetches_at_once_and_bad_signatures_get_401() {
+    let Some(t) = TestEnv::new("runhook") else {
+        return;
+    };
+    let origin = Origin::new(&t);
+    let commit_system = |greeting: &str| {
+        origin.commit(
+            &[
+                network("net"),
+                standin_service("web", "net", 8080, &[("GREETING", greeting)], ""),
+            ]
+            .concat(),
+            greeting,
+        )
+    };
+    let first = commit_system("one");
+    let secret_file = t.write_aside("hook-secret", "hunter2-hook\n");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut args = origin.run_args(&t, &addr);
+    let poll = args.iter().position(|a| a == "--poll").unwrap();
+    args[poll + 1] = "10m".into();
+    args.extend([
+        "--webhook-secret".to_string(),
+        format!("file:{}", secret_file.display()),
+    ]);
+    let run = Running::spawn(t.command(&args));
+    assert!(
+        wait_for(Duration::from_secs(90), || revision_of(&t.obj("web")).as_deref() == Some(first.as_str())),
+        "the first commit is applied: {:?}",
+        loop_status(&addr)
+    );
+    // Let the first rollout's own passes (health, requeues) die down: any
+    // pass fetches, so only an idle loop shows what wakes it.
+    let passes = || loop_status(&addr).and_then(|s| s["last_reconcile"].as_str().map(String::from));
+    let mut last = passes();
+    let idle_since = std::time::Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_secs(3));
+        let now = passes();
+        if now == last {
+            break;
+        }
+        assert!(idle_since.elapsed() < Duration::from_secs(60), "the loop never went idle");
+        last = now;
+    }
+    let second = commit_system("two");
+    let push_main = r#"{"ref":"refs/heads/main","after":"x"}"#;
+    let push_dev = r#"{"ref":"refs/heads/dev","after":"x"}"#;
+    let good = reconcilers::run::github_signature(b"hunter2-hook", push_main.as_bytes());
+    let wrong = reconcilers::run::github_signature(b"guess", push_main.as_bytes());
+    let dev = reconcilers::run::github_signature(b"hunter2-hook", push_dev.as_bytes());
+    assert_eq!(post(&addr, "/hooks/git", &[("X-GitHub-Event", "push")], push_main), 401);
+    assert_eq!(
+        post(&addr, "/hooks/git", &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &wrong)], push_main),
+        401
+    );
+    assert_eq!(
+        post(&addr, "/hooks/git", &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &dev)], push_dev),
+        202
+    );
+    assert_eq!(post(&addr, "/hooks/git", &[("X-Gitlab-Token", "nope")], push_main), 401);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        revision_of(&t.obj("web")).as_deref(),
+        Some(first.as_str()),
+        "nothing but a verified push to main may fetch"
+    );
+    assert_eq!(
+        post(&addr, "/hooks/git", &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &good)], push_main),
+        202
+    );
+    assert!(
+        wait_for(Duration::from_secs(60), || revision_of(&t.obj("web")).as_deref() == Some(second.as_str())),
+        "a verified push fetches at once (poll is 10m): {:?}",
+        loop_status(&addr)
+    );
+    let metrics = http_get(&addr, "/metrics").unwrap_or_default();
+    assert!(
+        metrics.contains("lucidctl_webhook_requests_total{result=\"unauthorized\"} 3"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("lucidctl_webhook_requests_total{result=\"accepted\"} 1"), "{metrics}");
+    let out = run.kill();
+    assert!(!out.all().contains("hunter2"), "the secret reached the log");
+}
+
+/// GET with an optional bearer token; the HTTP status code.
+fn get_code(addr: &str, path: &str, token: Option<&str>) -> u16 {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5"]);
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    cmd.args(["--", &format!("http://{addr}{path}")]);
+    let out = cmd.output().expect("curl");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+}
+
+/// Issue 15: with --listen-token, /status and /metrics need the token and
+/// /healthz stays open for probes; port 0 is logged as the port bound.
+#[test]
+fn a_listen_token_guards_status_but_not_healthz_and_port_0_is_reported_as_bound() {
+    let Some(t) = TestEnv::new("runtoken") else {
+        return;
+    };
+    t.write("system.yaml", &[network("net"), standin_service("web", "net", 8080, &[], "")].concat());
+    let token_file = t.write_aside("token", "let-me-in\n");
+    let token_flag = format!("file:{}", token_file.display());
+    let log = t.dir.join("run.log");
+    let mut cmd = t.command(&t.args_with(
+        "run",
+        std::slice::from_ref(&t.state_dir),
+        &["--listen", "127.0.0.1:0", "--listen-token", &token_flag, "--resync", "10m"],
+    ));
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"));
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let run = Killed(cmd.spawn().expect("lucidctl run starts"));
+    // The log names the address actually bound.
+    let addr = {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let so_far = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(rest) = so_far.split("status on http://").nth(1) {
+                break rest.split('/').next().unwrap_or("").to_string();
+            }
+            assert!(std::time::Instant::now() < deadline, "no bound address logged:\n{so_far}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    assert!(!addr.ends_with(":0"), "{addr}");
+    assert_eq!(get_code(&addr, "/healthz", None), 200);
+    assert_eq!(get_code(&addr, "/status", None), 401);
+    assert_eq!(get_code(&addr, "/metrics", Some("wrong")), 401);
+    assert_eq!(get_code(&addr, "/status", Some("let-me-in")), 200);
+    drop(run);
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!logged.contains("let-me-in"), "the token reached the log");
+}

@@ -6,6 +6,7 @@ mod delete;
 mod diff;
 mod doctor;
 mod explain;
+mod notify;
 mod registry;
 mod secrets;
 mod validate;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Build(args) => block_on(build::run(args)),
         Command::Registry(cmd) => block_on(registry::run(cmd)),
         Command::Doctor(args) => block_on(doctor::run(args)),
+        Command::Notify(cmd) => block_on(notify::run(cmd)),
         Command::Completions(args) => {
             controller::docs::completions(args.shell, &mut std::io::stdout());
             ExitCode::SUCCESS

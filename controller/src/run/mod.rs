@@ -13,6 +13,8 @@ use reconcilers::run::{
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod endpoints;
+
 pub async fn run(args: RunArgs) -> ExitCode {
     let engine = match context::connect(&args.engine).await {
         Ok(e) => e,
@@ -49,8 +51,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
         plan: args.plan.options(),
         timeout: args.timeout,
         notify: args.notify.clone(),
+        outage_threshold: args.notify_after,
         ..RunConfig::new(&args.engine.project)
     };
+    let secrets = config.secrets.clone();
     let shared: Arc<dyn EngineApi> = Arc::new(engine.clone());
     let (tx, queue) = channel();
     let _watcher = match &args.git {
@@ -77,19 +81,28 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     };
     let status = controller.status();
-    let endpoints = reconcilers::run::Endpoints {
-        triggers: Some(tx.clone()),
-        ..reconcilers::run::Endpoints::new(status.clone())
+    let bound = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let endpoints = match endpoints::endpoints(&args, bound, status.clone(), tx.clone(), &secrets) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {}", desired_state::diagnostics::escape_controls(&e));
+            return ExitCode::FAILURE;
+        }
     };
     tokio::spawn(reconcilers::run::serve(listener, endpoints));
     spawn_interval(tx.clone(), args.resync, Trigger::Resync);
     spawn_engine_events(shared, tx.clone(), status);
     spawn_signals(tx.clone());
     tracing::info!(
-        "lucidctl run: reconciling project {} on {}; status on http://{}/status",
+        "lucidctl run: reconciling project {} on {}; status on http://{bound}/status",
         args.engine.project,
         engine.host(),
-        args.listen
     );
     tx.send(Trigger::Start).await;
     controller.run(queue, tx).await;

@@ -32,6 +32,8 @@ pub struct Endpoints {
     /// POST /hooks/git: verified pushes to the watched branch wake the loop.
     pub git_hook: Option<Arc<GitHook>>,
     pub triggers: Option<TriggerSender>,
+    /// When set, every GET but /healthz needs `Authorization: Bearer <token>`.
+    pub read_token: Option<crate::run::SharedSecret>,
 }
 
 impl Endpoints {
@@ -40,6 +42,7 @@ impl Endpoints {
             status,
             git_hook: None,
             triggers: None,
+            read_token: None,
         }
     }
 }
@@ -76,6 +79,18 @@ pub fn text(code: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Res
 
 async fn route(req: Request<Incoming>, e: &Endpoints) -> Response<Body> {
     let path = req.uri().path().to_string();
+    if req.method() != Method::POST && path != "/healthz" && !authorized(&req, e) {
+        let mut r = text(
+            StatusCode::UNAUTHORIZED,
+            "text/plain",
+            "send Authorization: Bearer <the --listen-token>\n",
+        );
+        r.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    }
     match (req.method(), path.as_str()) {
         (&Method::GET | &Method::HEAD, "/status" | "/healthz" | "/metrics") => {
             status_route(&path, &e.status)
@@ -90,6 +105,27 @@ async fn route(req: Request<Incoming>, e: &Endpoints) -> Response<Body> {
             "try /status, /healthz or /metrics\n",
         ),
     }
+}
+
+/// With a --listen-token, the request carries it (compared in constant time).
+fn authorized(req: &Request<Incoming>, e: &Endpoints) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(token) = &e.read_token else {
+        return true;
+    };
+    let Some(expected) = token
+        .read()
+        .ok()
+        .and_then(|t| t.as_ref().map(|v| v.expose().as_bytes().to_vec()))
+        .filter(|t| !t.is_empty())
+    else {
+        return false;
+    };
+    req.headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| bool::from(given.trim().as_bytes().ct_eq(&expected)))
 }
 
 fn status_route(path: &str, status: &Mutex<Status>) -> Response<Body> {
