@@ -153,6 +153,18 @@ pub enum Command {
     /// Notification chores.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// Print a Service's or Job's container output, through the same engine connection as apply.
+    ///
+    /// NAME is the resource's name in the files (the container's name adds
+    /// --name-prefix). Works over ssh:// like every other command. stdout
+    /// and stderr of the container go to lucidctl's stdout and stderr;
+    /// control characters are escaped. Exit 1 when NAME is not a Service or
+    /// Job of the desired state or its container does not exist.
+    #[command(
+        after_help = "Examples:\n  lucidctl logs lucid-api-gateway --tail 100\n  lucidctl logs lucid-tron-payment -f --since 10m -H ssh://pi@lucid-pi.local\n\nHere -f is --follow, as in docker logs; name files with --filename.",
+        mut_arg("paths", |a| a.short(None))
+    )]
+    Logs(LogsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     ///
     /// bash: `lucidctl completions bash >
@@ -188,6 +200,29 @@ pub struct ManArgs {
     /// Directory to write the pages into; created if missing.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// The Service or Job, as named in the files.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Keep printing new output until the container stops (or Ctrl-C).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only output newer than this, e.g. 10m or 2h.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Only the last N lines, then follow (with -f).
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u64>,
+    /// Prefix each line with the engine's timestamp.
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Subcommand, Debug)]

@@ -6,6 +6,7 @@ mod delete;
 mod diff;
 mod doctor;
 mod explain;
+mod logs;
 mod notify;
 mod registry;
 mod secrets;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Registry(cmd) => block_on(registry::run(cmd)),
         Command::Doctor(args) => block_on(doctor::run(args)),
         Command::Notify(cmd) => block_on(notify::run(cmd)),
+        Command::Logs(args) => block_on(logs::run(args)),
         Command::Completions(args) => {
             controller::docs::completions(args.shell, &mut std::io::stdout());
             ExitCode::SUCCESS

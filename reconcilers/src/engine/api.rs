@@ -120,4 +120,12 @@ pub trait EngineApi: Send + Sync {
 
     /// Container, network and volume events on lucidctl's objects, from now on.
     fn events(&self) -> BoxStream<'static, Result<EngineEvent, EngineError>>;
+
+    /// A container's output, stdout and stderr interleaved as the engine
+    /// keeps it; with `follow`, new output until the container stops.
+    fn logs(
+        &self,
+        name: &str,
+        options: &super::LogOptions,
+    ) -> BoxStream<'static, Result<super::LogChunk, EngineError>>;
 }

@@ -207,4 +207,12 @@ impl EngineApi for Engine {
     fn events(&self) -> BoxStream<'static, Result<EngineEvent, EngineError>> {
         Engine::events(self).boxed()
     }
+
+    fn logs(
+        &self,
+        name: &str,
+        options: &super::LogOptions,
+    ) -> BoxStream<'static, Result<super::LogChunk, EngineError>> {
+        self.container_logs(name, options)
+    }
 }

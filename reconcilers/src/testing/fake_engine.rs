@@ -31,6 +31,8 @@ struct FakeContainer {
     observed: ObservedContainer,
     behaviour: String,
     has_healthcheck: bool,
+    /// What the container printed, for `logs`.
+    output: Vec<(crate::engine::LogStream, String)>,
 }
 
 #[derive(Default)]
@@ -232,6 +234,13 @@ impl FakeEngine {
         }
     }
 
+    /// Makes the container print `line` on stdout or stderr.
+    pub fn print(&self, name: &str, stream: crate::engine::LogStream, line: &str) {
+        if let Some(c) = self.world().containers.get_mut(name) {
+            c.output.push((stream, format!("{line}\n")));
+        }
+    }
+
     /// `docker stop` by hand.
     pub fn stop_by_hand(&self, name: &str) {
         let labels = {
@@ -300,6 +309,7 @@ impl FakeEngine {
                 },
                 behaviour: String::new(),
                 has_healthcheck: false,
+                output: Vec::new(),
             },
         );
     }
@@ -488,6 +498,7 @@ impl EngineApi for FakeEngine {
                 },
                 behaviour,
                 has_healthcheck: spec.healthcheck.is_some(),
+                output: Vec::new(),
             },
         );
         Ok(id)
@@ -788,6 +799,38 @@ impl EngineApi for FakeEngine {
     async fn platform(&self) -> Result<(String, String), EngineError> {
         self.call("platform".into())
             .map(|_| ("linux".to_string(), "amd64".to_string()))
+    }
+
+    /// What the container printed so far (no following: the fake prints
+    /// nothing on its own); a missing container is a 404, as in Docker.
+    fn logs(
+        &self,
+        name: &str,
+        options: &crate::engine::LogOptions,
+    ) -> BoxStream<'static, Result<crate::engine::LogChunk, EngineError>> {
+        let what = format!("logs of {name}");
+        let items: Vec<Result<crate::engine::LogChunk, EngineError>> = match self.call(what.clone()) {
+            Err(e) => vec![Err(e)],
+            Ok(w) => match w.containers.get(name) {
+                None => vec![Err(not_found(format!("{what} (No such container)")))],
+                Some(c) => {
+                    let skip = options
+                        .tail
+                        .map_or(0, |n| c.output.len().saturating_sub(n as usize));
+                    c.output
+                        .iter()
+                        .skip(skip)
+                        .map(|(stream, line)| {
+                            Ok(crate::engine::LogChunk {
+                                stream: *stream,
+                                bytes: bytes::Bytes::from(line.clone()),
+                            })
+                        })
+                        .collect()
+                }
+            },
+        };
+        futures_util::stream::iter(items).boxed()
     }
 
     fn events(&self) -> BoxStream<'static, Result<EngineEvent, EngineError>> {
