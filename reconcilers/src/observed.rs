@@ -141,6 +141,9 @@ pub struct ObservedImage {
     pub id: String,
     pub labels: BTreeMap<String, String>,
     pub architecture: String,
+    /// `repository@sha256:...` for each registry manifest this image came
+    /// from or was pushed as.
+    pub repo_digests: Vec<String>,
 }
 
 impl ObservedContainer {

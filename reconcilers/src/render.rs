@@ -32,9 +32,29 @@ pub struct Inputs {
     pub build_hashes: BTreeMap<String, String>,
     /// Image refs with a build, bases before what is built FROM them.
     pub build_order: Vec<String>,
+    /// The digest a registry serves now behind a reference a workload runs
+    /// (asked for pull policies always, watch and semver).
+    pub registry_digests: BTreeMap<String, String>,
+    /// For pull policy semver: the declared reference to the chosen one
+    /// (the highest tag in the range).
+    pub chosen_tags: BTreeMap<String, String>,
 }
 
 impl Inputs {
+    /// The image a workload's container runs: the reference as written,
+    /// pinned to a digest (`pull.pin`), or the tag semver chose.
+    pub fn image_of(&self, w: &desired_state::model::WorkloadSpec) -> String {
+        let declared = w.image.with_default_tag();
+        let Some(pull) = &w.pull else {
+            return declared;
+        };
+        if let Some(pin) = &pull.pin {
+            let (repository, _) = desired_state::model::split_tag(&declared);
+            return format!("{repository}@{pin}");
+        }
+        self.chosen_tags.get(&declared).cloned().unwrap_or(declared)
+    }
+
     pub fn object_name(&self, name: &str) -> String {
         format!("{}{}", self.name_prefix, name)
     }
@@ -210,7 +230,7 @@ fn render_workload(
     inputs: &Inputs,
     observed: &Observed,
 ) -> Result<ContainerSpec, RenderError> {
-    let image = w.image.with_default_tag();
+    let image = inputs.image_of(w);
     let env = render_env(r, w, inputs)?;
     let mounts = render_mounts(r, w, inputs)?;
     let networks = w
@@ -233,6 +253,8 @@ fn render_workload(
     let mut declared = w.clone();
     // Neither changes the container: a new dependency or rollout strategy recreates nothing.
     declared.depends_on.clear();
+    // When to pull is not what runs: the image ID (in the hash) says that.
+    declared.pull = None;
     declared.rollout = None;
     declared.before_recreate.clear();
     if let Some(h) = declared.healthcheck.as_mut() {

@@ -655,6 +655,7 @@ impl<'a, 'f> Converter<'a, 'f> {
 
         let spec = WorkloadSpec {
             image,
+            pull: None,
             command,
             entrypoint,
             env,

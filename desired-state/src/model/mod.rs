@@ -4,6 +4,7 @@
 mod image;
 mod network;
 mod policy;
+mod pull;
 mod secret;
 mod values;
 mod workload;
@@ -11,6 +12,7 @@ mod workload;
 pub use image::{BuildSpec, ImageSpec};
 pub use network::{NetworkSpec, VolumeSpec};
 pub use policy::{ForbiddenPatterns, IsolationPolicySpec};
+pub use pull::{is_digest, PullPolicy, PullSpec};
 pub use secret::{ConfigFileSpec, Encoding, GeneratedKey, SecretSetSpec};
 pub use values::{
     registry_host, split_tag, ByteSize, Cidr, DurationSpec, FileMode, ImageRef, Platform,

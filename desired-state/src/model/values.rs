@@ -238,6 +238,10 @@ pub fn registry_host(reference: &str) -> Option<&str> {
 
 /// Repository and tag of a reference; `latest` when it has none.
 pub fn split_tag(reference: &str) -> (String, String) {
+    // `repo@sha256:...`: the engine takes the digest where a tag would go.
+    if let Some((repo, digest)) = reference.split_once('@') {
+        return (repo.to_string(), digest.to_string());
+    }
     match reference.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
         Some((n, t)) => (n.to_string(), t.to_string()),
         None => (reference.to_string(), "latest".to_string()),

@@ -12,6 +12,9 @@ use std::net::{IpAddr, Ipv4Addr};
 pub struct WorkloadSpec {
     /// Image reference. If an Image resource has this `ref`, it is built or pulled first.
     pub image: ImageRef,
+    /// When the image is fetched again (default: only when missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<super::PullSpec>,
     /// Replaces the image's CMD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,

@@ -9,6 +9,7 @@ mod networking;
 mod paths;
 mod placeholders;
 mod references;
+mod pull;
 mod workloads;
 
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
     graph::check(state, &mut out);
     networking::check(state, &mut out);
     workloads::check(state, &mut out);
+    pull::check(state, &mut out);
     placeholders::check(state, &mut out);
     paths::check(state, &mut out);
     isolation::check(state, &mut out);

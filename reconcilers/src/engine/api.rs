@@ -121,6 +121,15 @@ pub trait EngineApi: Send + Sync {
     /// Container, network and volume events on lucidctl's objects, from now on.
     fn events(&self) -> BoxStream<'static, Result<EngineEvent, EngineError>>;
 
+    /// The manifest digest the registry serves for `reference` now, asked
+    /// by the engine from where it runs (`/distribution/<ref>/json`), so a
+    /// remote engine behind NAT asks its own registry.
+    async fn registry_digest(
+        &self,
+        reference: &str,
+        credentials: Option<Credentials>,
+    ) -> Result<String, EngineError>;
+
     /// A container's output, stdout and stderr interleaved as the engine
     /// keeps it; with `follow`, new output until the container stops.
     fn logs(

@@ -208,6 +208,19 @@ impl EngineApi for Engine {
         Engine::events(self).boxed()
     }
 
+    async fn registry_digest(
+        &self,
+        reference: &str,
+        credentials: Option<Credentials>,
+    ) -> Result<String, EngineError> {
+        within(
+            "ask the registry",
+            Duration::from_secs(30),
+            self.distribution_digest(reference, credentials),
+        )
+        .await
+    }
+
     fn logs(
         &self,
         name: &str,

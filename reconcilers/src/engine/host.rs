@@ -51,6 +51,34 @@ impl Engine {
         })
     }
 
+    /// The digest behind `reference` in its registry, as the engine sees it.
+    pub async fn distribution_digest(
+        &self,
+        reference: &str,
+        credentials: Option<super::Credentials>,
+    ) -> Result<String, EngineError> {
+        let creds = credentials.map(|c| bollard::auth::DockerCredentials {
+            username: c.username,
+            password: c.password,
+            serveraddress: Some(c.server),
+            ..Default::default()
+        });
+        let info = self
+            .docker
+            .inspect_registry_image(reference, creds)
+            .await
+            .map_err(|e| EngineError::from_bollard(format!("ask the registry for {reference}"), e))?;
+        let digest = info.descriptor.digest.unwrap_or_default();
+        if desired_state::model::is_digest(&digest) {
+            Ok(digest)
+        } else {
+            Err(EngineError::Other {
+                what: format!("ask the registry for {reference}"),
+                message: "the answer has no sha256 digest".into(),
+            })
+        }
+    }
+
     pub async fn image_source_local(&self, reference: &str) -> bool {
         self.docker.inspect_image(reference).await.is_ok()
     }

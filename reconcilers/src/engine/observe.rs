@@ -112,8 +112,10 @@ impl Engine {
             .map_err(|e| EngineError::from_bollard("list images", e))?;
         let mut images = std::collections::BTreeMap::new();
         for img in list {
-            for tag in &img.repo_tags {
-                if tag == "<none>:<none>" {
+            // An image pulled by digest has no tag: `repo@sha256:...` finds it too.
+            let names = img.repo_tags.iter().chain(img.repo_digests.iter());
+            for tag in names {
+                if tag == "<none>:<none>" || tag == "<none>@<none>" {
                     continue;
                 }
                 let labels = img
@@ -127,6 +129,7 @@ impl Engine {
                         id: img.id.clone(),
                         labels,
                         architecture: String::new(),
+                        repo_digests: img.repo_digests.clone(),
                     },
                 );
             }

@@ -80,22 +80,55 @@ pub(super) fn plan_images(
         let Some(w) = desired.resources[*i].spec.workload() else {
             continue;
         };
-        let reference = w.image.with_default_tag();
-        if !declared_refs.contains(&reference)
-            && !observed.images.contains_key(&reference)
-            && pulls.insert(reference.clone())
-        {
+        let reference = inputs.image_of(w);
+        if declared_refs.contains(&reference) {
+            continue;
+        }
+        let reason = match observed.images.get(&reference) {
+            None => Reason::ImageMissing,
+            Some(have) => match update_available(&reference, have, inputs) {
+                Some(reason) => reason,
+                None => continue,
+            },
+        };
+        if pulls.insert(reference.clone()) {
             out.changes.push(simple(
                 Kind::Image,
                 &reference,
                 Action::Pull,
-                Reason::ImageMissing,
+                reason,
                 Target::Image {
                     reference: reference.clone(),
                 },
             ));
         }
     }
+}
+
+/// The registry serves a digest for `reference` that the engine's image did
+/// not come from: a new image was pushed under the tag.
+fn update_available(
+    reference: &str,
+    have: &crate::observed::ObservedImage,
+    inputs: &Inputs,
+) -> Option<Reason> {
+    let remote = inputs.registry_digests.get(reference)?;
+    let (repository, _) = desired_state::model::split_tag(reference);
+    let local: Vec<&str> = have
+        .repo_digests
+        .iter()
+        .filter_map(|d| d.split_once('@'))
+        .filter(|(repo, _)| *repo == repository)
+        .map(|(_, digest)| digest)
+        .collect();
+    if local.contains(&remote.as_str()) {
+        return None;
+    }
+    Some(Reason::ImageUpdateAvailable {
+        reference: reference.to_string(),
+        from: local.first().map(|d| d.to_string()),
+        to: remote.clone(),
+    })
 }
 
 pub(super) fn plan_networks(

@@ -107,6 +107,14 @@ pub enum Reason {
     /// Managed, but no longer in the files (prune).
     NotDesired,
     ImageMissing,
+    /// The registry serves another digest behind the tag than the engine has.
+    ImageUpdateAvailable {
+        reference: String,
+        /// What the engine has, when it knows (an image built or loaded
+        /// locally has no registry digest).
+        from: Option<String>,
+        to: String,
+    },
     BuildInputsChanged,
     NetworkConfigChanged,
     /// A recreate was interrupted (a killed apply, a lost engine) with the
@@ -120,6 +128,12 @@ pub enum Reason {
     DependencyRecreated {
         name: String,
     },
+}
+
+/// `sha256:0123456789ab`: enough to tell digests apart in a line.
+pub fn short_digest(d: &str) -> &str {
+    let end = d.find(':').map_or(12, |i| i + 13).min(d.len());
+    &d[..end]
 }
 
 impl fmt::Display for Reason {
@@ -150,6 +164,12 @@ impl fmt::Display for Reason {
             }
             Reason::NotDesired => f.write_str("no longer declared"),
             Reason::ImageMissing => f.write_str("image not present on the engine"),
+            Reason::ImageUpdateAvailable { reference, from, to } => write!(
+                f,
+                "image update available: {reference} {} -> {}",
+                from.as_deref().map_or("(no registry digest)", short_digest),
+                short_digest(to)
+            ),
             Reason::BuildInputsChanged => f.write_str("build context changed"),
             Reason::NetworkConfigChanged => f.write_str("network settings changed"),
             Reason::InterruptedRecreate => f.write_str("left by an interrupted recreate"),

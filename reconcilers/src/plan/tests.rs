@@ -603,3 +603,83 @@ fn volume_driver_opts_are_created_and_a_difference_is_a_conflict_never_a_recreat
     );
     assert!(p.is_blocked());
 }
+
+const WATCHED: &str = r#"
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {name: app}
+spec:
+  image: 127.0.0.1:5000/app:latest
+  pull: {policy: watch, interval: 1m}
+"#;
+
+fn digest(c: char) -> String {
+    format!("sha256:{}", c.to_string().repeat(64))
+}
+
+/// Issue 21: a digest the registry serves that the engine's image did not
+/// come from is an update: pulled first (its own stage), with both digests.
+#[test]
+fn a_moved_tag_is_an_image_update_pulled_before_anything_else() {
+    let d = desired(WATCHED);
+    let mut i = inputs();
+    let mut o = converged(&d, &i);
+    o.images.insert(
+        "127.0.0.1:5000/app:latest".into(),
+        ObservedImage {
+            id: "sha256:old".into(),
+            repo_digests: vec![format!("127.0.0.1:5000/app@{}", digest('a'))],
+            ..Default::default()
+        },
+    );
+    let o = converged_with(&d, &i, o);
+    assert!(run(&d, &o, &i).is_empty(), "no registry answer: nothing to do");
+    i.registry_digests.insert("127.0.0.1:5000/app:latest".into(), digest('a'));
+    assert!(run(&d, &o, &i).is_empty(), "the same digest: nothing to do");
+    i.registry_digests.insert("127.0.0.1:5000/app:latest".into(), digest('b'));
+    let p = run(&d, &o, &i);
+    assert_eq!(summary(&p), ["pull Image/127.0.0.1:5000/app:latest"]);
+    let reason = p.changes[0].reasons[0].to_string();
+    assert_eq!(
+        reason,
+        "image update available: 127.0.0.1:5000/app:latest sha256:aaaaaaaaaaaa -> sha256:bbbbbbbbbbbb"
+    );
+}
+
+/// A pin freezes the tag: the container runs `repository@digest`, whatever the registry says.
+#[test]
+fn a_pin_runs_the_digest_and_ignores_the_registry() {
+    let pinned = WATCHED.replace(
+        "{policy: watch, interval: 1m}",
+        &format!("{{policy: watch, pin: {}}}", digest('c')),
+    );
+    let d = desired(&pinned);
+    let mut i = inputs();
+    i.registry_digests.insert("127.0.0.1:5000/app:latest".into(), digest('d'));
+    let p = run(&d, &Observed::default(), &i);
+    let want = format!("127.0.0.1:5000/app@{}", digest('c'));
+    assert_eq!(summary(&p)[0], format!("pull Image/{want}"));
+    let Some(w) = d.resources[0].spec.workload() else { panic!() };
+    assert_eq!(i.image_of(w), want);
+}
+
+/// The pull policy decides when to fetch, not what runs: adding one recreates nothing.
+#[test]
+fn adding_a_pull_policy_does_not_recreate_the_container() {
+    let without = WATCHED.replace("  pull: {policy: watch, interval: 1m}\n", "");
+    let i = inputs();
+    let mut o = converged(&desired(&without), &i);
+    o.images.insert("127.0.0.1:5000/app:latest".into(), ObservedImage::default());
+    let o = converged_with(&desired(&without), &i, o);
+    assert!(run(&desired(WATCHED), &o, &i).is_empty());
+}
+
+/// `converged`, with the images of `o` (the containers re-rendered against them).
+fn converged_with(d: &DesiredState, inputs: &Inputs, mut o: Observed) -> Observed {
+    o.containers.clear();
+    for r in d.workloads() {
+        let spec = render_container(r, inputs, &o).unwrap().unwrap();
+        o.containers.push(as_running(&spec));
+    }
+    o
+}

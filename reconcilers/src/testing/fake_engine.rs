@@ -779,6 +779,7 @@ impl EngineApi for FakeEngine {
                 id,
                 labels: request.labels.clone(),
                 architecture: String::new(),
+                repo_digests: Vec::new(),
             },
         );
         Ok(())
@@ -799,6 +800,23 @@ impl EngineApi for FakeEngine {
     async fn platform(&self) -> Result<(String, String), EngineError> {
         self.call("platform".into())
             .map(|_| ("linux".to_string(), "amd64".to_string()))
+    }
+
+    /// The digest the fake registry holds for `reference` (the first repo
+    /// digest of its image there); 404 when it has none, as a registry says.
+    async fn registry_digest(
+        &self,
+        reference: &str,
+        _credentials: Option<Credentials>,
+    ) -> Result<String, EngineError> {
+        let what = format!("ask the registry for {reference}");
+        let w = self.call(what.clone())?;
+        w.registry
+            .get(reference)
+            .and_then(|i| i.repo_digests.first())
+            .and_then(|d| d.split_once('@'))
+            .map(|(_, d)| d.to_string())
+            .ok_or_else(|| not_found(format!("{what} (manifest unknown)")))
     }
 
     /// What the container printed so far (no following: the fake prints
