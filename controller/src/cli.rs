@@ -328,6 +328,16 @@ pub struct EngineArgs {
     /// the local filesystem otherwise.
     #[arg(long, value_name = "DIR", default_value = "/opt/lucid/production")]
     pub files_dir: PathBuf,
+    /// age identity (an age-keygen key file or an unencrypted SSH ed25519
+    /// key) that opens the sealed SecretSets in sealed/ beside the first -f
+    /// directory.
+    ///
+    /// A SecretSet whose env file is absent is read from its sealed copy,
+    /// decrypted in memory only; with both present they must agree (the keys
+    /// that differ are named, never the values). A wrong identity fails
+    /// before any engine call.
+    #[arg(long, env = "LUCID_AGE_IDENTITY", value_name = "FILE")]
+    pub age_identity: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -664,6 +674,7 @@ impl EngineArgs {
             name_prefix: self.name_prefix.clone(),
             secrets_dir: self.secrets_dir.clone(),
             files_dir: self.files_dir.clone(),
+            age_identity: self.age_identity.clone(),
         }
     }
 }

@@ -659,6 +659,7 @@ impl<'a, 'f> Converter<'a, 'f> {
             entrypoint,
             env,
             env_from,
+            secret_files: Vec::new(),
             ports,
             networks,
             mounts,

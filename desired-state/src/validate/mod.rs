@@ -9,6 +9,7 @@ mod networking;
 mod paths;
 mod placeholders;
 mod references;
+mod secret_files;
 mod workloads;
 
 #[cfg(test)]
