@@ -151,8 +151,10 @@ pub fn desired_host_files(
             path: PathBuf::from(inputs.config_path(name)),
             bytes: c.bytes.clone(),
             mode: c.mode,
+            owner: None,
         })
         .collect();
+    out.extend(crate::secret_files::host_files(state, inputs));
     let env_dir = inputs.host_dir().join("environment");
     for r in state.of_kind(Kind::SecretSet) {
         let (Spec::SecretSet(s), Some(values)) = (&r.spec, inputs.secrets.get(r.name())) else {
@@ -167,6 +169,7 @@ pub fn desired_host_files(
             path: env_dir.join(&s.file),
             bytes: text.into_bytes(),
             mode: 0o600,
+            owner: None,
         });
     }
     let compose_dir = inputs.host_dir().join("compose");
@@ -183,6 +186,7 @@ pub fn desired_host_files(
             path: compose_dir.join(&f.path),
             bytes: f.content.into_bytes(),
             mode: 0o644,
+            owner: None,
         });
     }
     out

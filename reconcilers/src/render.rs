@@ -251,8 +251,9 @@ fn render_workload(
             hash_inputs.config_files.insert(c.to_string(), h);
         }
     }
-    for e in &w.env_from {
-        let values = inputs.secrets.get(&e.secret_set);
+    let by_files = w.secret_files.iter().map(|f| &f.secret_set);
+    for set in w.env_from.iter().map(|e| &e.secret_set).chain(by_files) {
+        let values = inputs.secrets.get(set);
         let digest = values.map(|v| {
             let joined: Vec<String> = v
                 .iter()
@@ -262,7 +263,7 @@ fn render_workload(
         });
         hash_inputs
             .secret_sets
-            .insert(e.secret_set.clone(), digest.unwrap_or_default());
+            .insert(set.clone(), digest.unwrap_or_default());
     }
     let (hash, component_hashes) = spec_hash(&hash_inputs);
 
@@ -373,6 +374,7 @@ fn render_mounts(
             read_only,
         });
     }
+    out.extend(crate::secret_files::mounts(r, w, inputs)?);
     Ok(out)
 }
 
