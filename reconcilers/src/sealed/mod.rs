@@ -4,6 +4,7 @@
 //! happens in memory only: decrypted values are never written to disk here.
 
 pub mod keys;
+pub mod ops;
 
 use keys::{BoxedIdentity, BoxedRecipient};
 use std::collections::BTreeMap;
@@ -26,6 +27,8 @@ pub enum SealedError {
         identity: PathBuf,
         cause: String,
     },
+    #[error("only the sealed copy {path} is there, and no identity was given to open it\n  fix: pass --age-identity FILE (or set LUCID_AGE_IDENTITY), or write the env file with `lucidctl secrets generate --age-identity FILE`")]
+    NeedsIdentity { path: PathBuf },
     #[error("cannot encrypt for {path}: {cause}")]
     Encrypt { path: PathBuf, cause: String },
     #[error(transparent)]
@@ -76,10 +79,7 @@ impl Sealing {
             return Ok(None);
         }
         let Some(identity) = &self.identity else {
-            return Err(SealedError::Identity {
-                path: PathBuf::from("(none given)"),
-                cause: format!("{} can only be opened with an identity", path.display()),
-            });
+            return Err(SealedError::NeedsIdentity { path });
         };
         if identities.is_none() {
             *identities = Some(keys::load_identities(identity)?);
