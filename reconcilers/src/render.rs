@@ -45,6 +45,11 @@ impl Inputs {
         self.files_dir.join(&self.project)
     }
 
+    /// Where the engine host keeps one workload's copy of a SecretSet given as files.
+    pub fn secret_files_dir(&self, workload: &str, set: &str) -> PathBuf {
+        self.host_dir().join("secrets").join(workload).join(set)
+    }
+
     pub fn config_path(&self, name: &str) -> String {
         self.host_dir()
             .join("configs")
@@ -374,7 +379,21 @@ fn render_mounts(
             read_only,
         });
     }
-    out.extend(crate::secret_files::mounts(r, w, inputs)?);
+    // secretFiles: the set's directory of one file per key, read-only.
+    for f in &w.secret_files {
+        if !inputs.secrets.contains_key(&f.secret_set) {
+            return Err(RenderError::MissingSecrets {
+                resource: r.id(),
+                set: f.secret_set.clone(),
+            });
+        }
+        let dir = inputs.secret_files_dir(r.name(), &f.secret_set);
+        out.push(RenderedMount {
+            target: f.target.clone(),
+            from: MountFrom::HostPath(dir.display().to_string()),
+            read_only: true,
+        });
+    }
     Ok(out)
 }
 

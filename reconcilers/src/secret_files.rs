@@ -5,43 +5,9 @@
 //! the values never appear in the container's config (`docker inspect`).
 
 use crate::hostfiles::HostFile;
-use crate::render::{Inputs, MountFrom, RenderError, RenderedMount};
-use desired_state::model::{numeric_user, WorkloadSpec};
-use desired_state::{DesiredState, Resource};
-use std::path::PathBuf;
-
-/// The host directory that holds one workload's copy of one SecretSet.
-pub fn set_dir(inputs: &Inputs, workload: &str, set: &str) -> PathBuf {
-    inputs.host_dir().join("secrets").join(workload).join(set)
-}
-
-/// The read-only bind mounts of a workload's secretFiles.
-pub fn mounts(
-    r: &Resource,
-    w: &WorkloadSpec,
-    inputs: &Inputs,
-) -> Result<Vec<RenderedMount>, RenderError> {
-    w.secret_files
-        .iter()
-        .map(|f| {
-            if !inputs.secrets.contains_key(&f.secret_set) {
-                return Err(RenderError::MissingSecrets {
-                    resource: r.id(),
-                    set: f.secret_set.clone(),
-                });
-            }
-            Ok(RenderedMount {
-                target: f.target.clone(),
-                from: MountFrom::HostPath(
-                    set_dir(inputs, r.name(), &f.secret_set)
-                        .display()
-                        .to_string(),
-                ),
-                read_only: true,
-            })
-        })
-        .collect()
-}
+use crate::render::Inputs;
+use desired_state::model::numeric_user;
+use desired_state::DesiredState;
 
 /// Every workload's secret files, one per key. A named user cannot own them
 /// (validation refuses it); with no user they belong to whoever runs lucidctl
@@ -55,7 +21,7 @@ pub fn host_files(state: &DesiredState, inputs: &Inputs) -> Vec<HostFile> {
             let Some(values) = inputs.secrets.get(&f.secret_set) else {
                 continue;
             };
-            let dir = set_dir(inputs, r.name(), &f.secret_set);
+            let dir = inputs.secret_files_dir(r.name(), &f.secret_set);
             for (key, value) in values {
                 out.push(HostFile {
                     what: format!("SecretSet/{} file {key} for {}", f.secret_set, r.id()),
@@ -74,9 +40,10 @@ pub fn host_files(state: &DesiredState, inputs: &Inputs) -> Vec<HostFile> {
 mod tests {
     use super::*;
     use crate::observed::Observed;
-    use crate::render::{render_container, SecretValue};
+    use crate::render::{render_container, MountFrom, RenderedMount, SecretValue};
     use desired_state::{load_sources, Source};
     use std::collections::BTreeMap;
+    use std::path::PathBuf;
 
     const STATE: &str = r#"
 apiVersion: lucid/v1alpha1

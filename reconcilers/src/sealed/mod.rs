@@ -46,7 +46,12 @@ pub struct Sealing {
 /// The default sealed directory: `sealed/` beside the first state
 /// directory, i.e. `configs/sealed/` for `-f configs/lucid`. Committed.
 pub fn default_sealed_dir(first_path: &Path) -> PathBuf {
-    crate::prepare::default_secrets_dir(first_path).with_file_name("sealed")
+    let dir = if first_path.is_dir() {
+        first_path
+    } else {
+        first_path.parent().unwrap_or(Path::new("."))
+    };
+    dir.parent().unwrap_or(Path::new(".")).join("sealed")
 }
 
 /// A SecretSet's sealed file. By set name, not env file name: `.env.*` is

@@ -2,7 +2,7 @@
 
 use super::keys::{self, BoxedRecipient};
 use super::{write_sealed, SealedError, Sealing};
-use crate::prepare::parse_env_file;
+use desired_state::envfile::parse_env_file;
 use desired_state::model::{Kind, Spec};
 use desired_state::DesiredState;
 use std::collections::BTreeMap;
