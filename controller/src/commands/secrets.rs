@@ -80,7 +80,7 @@ pub fn run(cmd: SecretsCommand) -> ExitCode {
                 }
             }
         }
-        _ => list(&state, &dir),
+        _ => list(&state, &dir, &sealing),
     }
 }
 
@@ -186,7 +186,7 @@ fn generate(
     }
 }
 
-fn list(state: &desired_state::DesiredState, dir: &Path) -> ExitCode {
+fn list(state: &desired_state::DesiredState, dir: &Path, sealing: &Sealing) -> ExitCode {
     for r in state.of_kind(Kind::SecretSet) {
         let Spec::SecretSet(s) = &r.spec else {
             continue;
@@ -197,7 +197,13 @@ fn list(state: &desired_state::DesiredState, dir: &Path) -> ExitCode {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .map(|d| format!("{}h old", d.as_secs() / 3600))
-            .unwrap_or_else(|| "missing".into());
+            .unwrap_or_else(|| {
+                if sealing.has(r.name()) {
+                    format!("absent; sealed in {}", sealing.path_of(r.name()).display())
+                } else {
+                    "missing".into()
+                }
+            });
         println!("{} ({}, {age})", r.name(), path.display());
         let values = std::fs::read_to_string(&path)
             .map(|t| parse_env_file(&t))

@@ -9,11 +9,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+/// What a file on the host was last written as: content hash, mode and owner.
+type Fingerprint = (blake3::Hash, u32, Option<(u32, u32)>);
+
 pub struct SftpFiles {
     link: Arc<SshLink>,
     /// What this process last wrote or found, by path: a pass that would write
     /// the same bytes again skips the SFTP round trips (about 0.3 s per file).
-    known: Mutex<HashMap<PathBuf, (blake3::Hash, u32, Option<(u32, u32)>)>>,
+    known: Mutex<HashMap<PathBuf, Fingerprint>>,
 }
 
 impl SftpFiles {
