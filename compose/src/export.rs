@@ -678,6 +678,27 @@ impl<'a> Ctx<'a> {
                 hooked.join("; ")
             ));
         }
+        let as_files: Vec<String> = members
+            .iter()
+            .filter_map(|r| {
+                let w = r.spec.workload()?;
+                (!w.secret_files.is_empty()).then(|| {
+                    let sets: Vec<String> = w
+                        .secret_files
+                        .iter()
+                        .map(|f| format!("{} at {}", f.secret_set, f.target))
+                        .collect();
+                    format!("{} ({})", r.name(), sets.join(", "))
+                })
+            })
+            .collect();
+        if !as_files.is_empty() {
+            bullets.push(format!(
+                "secretFiles: lucidctl writes each key of these SecretSets as a file (mode 0400) on the engine host \
+                 and bind-mounts the directory read-only; this file does not mount them: {}.",
+                as_files.join("; ")
+            ));
+        }
         if !notes.jobs.is_empty() {
             bullets.push(format!(
                 "Jobs ({}) run once per spec hash under lucidctl and are skipped while unchanged; here they are \

@@ -296,6 +296,33 @@ pub enum SecretsCommand {
     /// Show keys, value lengths and file ages; never values.
     #[command(after_help = "Examples:\n  lucidctl secrets list")]
     List(SecretsArgs),
+    /// Encrypt every SecretSet's env file with age into sealed/, to commit.
+    ///
+    /// Writes sealed/<set>.env.age (ASCII-armored) beside the first -f
+    /// directory, e.g. configs/sealed/ for -f configs/lucid, for each
+    /// --recipient, which are then recorded in sealed/.lucid-recipients; without
+    /// --recipient, that file's recipients are used. apply, diff and run read
+    /// a sealed copy, in memory, when the env file is absent (--age-identity);
+    /// generate and --rotate keep the copies in step; check compares them.
+    Seal(SealArgs),
+    /// Encrypt the sealed SecretSets again for a new set of recipients.
+    ///
+    /// Reads each env file, or where it is absent its sealed copy (which
+    /// needs --age-identity), seals it for exactly the given --recipient
+    /// keys and rewrites sealed/.lucid-recipients. Whoever is no longer a
+    /// recipient cannot open the new copies (but may have kept old ones:
+    /// rotate what they could read).
+    Reseal(SealArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SealArgs {
+    #[command(flatten)]
+    pub common: SecretsArgs,
+    /// An age public key (age1..., from age-keygen) or an SSH ed25519 public
+    /// key (ssh-ed25519 AAAA...), repeat for several. Public keys only.
+    #[arg(long, value_name = "RECIPIENT")]
+    pub recipient: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -307,10 +334,16 @@ pub struct SecretsArgs {
     /// configs/lucid). Keep it out of git.
     #[arg(long, value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,
-    /// With generate: replace this generated key with a fresh value. check
-    /// and list ignore it.
+    /// With generate: replace this generated key with a fresh value. Other
+    /// subcommands ignore it.
     #[arg(long, value_name = "KEY")]
     pub rotate: Vec<String>,
+    /// age identity (age-keygen key file or unencrypted SSH ed25519 key) that
+    /// opens the sealed copies in sealed/: generate keeps their values when
+    /// an env file is absent, check compares them with the env files, reseal
+    /// reads them.
+    #[arg(long, env = "LUCID_AGE_IDENTITY", value_name = "FILE")]
+    pub age_identity: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -418,6 +451,16 @@ pub struct EngineArgs {
     /// the local filesystem otherwise.
     #[arg(long, value_name = "DIR", default_value = "/opt/lucid/production")]
     pub files_dir: PathBuf,
+    /// age identity (an age-keygen key file or an unencrypted SSH ed25519
+    /// key) that opens the sealed SecretSets in sealed/ beside the first -f
+    /// directory.
+    ///
+    /// A SecretSet whose env file is absent is read from its sealed copy,
+    /// decrypted in memory only; with both present they must agree (the keys
+    /// that differ are named, never the values). A wrong identity fails
+    /// before any engine call.
+    #[arg(long, env = "LUCID_AGE_IDENTITY", value_name = "FILE")]
+    pub age_identity: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -801,6 +844,7 @@ impl EngineArgs {
             name_prefix: self.name_prefix.clone(),
             secrets_dir: self.secrets_dir.clone(),
             files_dir: self.files_dir.clone(),
+            age_identity: self.age_identity.clone(),
         }
     }
 }

@@ -36,6 +36,11 @@ pub fn selected(desired: &DesiredState, selector: &[(String, String)]) -> BTreeS
                     .iter()
                     .map(|e| index(Kind::SecretSet, &e.secret_set)),
             );
+            deps.extend(
+                w.secret_files
+                    .iter()
+                    .map(|f| index(Kind::SecretSet, &f.secret_set)),
+            );
             for m in &w.mounts {
                 match m.source() {
                     Some(MountSource::Volume(v)) => deps.push(index(Kind::Volume, v)),

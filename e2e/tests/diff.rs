@@ -187,7 +187,12 @@ fn diff_judges_containers_created_through_the_engine_api_by_their_labels_and_fie
             .iter()
             .map(|(k, v)| (k.clone(), v.hash.clone()))
             .collect(),
-        secrets: reconcilers::prepare::read_secrets(&state, &t.secrets_dir).expect("secrets"),
+        secrets: reconcilers::prepare::read_secrets(
+            &state,
+            &t.secrets_dir,
+            &reconcilers::sealed::Sealing::default(),
+        )
+        .expect("secrets"),
         // Image builds, revision: none here (the system has no Image resources).
         ..Default::default()
     };

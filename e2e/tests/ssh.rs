@@ -58,7 +58,7 @@ fn system(t: &TestEnv, conf: &str) -> String {
             8080,
             &[],
             &format!(
-                "envFrom:\n  - {{secretSet: sec}}\nmounts:\n  - {{configFile: conf, target: /conf.txt, readOnly: true}}\n"
+                "user: \"4343:4343\"\nenvFrom:\n  - {{secretSet: sec}}\nsecretFiles:\n  - {{secretSet: sec, target: /run/secrets}}\nmounts:\n  - {{configFile: conf, target: /conf.txt, readOnly: true}}\n"
             ),
         )
         .replace(STANDIN_IMAGE, &format!("lucid-e2e/{}-app:latest", t.project)),
@@ -112,6 +112,25 @@ fn diff_apply_build_and_host_files_go_through_one_ssh_connection() {
         host.join("compose/docker-compose.master.yml").exists(),
         "a compose copy for emergencies"
     );
+    // secretFiles arrive over SFTP 0400, owned by the service's user, who can read them.
+    let token = host.join("secrets/mounter/sec/TOKEN");
+    assert_eq!(mode_of(&token), 0o400, "secret files arrive 0400");
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&token).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (4343, 4343),
+        "owned by the service's user"
+    );
+    let cat = docker(&[
+        "exec",
+        &t.obj("mounter"),
+        "/standin",
+        "cat",
+        "/run/secrets/TOKEN",
+    ]);
+    assert!(cat.success(), "{cat:?}");
+    assert_eq!(cat.stdout.len(), 32, "the 16-byte hex token");
     let out = t.diff(&with(&ssh, &[]));
     assert_eq!(out.code(), 0, "converged through the tunnel: {out:?}");
 

@@ -30,6 +30,9 @@ pub struct Target {
     pub secrets_dir: Option<PathBuf>,
     /// Host directory for config files, env files and the compose copy.
     pub files_dir: PathBuf,
+    /// `--age-identity`: opens the sealed copies (`sealed/` beside the first
+    /// path) of env files that are absent, and checks those that are present.
+    pub age_identity: Option<PathBuf>,
 }
 
 /// A validated desired state with everything rendering needs.
@@ -63,16 +66,20 @@ pub fn load(source: &LoadOptions, target: &Target) -> Result<Loaded, LoadError> 
         })?;
     let configs = prepare::read_config_files(&state)?;
     let builds = crate::build::prepare(&state)?;
-    let secrets_dir = target.secrets_dir.clone().unwrap_or_else(|| {
-        prepare::default_secrets_dir(
-            source
-                .paths
-                .first()
-                .map(|p| p.as_path())
-                .unwrap_or(std::path::Path::new(".")),
-        )
-    });
-    let secrets = prepare::read_secrets(&state, &secrets_dir)?;
+    let first = source
+        .paths
+        .first()
+        .map(|p| p.as_path())
+        .unwrap_or(std::path::Path::new("."));
+    let secrets_dir = target
+        .secrets_dir
+        .clone()
+        .unwrap_or_else(|| prepare::default_secrets_dir(first));
+    let sealing = crate::sealed::Sealing {
+        dir: crate::sealed::default_sealed_dir(first),
+        identity: target.age_identity.clone(),
+    };
+    let secrets = prepare::read_secrets(&state, &secrets_dir, &sealing)?;
     let inputs = Inputs {
         project: target.project.clone(),
         name_prefix: target.name_prefix.clone(),
@@ -145,8 +152,10 @@ pub fn desired_host_files(
             path: PathBuf::from(inputs.config_path(name)),
             bytes: c.bytes.clone(),
             mode: c.mode,
+            owner: None,
         })
         .collect();
+    out.extend(crate::secret_files::host_files(state, inputs));
     let env_dir = inputs.host_dir().join("environment");
     for r in state.of_kind(Kind::SecretSet) {
         let (Spec::SecretSet(s), Some(values)) = (&r.spec, inputs.secrets.get(r.name())) else {
@@ -161,6 +170,7 @@ pub fn desired_host_files(
             path: env_dir.join(&s.file),
             bytes: text.into_bytes(),
             mode: 0o600,
+            owner: None,
         });
     }
     let compose_dir = inputs.host_dir().join("compose");
@@ -177,6 +187,7 @@ pub fn desired_host_files(
             path: compose_dir.join(&f.path),
             bytes: f.content.into_bytes(),
             mode: 0o644,
+            owner: None,
         });
     }
     out

@@ -21,6 +21,8 @@ pub mod registry;
 pub mod remote;
 pub mod render;
 pub mod run;
+pub mod sealed;
+pub mod secret_files;
 pub mod secrets;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

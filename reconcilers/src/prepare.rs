@@ -3,6 +3,8 @@
 
 use crate::hash::short_hash;
 use crate::render::SecretValue;
+use crate::sealed::keys::BoxedIdentity;
+use crate::sealed::Sealing;
 use desired_state::model::{Kind, Spec};
 use desired_state::DesiredState;
 use std::collections::BTreeMap;
@@ -28,6 +30,18 @@ pub enum PrepareError {
         name: String,
         path: PathBuf,
         cause: String,
+    },
+    #[error("SecretSet/{name}: {0}", .source)]
+    Sealed {
+        name: String,
+        source: crate::sealed::SealedError,
+    },
+    #[error("SecretSet/{name}: {plain} and its sealed copy {sealed} differ in {}\n  fix: run `lucidctl secrets seal` to seal the env file, or remove it to use the sealed copy", keys.join(", "))]
+    SealedMismatch {
+        name: String,
+        plain: PathBuf,
+        sealed: PathBuf,
+        keys: Vec<String>,
     },
 }
 
@@ -77,24 +91,16 @@ pub use desired_state::envfile::parse_env_file;
 pub fn read_secrets(
     state: &DesiredState,
     secrets_dir: &Path,
+    sealing: &Sealing,
 ) -> Result<BTreeMap<String, BTreeMap<String, SecretValue>>, PrepareError> {
     let mut out = BTreeMap::new();
+    let mut identities = None;
     for r in state.of_kind(Kind::SecretSet) {
         let Spec::SecretSet(s) = &r.spec else {
             continue;
         };
         let path = secrets_dir.join(&s.file);
-        let from_file = match std::fs::read_to_string(&path) {
-            Ok(text) => parse_env_file(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => {
-                return Err(PrepareError::SecretsUnreadable {
-                    name: r.name().into(),
-                    path,
-                    cause: e.to_string(),
-                })
-            }
-        };
+        let from_file = set_values(r.name(), &path, sealing, &mut identities)?;
         if s.generate
             .iter()
             .any(|g| from_file.get(&g.key).is_none_or(|v| v.is_empty()))
@@ -112,6 +118,57 @@ pub fn read_secrets(
         out.insert(r.name().to_string(), values);
     }
     Ok(out)
+}
+
+/// One SecretSet's env file values: the plaintext file when present, else its
+/// sealed copy opened in memory. With both present and an identity given, they
+/// must agree. Nothing found is an empty map.
+pub fn set_values(
+    name: &str,
+    path: &Path,
+    sealing: &Sealing,
+    identities: &mut Option<Vec<BoxedIdentity>>,
+) -> Result<BTreeMap<String, String>, PrepareError> {
+    let plain = match std::fs::read_to_string(path) {
+        Ok(text) => Some(parse_env_file(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(PrepareError::SecretsUnreadable {
+                name: name.into(),
+                path: path.to_path_buf(),
+                cause: e.to_string(),
+            })
+        }
+    };
+    // Without an identity a present plaintext file is used as is; the sealed
+    // copy is checked wherever an identity is given (`secrets check`).
+    if plain.is_some() && sealing.identity.is_none() {
+        return Ok(plain.unwrap_or_default());
+    }
+    let sealed = sealing
+        .open(name, identities)
+        .map_err(|source| PrepareError::Sealed {
+            name: name.into(),
+            source,
+        })?
+        .map(|text| parse_env_file(&text));
+    match (plain, sealed) {
+        (Some(p), Some(s)) => {
+            let keys = crate::sealed::differing_keys(&p, &s);
+            if keys.is_empty() {
+                Ok(p)
+            } else {
+                Err(PrepareError::SealedMismatch {
+                    name: name.into(),
+                    plain: path.to_path_buf(),
+                    sealed: sealing.path_of(name),
+                    keys,
+                })
+            }
+        }
+        (Some(v), None) | (None, Some(v)) => Ok(v),
+        (None, None) => Ok(BTreeMap::new()),
+    }
 }
 
 #[cfg(test)]

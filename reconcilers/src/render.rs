@@ -65,6 +65,11 @@ impl Inputs {
         self.files_dir.join(&self.project)
     }
 
+    /// Where the engine host keeps one workload's copy of a SecretSet given as files.
+    pub fn secret_files_dir(&self, workload: &str, set: &str) -> PathBuf {
+        self.host_dir().join("secrets").join(workload).join(set)
+    }
+
     pub fn config_path(&self, name: &str) -> String {
         self.host_dir()
             .join("configs")
@@ -273,8 +278,9 @@ fn render_workload(
             hash_inputs.config_files.insert(c.to_string(), h);
         }
     }
-    for e in &w.env_from {
-        let values = inputs.secrets.get(&e.secret_set);
+    let by_files = w.secret_files.iter().map(|f| &f.secret_set);
+    for set in w.env_from.iter().map(|e| &e.secret_set).chain(by_files) {
+        let values = inputs.secrets.get(set);
         let digest = values.map(|v| {
             let joined: Vec<String> = v
                 .iter()
@@ -284,7 +290,7 @@ fn render_workload(
         });
         hash_inputs
             .secret_sets
-            .insert(e.secret_set.clone(), digest.unwrap_or_default());
+            .insert(set.clone(), digest.unwrap_or_default());
     }
     let (hash, component_hashes) = spec_hash(&hash_inputs);
 
@@ -393,6 +399,21 @@ fn render_mounts(
             target: m.target.clone(),
             from,
             read_only,
+        });
+    }
+    // secretFiles: the set's directory of one file per key, read-only.
+    for f in &w.secret_files {
+        if !inputs.secrets.contains_key(&f.secret_set) {
+            return Err(RenderError::MissingSecrets {
+                resource: r.id(),
+                set: f.secret_set.clone(),
+            });
+        }
+        let dir = inputs.secret_files_dir(r.name(), &f.secret_set);
+        out.push(RenderedMount {
+            target: f.target.clone(),
+            from: MountFrom::HostPath(dir.display().to_string()),
+            read_only: true,
         });
     }
     Ok(out)

@@ -3,6 +3,7 @@
 
 use crate::hostfiles::{write_local, FilesError};
 use crate::prepare::parse_env_file;
+use crate::sealed::Sealing;
 use base64::Engine as _;
 use desired_state::model::{Encoding, Kind, Spec};
 use desired_state::DesiredState;
@@ -103,10 +104,13 @@ fn random(n: usize) -> Result<Vec<u8>, SecretsError> {
 /// Writes every SecretSet's env file: existing values are kept, missing
 /// generated keys are generated, `rotate` keys are replaced, given values are
 /// written as declared.
+/// `recovered` holds the values of sets whose env file is absent but whose
+/// sealed copy was opened: they are kept, not generated anew.
 pub fn generate(
     state: &DesiredState,
     dir: &Path,
     rotate: &[String],
+    recovered: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> Result<Vec<FileReport>, SecretsError> {
     for key in rotate {
         let known = state.of_kind(Kind::SecretSet).any(
@@ -128,7 +132,9 @@ pub fn generate(
         let path = dir.join(&s.file);
         let existing = match std::fs::read_to_string(&path) {
             Ok(t) => parse_env_file(&t),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                recovered.get(r.name()).cloned().unwrap_or_default()
+            }
             Err(e) => {
                 return Err(SecretsError::Read {
                     path,
@@ -196,23 +202,49 @@ pub fn env_file_text<'a>(set: &str, values: impl Iterator<Item = (&'a str, &'a s
     text
 }
 
-/// Problems `secrets check` reports: missing files, empty or placeholder values.
-pub fn check(state: &DesiredState, dir: &Path) -> Vec<String> {
+/// Problems `secrets check` reports: missing files, empty or placeholder
+/// values; with sealing in use, sealed copies that are missing, cannot be
+/// opened or differ from the env file (by key, never value).
+pub fn check(state: &DesiredState, dir: &Path, sealing: &Sealing) -> Vec<String> {
     let mut problems = Vec::new();
+    let sealing_in_use = matches!(
+        crate::sealed::keys::read_recipients_file(&sealing.dir),
+        Ok(Some(_)) | Err(_)
+    );
+    let mut identities = None;
     for r in state.of_kind(Kind::SecretSet) {
         let Spec::SecretSet(s) = &r.spec else {
             continue;
         };
-        let path = dir.join(&s.file);
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let plain = dir.join(&s.file);
+        let (plain_exists, sealed_exists) = (plain.exists(), sealing.has(r.name()));
+        if !plain_exists && !sealed_exists {
             problems.push(format!(
                 "SecretSet/{}: {} is missing; run `lucidctl secrets generate`",
                 r.name(),
-                path.display()
+                plain.display()
             ));
             continue;
+        }
+        if plain_exists && !sealed_exists && sealing_in_use {
+            problems.push(format!(
+                "SecretSet/{}: {} has no sealed copy; run `lucidctl secrets seal`",
+                r.name(),
+                sealing.path_of(r.name()).display()
+            ));
+        }
+        let values = match crate::prepare::set_values(r.name(), &plain, sealing, &mut identities) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
         };
-        let values = parse_env_file(&text);
+        let path = if plain_exists {
+            plain
+        } else {
+            sealing.path_of(r.name())
+        };
         for key in s.keys() {
             match values.get(key) {
                 None => problems.push(format!(

@@ -88,7 +88,7 @@ fn generated_values_decode_to_the_declared_bytes_in_the_declared_encoding() {
     let tmp = temp_dir("enc");
     let st = state(&tmp.path(), APP);
     let env = tmp.path().join("env");
-    let reports = secrets::generate(&st, &env, &[]).unwrap();
+    let reports = secrets::generate(&st, &env, &[], &Default::default()).unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(
         reports[0].generated,
@@ -125,7 +125,7 @@ fn generated_values_decode_to_the_declared_bytes_in_the_declared_encoding() {
     let generated: std::collections::BTreeSet<&String> =
         reports[0].generated.iter().map(|k| &v[k]).collect();
     assert_eq!(generated.len(), 7);
-    assert!(secrets::check(&st, &env).is_empty());
+    assert!(secrets::check(&st, &env, &Default::default()).is_empty());
 }
 
 #[test]
@@ -134,12 +134,12 @@ fn a_second_generate_keeps_every_value_and_fills_only_missing_keys() {
     let st = state(&tmp.path(), APP);
     let env = tmp.path().join("env");
     let path = env.join(".env.app");
-    secrets::generate(&st, &env, &[]).unwrap();
+    secrets::generate(&st, &env, &[], &Default::default()).unwrap();
     let first = values(&path);
     let text = std::fs::read_to_string(&path).unwrap();
 
     // Nothing missing: nothing generated, the file is not even rewritten.
-    let again = secrets::generate(&st, &env, &[]).unwrap();
+    let again = secrets::generate(&st, &env, &[], &Default::default()).unwrap();
     assert!(again[0].generated.is_empty() && again[0].rotated.is_empty());
     assert_eq!(again[0].kept.len(), 7);
     assert!(!again[0].written, "an unchanged file is left alone");
@@ -152,7 +152,7 @@ fn a_second_generate_keeps_every_value_and_fills_only_missing_keys() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&path, without).unwrap();
-    let fill = secrets::generate(&st, &env, &[]).unwrap();
+    let fill = secrets::generate(&st, &env, &[], &Default::default()).unwrap();
     assert_eq!(fill[0].generated, ["HEX_16"]);
     assert_eq!(fill[0].kept.len(), 6);
     let second = values(&path);
@@ -171,9 +171,10 @@ fn rotate_replaces_exactly_the_named_value() {
     let st = state(&tmp.path(), APP);
     let env = tmp.path().join("env");
     let path = env.join(".env.app");
-    secrets::generate(&st, &env, &[]).unwrap();
+    secrets::generate(&st, &env, &[], &Default::default()).unwrap();
     let before = values(&path);
-    let reports = secrets::generate(&st, &env, &["B64_64".to_string()]).unwrap();
+    let reports =
+        secrets::generate(&st, &env, &["B64_64".to_string()], &Default::default()).unwrap();
     assert_eq!(reports[0].rotated, ["B64_64"]);
     assert!(reports[0].generated.is_empty());
     assert!(reports[0].written);
@@ -194,11 +195,12 @@ fn rotating_a_key_no_set_generates_fails_and_writes_nothing() {
     let tmp = temp_dir("unknown");
     let st = state(&tmp.path(), APP);
     let env = tmp.path().join("env");
-    secrets::generate(&st, &env, &[]).unwrap();
+    secrets::generate(&st, &env, &[], &Default::default()).unwrap();
     let text = std::fs::read_to_string(env.join(".env.app")).unwrap();
     // GIVEN is declared, but as a value: there is nothing to rotate.
     for key in ["NOPE", "GIVEN"] {
-        let err = secrets::generate(&st, &env, &[key.to_string()]).unwrap_err();
+        let err =
+            secrets::generate(&st, &env, &[key.to_string()], &Default::default()).unwrap_err();
         assert!(
             matches!(&err, SecretsError::UnknownKey(k) if k == key),
             "{err}"
@@ -213,19 +215,19 @@ fn env_files_are_mode_0600_and_written_without_leftover_temp_files() {
     let st = state(&tmp.path(), APP);
     let env = tmp.path().join("env");
     let path = env.join(".env.app");
-    secrets::generate(&st, &env, &[]).unwrap();
+    secrets::generate(&st, &env, &[], &Default::default()).unwrap();
     assert_eq!(mode(&path), 0o600);
 
     // A file someone made world-readable, with every value present, is tightened
     // even though no value changes.
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let before = values(&path);
-    let reports = secrets::generate(&st, &env, &[]).unwrap();
+    let reports = secrets::generate(&st, &env, &[], &Default::default()).unwrap();
     assert!(reports[0].written, "the mode alone is a reason to rewrite");
     assert_eq!(mode(&path), 0o600);
     assert_eq!(values(&path), before);
 
-    secrets::generate(&st, &env, &["HEX_32".to_string()]).unwrap();
+    secrets::generate(&st, &env, &["HEX_32".to_string()], &Default::default()).unwrap();
     assert_eq!(mode(&path), 0o600);
     // Written through a temp file renamed into place: only the env file remains.
     let names: Vec<String> = std::fs::read_dir(&env)
@@ -241,12 +243,12 @@ fn check_reports_missing_files_keys_empty_values_and_placeholders() {
     let st = state(&tmp.path(), APP);
     let env = tmp.path().join("env");
     let path = env.join(".env.app");
-    let missing = secrets::check(&st, &env);
+    let missing = secrets::check(&st, &env, &Default::default());
     assert_eq!(missing.len(), 1, "{missing:?}");
     assert!(missing[0].contains(".env.app is missing"), "{missing:?}");
 
-    secrets::generate(&st, &env, &[]).unwrap();
-    assert!(secrets::check(&st, &env).is_empty());
+    secrets::generate(&st, &env, &[], &Default::default()).unwrap();
+    assert!(secrets::check(&st, &env, &Default::default()).is_empty());
     let text = std::fs::read_to_string(&path).unwrap();
     let broken: String = text
         .lines()
@@ -264,7 +266,7 @@ fn check_reports_missing_files_keys_empty_values_and_placeholders() {
         })
         .collect();
     std::fs::write(&path, broken).unwrap();
-    let problems = secrets::check(&st, &env);
+    let problems = secrets::check(&st, &env, &Default::default());
     assert_eq!(problems.len(), 4, "{problems:?}");
     for expected in ["has no HEX_32", "B64_32 is empty", "URL_48 in", "GIVEN in"] {
         assert!(
@@ -276,7 +278,7 @@ fn check_reports_missing_files_keys_empty_values_and_placeholders() {
     // empty and placeholder generated keys get fresh values, given values are rewritten,
     // and the values that were fine are kept.
     let before = values(&path);
-    let reports = secrets::generate(&st, &env, &[]).unwrap();
+    let reports = secrets::generate(&st, &env, &[], &Default::default()).unwrap();
     let mut generated = reports[0].generated.clone();
     generated.sort();
     assert_eq!(generated, ["B64_32", "HEX_32", "URL_48"]);
@@ -285,5 +287,5 @@ fn check_reports_missing_files_keys_empty_values_and_placeholders() {
     assert_eq!(after["GIVEN"], "as-declared");
     assert_eq!(decoded_len(&after["URL_48"], "base64url"), 48);
     assert_eq!(after["B64_64"], before["B64_64"]);
-    assert!(secrets::check(&st, &env).is_empty());
+    assert!(secrets::check(&st, &env, &Default::default()).is_empty());
 }

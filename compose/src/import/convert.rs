@@ -660,6 +660,7 @@ impl<'a, 'f> Converter<'a, 'f> {
             entrypoint,
             env,
             env_from,
+            secret_files: Vec::new(),
             ports,
             networks,
             mounts,

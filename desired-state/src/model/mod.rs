@@ -19,8 +19,9 @@ pub use values::{
     DEFAULT_REGISTRY,
 };
 pub use workload::{
-    Condition, Dependency, EnvFrom, Healthcheck, Mount, MountSource, NetworkAttachment, Port,
-    Protocol, Resources, RestartPolicy, Rollout, Security, WorkloadSpec,
+    numeric_user, Condition, Dependency, EnvFrom, Healthcheck, Mount, MountSource,
+    NetworkAttachment, Port, Protocol, Resources, RestartPolicy, Rollout, SecretFiles, Security,
+    WorkloadSpec,
 };
 
 use schemars::JsonSchema;

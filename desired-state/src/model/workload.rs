@@ -26,6 +26,11 @@ pub struct WorkloadSpec {
     /// SecretSets whose keys become environment variables. Values are never printed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_from: Vec<EnvFrom>,
+    /// SecretSets given as files instead of env: each key becomes a file
+    /// (mode 0400, owned by `user` when it is numeric) in a host directory
+    /// bind-mounted read-only at `target`, so values stay out of `docker inspect`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_files: Vec<SecretFiles>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<Port>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -82,6 +87,31 @@ pub enum Rollout {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvFrom {
     pub secret_set: String,
+}
+
+/// `uid` or `uid:gid` as numbers; a missing gid is 0, as Docker does for a
+/// uid the image does not know.
+pub fn numeric_user(user: &str) -> Option<(u32, u32)> {
+    let (uid, gid) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let uid = uid.parse().ok()?;
+    let gid = match gid {
+        Some(g) => g.parse().ok()?,
+        None => 0,
+    };
+    Some((uid, gid))
+}
+
+/// One SecretSet mounted as a directory of files, one per key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretFiles {
+    pub secret_set: String,
+    /// Absolute directory in the container, e.g. `/run/secrets`; the file
+    /// `<target>/<KEY>` holds the key's value.
+    pub target: String,
 }
 
 #[derive(

@@ -10,6 +10,7 @@ mod paths;
 mod placeholders;
 mod references;
 mod pull;
+mod secret_files;
 mod workloads;
 
 #[cfg(test)]

@@ -59,6 +59,16 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                         &e.secret_set,
                     );
                 }
+                for (i, f) in w.secret_files.iter().enumerate() {
+                    require(
+                        state,
+                        out,
+                        r,
+                        &pointer(["spec", "secretFiles", &i.to_string(), "secretSet"]),
+                        &[Kind::SecretSet],
+                        &f.secret_set,
+                    );
+                }
                 for (i, d) in w.depends_on.iter().enumerate() {
                     let at = pointer(["spec", "dependsOn", &i.to_string()]);
                     if !require(

@@ -27,7 +27,9 @@ usage:
                          exit 0 when every request got 200, 1 otherwise
   standin job [--wait-tcp HOST:PORT]... [--message TEXT] [--sleep SECONDS] [--exit CODE]
                          wait for each HOST:PORT to accept TCP (up to 60 s, else exit 1),
-                         print TEXT (default \"job done\"), sleep, exit CODE (default 0)";
+                         print TEXT (default \"job done\"), sleep, exit CODE (default 0)
+  standin cat FILE       print FILE (up to 64 KiB) to stdout, as the container's user;
+                         exit 1 when it cannot be read (there is no shell to cat with)";
 
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 const WAIT_TCP_LIMIT: Duration = Duration::from_secs(60);
@@ -47,6 +49,7 @@ enum Command {
         every: Duration,
         total: Duration,
     },
+    Cat(String),
     Help,
 }
 
@@ -94,6 +97,21 @@ fn main() -> ExitCode {
         Command::Job(job) => {
             signals::exit_on_term();
             run_job(&job)
+        }
+        Command::Cat(file) => {
+            let mut bytes = Vec::new();
+            let read =
+                std::fs::File::open(&file).and_then(|f| f.take(64 * 1024).read_to_end(&mut bytes));
+            match read {
+                Ok(_) => {
+                    let _ = std::io::stdout().write_all(&bytes);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("cat: {file}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Load {
             target,
@@ -164,6 +182,10 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             })
         }
         "job" => parse_job(rest).map(Command::Job),
+        "cat" => match rest {
+            [file] => Ok(Command::Cat(file.clone())),
+            _ => Err("cat takes exactly one FILE".into()),
+        },
         "load" => {
             let Some((target, flags)) = rest.split_first() else {
                 return Err("load takes HOST:PORT".into());

@@ -38,6 +38,9 @@ pub struct HostFile {
     pub path: PathBuf,
     pub bytes: Vec<u8>,
     pub mode: u32,
+    /// uid and gid to own the file (secret files read by a service's user);
+    /// None: whoever lucidctl runs as.
+    pub owner: Option<(u32, u32)>,
 }
 
 // Env files hold secrets: never print the bytes.
@@ -45,10 +48,11 @@ impl std::fmt::Debug for HostFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "HostFile({}, {}, {:o})",
+            "HostFile({}, {}, {:o}, {:?})",
             self.what,
             self.path.display(),
-            self.mode
+            self.mode,
+            self.owner
         )
     }
 }
@@ -71,7 +75,7 @@ impl HostFiles for LocalFiles {
         Box::pin(async move {
             let mut written = Vec::new();
             for f in files {
-                if write_local(&f.path, &f.bytes, f.mode)? {
+                if write_local_owned(&f.path, &f.bytes, f.mode, f.owner)? {
                     written.push(f.what.clone());
                 }
             }
@@ -124,12 +128,24 @@ pub fn parse_df_available(out: &str) -> Option<u64> {
 
 /// Writes `bytes` atomically with `mode` unless the file already holds them. Returns whether it wrote.
 pub fn write_local(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FilesError> {
+    write_local_owned(path, bytes, mode, None)
+}
+
+/// `write_local`, and the file is owned by `owner` (uid, gid) when given.
+pub fn write_local_owned(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<bool, FilesError> {
+    use std::os::unix::fs::MetadataExt;
     let err = |e: std::io::Error| FilesError {
         path: path.to_path_buf(),
         cause: e.to_string(),
     };
     if let (Ok(current), Ok(meta)) = (std::fs::read(path), std::fs::metadata(path)) {
-        if current == bytes && meta.permissions().mode() & 0o7777 == mode {
+        let owned = owner.is_none_or(|(u, g)| meta.uid() == u && meta.gid() == g);
+        if current == bytes && meta.permissions().mode() & 0o7777 == mode && owned {
             return Ok(false);
         }
     }
@@ -150,6 +166,15 @@ pub fn write_local(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FilesEr
                 tmp.display()
             ),
         })?;
+    if let Some((uid, gid)) = owner {
+        // Before any byte is written, so the file never holds the value under another owner.
+        std::os::unix::fs::fchown(&f, Some(uid), Some(gid)).map_err(|e| FilesError {
+            path: path.to_path_buf(),
+            cause: format!(
+                "cannot give it to uid {uid} gid {gid}: {e} (changing a file's owner needs root)"
+            ),
+        })?;
+    }
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).map_err(err)?;
@@ -206,6 +231,28 @@ mod tests {
     }
 
     #[test]
+    fn an_owned_file_gets_its_owner_before_its_bytes_and_is_rewritten_for_a_new_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("KEY");
+        let me = std::fs::metadata(t.path()).unwrap();
+        let mine = (me.uid(), me.gid());
+        assert!(write_local_owned(&path, b"v", 0o400, Some(mine)).unwrap());
+        assert!(!write_local_owned(&path, b"v", 0o400, Some(mine)).unwrap());
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o400);
+        if mine.0 == 0 {
+            // Only root can give files away.
+            assert!(write_local_owned(&path, b"v", 0o400, Some((4321, 4321))).unwrap());
+            let meta = std::fs::metadata(&path).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (4321, 4321));
+        } else {
+            let e = write_local_owned(&path, b"w", 0o400, Some((4321, 4321))).unwrap_err();
+            assert!(e.to_string().contains("uid 4321"), "{e}");
+        }
+    }
+
+    #[test]
     fn df_output_parses_to_bytes() {
         let out = "Filesystem     1024-blocks      Used Available Capacity Mounted on\n/dev/sda1       102400000  51200000  40960000      56% /\n";
         assert_eq!(parse_df_available(out), Some(40960000 * 1024));
@@ -219,6 +266,7 @@ mod tests {
             path: "/x/.env.core".into(),
             bytes: b"JWT_SECRET=hunter2".to_vec(),
             mode: 0o600,
+            owner: None,
         };
         assert!(!format!("{f:?}").contains("hunter2"));
     }

@@ -3,17 +3,20 @@
 use super::{temp_name, FilesError, FilesFuture, HostFile, HostFiles};
 use crate::remote::{error_chain, SshError, SshLink};
 use openssh_sftp_client::fs::Fs;
-use openssh_sftp_client::metadata::Permissions;
+use openssh_sftp_client::metadata::{MetaDataBuilder, Permissions};
 use openssh_sftp_client::{Sftp, SftpOptions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+/// What a file on the host was last written as: content hash, mode and owner.
+type Fingerprint = (blake3::Hash, u32, Option<(u32, u32)>);
+
 pub struct SftpFiles {
     link: Arc<SshLink>,
     /// What this process last wrote or found, by path: a pass that would write
     /// the same bytes again skips the SFTP round trips (about 0.3 s per file).
-    known: Mutex<HashMap<PathBuf, (blake3::Hash, u32)>>,
+    known: Mutex<HashMap<PathBuf, Fingerprint>>,
 }
 
 impl SftpFiles {
@@ -53,7 +56,7 @@ fn files_error(path: &Path, e: impl std::fmt::Display) -> FilesError {
 impl HostFiles for SftpFiles {
     fn sync<'a>(&'a self, files: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
         Box::pin(async move {
-            let fingerprint = |f: &HostFile| (blake3::hash(&f.bytes), f.mode);
+            let fingerprint = |f: &HostFile| (blake3::hash(&f.bytes), f.mode, f.owner);
             let stale: Vec<&HostFile> = {
                 let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
                 files
@@ -134,7 +137,10 @@ impl HostFiles for SftpFiles {
 async fn put(sftp: &Sftp, fs: &mut Fs, f: &HostFile) -> Result<bool, openssh_sftp_client::Error> {
     if let Ok(meta) = fs.metadata(&f.path).await {
         let mode = meta.permissions().map(|p| p.as_raw().bits() & 0o7777);
-        if mode == Some(f.mode) && meta.len() == Some(f.bytes.len() as u64) {
+        let owned = f
+            .owner
+            .is_none_or(|(u, g)| meta.uid() == Some(u) && meta.gid() == Some(g));
+        if mode == Some(f.mode) && meta.len() == Some(f.bytes.len() as u64) && owned {
             if let Ok(current) = fs.read(&f.path).await {
                 if current[..] == f.bytes[..] {
                     return Ok(false);
@@ -154,6 +160,11 @@ async fn put(sftp: &Sftp, fs: &mut Fs, f: &HostFile) -> Result<bool, openssh_sft
         .await?;
     file.set_permissions(Permissions::from(f.mode as u16))
         .await?;
+    if let Some(owner) = f.owner {
+        // Before any byte, as the mode: needs the SSH user to be root on the host.
+        file.set_metadata(MetaDataBuilder::new().id(owner).create())
+            .await?;
+    }
     file.write_all(&f.bytes).await?;
     // Not every server has the fsync extension; the rename is still atomic.
     let _ = file.sync_all().await;
