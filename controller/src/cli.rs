@@ -304,6 +304,7 @@ pub enum SecretsCommand {
     /// --recipient, that file's recipients are used. apply, diff and run read
     /// a sealed copy, in memory, when the env file is absent (--age-identity);
     /// generate and --rotate keep the copies in step; check compares them.
+    #[command(after_help = "Examples:\n  lucidctl secrets seal --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n  lucidctl secrets seal --recipient \"$(cat ~/.ssh/id_ed25519.pub)\"")]
     Seal(SealArgs),
     /// Encrypt the sealed SecretSets again for a new set of recipients.
     ///
@@ -312,6 +313,7 @@ pub enum SecretsCommand {
     /// keys and rewrites sealed/.lucid-recipients. Whoever is no longer a
     /// recipient cannot open the new copies (but may have kept old ones:
     /// rotate what they could read).
+    #[command(after_help = "Examples:\n  lucidctl secrets reseal --age-identity ~/.config/lucid/age.key --recipient age1...new-key")]
     Reseal(SealArgs),
 }
 

@@ -12,9 +12,6 @@ use std::net::{IpAddr, Ipv4Addr};
 pub struct WorkloadSpec {
     /// Image reference. If an Image resource has this `ref`, it is built or pulled first.
     pub image: ImageRef,
-    /// When the image is fetched again (default: only when missing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull: Option<super::PullSpec>,
     /// Replaces the image's CMD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
@@ -66,6 +63,9 @@ pub struct WorkloadSpec {
     /// backup of a store; if one fails, the recreate does not happen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub before_recreate: Vec<String>,
+    /// When the image is fetched again (default: only when missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<super::PullSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
