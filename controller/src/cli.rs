@@ -111,9 +111,12 @@ pub enum Command {
     /// restarted 5 times in 10 minutes is held back with exponential backoff
     /// (crash-looping).
     ///
-    /// Serves /status (JSON), /healthz (503 while the engine is unreachable)
-    /// and /metrics (Prometheus) on --listen. SIGTERM or Ctrl-C finishes the
-    /// pass in progress and exits 0.
+    /// Serves on --listen: / (a status page that updates itself: resources by
+    /// phase and state, the dependency graph coloured by health with the
+    /// networks and isolation boundaries, held rollouts, recent events),
+    /// /status (JSON), /events (the last 100 events as JSON), /healthz (503
+    /// while the engine is unreachable) and /metrics (Prometheus). SIGTERM or
+    /// Ctrl-C finishes the pass in progress and exits 0.
     #[command(after_help = "Examples:\n  lucidctl run\n  lucidctl run --git https://git.example.org/lucid.git --branch main --notify https://hooks.example.org/lucid")]
     Run(RunArgs),
     /// Show the run loop's per-resource status.
@@ -692,7 +695,8 @@ pub struct RunArgs {
     /// With --git: where repositories are cloned (one subdirectory per URL).
     #[arg(long, value_name = "DIR", default_value = "/var/cache/lucidctl/git")]
     pub cache_dir: PathBuf,
-    /// Address to serve /status, /healthz, /metrics and POST /hooks/git on;
+    /// Address to serve the status page (/), /status, /events, /healthz,
+    /// /metrics and POST /hooks/git on;
     /// port 0 picks a free port (the address bound is logged). A
     /// non-loopback address without --listen-token draws a warning.
     #[arg(long, default_value = "127.0.0.1:9797", value_name = "ADDR")]
