@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 const MARGIN: f64 = 16.0;
-const COL_W: f64 = 250.0;
+const COL_W: f64 = 285.0;
 const NODE_X: f64 = 18.0;
 const NODE_W: f64 = 200.0;
 const NODE_H: f64 = 40.0;

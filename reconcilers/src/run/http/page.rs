@@ -57,8 +57,8 @@ pub fn render(s: &Status, version: &str) -> String {
         esc(version)
     );
     header(&mut out, s, &held);
-    held_section(&mut out, s);
     resources_section(&mut out, s, topology, &held);
+    held_section(&mut out, s);
     graph_section(&mut out, s, topology, &held);
     events_section(&mut out, s);
     out.push_str("<footer>JSON: <a href=\"/status\">/status</a> · <a href=\"/events\">/events</a> · <a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a></footer></main>");
@@ -91,6 +91,13 @@ fn header(out: &mut String, s: &Status, held: &BTreeSet<&str>) {
         let _ = write!(out, "<li><span class=\"state {state}\">{n} {state}</span></li>");
     }
     out.push_str("</ul></header>");
+    if !s.held.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"banner warn\" id=\"held-banner\"><a href=\"#held\">{} rollout(s) held</a> after failing: the previous containers run.</p>",
+            s.held.len()
+        );
+    }
     if let Some(since) = &s.disconnected_since {
         let _ = write!(out, "<p class=\"banner bad\" id=\"disconnected\">The engine is unreachable since {}.</p>", esc(since));
     }

@@ -66,6 +66,7 @@ fn the_page_shows_revision_timing_states_by_phase_held_rollouts_and_events() {
     assert!(html.contains("data-name=\"gw\" data-state=\"held\""), "{html}");
     assert!(html.contains("data-name=\"tron\" data-state=\"crash-looping\""));
     assert!(html.contains("rollout of abcdef012345 failed: unhealthy after 60s"));
+    assert!(html.contains("1 rollout(s) held"), "a banner at the top: {html}");
     assert!(html.contains("data-event=\"policy-violation\""));
     // The graph, coloured by the same states, with its boundary and the networks.
     assert!(html.contains("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"lucid-graph\""));
