@@ -29,7 +29,10 @@ fn graph(args: &[&str]) -> (Option<i32>, String, String) {
 fn dot_edges(dot: &str) -> BTreeMap<(String, String), String> {
     let mut edges = BTreeMap::new();
     for line in dot.lines().map(str::trim) {
-        let Some((from, rest)) = line.strip_prefix('"').and_then(|l| l.split_once("\" -> \"")) else {
+        let Some((from, rest)) = line
+            .strip_prefix('"')
+            .and_then(|l| l.split_once("\" -> \""))
+        else {
             continue;
         };
         let (to, attrs) = rest.split_once("\" [").expect(line);
@@ -46,7 +49,9 @@ fn dot_edges(dot: &str) -> BTreeMap<(String, String), String> {
 
 /// Node names declared inside the cluster whose label is `label`.
 fn cluster_nodes(dot: &str, label: &str) -> BTreeSet<String> {
-    let start = dot.find(&format!("label=\"{label}\"")).unwrap_or_else(|| panic!("{label} missing:\n{dot}"));
+    let start = dot
+        .find(&format!("label=\"{label}\""))
+        .unwrap_or_else(|| panic!("{label} missing:\n{dot}"));
     let body = &dot[start..];
     let body = &body[..body.find('}').unwrap()];
     body.lines()
@@ -60,7 +65,10 @@ fn cluster_nodes(dot: &str, label: &str) -> BTreeSet<String> {
 fn dot_holds_every_depends_on_edge_with_its_condition() {
     let (code, dot, stderr) = graph(&["-f", "configs/lucid", "-o", "dot"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(dot.contains("digraph lucid {") && dot.trim_end().ends_with('}'), "{dot}");
+    assert!(
+        dot.contains("digraph lucid {") && dot.trim_end().ends_with('}'),
+        "{dot}"
+    );
 
     let options = desired_state::LoadOptions {
         paths: vec![repo().join("configs/lucid")],
@@ -73,41 +81,72 @@ fn dot_holds_every_depends_on_edge_with_its_condition() {
     for r in &state.resources {
         if let Some(w) = r.spec.workload() {
             for d in &w.depends_on {
-                expected.insert((r.name().to_string(), d.name.clone()), d.condition.as_str().to_string());
+                expected.insert(
+                    (r.name().to_string(), d.name.clone()),
+                    d.condition.as_str().to_string(),
+                );
             }
         }
         if let Spec::IsolationPolicy(p) = &r.spec {
             policy = Some(p.clone());
         }
     }
-    assert!(expected.len() > 50, "the Lucid system has many dependencies: {}", expected.len());
+    assert!(
+        expected.len() > 50,
+        "the Lucid system has many dependencies: {}",
+        expected.len()
+    );
     assert_eq!(dot_edges(&dot), expected);
 
     let policy = policy.expect("configs/lucid has an IsolationPolicy");
     let inside = cluster_nodes(&dot, &format!("isolated: {}", policy.network));
-    assert_eq!(inside, policy.members.iter().cloned().collect::<BTreeSet<_>>());
+    assert_eq!(
+        inside,
+        policy.members.iter().cloned().collect::<BTreeSet<_>>()
+    );
     for bridge in &policy.bridges {
-        assert!(!inside.contains(bridge), "the bridge {bridge} is on the boundary, not inside");
-        assert!(dot.contains(&format!("\"{bridge}\" [label=\"{bridge}\\nService\\nlucid-pi-network, {}\\nbridge\"", policy.network)), "{dot}");
+        assert!(
+            !inside.contains(bridge),
+            "the bridge {bridge} is on the boundary, not inside"
+        );
+        assert!(
+            dot.contains(&format!(
+                "\"{bridge}\" [label=\"{bridge}\\nService\\nlucid-pi-network, {}\\nbridge\"",
+                policy.network
+            )),
+            "{dot}"
+        );
     }
     for phase in ["foundation", "core", "application", "support"] {
-        assert!(!cluster_nodes(&dot, &format!("phase: {phase}")).is_empty(), "phase {phase}");
+        assert!(
+            !cluster_nodes(&dot, &format!("phase: {phase}")).is_empty(),
+            "phase {phase}"
+        );
     }
     let at = |p: &str| dot.find(&format!("label=\"phase: {p}\"")).unwrap();
-    assert!(at("foundation") < at("core") && at("core") < at("application"), "{dot}");
+    assert!(
+        at("foundation") < at("core") && at("core") < at("application"),
+        "{dot}"
+    );
 }
 
 #[test]
 fn svg_and_mermaid_are_the_same_picture() {
     let (code, svg, stderr) = graph(&["-f", "configs/lucid", "-o", "svg"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
     assert_eq!(svg.matches("class=\"isolation-boundary\"").count(), 1);
     assert!(svg.contains("data-name=\"lucid-payment-gateway\" data-kind=\"Service\" data-state=\"unknown\" data-role=\"bridge\""));
     let (code, mermaid, stderr) = graph(&["-f", "configs/lucid", "--output", "mermaid"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(mermaid.starts_with("flowchart RL\n"), "{mermaid}");
-    assert!(mermaid.contains("[\"isolated: lucid-tron-isolated\"]"), "{mermaid}");
+    assert!(
+        mermaid.contains("[\"isolated: lucid-tron-isolated\"]"),
+        "{mermaid}"
+    );
 }
 
 #[test]

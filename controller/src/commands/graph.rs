@@ -14,7 +14,10 @@ pub fn run(args: &GraphArgs) -> ExitCode {
         Err(invalid) => {
             output::print_diagnostics(&invalid.warnings);
             output::print_diagnostics(&invalid.errors);
-            eprintln!("invalid: {} error(s); nothing to draw", invalid.errors.len());
+            eprintln!(
+                "invalid: {} error(s); nothing to draw",
+                invalid.errors.len()
+            );
             return ExitCode::FAILURE;
         }
     };

@@ -8,13 +8,19 @@ use std::fmt::Write;
 
 pub fn render(t: &Topology) -> String {
     let mut out = String::new();
-    out.push_str("// lucidctl graph: Services and Jobs by phase; an edge A -> B means A depends on B.\n");
+    out.push_str(
+        "// lucidctl graph: Services and Jobs by phase; an edge A -> B means A depends on B.\n",
+    );
     out.push_str("digraph lucid {\n  rankdir=RL;\n  compound=true;\n");
     out.push_str("  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f4f6f8\", fontname=\"sans-serif\", fontsize=10];\n");
     out.push_str("  edge [fontname=\"sans-serif\", fontsize=9, color=\"#5f6b7a\"];\n");
     for (pi, phase) in t.columns().into_iter().enumerate() {
         let _ = writeln!(out, "  subgraph \"cluster_phase_{pi}\" {{");
-        let _ = writeln!(out, "    label=\"phase: {}\";\n    color=\"#9aa5b1\";", esc(phase));
+        let _ = writeln!(
+            out,
+            "    label=\"phase: {}\";\n    color=\"#9aa5b1\";",
+            esc(phase)
+        );
         let nodes = t.nodes_in(phase);
         for n in nodes.iter().filter(|n| t.role(&n.name) != Role::Member) {
             let _ = writeln!(out, "    {}", node_line(t, n));

@@ -60,7 +60,10 @@ mod tests {
     fn hostile_names_are_inert_in_every_language() {
         let name = "a\"<b>&'\u{1b}[31m\\";
         let x = xml(name);
-        assert!(!x.contains('<') && !x.contains('"') && !x.contains('\u{1b}'), "{x}");
+        assert!(
+            !x.contains('<') && !x.contains('"') && !x.contains('\u{1b}'),
+            "{x}"
+        );
         assert_eq!(x, "a&quot;&lt;b&gt;&amp;&#39;\\u{1b}[31m\\");
         let d = dot(name);
         assert_eq!(d, "a\\\"<b>&'\\\\u{1b}[31m\\\\");

@@ -30,7 +30,11 @@ pub fn render(t: &Topology) -> String {
             if members.is_empty() {
                 continue;
             }
-            let _ = writeln!(out, "    subgraph iso{pi}_{bi}[\"isolated: {}\"]", esc(&b.network));
+            let _ = writeln!(
+                out,
+                "    subgraph iso{pi}_{bi}[\"isolated: {}\"]",
+                esc(&b.network)
+            );
             for n in members {
                 let _ = writeln!(out, "      {}", node_line(t, &ids, n));
             }
@@ -46,7 +50,11 @@ pub fn render(t: &Topology) -> String {
         let (Some(from), Some(to)) = (ids.get(e.from.as_str()), ids.get(e.to.as_str())) else {
             continue;
         };
-        let arrow = if e.condition == "completed" { "-.->" } else { "-->" };
+        let arrow = if e.condition == "completed" {
+            "-.->"
+        } else {
+            "-->"
+        };
         let _ = writeln!(out, "  {from} {arrow}|\"{}\"| {to}", esc(&e.condition));
     }
     out.push_str("  classDef bridge stroke:#d32f2f,stroke-width:3px\n");
@@ -58,7 +66,11 @@ pub fn render(t: &Topology) -> String {
 }
 
 fn node_line(t: &Topology, ids: &BTreeMap<&str, String>, n: &super::Node) -> String {
-    let bridge = if t.role(&n.name) == Role::Bridge { " · bridge" } else { "" };
+    let bridge = if t.role(&n.name) == Role::Bridge {
+        " · bridge"
+    } else {
+        ""
+    };
     let nets: Vec<String> = n.networks.iter().map(|x| esc(x)).collect();
     format!(
         "{}[\"{}<br/>{}{bridge}<br/>{}\"]",

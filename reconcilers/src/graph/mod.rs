@@ -173,7 +173,13 @@ impl Topology {
     /// members, so a boundary encloses a contiguous run of boxes.
     pub fn nodes_in(&self, phase: &str) -> Vec<&Node> {
         let mut nodes: Vec<&Node> = self.nodes.iter().filter(|n| n.phase == phase).collect();
-        nodes.sort_by_key(|n| (self.role(&n.name), self.boundary_of(&n.name), n.name.clone()));
+        nodes.sort_by_key(|n| {
+            (
+                self.role(&n.name),
+                self.boundary_of(&n.name),
+                n.name.clone(),
+            )
+        });
         nodes
     }
 

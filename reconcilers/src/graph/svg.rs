@@ -19,7 +19,9 @@ const ROW: f64 = 54.0;
 const HEAD: f64 = 40.0;
 /// Room under a boundary's members for its label.
 const BOUNDARY_FOOT: f64 = 26.0;
-const PALETTE: [&str; 6] = ["#1e88e5", "#8e24aa", "#00897b", "#f9a825", "#6d4c41", "#3949ab"];
+const PALETTE: [&str; 6] = [
+    "#1e88e5", "#8e24aa", "#00897b", "#f9a825", "#6d4c41", "#3949ab",
+];
 const ISOLATED: &str = "#d32f2f";
 const MAX_LABEL: usize = 28;
 
@@ -60,7 +62,14 @@ pub fn render(t: &Topology, states: &BTreeMap<String, NodeState>) -> String {
             if previous.is_some_and(|p| p.0 == Role::Member && p != key) {
                 y += BOUNDARY_FOOT;
             }
-            placed.insert(&n.name, Placed { column: ci, x: cx + NODE_X, y });
+            placed.insert(
+                &n.name,
+                Placed {
+                    column: ci,
+                    x: cx + NODE_X,
+                    y,
+                },
+            );
             previous = Some(key);
             y += ROW;
         }
@@ -109,16 +118,23 @@ pub fn render(t: &Topology, states: &BTreeMap<String, NodeState>) -> String {
     out.push_str(&boundaries);
     out.push_str(&heads);
     if t.nodes.is_empty() {
-        let _ = write!(out, r##"<text x="{MARGIN}" y="{:.0}" font-size="13" fill="#778">no Services or Jobs</text>"##, MARGIN + 50.0);
+        let _ = write!(
+            out,
+            r##"<text x="{MARGIN}" y="{:.0}" font-size="13" fill="#778">no Services or Jobs</text>"##,
+            MARGIN + 50.0
+        );
     }
     for e in &t.edges {
-        let (Some(from), Some(to)) = (placed.get(e.from.as_str()), placed.get(e.to.as_str())) else {
+        let (Some(from), Some(to)) = (placed.get(e.from.as_str()), placed.get(e.to.as_str()))
+        else {
             continue;
         };
         out.push_str(&edge(from, to, &e.from, &e.to, &e.condition));
     }
     for n in &t.nodes {
-        let Some(p) = placed.get(n.name.as_str()) else { continue };
+        let Some(p) = placed.get(n.name.as_str()) else {
+            continue;
+        };
         let state = states.get(&n.name).copied().unwrap_or_default();
         out.push_str(&node(t, n, p, state, &colours));
     }
@@ -213,7 +229,11 @@ fn node(
         if role == Role::Bridge { 3 } else { 2 },
     );
     if role == Role::Bridge {
-        let _ = write!(g, r##"<rect x="{:.0}" y="{:.0}" width="5" height="{NODE_H}" fill="{ISOLATED}"/>"##, p.x, p.y);
+        let _ = write!(
+            g,
+            r##"<rect x="{:.0}" y="{:.0}" width="5" height="{NODE_H}" fill="{ISOLATED}"/>"##,
+            p.x, p.y
+        );
     }
     let _ = write!(
         g,

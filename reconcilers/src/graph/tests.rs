@@ -86,7 +86,11 @@ fn phases_follow_dependencies_and_unphased_resources_get_a_column() {
 #[test]
 fn a_phase_lists_outsiders_then_bridges_then_members() {
     let t = topology();
-    let names: Vec<&str> = t.nodes_in("support").iter().map(|n| n.name.as_str()).collect();
+    let names: Vec<&str> = t
+        .nodes_in("support")
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect();
     assert_eq!(names, ["gw", "payout", "tron"]);
     assert_eq!(t.role("gw"), Role::Bridge);
     assert_eq!(t.role("tron"), Role::Member);
@@ -106,7 +110,10 @@ fn dot_has_every_edge_with_its_condition_and_the_boundary_cluster() {
     // Members sit inside the isolation cluster; the bridge outside it.
     let cluster = &dot[dot.find("cluster_isolation").unwrap()..];
     let cluster = &cluster[..cluster.find('}').unwrap()];
-    assert!(cluster.contains("\"tron\"") && cluster.contains("\"payout\""), "{cluster}");
+    assert!(
+        cluster.contains("\"tron\"") && cluster.contains("\"payout\""),
+        "{cluster}"
+    );
     assert!(!cluster.contains("\"gw\""), "{cluster}");
     assert_eq!(dot.matches('{').count(), dot.matches('}').count(), "{dot}");
 }
@@ -119,7 +126,11 @@ fn mermaid_uses_generated_ids_and_labels_edges() {
     assert!(m.contains("-.->|\"completed\"|"), "{m}");
     assert!(m.contains("-->|\"started\"|"), "{m}");
     assert!(m.contains("class "), "the bridge is marked: {m}");
-    assert_eq!(m.matches("subgraph").count(), m.matches("  end\n").count(), "{m}");
+    assert_eq!(
+        m.matches("subgraph").count(),
+        m.matches("  end\n").count(),
+        "{m}"
+    );
 }
 
 #[test]
@@ -129,10 +140,19 @@ fn svg_colours_nodes_and_draws_the_boundary_around_members_only() {
     states.insert("db".to_string(), NodeState::Ready);
     states.insert("tron".to_string(), NodeState::CrashLooping);
     let svg = svg::render(&t, &states);
-    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
-    assert!(svg.contains(r#"data-name="db" data-kind="Service" data-state="ready""#), "{svg}");
-    assert!(svg.contains(r#"data-name="tron" data-kind="Service" data-state="crash-looping" data-role="member""#));
-    assert!(svg.contains(r#"data-name="gw" data-kind="Service" data-state="unknown" data-role="bridge""#));
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    assert!(
+        svg.contains(r#"data-name="db" data-kind="Service" data-state="ready""#),
+        "{svg}"
+    );
+    assert!(svg.contains(
+        r#"data-name="tron" data-kind="Service" data-state="crash-looping" data-role="member""#
+    ));
+    assert!(svg
+        .contains(r#"data-name="gw" data-kind="Service" data-state="unknown" data-role="bridge""#));
     assert_eq!(svg.matches("class=\"isolation-boundary\"").count(), 1);
     assert_eq!(svg.matches("class=\"edge\"").count(), t.edges.len());
     // The boundary encloses the members and cuts through the bridge's middle.
@@ -147,16 +167,24 @@ fn svg_colours_nodes_and_draws_the_boundary_around_members_only() {
     let (top, bottom) = (attr(b, "y"), attr(b, "y") + attr(b, "height"));
     for member in ["tron", "payout"] {
         let (y, h) = rect(member);
-        assert!(top < y && y + h < bottom, "{member} inside {top}..{bottom}: {y}+{h}");
+        assert!(
+            top < y && y + h < bottom,
+            "{member} inside {top}..{bottom}: {y}+{h}"
+        );
     }
     let (gy, gh) = rect("gw");
-    assert!(gy < top && top < gy + gh, "the boundary crosses the bridge: {top} vs {gy}+{gh}");
+    assert!(
+        gy < top && top < gy + gh,
+        "the boundary crosses the bridge: {top} vs {gy}+{gh}"
+    );
 }
 
 fn attr(element: &str, name: &str) -> f64 {
     let key = format!(" {name}=\"");
     let at = element.find(&key).unwrap() + key.len();
-    element[at..at + element[at..].find('"').unwrap()].parse().unwrap()
+    element[at..at + element[at..].find('"').unwrap()]
+        .parse()
+        .unwrap()
 }
 
 #[test]

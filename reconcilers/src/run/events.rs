@@ -61,7 +61,8 @@ impl EventLog {
             e.event == event
                 && e.resource == resource
                 && e.message == message
-                && e.at.is_some_and(|at| now.saturating_duration_since(at) < REPEAT_WINDOW)
+                && e.at
+                    .is_some_and(|at| now.saturating_duration_since(at) < REPEAT_WINDOW)
         });
         if repeated {
             return;
@@ -103,7 +104,14 @@ mod tests {
 
     fn add(log: &mut EventLog, message: &str, now: Instant) {
         let r = Some("Service/web".to_string());
-        log.record("drift-repaired", Severity::Info, r, message.into(), "t".into(), now);
+        log.record(
+            "drift-repaired",
+            Severity::Info,
+            r,
+            message.into(),
+            "t".into(),
+            now,
+        );
     }
 
     #[test]
@@ -130,7 +138,11 @@ mod tests {
         add(&mut log, "held", now);
         add(&mut log, "held", now + Duration::from_secs(60));
         assert_eq!(log.iter().count(), 1);
-        add(&mut log, "held", now + REPEAT_WINDOW + Duration::from_secs(1));
+        add(
+            &mut log,
+            "held",
+            now + REPEAT_WINDOW + Duration::from_secs(1),
+        );
         assert_eq!(log.iter().count(), 2);
     }
 }

@@ -223,7 +223,9 @@ async fn a_container_removed_by_hand_is_recreated_from_the_engine_event() {
         .map(|s| (s.events.to_json(), s.topology.clone()))
         .expect("status");
     let repaired = events["events"].as_array().into_iter().flatten().any(|e| {
-        e["event"] == "drift-repaired" && e["resource"] == "Service/web" && e["message"] == "created"
+        e["event"] == "drift-repaired"
+            && e["resource"] == "Service/web"
+            && e["message"] == "created"
     });
     assert!(repaired, "{events:#}");
     assert!(topology.is_some_and(|t| t.node("web").is_some()));
@@ -253,7 +255,9 @@ async fn a_service_restarted_five_times_is_held_as_crash_looping() {
         .await;
     let events = h.status.lock().map(|s| s.events.to_json()).expect("status");
     let crash = events["events"].as_array().into_iter().flatten().any(|e| {
-        e["event"] == "crash-looping" && e["severity"] == "critical" && e["resource"] == "Service/web"
+        e["event"] == "crash-looping"
+            && e["severity"] == "critical"
+            && e["resource"] == "Service/web"
     });
     assert!(crash, "{events:#}");
     let passes = h.passes();

@@ -168,16 +168,30 @@ fn status_route(path: &str, status: &Mutex<Status>) -> Response<Body> {
 fn page_route(path: &str, status: &Arc<Mutex<Status>>) -> Response<Body> {
     if path == "/events/stream" {
         let Some(body) = stream::open(status.clone()) else {
-            return text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "too many open streams\n");
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "too many open streams\n",
+            );
         };
         let mut r = Response::new(body);
         let headers = r.headers_mut();
-        headers.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/event-stream"));
-        headers.insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-store"));
+        headers.insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(
+            hyper::header::CACHE_CONTROL,
+            hyper::header::HeaderValue::from_static("no-store"),
+        );
         return r;
     }
     let Ok(s) = status.lock() else {
-        return text(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "status unavailable\n");
+        return text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            "status unavailable\n",
+        );
     };
     if path == "/events" {
         let body = serde_json::to_string_pretty(&s.events.to_json()).unwrap_or_default();
@@ -185,7 +199,10 @@ fn page_route(path: &str, status: &Arc<Mutex<Status>>) -> Response<Body> {
     }
     let html = page::render(&s, &stream::version(&s));
     let mut r = text(StatusCode::OK, "text/html; charset=utf-8", html);
-    r.headers_mut().insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
     r
 }
 

@@ -88,7 +88,10 @@ fn header(out: &mut String, s: &Status, held: &BTreeSet<&str>) {
     }
     out.push_str("<ul class=\"counts\">");
     for (state, n) in counts {
-        let _ = write!(out, "<li><span class=\"state {state}\">{n} {state}</span></li>");
+        let _ = write!(
+            out,
+            "<li><span class=\"state {state}\">{n} {state}</span></li>"
+        );
     }
     out.push_str("</ul></header>");
     if !s.held.is_empty() {
@@ -99,7 +102,11 @@ fn header(out: &mut String, s: &Status, held: &BTreeSet<&str>) {
         );
     }
     if let Some(since) = &s.disconnected_since {
-        let _ = write!(out, "<p class=\"banner bad\" id=\"disconnected\">The engine is unreachable since {}.</p>", esc(since));
+        let _ = write!(
+            out,
+            "<p class=\"banner bad\" id=\"disconnected\">The engine is unreachable since {}.</p>",
+            esc(since)
+        );
     }
     if let Some(broken) = &s.input_error {
         let good = s.last_good.as_ref();
@@ -111,14 +118,20 @@ fn header(out: &mut String, s: &Status, held: &BTreeSet<&str>) {
             esc(broken)
         );
     } else if let Some(e) = &s.last_error {
-        let _ = write!(out, "<p class=\"banner warn\" id=\"last-error\">Last pass failed: {}</p>", esc(e));
+        let _ = write!(
+            out,
+            "<p class=\"banner warn\" id=\"last-error\">Last pass failed: {}</p>",
+            esc(e)
+        );
     }
 }
 
 fn held_section(out: &mut String, s: &Status) {
     out.push_str("<section id=\"held\"><h2>Held rollouts</h2>");
     if s.held.is_empty() {
-        out.push_str("<p class=\"note\">None: every spec rolled out or is rolling out.</p></section>");
+        out.push_str(
+            "<p class=\"note\">None: every spec rolled out or is rolling out.</p></section>",
+        );
         return;
     }
     out.push_str("<table><tr><th>Resource</th><th>Why it is held</th></tr>");
@@ -151,7 +164,12 @@ fn resources_section(out: &mut String, s: &Status, t: &Topology, held: &BTreeSet
     for r in &s.resources {
         groups.entry(phase(r)).or_default().push(r);
     }
-    let mut order: Vec<String> = t.phases.iter().filter(|p| groups.contains_key(*p)).cloned().collect();
+    let mut order: Vec<String> = t
+        .phases
+        .iter()
+        .filter(|p| groups.contains_key(*p))
+        .cloned()
+        .collect();
     order.extend(groups.keys().filter(|p| !t.phases.contains(p)).cloned());
     for p in order {
         let members = &groups[&p];
@@ -198,7 +216,11 @@ fn graph_section(out: &mut String, s: &Status, t: &Topology, held: &BTreeSet<&st
                 out,
                 " · <span class=\"isolated\">isolated</span>: members {}; bridged by {}",
                 esc(&b.members.join(", ")),
-                esc(&if b.bridges.is_empty() { "nothing".to_string() } else { b.bridges.join(", ") })
+                esc(&if b.bridges.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    b.bridges.join(", ")
+                })
             );
         }
         out.push_str("</li>");

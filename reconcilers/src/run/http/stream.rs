@@ -71,7 +71,11 @@ pub fn open(status: Arc<Mutex<Status>>) -> Option<Body> {
         let started = Instant::now();
         let mut last: Option<String> = None;
         let mut said = Instant::now();
-        if tx.send(Bytes::from_static(b"retry: 3000\n\n")).await.is_err() {
+        if tx
+            .send(Bytes::from_static(b"retry: 3000\n\n"))
+            .await
+            .is_err()
+        {
             return;
         }
         while started.elapsed() < LIFETIME {

@@ -28,7 +28,12 @@ fn status() -> Status {
     s.resources = vec![
         resource("Network", "front", Readiness::Ready, None),
         resource("Service", "db", Readiness::Ready, None),
-        resource("Service", "api", Readiness::Degraded, Some("health check <failed> & gave up")),
+        resource(
+            "Service",
+            "api",
+            Readiness::Degraded,
+            Some("health check <failed> & gave up"),
+        ),
         resource("Service", "tron", Readiness::CrashLooping, None),
         resource("Service", "gw", Readiness::Degraded, None),
         resource("Service", "loner", Readiness::Progressing, None),
@@ -58,20 +63,34 @@ fn the_page_shows_revision_timing_states_by_phase_held_rollouts_and_events() {
     assert!(html.contains("name=\"viewport\""));
     assert!(html.contains("data-version=\"v1\""));
     assert!(html.contains("<b id=\"revision\">0123abcd</b>"));
-    assert!(html.contains("(took 1.2 s)") || html.contains("(took 1.3 s)"), "{html}");
+    assert!(
+        html.contains("(took 1.2 s)") || html.contains("(took 1.3 s)"),
+        "{html}"
+    );
     // Grouped by phase in dependency order; the held rollout shows as held.
-    let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing"))
+    };
     assert!(at("data-phase=\"foundation\"") < at("data-phase=\"core\""));
     assert!(at("data-phase=\"core\"") < at("data-phase=\"support\""));
-    assert!(html.contains("data-name=\"gw\" data-state=\"held\""), "{html}");
+    assert!(
+        html.contains("data-name=\"gw\" data-state=\"held\""),
+        "{html}"
+    );
     assert!(html.contains("data-name=\"tron\" data-state=\"crash-looping\""));
     assert!(html.contains("rollout of abcdef012345 failed: unhealthy after 60s"));
-    assert!(html.contains("1 rollout(s) held"), "a banner at the top: {html}");
+    assert!(
+        html.contains("1 rollout(s) held"),
+        "a banner at the top: {html}"
+    );
     assert!(html.contains("data-event=\"policy-violation\""));
     // The graph, coloured by the same states, with its boundary and the networks.
     assert!(html.contains("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"lucid-graph\""));
     assert!(html.contains("data-name=\"db\" data-kind=\"Service\" data-state=\"ready\""));
-    assert!(html.contains("data-name=\"gw\" data-kind=\"Service\" data-state=\"held\" data-role=\"bridge\""));
+    assert!(html.contains(
+        "data-name=\"gw\" data-kind=\"Service\" data-state=\"held\" data-role=\"bridge\""
+    ));
     assert!(html.contains("class=\"isolation-boundary\" data-network=\"pay\""));
     assert!(html.contains("bridged by gw"), "{html}");
     assert!(html.contains("/events/stream"));
@@ -86,7 +105,11 @@ fn hostile_text_from_files_and_the_engine_is_escaped() {
     s.input_error = Some("t.yaml:1:1: <img src=x onerror=alert(1)>".into());
     s.resources[1].name = "<script>alert(1)</script>".into();
     let html = render(&s, "\"><script>");
-    assert_eq!(html.matches("<script>").count(), 1, "only the page's own script: {html}");
+    assert_eq!(
+        html.matches("<script>").count(),
+        1,
+        "only the page's own script: {html}"
+    );
     assert!(!html.contains("<img"), "{html}");
 }
 
