@@ -279,7 +279,7 @@ fn the_status_page_shows_the_system_live_in_a_real_browser() {
     assert!(
         events["events"].as_array().is_some_and(|e| e
             .iter()
-            .any(|e| e["resource"] == "Service/web" && e["event"] == "drift-repaired")),
+            .any(|e| e["event"] == "drift-repaired" && e["message"].as_str().is_some_and(|m| m.contains("Service/web created")))),
         "{events:#}"
     );
     drop(stream);

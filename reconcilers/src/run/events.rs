@@ -5,17 +5,20 @@
 //! Served as JSON at `GET /events`:
 //!
 //! ```json
-//! {"events": [{"seq": 7, "time": "2026-01-02T03:04:05Z", "event": "drift-repaired",
-//!              "severity": "info", "resource": "Service/web", "message": "started"}]}
+//! {"events": [{"seq": 7, "time": "2026-01-02T03:04:05Z", "event": "policy-violation",
+//!              "severity": "critical", "resource": "Service/web",
+//!              "message": "Service/web was attached to isolated network lucid-tron-isolated; disconnected"}]}
 //! ```
 //!
 //! `seq` grows by one per event for the life of the process (a client polls
 //! and keeps those above the last it saw); `time` is RFC 3339 UTC; `event`
-//! is one of the notification events (`rollout-failed`, `rollout-held`,
-//! `crash-looping`, `unhealthy-restarted`, `policy-violation`, `volume-lost`,
-//! `input-broken`, `input-recovered`) or `drift-repaired` or
-//! `reconcile-failed`; `severity` is info, warning or critical; `resource` is
-//! `Kind/name` or null; `message` never holds a secret value (it is built
+//! is any event the loop notifies about (`rollout-failed`, `rollout-held`,
+//! `crash-looping`, `unhealthy-restarted`, `policy-violation`,
+//! `volume-lost`, `drift-repaired` (one per pass, resource null, the
+//! repairs listed in the message), `input-broken`, `input-recovered`, the
+//! engine and git outages and recoveries) or `reconcile-failed` (a pass
+//! failed with an error different from the previous pass's); `severity`
+//! is info, warning or critical; `resource` is `Kind/name` or null; `message` never holds a secret value (it is built
 //! from the same outcomes the log prints). At most [`CAPACITY`] are kept.
 
 use super::notify::Severity;
