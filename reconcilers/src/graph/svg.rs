@@ -91,16 +91,15 @@ pub fn render(t: &Topology, states: &BTreeMap<String, NodeState>) -> String {
                 .filter(|n| b.bridges.contains(&n.name))
                 .filter_map(|n| placed.get(n.name.as_str()))
                 .map(|p| p.y)
-                .filter(|by| *by < first.y && first.y - *by < ROW * 1.5)
-                .last();
+                .rfind(|by| *by < first.y && first.y - *by < ROW * 1.5);
             // The boundary's top edge runs through the middle of its bridge.
             let top = bridge_above.map_or(first.y - 10.0, |by| by + NODE_H / 2.0);
             let height = last.y + NODE_H + BOUNDARY_FOOT - 4.0 - top;
             let _ = write!(
                 boundaries,
                 r##"<g class="isolation-boundary" data-network="{net}"><rect x="{:.0}" y="{top:.0}" width="{:.0}" height="{height:.0}" rx="8" fill="{ISOLATED}" fill-opacity="0.05" stroke="{ISOLATED}" stroke-width="2" stroke-dasharray="7 4"/><text x="{:.0}" y="{:.0}" font-size="11" fill="{ISOLATED}">isolated: {net}</text></g>"##,
-                cx + 6.0,
-                COL_W - 12.0,
+                cx + NODE_X - 10.0,
+                NODE_W + 44.0,
                 cx + NODE_X,
                 last.y + NODE_H + 18.0,
                 net = esc(&b.network),

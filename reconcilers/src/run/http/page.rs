@@ -62,7 +62,7 @@ pub fn render(s: &Status, version: &str) -> String {
     graph_section(&mut out, s, topology, &held);
     events_section(&mut out, s);
     out.push_str("<footer>JSON: <a href=\"/status\">/status</a> · <a href=\"/events\">/events</a> · <a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a></footer></main>");
-    let _ = write!(out, "<script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
     out
 }
 
