@@ -11,6 +11,8 @@ command -v docker-registry >/dev/null 2>&1 || need_packages+=(docker-registry)
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need_packages+=(openssh-server)
 command -v docker-compose >/dev/null 2>&1 || need_packages+=(docker-compose)
 command -v tmux >/dev/null 2>&1 || need_packages+=(tmux)
+# The status page test (e2e/tests/page.rs) loads the page in headless Chromium.
+command -v chromium >/dev/null 2>&1 || need_packages+=(chromium)
 if [ "${#need_packages[@]}" -gt 0 ] && [ "${LUCID_E2E:-}" != "skip" ]; then
   echo "installing ${need_packages[*]} from Debian"
   apt-get update -qq

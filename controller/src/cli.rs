@@ -37,6 +37,20 @@ pub enum Command {
     /// line. Warnings do not fail. Exit 0 when valid, 1 otherwise.
     #[command(after_help = "Examples:\n  lucidctl validate\n  lucidctl validate -f configs/lucid -f configs/lucid/overlays/pi -o json")]
     Validate(ValidateArgs),
+    /// Draw the desired state: phases, dependsOn edges, networks and isolation boundaries.
+    ///
+    /// Needs only the files (validated as by validate), no engine. Services and
+    /// Jobs are grouped by their `phase` label, phases ordered so that
+    /// dependencies come first; each dependsOn entry is an edge from the
+    /// dependent to its dependency, labelled with its condition (started,
+    /// healthy or completed); each IsolationPolicy is a dashed red boundary
+    /// around its members, with its bridges marked. dot is Graphviz input,
+    /// mermaid renders in Markdown, svg is the drawing the run loop's status
+    /// page shows (there coloured by health).
+    #[command(
+        after_help = "Examples:\n  lucidctl graph | dot -Tpng > lucid.png\n  lucidctl graph -f configs/lucid -o svg > docs/lucid.svg\n  lucidctl graph -o mermaid   # paste into a README inside ```mermaid"
+    )]
+    Graph(GraphArgs),
     /// Describe a kind or one of its fields, from the same schema as crd-schemas/.
     ///
     /// Prints the field's type, whether it is required, its default, its
@@ -97,9 +111,12 @@ pub enum Command {
     /// restarted 5 times in 10 minutes is held back with exponential backoff
     /// (crash-looping).
     ///
-    /// Serves /status (JSON), /healthz (503 while the engine is unreachable)
-    /// and /metrics (Prometheus) on --listen. SIGTERM or Ctrl-C finishes the
-    /// pass in progress and exits 0.
+    /// Serves on --listen: / (a status page that updates itself: resources by
+    /// phase and state, the dependency graph coloured by health with the
+    /// networks and isolation boundaries, held rollouts, recent events),
+    /// /status (JSON), /events (the last 100 events as JSON), /healthz (503
+    /// while the engine is unreachable) and /metrics (Prometheus). SIGTERM or
+    /// Ctrl-C finishes the pass in progress and exits 0.
     #[command(after_help = "Examples:\n  lucidctl run\n  lucidctl run --git https://git.example.org/lucid.git --branch main --notify https://hooks.example.org/lucid")]
     Run(RunArgs),
     /// Show the run loop's per-resource status.
@@ -179,6 +196,32 @@ pub enum Command {
     /// For example `lucidctl man ~/.local/share/man/man1`, then `man lucidctl`.
     #[command(after_help = "Examples:\n  lucidctl man ~/.local/share/man/man1", hide = true)]
     Man(ManArgs),
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GraphFormat {
+    /// Graphviz dot (render with `dot -Tsvg`).
+    #[default]
+    Dot,
+    /// A standalone SVG drawing, the same as the status page's.
+    Svg,
+    /// A Mermaid flowchart, for Markdown.
+    Mermaid,
+}
+
+#[derive(Args, Debug)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Output format.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub output: GraphFormat,
 }
 
 #[derive(Args, Debug)]
@@ -697,7 +740,8 @@ pub struct RunArgs {
     /// With --git: where repositories are cloned (one subdirectory per URL).
     #[arg(long, value_name = "DIR", default_value = "/var/cache/lucidctl/git")]
     pub cache_dir: PathBuf,
-    /// Address to serve /status, /healthz, /metrics and POST /hooks/git on;
+    /// Address to serve the status page (/), /status, /events, /healthz,
+    /// /metrics and POST /hooks/git on;
     /// port 0 picks a free port (the address bound is logged). A
     /// non-loopback address without --listen-token draws a warning.
     #[arg(long, default_value = "127.0.0.1:9797", value_name = "ADDR")]

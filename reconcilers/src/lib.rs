@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod engine;
 pub mod exec;
 pub mod fields;
+pub mod graph;
 pub mod hash;
 pub mod hostfiles;
 pub mod labels;

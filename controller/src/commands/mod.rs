@@ -6,6 +6,7 @@ mod delete;
 mod diff;
 mod doctor;
 mod explain;
+mod graph;
 mod logs;
 mod notify;
 mod registry;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Graph(args) => graph::run(&args),
         Command::Diff(args) => block_on(diff::run(args)),
         Command::Apply(args) => block_on(apply::run(args)),
         Command::Delete(args) => block_on(delete::run(args)),

@@ -9,6 +9,7 @@
 //! input changes nothing; a Shutdown ends the loop after the pass in progress.
 //! Errors: a failed pass is logged, put in the status and retried.
 
+mod events;
 mod git;
 mod alerts;
 mod http;
@@ -19,6 +20,7 @@ mod source;
 mod status;
 mod triggers;
 
+pub use events::{Event, EventLog};
 pub use git::GitSource;
 pub use http::{github_signature, serve, Endpoints, GitHook, HookVerdict};
 pub use notify::{deliver_once, format, redact, target, BadUrl, Notification, Notifier, Severity, Target};
@@ -202,7 +204,17 @@ impl<'a> Controller<'a> {
         Ok(self)
     }
 
+    /// Records the event for the status page and GET /events; nothing is sent anywhere.
+    fn record(&self, event: &str, severity: Severity, resource: Option<String>, message: &str) {
+        if let Ok(mut s) = self.status.lock() {
+            let (time, now) = (now_rfc3339(), Instant::now());
+            s.events
+                .record(event, severity, resource, message.to_string(), time, now);
+        }
+    }
+
     fn notify(&self, event: &str, severity: Severity, resource: Option<String>, message: String) {
+        self.record(event, severity, resource.clone(), &message);
         let Some(n) = &self.notifier else { return };
         n.send(Notification {
             event: event.to_string(),
@@ -271,14 +283,25 @@ impl<'a> Controller<'a> {
         self.report_outages();
         let mut s = self.status.lock().map_err(|e| e.to_string())?;
         s.metrics.reconciles += 1;
-        s.metrics.observe_duration(started.elapsed().as_secs_f64());
+        let took = started.elapsed().as_secs_f64();
+        s.metrics.observe_duration(took);
+        s.last_duration_seconds = Some(took);
         s.last_reconcile = Some(now_rfc3339());
-        match &result {
-            Ok(()) => s.last_error = None,
+        let new_error = match &result {
+            Ok(()) => {
+                s.last_error = None;
+                None
+            }
             Err(e) => {
                 s.metrics.errors += 1;
+                let new = s.last_error.as_ref() != Some(e);
                 s.last_error = Some(e.clone());
+                Some(e.clone()).filter(|_| new)
             }
+        };
+        drop(s);
+        if let Some(e) = new_error {
+            self.record("reconcile-failed", Severity::Warning, None, &e);
         }
         result
     }
@@ -368,6 +391,8 @@ impl<'a> Controller<'a> {
             s.input_error = input_error;
             s.last_good = Some(good.status());
             s.metrics.last_good_since = Some(good.since_wall);
+            let topology = crate::graph::Topology::from_state(&good.loaded.state);
+            s.topology = Some(Arc::new(topology));
         }
         self.last_good = Some(good);
     }
@@ -601,6 +626,7 @@ impl<'a> Controller<'a> {
         let resources = resource_statuses(desired, inputs, observed.as_ref(), report, &held);
         if let Ok(mut s) = self.status.lock() {
             s.resources = resources;
+            s.held = report.held.clone();
         }
     }
 }

@@ -40,8 +40,18 @@ pub struct Status {
     /// Why the current input cannot be used, with file:line:col.
     pub input_error: Option<String>,
     pub resources: Vec<ResourceStatus>,
+    /// How long the last pass took, in seconds.
+    pub last_duration_seconds: Option<f64>,
+    /// Rollouts that failed, were rolled back and are not retried until the spec changes.
+    pub held: Vec<crate::plan::Held>,
     #[serde(skip)]
     pub metrics: Metrics,
+    /// Recent events, served at GET /events and on the status page.
+    #[serde(skip)]
+    pub events: super::events::EventLog,
+    /// The picture of the last good desired state, for the status page.
+    #[serde(skip)]
+    pub topology: Option<std::sync::Arc<crate::graph::Topology>>,
 }
 
 /// Reconcile duration buckets, in seconds.

@@ -216,6 +216,20 @@ async fn a_container_removed_by_hand_is_recreated_from_the_engine_event() {
         .map(|s| s.metrics.drift_repairs.clone())
         .unwrap_or_default();
     assert_eq!(repairs.get("Service"), Some(&1), "{repairs:?}");
+    // The status page's material: the repair as an event, and the topology.
+    let (events, topology) = h
+        .status
+        .lock()
+        .map(|s| (s.events.to_json(), s.topology.clone()))
+        .expect("status");
+    let repaired = events["events"].as_array().into_iter().flatten().any(|e| {
+        e["event"] == "drift-repaired"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Service/web created"))
+    });
+    assert!(repaired, "{events:#}");
+    assert!(topology.is_some_and(|t| t.node("web").is_some()));
     h.stop().await;
 }
 
@@ -240,6 +254,13 @@ async fn a_service_restarted_five_times_is_held_as_crash_looping() {
     };
     h.until("web to be shown as crash-looping", |h| held(h))
         .await;
+    let events = h.status.lock().map(|s| s.events.to_json()).expect("status");
+    let crash = events["events"].as_array().into_iter().flatten().any(|e| {
+        e["event"] == "crash-looping"
+            && e["severity"] == "critical"
+            && e["resource"] == "Service/web"
+    });
+    assert!(crash, "{events:#}");
     let passes = h.passes();
     h.engine.stop_by_hand("web");
     h.until("a pass after the sixth crash", |h| h.passes() > passes)

@@ -1,9 +1,12 @@
-//! The run loop's HTTP endpoint: /status, /healthz and /metrics for people
+//! The run loop's HTTP endpoint: the status page at / (page.rs, kept live by
+//! /events/stream), /status, /events, /healthz and /metrics for people
 //! and monitors, and POST /hooks/git for forges. hyper parses the requests
 //! (a request is input like any other: header size, header time and body size
 //! are bounded); the routes below are small functions of the shared state.
 
 mod hooks;
+mod page;
+mod stream;
 
 pub use hooks::{github_signature, GitHook, HookVerdict};
 
@@ -96,13 +99,16 @@ async fn route(req: Request<Incoming>, e: &Endpoints) -> Response<Body> {
             status_route(&path, &e.status)
         }
         (&Method::POST, "/hooks/git") => git_hook(req, e).await,
-        (_, "/status" | "/healthz" | "/metrics") => {
+        (&Method::GET | &Method::HEAD, "/" | "/events" | "/events/stream") => {
+            page_route(&path, &e.status)
+        }
+        (_, "/" | "/status" | "/events" | "/events/stream" | "/healthz" | "/metrics") => {
             text(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n")
         }
         _ => text(
             StatusCode::NOT_FOUND,
             "text/plain",
-            "try /status, /healthz or /metrics\n",
+            "try /, /status, /events, /healthz or /metrics\n",
         ),
     }
 }
@@ -156,6 +162,48 @@ fn status_route(path: &str, status: &Mutex<Status>) -> Response<Body> {
             s.metrics.render(),
         ),
     }
+}
+
+/// The page, the events as JSON, and the page's change stream.
+fn page_route(path: &str, status: &Arc<Mutex<Status>>) -> Response<Body> {
+    if path == "/events/stream" {
+        let Some(body) = stream::open(status.clone()) else {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "too many open streams\n",
+            );
+        };
+        let mut r = Response::new(body);
+        let headers = r.headers_mut();
+        headers.insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(
+            hyper::header::CACHE_CONTROL,
+            hyper::header::HeaderValue::from_static("no-store"),
+        );
+        return r;
+    }
+    let Ok(s) = status.lock() else {
+        return text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            "status unavailable\n",
+        );
+    };
+    if path == "/events" {
+        let body = serde_json::to_string_pretty(&s.events.to_json()).unwrap_or_default();
+        return text(StatusCode::OK, "application/json", body);
+    }
+    let html = page::render(&s, &stream::version(&s));
+    let mut r = text(StatusCode::OK, "text/html; charset=utf-8", html);
+    r.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    r
 }
 
 /// Reads at most BODY_LIMIT bytes within READ_TIMEOUT.
