@@ -128,6 +128,14 @@ pub enum Command {
     /// answers.
     #[command(after_help = "Examples:\n  lucidctl status\n  lucidctl status --listen 127.0.0.1:9797 -o json")]
     Status(StatusArgs),
+    /// Show the run loop's recent events (rollbacks, held rollouts, drift repaired, violations, outages).
+    ///
+    /// Asks a running `lucidctl run` at --listen for GET /events (the last
+    /// 100) and prints one line each: time, severity, event, resource,
+    /// message. With -f, keeps asking every 2 s and prints new ones as they
+    /// come, until Ctrl-C. Exit 1 when nothing answers.
+    #[command(after_help = "Examples:\n  lucidctl events\n  lucidctl events -f --listen 127.0.0.1:9797\n  lucidctl events -o json | jq '.events[] | select(.severity == \"critical\")'")]
+    Events(EventsArgs),
     /// Build the Image resources whose build context changed (all with --force).
     ///
     /// An Image is up to date when the `io.lucidctl.build-hash` label of the
@@ -798,6 +806,31 @@ pub struct StatusArgs {
         default_value_t
     )]
     pub output: OutputFormat,
+    /// The loop's --listen-token, when it has one (secret:, file: or env:).
+    #[arg(long, value_name = "SOURCE", value_parser = parse_secret_source)]
+    pub token: Option<reconcilers::run::SecretSource>,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Address of a running `lucidctl run` (its --listen).
+    #[arg(long, default_value = "127.0.0.1:9797", value_name = "ADDR")]
+    pub listen: String,
+    /// Keep printing new events until Ctrl-C.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Output format; json prints the /events document as is (not with -f).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub output: OutputFormat,
+    /// The loop's --listen-token, when it has one (secret:, file: or env:).
+    #[arg(long, value_name = "SOURCE", value_parser = parse_secret_source)]
+    pub token: Option<reconcilers::run::SecretSource>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -282,6 +282,16 @@ fn the_status_page_shows_the_system_live_in_a_real_browser() {
             .any(|e| e["event"] == "drift-repaired" && e["message"].as_str().is_some_and(|m| m.contains("Service/web created")))),
         "{events:#}"
     );
+    // The same events at the terminal.
+    let listed = t.lucidctl_raw(&["events", "--listen", &addr]);
+    assert_eq!(listed.code(), 0, "{listed:?}");
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l.contains("  info  ") && l.contains("drift-repaired") && l.contains("Service/web created")),
+        "{listed:?}"
+    );
     drop(stream);
 
     // Kept for people to look at: the page after the repair, on a phone and a desktop.

@@ -801,6 +801,14 @@ fn a_listen_token_guards_status_but_not_healthz_and_port_0_is_reported_as_bound(
     assert_eq!(get_code(&addr, "/status", None), 401);
     assert_eq!(get_code(&addr, "/metrics", Some("wrong")), 401);
     assert_eq!(get_code(&addr, "/status", Some("let-me-in")), 200);
+    // A browser: HTTP Basic with the token as the password, for the page.
+    let basic = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "-u", "anyone:let-me-in", "--"])
+        .arg(format!("http://{addr}/"))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&basic.stdout).trim(), "200");
+    assert_eq!(get_code(&addr, "/", None), 401);
     drop(run);
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!logged.contains("let-me-in"), "the token reached the log");

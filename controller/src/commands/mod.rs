@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(cmd) => block_on(verify::run(cmd)),
         Command::Run(args) => block_on(crate::run::run(args)),
         Command::Status(args) => crate::run::status_command(&args),
+        Command::Events(args) => crate::run::events::command(&args),
         Command::Build(args) => block_on(build::run(args)),
         Command::Registry(cmd) => block_on(registry::run(cmd)),
         Command::Doctor(args) => block_on(doctor::run(args)),

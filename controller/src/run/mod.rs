@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 mod endpoints;
+pub mod events;
 
 pub async fn run(args: RunArgs) -> ExitCode {
     let engine = match context::connect(&args.engine).await {
@@ -128,15 +129,10 @@ fn spawn_signals(tx: TriggerSender) {
 }
 
 pub fn status_command(args: &StatusArgs) -> ExitCode {
-    let url = format!("http://{}/status", args.listen);
-    let body: serde_json::Value = match ureq::get(&url)
-        .call()
-        .map_err(|e| e.to_string())
-        .and_then(|mut r| r.body_mut().read_json().map_err(|e| e.to_string()))
-    {
+    let body = match events::get_json(&args.listen, "/status", args.token.as_ref()) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("error: no lucidctl run answers at {url}: {e}");
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };

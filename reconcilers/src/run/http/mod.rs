@@ -86,11 +86,11 @@ async fn route(req: Request<Incoming>, e: &Endpoints) -> Response<Body> {
         let mut r = text(
             StatusCode::UNAUTHORIZED,
             "text/plain",
-            "send Authorization: Bearer <the --listen-token>\n",
+            "send Authorization: Bearer <the --listen-token> (or HTTP Basic with it as the password)\n",
         );
         r.headers_mut().insert(
             hyper::header::WWW_AUTHENTICATE,
-            hyper::header::HeaderValue::from_static("Bearer"),
+            hyper::header::HeaderValue::from_static("Basic realm=\"lucidctl\", Bearer"),
         );
         return r;
     }
@@ -127,11 +127,28 @@ fn authorized(req: &Request<Incoming>, e: &Endpoints) -> bool {
     else {
         return false;
     };
-    req.headers()
+    let given = req
+        .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| bool::from(given.trim().as_bytes().ct_eq(&expected)))
+        .and_then(presented_token);
+    given.is_some_and(|given| bool::from(given.as_slice().ct_eq(&expected)))
+}
+
+/// The token in `Bearer <token>`, or the password of HTTP Basic (any user
+/// name): a browser cannot send a bearer token for the page and its event
+/// stream, but asks for a password once and sends it with every request.
+fn presented_token(header: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    if let Some(token) = header.strip_prefix("Bearer ") {
+        return Some(token.trim().as_bytes().to_vec());
+    }
+    let encoded = header.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let colon = decoded.iter().position(|b| *b == b':')?;
+    Some(decoded[colon + 1..].to_vec())
 }
 
 fn status_route(path: &str, status: &Mutex<Status>) -> Response<Body> {
@@ -246,5 +263,23 @@ async fn git_hook(req: Request<Incoming>, e: &Endpoints) -> Response<Body> {
             }
             text(StatusCode::ACCEPTED, "text/plain", "fetching\n")
         }
+    }
+}
+
+#[cfg(test)]
+mod auth_tests {
+    use super::presented_token;
+
+    #[test]
+    fn a_bearer_token_or_a_basic_password_is_the_presented_token() {
+        assert_eq!(presented_token("Bearer abc "), Some(b"abc".to_vec()));
+        // "anyone:s3cret:with:colons"
+        assert_eq!(
+            presented_token("Basic YW55b25lOnMzY3JldDp3aXRoOmNvbG9ucw=="),
+            Some(b"s3cret:with:colons".to_vec())
+        );
+        assert_eq!(presented_token("Basic !!!"), None);
+        assert_eq!(presented_token("Basic bm9jb2xvbg=="), None, "no colon, no password");
+        assert_eq!(presented_token("Digest x"), None);
     }
 }
