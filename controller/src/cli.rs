@@ -531,6 +531,11 @@ pub struct PlanArgs {
     /// With --prune (required), also remove managed volumes the files no longer declare. Their data is lost.
     #[arg(long, requires = "prune")]
     pub prune_volumes: bool,
+    /// Do not ask registries whether a tag moved (pull policies always,
+    /// watch and semver): run what the engine has. Missing and pinned images
+    /// are still pulled.
+    #[arg(long)]
+    pub no_pull: bool,
 }
 
 impl PlanArgs {

@@ -25,5 +25,6 @@ pub mod run;
 pub mod sealed;
 pub mod secret_files;
 pub mod secrets;
+pub mod updates;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 pub async fn run(args: ApplyArgs) -> ExitCode {
-    let loaded = match context::load(&args.source, &args.engine) {
+    let mut loaded = match context::load(&args.source, &args.engine) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
@@ -20,6 +20,12 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(&e),
     };
+    if !args.plan.no_pull {
+        // Rolling tags: what the registries serve now, as the plan's input.
+        for w in reconcilers::updates::ask_all(&engine, &loaded.state, &mut loaded.inputs).await {
+            eprintln!("warning: {}", desired_state::diagnostics::escape_controls(&w));
+        }
+    }
     let mut plan = args.plan.options();
     plan.retry_failed = args.retry_failed;
     let options = ApplyOptions {

@@ -7,7 +7,7 @@ use reconcilers::plan::plan;
 use std::process::ExitCode;
 
 pub async fn run(args: DiffArgs) -> ExitCode {
-    let loaded = match context::load(&args.source, &args.engine) {
+    let mut loaded = match context::load(&args.source, &args.engine) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
@@ -15,6 +15,12 @@ pub async fn run(args: DiffArgs) -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(&e),
     };
+    if !args.plan.no_pull {
+        // Rolling tags: what the registries serve now, as the plan's input.
+        for w in reconcilers::updates::ask_all(&engine, &loaded.state, &mut loaded.inputs).await {
+            eprintln!("warning: {}", desired_state::diagnostics::escape_controls(&w));
+        }
+    }
     let observed = match engine.observe(&loaded.scope()).await {
         Ok(o) => o,
         Err(e) => return fail(&context::engine_error(&e)),

@@ -14,6 +14,7 @@ mod git;
 mod alerts;
 mod http;
 mod notify;
+mod registry_watch;
 mod secret_ref;
 mod policy;
 mod source;
@@ -82,6 +83,8 @@ pub struct RunConfig {
     /// How long the engine may stay unreachable, or git fetches keep
     /// failing, before a notification says so.
     pub outage_threshold: Duration,
+    /// Ask registries whether watched tags moved (off with --no-pull).
+    pub ask_registries: bool,
 }
 
 impl RunConfig {
@@ -98,6 +101,7 @@ impl RunConfig {
             notify: Vec::new(),
             secrets: SecretWatch::default(),
             outage_threshold: Duration::from_secs(120),
+            ask_registries: true,
         }
     }
 }
@@ -124,6 +128,9 @@ pub struct Controller<'a> {
     /// repairs drift, a pass on a new one rolls it out.
     converged_revision: Option<String>,
     repairing_drift: bool,
+    registry: registry_watch::RegistryWatch,
+    /// Image digests that moved, rolled out by the pass in progress.
+    moved_images: Vec<registry_watch::Moved>,
 }
 
 struct LastGood {
@@ -192,6 +199,8 @@ impl<'a> Controller<'a> {
             outages: alerts::Outages::new(config.outage_threshold),
             converged_revision: None,
             repairing_drift: false,
+            registry: Default::default(),
+            moved_images: Vec::new(),
             config,
         }
     }
@@ -306,6 +315,27 @@ impl<'a> Controller<'a> {
         result
     }
 
+    /// A moved tag rolled out: one notification naming both digests. A
+    /// failed rollout of it is already reported as rollout-failed, with them.
+    fn report_moved_images(&mut self, rolled_out: bool) {
+        for m in std::mem::take(&mut self.moved_images) {
+            if !rolled_out {
+                continue;
+            }
+            let from = m.from.as_deref().map_or("?", crate::plan::short_digest);
+            self.notify(
+                "image-updated",
+                Severity::Info,
+                Some(format!("Image/{}", m.chosen)),
+                format!(
+                    "{} moved from {from} to {}; rolled out",
+                    m.chosen,
+                    crate::plan::short_digest(&m.to)
+                ),
+            );
+        }
+    }
+
     /// Engine or git down for longer than the threshold, and recoveries.
     fn report_outages(&mut self) {
         let engine_down = self
@@ -403,11 +433,26 @@ impl<'a> Controller<'a> {
 
     /// Converges on the last good state (just loaded, or kept while the input is broken).
     async fn converge_on_last_good(&mut self, prune: bool) -> Result<(), String> {
-        let Some(good) = self.last_good.take() else {
+        let Some(mut good) = self.last_good.take() else {
             return Ok(());
         };
         self.repairing_drift = self.converged_revision.as_deref() == Some(good.revision.as_str());
+        let mut registry_next = None;
+        if self.config.ask_registries {
+            let r = self
+                .registry
+                .refresh(&*self.engine, &good.loaded.state, &mut good.loaded.inputs, Instant::now())
+                .await;
+            self.moved_images = r.moved;
+            registry_next = r.next;
+        }
         let result = self.converge_on(&good.loaded, prune).await;
+        // Wake for the next registry ask, unless the plan wants a look sooner.
+        self.requeue_after = match (self.requeue_after, registry_next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.report_moved_images(result.is_ok());
         if result.is_ok() {
             self.converged_revision = Some(good.revision.clone());
         }
@@ -532,7 +577,26 @@ impl<'a> Controller<'a> {
             let resource = Some(format!("{kind}/{name}"));
             match o {
                 Outcome::RolledBack(why) => {
-                    let message = format!("rollout failed and was rolled back: {why}; the previous container runs, and this spec is held");
+                    let image = state
+                        .resources
+                        .iter()
+                        .find(|r| r.kind() == *kind && r.name() == name)
+                        .and_then(|r| r.spec.workload())
+                        .map(|w| w.image.with_default_tag());
+                    let moved = self
+                        .moved_images
+                        .iter()
+                        .find(|m| Some(&m.declared) == image.as_ref())
+                        .map(|m| {
+                            format!(
+                                " (image {} {} -> {})",
+                                m.chosen,
+                                m.from.as_deref().map_or("?", crate::plan::short_digest),
+                                crate::plan::short_digest(&m.to)
+                            )
+                        })
+                        .unwrap_or_default();
+                    let message = format!("rollout failed and was rolled back{moved}: {why}; the previous container runs, and this spec is held");
                     events.push((
                         "rollout-failed",
                         Severity::Critical,
