@@ -150,10 +150,17 @@ pub fn write_local(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FilesEr
                 tmp.display()
             ),
         })?;
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)?;
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        // A full disk fails the write half-way: leave neither a partial temp file nor
+        // less free space behind. The previous file was never touched.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
     Ok(true)
 }
 
@@ -203,6 +210,24 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers.len(), 2, "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temp_file_and_the_target_as_it_was() {
+        let t = tempfile::tempdir().unwrap();
+        // A directory in the file's place makes the final rename fail after the bytes
+        // were written, as a full disk fails a write half-way.
+        let path = t.path().join("conf");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("kept"), b"old").unwrap();
+        let e = write_local(&path, b"new bytes", 0o640).unwrap_err();
+        assert_eq!(e.path, path);
+        let names: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("conf")], "no temp file left");
+        assert_eq!(std::fs::read(path.join("kept")).unwrap(), b"old");
     }
 
     #[test]
