@@ -408,7 +408,10 @@ fn env_files_that_are_not_regular_files_are_refused_without_reading_them() {
     let dir = scratch("envdevice");
     let fifo = dir.join("fifo.env");
     let made = Command::new("mkfifo").arg("--").arg(&fifo).status();
-    assert!(made.is_ok_and(|s| s.success()), "mkfifo is needed for this test");
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "mkfifo is needed for this test"
+    );
     // A `.env` that is a FIFO would block the import before it starts.
     std::os::unix::fs::symlink(&fifo, dir.join(".env")).unwrap();
     std::fs::write(
@@ -429,7 +432,10 @@ fn env_files_that_are_not_regular_files_are_refused_without_reading_them() {
         },
     )
     .expect("the compose file itself imports");
-    assert!(started.elapsed().as_secs() < 10, "nothing blocked or ran away");
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "nothing blocked or ran away"
+    );
     let listed: Vec<String> = imported.blocking().map(|f| f.to_string()).collect();
     for path in ["/dev/zero", &fifo.display().to_string()] {
         assert!(

@@ -126,7 +126,7 @@ pub fn parse_df_available(out: &str) -> Option<u64> {
 pub fn write_local(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FilesError> {
     let err = |e: std::io::Error| FilesError {
         path: path.to_path_buf(),
-        cause: e.to_string(),
+        cause: with_hint(&e, path),
     };
     if let (Ok(current), Ok(meta)) = (std::fs::read(path), std::fs::metadata(path)) {
         if current == bytes && meta.permissions().mode() & 0o7777 == mode {
@@ -162,6 +162,18 @@ pub fn write_local(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FilesEr
         return Err(err(e));
     }
     Ok(true)
+}
+
+/// The error, and for a full disk what would fix it.
+fn with_hint(e: &std::io::Error, path: &Path) -> String {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        return format!(
+            "{e}; free space on the filesystem holding {} and apply again (the previous file is unchanged)",
+            dir.display()
+        );
+    }
+    e.to_string()
 }
 
 /// A temp name nobody can guess ahead: a name known in advance (the process
@@ -226,7 +238,11 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("conf")], "no temp file left");
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("conf")],
+            "no temp file left"
+        );
         assert_eq!(std::fs::read(path.join("kept")).unwrap(), b"old");
     }
 
