@@ -2,14 +2,23 @@
 //! never suffer (a restart). It keeps everything under one directory in /tmp:
 //! its socket, data root (vfs storage: works on any filesystem), exec root
 //! and its own containerd (started by dockerd under the exec root), so it
-//! shares no state with the system daemon. `--bridge none` and
-//! `--iptables=false` keep it off the host's default bridge and firewall;
-//! user-defined bridge networks still work between its containers.
+//! shares no state with the system daemon.
+//!
+//! Networking must not touch the system daemon's. dockerd 20.10 deletes the
+//! host's `docker0` (the system daemon's default bridge) when started with
+//! `--bridge none`, and on a restart when `--default-address-pool` is set; the
+//! default bridge name is `docker0` too. So the daemon gets a bridge
+//! interface of its own (`lucidd<pid>`) with an address in a 10.x.0.0/16 no
+//! host route overlaps, no address pool option, and the test's networks take
+//! explicit subnets from the same /16 ([`Dockerd::subnet`]), so its address
+//! allocator never picks a range the system daemon uses. `--iptables=false`
+//! keeps it out of the firewall. As a safety net, `docker0` is checked after
+//! every start and at the end: if it went missing it is put back and the test fails.
 //!
 //! Dropping it (also when the test panics) removes its containers and
-//! networks, stops it, unmounts anything left under its directory and removes
-//! the directory. Starting it needs root, as the CI runs; when it cannot
-//! start, the test fails with the daemon's log.
+//! networks, stops it, unmounts anything left under its directory, deletes
+//! its bridge and removes the directory. Starting it needs root, as the CI
+//! runs; when it cannot start, the test fails with the daemon's log.
 
 use crate::{run, try_run, Output, Running, DOCKER_TIMEOUT};
 use std::path::{Path, PathBuf};
@@ -18,6 +27,12 @@ use std::time::{Duration, Instant};
 
 pub struct Dockerd {
     pub dir: PathBuf,
+    /// The bridge interface the daemon's default network uses (ours, not docker0).
+    bridge: String,
+    /// `10.<n>.0.0/16`: the bridge's and every network's addresses.
+    pool: u8,
+    /// The system daemon's default bridge as it was before this daemon started.
+    docker0: Option<Docker0>,
     /// `unix://<dir>/docker.sock`, for `-H`.
     pub host: String,
     daemon: Option<Running>,
@@ -33,8 +48,24 @@ impl Dockerd {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let pool = free_pool();
+        let bridge = format!("lucidd{}", std::process::id());
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip").args(args).output().expect("run ip");
+            assert!(
+                out.status.success(),
+                "ip {args:?} failed (this test needs root, as the CI runs): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let _ = Command::new("ip").args(["link", "del", &bridge]).output();
+        ip(&["link", "add", &bridge, "type", "bridge"]);
+        ip(&["addr", "add", &format!("10.{pool}.0.1/24"), "dev", &bridge]);
         let mut d = Dockerd {
             host: format!("unix://{}", dir.join("docker.sock").display()),
+            bridge,
+            pool,
+            docker0: Docker0::read(),
             dir,
             daemon: None,
             logs: String::new(),
@@ -63,8 +94,9 @@ impl Dockerd {
             .args([
                 "--storage-driver",
                 "vfs",
+                // Never `none`: see the module comment.
                 "--bridge",
-                "none",
+                &self.bridge,
                 "--iptables=false",
                 "--ip-masq=false",
                 "--userland-proxy=false",
@@ -81,6 +113,7 @@ impl Dockerd {
             }
             std::thread::sleep(Duration::from_millis(200));
         };
+        self.check_docker0();
         if !up {
             let log = self
                 .daemon
@@ -91,6 +124,22 @@ impl Dockerd {
                 "the test's own dockerd ({}) did not start (it needs root, as the CI runs):\n{log}",
                 self.host
             );
+        }
+    }
+
+    /// A /24 of this daemon's own range for a test network (`i` from 1 to 255).
+    pub fn subnet(&self, i: u8) -> String {
+        format!("10.{}.{i}.0/24", self.pool)
+    }
+
+    /// Panics (after putting it back) if the host's docker0 went missing.
+    #[track_caller]
+    fn check_docker0(&self) {
+        if let Some(before) = &self.docker0 {
+            if Docker0::read().is_none() {
+                before.restore();
+                panic!("the host's docker0 went missing while the test's dockerd ran; it was put back: {before:?}");
+            }
         }
     }
 
@@ -182,6 +231,14 @@ impl Dockerd {
             }
         }
         unmount_under(&self.dir);
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .output();
+        if !std::thread::panicking() {
+            self.check_docker0();
+        } else if let (Some(before), None) = (&self.docker0, Docker0::read()) {
+            before.restore();
+        }
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             eprintln!("cannot remove {}: {e}", self.dir.display());
         }
@@ -208,5 +265,78 @@ pub fn unmount_under(dir: &Path) {
     points.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for p in points {
         let _ = Command::new("umount").args(["-l", "--", p]).status();
+    }
+}
+
+/// A `10.<n>.0.0/16` (n in 200..250, starting at one picked by the pid) that no
+/// host route overlaps: the system daemon's networks and any other test daemon's.
+fn free_pool() -> u8 {
+    let out = Command::new("ip")
+        .args(["-4", "route", "show", "table", "all"])
+        .output()
+        .expect("run ip route");
+    let routes: Vec<(u32, u32)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let dest = l.split_whitespace().find(|w| w.contains('.'))?;
+            let (addr, len) = dest.split_once('/').unwrap_or((dest, "32"));
+            let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+            let len: u32 = len.parse().ok()?;
+            // The default route (0.0.0.0/0) has no dotted destination here; skip /0 anyway.
+            (len > 0).then_some((u32::from(addr), len.min(32)))
+        })
+        .collect();
+    let overlaps = |net: u32, len: u32| {
+        routes.iter().any(|&(addr, rlen)| {
+            let shorter = len.min(rlen);
+            let mask = u32::MAX << (32 - shorter);
+            addr & mask == net & mask
+        })
+    };
+    let start = std::process::id() % 50;
+    (0..50)
+        .map(|i| 200 + ((start + i) % 50) as u8)
+        .find(|&n| !overlaps(u32::from(std::net::Ipv4Addr::new(10, n, 0, 0)), 16))
+        .expect("every 10.200-249.0.0/16 overlaps a host route; no room for the test's daemon")
+}
+
+/// The host's `docker0`: its addresses and MTU, to put it back if it went missing.
+#[derive(Debug)]
+struct Docker0 {
+    addrs: Vec<String>,
+    mtu: String,
+}
+
+impl Docker0 {
+    fn read() -> Option<Docker0> {
+        let out = Command::new("ip")
+            .args(["-o", "addr", "show", "dev", "docker0"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let addrs = text
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                w.find(|x| *x == "inet")?;
+                w.next().map(str::to_string)
+            })
+            .collect();
+        let mtu = std::fs::read_to_string("/sys/class/net/docker0/mtu")
+            .map(|m| m.trim().to_string())
+            .unwrap_or_else(|_| "1500".into());
+        Some(Docker0 { addrs, mtu })
+    }
+
+    fn restore(&self) {
+        let ip = |args: &[&str]| {
+            let _ = Command::new("ip").args(args).output();
+        };
+        ip(&["link", "add", "docker0", "type", "bridge"]);
+        for a in &self.addrs {
+            ip(&["addr", "add", a, "dev", "docker0"]);
+        }
+        ip(&["link", "set", "docker0", "mtu", &self.mtu, "up"]);
     }
 }

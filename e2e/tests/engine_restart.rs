@@ -8,9 +8,14 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-fn system() -> String {
+/// The network takes a subnet of the daemon's own range (see lucid_e2e::dockerd).
+fn system(d: &Dockerd) -> String {
     [
-        network("net"),
+        doc(
+            "Network",
+            "net",
+            &format!("driver: bridge\nsubnet: {}\n", d.subnet(1)),
+        ),
         standin_service("web", "net", 8080, &[], ""),
         standin_service(
             "api",
@@ -58,7 +63,7 @@ fn run_survives_an_engine_restart_and_repairs_drift_made_meanwhile() {
     };
     let mut d = Dockerd::start("restart");
     d.load_image(STANDIN_IMAGE);
-    t.write("system.yaml", &system());
+    t.write("system.yaml", &system(&d));
     let addr = format!("127.0.0.1:{}", free_port());
     let mut run = t.spawn(
         "run",
