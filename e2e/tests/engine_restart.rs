@@ -87,58 +87,62 @@ fn run_survives_an_engine_restart_and_repairs_drift_made_meanwhile() {
     );
     let expected: BTreeSet<String> = [t.obj("api"), t.obj("web")].into();
     assert_eq!(containers(&d, &t.project), expected);
-    let web_before = state_of(&d, &t.obj("web")).expect("web exists").0;
 
-    // The daemon goes away: the loop notices and says so.
-    d.stop();
-    let down = Instant::now();
-    assert!(
-        wait_for(Duration::from_secs(30), || {
-            http_get(&addr, "/healthz").is_some_and(|b| b.contains("engine disconnected"))
-        }),
-        "/healthz reports the lost engine: {:?} {:?}",
-        http_get(&addr, "/healthz"),
-        loop_status(&addr)
-    );
-    assert!(
-        loop_status(&addr).is_some_and(|s| s["disconnected_since"].is_string()),
-        "{:?}",
-        loop_status(&addr)
-    );
-    assert!(!run.finished(), "the loop keeps running without its engine");
+    // Three restarts: the loop's pass in flight while the daemon shuts down
+    // meets different moments of it (once, the lock volume was left without
+    // labels and the loop spun on it forever).
+    for cycle in 1..=3 {
+        let web_before = state_of(&d, &t.obj("web")).expect("web exists").0;
+        // The daemon goes away: the loop notices and says so.
+        d.stop();
+        let down = Instant::now();
+        assert!(
+            wait_for(Duration::from_secs(30), || {
+                http_get(&addr, "/healthz").is_some_and(|b| b.contains("engine disconnected"))
+            }),
+            "cycle {cycle}: /healthz reports the lost engine: {:?} {:?}",
+            http_get(&addr, "/healthz"),
+            loop_status(&addr)
+        );
+        assert!(
+            loop_status(&addr).is_some_and(|s| s["disconnected_since"].is_string()),
+            "cycle {cycle}: {:?}",
+            loop_status(&addr)
+        );
+        assert!(!run.finished(), "the loop keeps running without its engine");
 
-    // It comes back, and drift is made before the loop can act on it.
-    d.start_again();
-    let back = Instant::now();
-    d.docker_ok(&["rm", "-f", &t.obj("web")]);
-    println!(
-        "daemon down for {:.1}s; web removed right after the restart",
-        (back - down).as_secs_f64()
-    );
-
-    assert!(
-        wait_for(Duration::from_secs(90), || {
+        // It comes back, and drift is made before the loop can act on it.
+        d.start_again();
+        let back = Instant::now();
+        d.docker_ok(&["rm", "-f", &t.obj("web")]);
+        let recovered = wait_for(Duration::from_secs(60), || {
             loop_status(&addr).is_some_and(|s| s["disconnected_since"].is_null() && all_ready(&s))
                 && state_of(&d, &t.obj("web")).is_some_and(|(_, running)| running)
                 && state_of(&d, &t.obj("api")).is_some_and(|(_, running)| running)
-        }),
-        "the loop reconnects and repairs: {:?}\ncontainers: {:?}\ndaemon log: {}",
-        loop_status(&addr),
-        containers(&d, &t.project),
-        d.log()
-    );
-    println!(
-        "recovered {:.1}s after the daemon answered again",
-        back.elapsed().as_secs_f64()
-    );
-    assert_eq!(http_get(&addr, "/healthz").as_deref(), Some("ok\n"));
-    let web_after = state_of(&d, &t.obj("web")).expect("web exists").0;
-    assert_ne!(web_after, web_before, "web was recreated");
-    assert_eq!(
-        containers(&d, &t.project),
-        expected,
-        "exactly one container per service"
-    );
+        });
+        if !recovered {
+            let status = loop_status(&addr);
+            let left = containers(&d, &t.project);
+            panic!(
+                "cycle {cycle}: the loop reconnects and repairs: {status:?}\ncontainers: {left:?}\nrun: {:?}\ndaemon log: {}",
+                run.kill(),
+                d.log()
+            );
+        }
+        println!(
+            "cycle {cycle}: daemon down for {:.1}s, web removed right after the restart; recovered {:.1}s after the daemon answered again",
+            (back - down).as_secs_f64(),
+            back.elapsed().as_secs_f64()
+        );
+        assert_eq!(http_get(&addr, "/healthz").as_deref(), Some("ok\n"));
+        let web_after = state_of(&d, &t.obj("web")).expect("web exists").0;
+        assert_ne!(web_after, web_before, "cycle {cycle}: web was recreated");
+        assert_eq!(
+            containers(&d, &t.project),
+            expected,
+            "cycle {cycle}: exactly one container per service"
+        );
+    }
 
     // The events stream is live again: a new drift is repaired at once, long
     // before the 10-minute resync.
