@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus for the `load` target into corpus/load/ (git-ignored):
+"""Writes the seed corpora (git-ignored) for the fuzz targets. corpus/load/:
 every YAML file under ../configs, each base file joined by a NUL byte to the
 overlay of the same name, all base files concatenated, and hand-written tricky
-inputs. Run from fuzz/: python3 make-seeds.py"""
+inputs. corpus/compose_import/: each compose fixture under
+../compose/tests/fixtures, alone, with its .env after a NUL, and with an
+override file after a second NUL. corpus/envfile/: every env file there and
+odd lines. Run from fuzz/: python3 make-seeds.py"""
 import hashlib, pathlib
 
 here = pathlib.Path(__file__).resolve().parent
@@ -64,3 +67,33 @@ seeds += tricky
 for s in seeds:
     (out / hashlib.sha1(s).hexdigest()).write_bytes(s)
 print(f"wrote {len(seeds)} seeds to {out}")
+
+# compose_import: compose file, NUL, .env, NUL, override file.
+fixtures = here.parent / "compose" / "tests" / "fixtures"
+compose_out = here / "corpus" / "compose_import"
+compose_out.mkdir(parents=True, exist_ok=True)
+env_out = here / "corpus" / "envfile"
+env_out.mkdir(parents=True, exist_ok=True)
+override = b"services:\n  app:\n    environment: [EXTRA=1]\n    ports: !reset []\n"
+compose_seeds = []
+env_seeds = []
+for d in sorted(p for p in fixtures.iterdir() if p.is_dir()):
+    compose = (d / "docker-compose.yml").read_bytes()
+    dotenv = (d / ".env").read_bytes() if (d / ".env").is_file() else b""
+    compose_seeds += [compose, compose + b"\0" + dotenv, compose + b"\0" + dotenv + b"\0" + override]
+    env_seeds += [p.read_bytes() for p in sorted(d.iterdir()) if p.name.endswith(".env") or p.name == ".env"]
+compose_seeds += [
+    b"services:\n  a:\n    image: x:${TAG:-1}\n    env_file: [missing.env, /dev/null]\n\0TAG=2\n",
+    b"x-base: &b {image: y, restart: always}\nservices:\n  a: {<<: *b, ports: [\"80-90:80-90/udp\", \"[::1]:1:2\"]}\n",
+    b"version: '2.4'\nservices:\n  a:\n    build: {context: ., args: [A=$$B]}\n    depends_on: {b: {condition: service_healthy}}\n  b:\n    image: b\n    healthcheck: {test: x, interval: 1m30s}\n",
+    b"services: []\n",
+    b"name: ${N:?required}\nservices: {}\n",
+]
+env_seeds += [
+    b"A=1\nexport B=\"two words\"\n# c\nC='x=y'\n=novalue\nD=\nE==\n\"\n'\nexport \n",
+    b"\r\n\t K \t= \"\" \r\n\xef\xbb\xbfZ=1\n",
+]
+for out_dir, items in ((compose_out, compose_seeds), (env_out, env_seeds)):
+    for s in items:
+        (out_dir / hashlib.sha1(s).hexdigest()).write_bytes(s)
+    print(f"wrote {len(items)} seeds to {out_dir}")

@@ -404,6 +404,51 @@ fn unsupported_keys_are_listed_with_file_and_line() {
 }
 
 #[test]
+fn env_files_that_are_not_regular_files_are_refused_without_reading_them() {
+    let dir = scratch("envdevice");
+    let fifo = dir.join("fifo.env");
+    let made = Command::new("mkfifo").arg("--").arg(&fifo).status();
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "mkfifo is needed for this test"
+    );
+    // A `.env` that is a FIFO would block the import before it starts.
+    std::os::unix::fs::symlink(&fifo, dir.join(".env")).unwrap();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        format!(
+            "services:\n  app:\n    image: app:1\n    env_file: [/dev/zero, {}]\n",
+            fifo.display()
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let imported = import(
+        &[dir.join("docker-compose.yml")],
+        &ImportOptions {
+            output_dir: dir.join("lucid"),
+            env: HashMap::new(),
+            project: None,
+        },
+    )
+    .expect("the compose file itself imports");
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "nothing blocked or ran away"
+    );
+    let listed: Vec<String> = imported.blocking().map(|f| f.to_string()).collect();
+    for path in ["/dev/zero", &fifo.display().to_string()] {
+        assert!(
+            listed
+                .iter()
+                .any(|f| f.contains(path) && f.contains("not a regular file")),
+            "{path}: {listed:#?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn override_files_merge_and_unset_variables_are_reported() {
     let dir = scratch("override");
     std::fs::write(

@@ -17,6 +17,7 @@
 //! (built by `e2e/standin/build.sh` and `docker build`; kept afterwards, it is
 //! tiny shared infrastructure).
 
+pub mod dockerd;
 pub mod sshd;
 
 use serde_json::Value;

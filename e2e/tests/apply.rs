@@ -1,5 +1,6 @@
 //! `lucidctl apply` against the real engine (issue 5): the full Lucid system
-//! cold, recreate and rollback, crash recovery, prune, and the engine lock.
+//! cold, recreate and rollback, prune, and the engine lock. Crash recovery
+//! (apply SIGKILLed at random moments) is in kills.rs.
 
 use lucid_e2e::*;
 use serde_json::{json, Value};
@@ -434,109 +435,6 @@ fn apply_recreates_only_the_changed_service_and_rolls_back_an_unhealthy_replacem
         Vec::<String>::new(),
         "the lock was released; only the failure record remains"
     );
-}
-
-/// web has a volume and a slow-ish health check; api waits for web to be healthy.
-fn slow_pair(generation: u32) -> String {
-    let slow = |port: u16| {
-        format!("healthcheck: {{test: [\"CMD\", \"/standin\", \"probe\", \"{port}\"], interval: 4s, timeout: 2s, retries: 5, startPeriod: 0s}}\n")
-    };
-    let g = generation.to_string();
-    [
-        network("net"),
-        volume("data"),
-        standin_service(
-            "web",
-            "net",
-            8080,
-            // Ready only after 3 s: lucidctl's own probes would otherwise
-            // finish the apply before the later kills.
-            &[
-                ("GENERATION", g.as_str()),
-                ("STANDIN_READY_AFTER_MS", "3000"),
-            ],
-            &format!(
-                "{}mounts:\n  - {{volume: data, target: /data}}\n",
-                slow(8080)
-            ),
-        ),
-        standin_service(
-            "api",
-            "net",
-            8081,
-            &[
-                ("GENERATION", g.as_str()),
-                ("STANDIN_READY_AFTER_MS", "3000"),
-            ],
-            &format!(
-                "{}dependsOn:\n  - {{name: web, condition: healthy}}\n",
-                slow(8081)
-            ),
-        ),
-    ]
-    .concat()
-}
-
-#[test]
-fn apply_killed_at_several_points_during_a_recreate_converges_on_the_next_apply() {
-    let Some(t) = TestEnv::new("applykill") else {
-        return;
-    };
-    t.write("system.yaml", &slow_pair(0));
-    t.apply_ok(&["--timeout", "60s"]);
-    let volume = t.obj("data");
-    let marker = volume_mountpoint(&volume).join("marker");
-    std::fs::write(&marker, "survives every kill")
-        .expect("write a marker into the volume (the tests run on the engine host)");
-
-    for (round, delay_ms) in [300u64, 1000, 2000, 3500, 5500].into_iter().enumerate() {
-        let generation = round as u32 + 1;
-        t.write("system.yaml", &slow_pair(generation));
-        let mut running = t.spawn("apply", &[]);
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        assert!(!running.finished(), "round {generation}: apply finished before the kill at {delay_ms}ms; the system must be slower");
-        let killed = running.kill();
-        assert_eq!(
-            killed.code, None,
-            "round {generation}: ended by SIGKILL: {killed:?}"
-        );
-
-        // The killed apply may have held the engine lock; the next one must not wait out its lease.
-        let again = t.spawn("apply", &["--timeout", "60s"]).try_wait_for(Duration::from_secs(120)).unwrap_or_else(|why| {
-            panic!("round {generation} (killed after {delay_ms}ms): the next apply {why}\nkilled apply: {killed:?}")
-        });
-        assert_eq!(again.code(), 0, "round {generation} (killed after {delay_ms}ms): the next apply converges: {again:?}\nkilled apply: {killed:?}");
-        println!(
-            "round {generation}: killed after {delay_ms}ms, last step: {:?}; the next apply took {:.1}s:\n{}",
-            killed.stderr.lines().last().unwrap_or("(none)"),
-            again.took.as_secs_f64(),
-            again.stderr.lines().filter(|l| l.starts_with('[')).collect::<Vec<_>>().join("\n")
-        );
-        t.assert_converged();
-        assert!(
-            t.prev_leftovers().is_empty(),
-            "round {generation}: no .prev left: {again:?}"
-        );
-        for name in ["web", "api"] {
-            let c = inspect_container(&t.obj(name)).unwrap();
-            assert!(
-                c["Config"]["Env"]
-                    .as_array()
-                    .unwrap()
-                    .contains(&json!(format!("GENERATION={generation}"))),
-                "round {generation}: {name} runs the new spec"
-            );
-            assert_eq!(
-                c["State"]["Running"], true,
-                "round {generation}: {name} runs"
-            );
-        }
-        assert_eq!(
-            std::fs::read_to_string(&marker).ok().as_deref(),
-            Some("survives every kill"),
-            "round {generation}: the volume's data is intact (so it was never recreated)"
-        );
-    }
 }
 
 #[test]

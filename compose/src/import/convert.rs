@@ -799,7 +799,7 @@ impl<'a, 'f> Converter<'a, 'f> {
         if let Some((_, name)) = self.secret_sets.iter().find(|(p, _)| *p == abs) {
             return Some(name.clone());
         }
-        let text = match std::fs::read_to_string(&abs) {
+        let text = match super::read_text(&abs) {
             Ok(t) => t,
             Err(e) => {
                 if required {

@@ -164,7 +164,7 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
         return Err(Diagnostic::error("no compose files given"));
     }
     let first_dir = super::text::absolute(paths[0].parent().unwrap_or(Path::new(".")));
-    let mut env: HashMap<String, String> = match std::fs::read_to_string(first_dir.join(".env")) {
+    let mut env: HashMap<String, String> = match read_text(&first_dir.join(".env")) {
         Ok(text) => parse_env_file(&text).into_iter().collect(),
         Err(_) => HashMap::new(),
     };
@@ -172,7 +172,7 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
 
     let mut files = Vec::new();
     for path in paths {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = read_text(path).map_err(|e| {
             Diagnostic::error(format!("cannot read {}: {e}", path.display())).at(Some(Location {
                 file: path.clone(),
                 line: 0,
@@ -290,6 +290,13 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
         counts,
         project,
     })
+}
+
+/// A compose file or env file as text: a regular file of bounded size only, so
+/// a path naming a FIFO or `/dev/zero` cannot hang or exhaust the import.
+pub(crate) fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = desired_state::load::read_regular(path)?;
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
 }
 
 fn header(paths: &[PathBuf], out_dir: &Path) -> String {

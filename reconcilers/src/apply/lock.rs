@@ -109,11 +109,16 @@ impl EngineLock {
                 || holder_is_this_process(&holder, host.as_deref())
             {
                 // Re-read just before breaking it, so a lock another waiter has
-                // just taken is not the one removed.
+                // just taken is not the one removed. A lock volume without a
+                // holder label (its labels were lost: the engine went down while
+                // creating it) compares as "" and is broken too.
                 let again = engine.volume_labels(&volume).await?.unwrap_or_default();
-                if again.get(HOLDER) == Some(&holder) {
+                if again.get(HOLDER).cloned().unwrap_or_default() == holder {
                     engine.remove_volume(&volume).await?;
+                    continue;
                 }
+                // Someone else took it meanwhile: look again, without spinning.
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
             if no_wait {
@@ -137,7 +142,52 @@ impl EngineLock {
 
 #[cfg(test)]
 mod tests {
-    use super::{holder_is_gone, holder_is_this_process};
+    use super::{holder_is_gone, holder_is_this_process, lock_name, EngineLock};
+    use crate::engine::EngineApi;
+    use crate::render::VolumePlanSpec;
+    use crate::testing::FakeEngine;
+    use std::time::Duration;
+
+    #[test]
+    fn a_lock_volume_whose_labels_were_lost_is_broken_not_spun_on() {
+        // The engine went down while creating the lock: the volume exists, its labels do not.
+        let probe = FakeEngine::new();
+        let (done, finished) = std::sync::mpsc::channel();
+        // A thread of its own: the old loop spun without ever yielding, so no
+        // timer inside its runtime could have stopped it.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            let taken = rt.block_on(async {
+                probe
+                    .create_volume(&VolumePlanSpec {
+                        name: lock_name("p"),
+                        ..VolumePlanSpec::default()
+                    })
+                    .await
+                    .unwrap();
+                EngineLock::acquire(&probe, "p", Duration::from_secs(60), true, |_| {})
+                    .await
+                    .map_err(|e| e.to_string())?;
+                probe
+                    .volume_labels(&lock_name("p"))
+                    .await
+                    .map_err(|e| e.to_string())
+            });
+            let _ = done.send(taken);
+        });
+        let labels = finished
+            .recv_timeout(Duration::from_secs(10))
+            .expect("acquire returns instead of spinning on the unlabelled volume")
+            .expect("acquire takes the lock")
+            .unwrap_or_default();
+        assert!(
+            labels.contains_key(super::HOLDER),
+            "the lock is ours now: {labels:?}"
+        );
+    }
 
     #[test]
     fn a_lock_left_by_an_earlier_pass_of_this_process_is_stale() {

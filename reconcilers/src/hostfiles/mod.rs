@@ -141,7 +141,7 @@ pub fn write_local_owned(
     use std::os::unix::fs::MetadataExt;
     let err = |e: std::io::Error| FilesError {
         path: path.to_path_buf(),
-        cause: e.to_string(),
+        cause: with_hint(&e, path),
     };
     if let (Ok(current), Ok(meta)) = (std::fs::read(path), std::fs::metadata(path)) {
         let owned = owner.is_none_or(|(u, g)| meta.uid() == u && meta.gid() == g);
@@ -168,18 +168,40 @@ pub fn write_local_owned(
         })?;
     if let Some((uid, gid)) = owner {
         // Before any byte is written, so the file never holds the value under another owner.
-        std::os::unix::fs::fchown(&f, Some(uid), Some(gid)).map_err(|e| FilesError {
-            path: path.to_path_buf(),
-            cause: format!(
-                "cannot give it to uid {uid} gid {gid}: {e} (changing a file's owner needs root)"
-            ),
-        })?;
+        if let Err(e) = std::os::unix::fs::fchown(&f, Some(uid), Some(gid)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(FilesError {
+                path: path.to_path_buf(),
+                cause: format!(
+                    "cannot give it to uid {uid} gid {gid}: {e} (changing a file's owner needs root)"
+                ),
+            });
+        }
     }
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)?;
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        // A full disk fails the write half-way: leave neither a partial temp file nor
+        // less free space behind. The previous file was never touched.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
     Ok(true)
+}
+
+/// The error, and for a full disk what would fix it.
+fn with_hint(e: &std::io::Error, path: &Path) -> String {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        return format!(
+            "{e}; free space on the filesystem holding {} and apply again (the previous file is unchanged)",
+            dir.display()
+        );
+    }
+    e.to_string()
 }
 
 /// A temp name nobody can guess ahead: a name known in advance (the process
@@ -250,6 +272,28 @@ mod tests {
             let e = write_local_owned(&path, b"w", 0o400, Some((4321, 4321))).unwrap_err();
             assert!(e.to_string().contains("uid 4321"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temp_file_and_the_target_as_it_was() {
+        let t = tempfile::tempdir().unwrap();
+        // A directory in the file's place makes the final rename fail after the bytes
+        // were written, as a full disk fails a write half-way.
+        let path = t.path().join("conf");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("kept"), b"old").unwrap();
+        let e = write_local(&path, b"new bytes", 0o640).unwrap_err();
+        assert_eq!(e.path, path);
+        let names: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("conf")],
+            "no temp file left"
+        );
+        assert_eq!(std::fs::read(path.join("kept")).unwrap(), b"old");
     }
 
     #[test]

@@ -158,18 +158,26 @@ async fn put(sftp: &Sftp, fs: &mut Fs, f: &HostFile) -> Result<bool, openssh_sft
         .create_new(true)
         .open(&tmp)
         .await?;
-    file.set_permissions(Permissions::from(f.mode as u16))
-        .await?;
-    if let Some(owner) = f.owner {
-        // Before any byte, as the mode: needs the SSH user to be root on the host.
-        file.set_metadata(MetaDataBuilder::new().id(owner).create())
+    let written = async {
+        file.set_permissions(Permissions::from(f.mode as u16))
             .await?;
+        if let Some(owner) = f.owner {
+            // Before any byte, as the mode: needs the SSH user to be root on the host.
+            file.set_metadata(MetaDataBuilder::new().id(owner).create())
+                .await?;
+        }
+        file.write_all(&f.bytes).await?;
+        // Not every server has the fsync extension; the rename is still atomic.
+        let _ = file.sync_all().await;
+        file.close().await?;
+        fs.rename(&tmp, &f.path).await
     }
-    file.write_all(&f.bytes).await?;
-    // Not every server has the fsync extension; the rename is still atomic.
-    let _ = file.sync_all().await;
-    file.close().await?;
-    fs.rename(&tmp, &f.path).await?;
+    .await;
+    if let Err(e) = written {
+        // A full disk fails the write half-way: leave no partial temp file behind.
+        let _ = fs.remove_file(&tmp).await;
+        return Err(e);
+    }
     Ok(true)
 }
 
