@@ -15,6 +15,8 @@ pub const REVISION: &str = "io.lucidctl.revision";
 /// Keys of the declared environment, so a removed variable shows in a diff.
 pub const ENV_KEYS: &str = "io.lucidctl.env-keys";
 pub const BUILD_HASH: &str = "io.lucidctl.build-hash";
+/// The registry digest of the image a container was created from.
+pub const IMAGE_DIGEST: &str = "io.lucidctl.image-digest";
 /// On a failed-rollout record: why the new container was rolled back, and when (Unix seconds).
 pub const FAILURE_REASON: &str = "io.lucidctl.failure-reason";
 pub const FAILED_AT: &str = "io.lucidctl.failed-at";

@@ -210,6 +210,19 @@ pub fn ownership_labels(inputs: &Inputs, kind: Kind, r: &Resource) -> BTreeMap<S
 }
 
 /// The image ID a tag points to on the engine, if present.
+/// The registry digest the engine's image for `reference` came from.
+pub fn registry_digest_of(observed: &Observed, reference: &str) -> Option<String> {
+    let (repository, _) = desired_state::model::split_tag(reference);
+    observed
+        .images
+        .get(reference)?
+        .repo_digests
+        .iter()
+        .filter_map(|d| d.split_once('@'))
+        .find(|(repo, _)| *repo == repository)
+        .map(|(_, digest)| digest.to_string())
+}
+
 pub fn image_id(observed: &Observed, image: &str) -> Option<String> {
     observed.images.get(image).map(|i| i.id.clone())
 }
@@ -302,6 +315,10 @@ fn render_workload(
     );
     let plain_keys: Vec<&str> = w.env.keys().map(String::as_str).collect();
     labels.insert(labels::ENV_KEYS.to_string(), plain_keys.join(","));
+    // Which registry image a rollout ran, when the engine knows it.
+    if let Some(digest) = registry_digest_of(observed, &image) {
+        labels.insert(labels::IMAGE_DIGEST.to_string(), digest);
+    }
 
     let resources = w.resources.as_ref();
     Ok(ContainerSpec {

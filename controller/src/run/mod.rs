@@ -53,6 +53,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         timeout: args.timeout,
         notify: args.notify.clone(),
         outage_threshold: args.notify_after,
+        ask_registries: !args.plan.no_pull,
         ..RunConfig::new(&args.engine.project)
     };
     let secrets = config.secrets.clone();

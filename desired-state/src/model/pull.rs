@@ -11,8 +11,8 @@ pub enum PullPolicy {
     /// Pull only when the engine does not have the image (the default).
     #[default]
     IfNotPresent,
-    /// On every apply and diff, ask the registry for the tag's digest and
-    /// pull and roll out when it moved.
+    /// On every apply and diff (and every pass of `run`), ask the registry
+    /// for the tag's digest and pull and roll out when it moved.
     Always,
     /// As always, and `lucidctl run` also asks every `interval`, rolling a
     /// new digest out in dependency order, health-gated, with rollback.

@@ -46,7 +46,9 @@ impl RegistryWatch {
         let mut moved = Vec::new();
         for a in &wanted {
             let interval = a.pull.interval();
-            if !self.schedule.due(&a.declared, now) {
+            // `always` asks on every pass; watch and semver on their interval.
+            let always = a.pull.policy == desired_state::model::PullPolicy::Always;
+            if !always && !self.schedule.due(&a.declared, now) {
                 continue;
             }
             match ask(engine, a).await {

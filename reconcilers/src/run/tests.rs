@@ -719,3 +719,97 @@ fn the_same_files_always_give_the_same_content_revision() {
     let other = LastGood::new(edited.load().expect("loads").0, None).revision;
     assert!(!revisions.contains(&other));
 }
+
+/// Issue 21: a new image pushed under a watched tag is pulled and rolled out
+/// by the loop, the container records the digest it runs, and one
+/// notification names both digests.
+#[tokio::test]
+async fn a_new_digest_behind_a_watched_tag_is_pulled_rolled_out_and_notified() {
+    const WATCHED: &str = r#"
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {name: web}
+spec:
+  image: reg.example/web:latest
+  pull: {policy: always}
+  healthcheck: {test: [CMD, probe], interval: 1s}
+"#;
+    let (url, got) = receiver().await;
+    let engine = FakeEngine::new();
+    let first = engine.add_to_registry("reg.example/web:latest");
+    let (tx, queue) = channel();
+    let config = RunConfig {
+        notify: vec![url],
+        ..config(None)
+    };
+    let controller = Controller::new(
+        Arc::new(engine.clone()),
+        &NoFiles,
+        Box::new(TextSource(shared(WATCHED))),
+        &crate::exec::Silent,
+        &|_, _| {},
+        config,
+    )
+    .with_notifications()
+    .expect("http URL");
+    let status = controller.status();
+    let done = tokio::spawn(controller.run(queue, tx.clone()));
+    let passes = || status.lock().map(|s| s.metrics.reconciles).unwrap_or(0);
+    let pass = |trigger: Trigger| {
+        let tx = tx.clone();
+        async move {
+            let before = passes();
+            tx.send(trigger).await;
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while passes() <= before {
+                assert!(Instant::now() < deadline, "no pass");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    let digest_label = |engine: &FakeEngine| {
+        engine
+            .container("web")
+            .and_then(|c| c.labels.get(crate::labels::IMAGE_DIGEST).cloned())
+    };
+    pass(Trigger::Start).await;
+    assert_eq!(digest_label(&engine).as_deref(), Some(first.as_str()));
+    let old_image = engine.container("web").map(|c| c.image_id).unwrap_or_default();
+
+    let second = engine.add_to_registry("reg.example/web:latest");
+    pass(Trigger::Resync).await;
+    let c = engine.container("web").expect("web runs");
+    assert_ne!(c.image_id, old_image, "recreated on the new image");
+    assert_eq!(digest_label(&engine).as_deref(), Some(second.as_str()));
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let updated = || -> Vec<serde_json::Value> {
+        got.lock()
+            .expect("lock")
+            .iter()
+            .filter(|v| v["event"] == "image-updated")
+            .cloned()
+            .collect()
+    };
+    while updated().is_empty() {
+        assert!(Instant::now() < deadline, "no image-updated notification");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let message = updated()[0]["message"].as_str().unwrap_or("").to_string();
+    assert!(
+        message.contains(crate::plan::short_digest(&first)) && message.contains(crate::plan::short_digest(&second)),
+        "{message}"
+    );
+    // Nothing moved: asking again changes nothing.
+    let calls_before = engine.calls().len();
+    pass(Trigger::Resync).await;
+    assert!(
+        !engine.calls()[calls_before..].iter().any(|c| c.starts_with("pull ")),
+        "pulled again without a new digest"
+    );
+    tx.send(Trigger::Shutdown).await;
+    tokio::time::timeout(Duration::from_secs(5), done)
+        .await
+        .expect("stops")
+        .expect("no panic");
+}

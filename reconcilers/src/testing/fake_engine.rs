@@ -146,17 +146,28 @@ impl FakeEngine {
     }
 
     /// An image a pull of `reference` can fetch.
-    pub fn add_to_registry(&self, reference: &str) {
+    /// Pushes an image under `reference` (again: a new digest behind the
+    /// same tag); returns its registry digest.
+    pub fn add_to_registry(&self, reference: &str) -> String {
         let mut w = self.world();
         w.next_id += 1;
         let id = format!("sha256:{:064x}", w.next_id);
+        let digest = format!("sha256:{:064x}", w.next_id + (1 << 40));
+        let (repository, _) = desired_state::model::split_tag(reference);
         w.registry.insert(
             reference.to_string(),
             ObservedImage {
                 id,
+                repo_digests: vec![format!("{repository}@{digest}")],
                 ..ObservedImage::default()
             },
         );
+        digest
+    }
+
+    /// The image the engine has under `reference`.
+    pub fn image(&self, reference: &str) -> Option<ObservedImage> {
+        self.world().images.get(reference).cloned()
     }
 
     /// The next call whose description starts with `prefix` fails with `error`.
