@@ -248,3 +248,36 @@ fn a_registry_answering_429_is_backed_off_not_hammered() {
     assert!(asked <= 8, "the registry was hammered: {asked} requests in 35 s");
     assert!(asked >= 1, "the registry was never asked");
 }
+
+/// `policy: semver` takes the highest tag in the range from the registry's
+/// tag list, and the plan shows the reference it chose.
+#[test]
+fn semver_chooses_the_highest_tag_in_range_and_the_plan_shows_it() {
+    let Some(t) = TestEnv::new("rollingsemver") else {
+        return;
+    };
+    let repository = format!("{}/{}/api", registry(), t.project);
+    let tags: Vec<String> = ["1.3.9", "1.4.0", "v1.5.2", "2.0.0", "latest"]
+        .iter()
+        .map(|v| format!("{repository}:{v}"))
+        .collect();
+    let _images = Images(tags.clone());
+    for tag in &tags {
+        docker_ok(&["tag", STANDIN_IMAGE, tag]);
+        docker_ok(&["push", "-q", tag]);
+        docker_ok(&["rmi", tag]);
+    }
+    let service = standin_service("api", "net", 8080, &[], "pull: {policy: semver, range: ^1.4}\n")
+        .replace(STANDIN_IMAGE, &format!("{repository}:1"));
+    t.write("system.yaml", &[network("net"), service].concat());
+    let (out, plan) = t.diff_json(&[]);
+    assert_eq!(out.code(), 2, "{out:?}");
+    let chosen = format!("{repository}:v1.5.2");
+    assert!(
+        plan_changes(&plan).contains(&("Image".into(), chosen.clone(), "pull".into())),
+        "{plan:#}"
+    );
+    t.apply_ok(&["--quiet", "--timeout", "60s"]);
+    let image = inspect_container(&t.obj("api")).and_then(|c| c["Config"]["Image"].as_str().map(String::from));
+    assert_eq!(image.as_deref(), Some(chosen.as_str()));
+}
