@@ -11,6 +11,7 @@
 
 mod events;
 mod git;
+mod accounting;
 mod alerts;
 mod http;
 mod notify;
@@ -35,15 +36,14 @@ pub use triggers::{
 };
 
 use crate::apply::lock::EngineLock;
-use crate::apply::{converge, describe, ApplyOptions, Outcome, Progress, Report};
+use crate::apply::{converge, describe, ApplyOptions, Progress, Report};
 use crate::build::ImageBuilder;
 use crate::context::Loaded;
 use crate::engine::{BuildEvent, EngineApi};
-use crate::exec::Unhealthy;
 use crate::hostfiles::HostFiles;
 use crate::observed::{Health, Observed, RunState};
 use crate::plan::PlanOptions;
-use desired_state::model::{Kind, Spec};
+use desired_state::model::Kind;
 use desired_state::DesiredState;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -315,47 +315,6 @@ impl<'a> Controller<'a> {
         result
     }
 
-    /// A moved tag rolled out: one notification naming both digests. A
-    /// failed rollout of it is already reported as rollout-failed, with them.
-    fn report_moved_images(&mut self, rolled_out: bool) {
-        for m in std::mem::take(&mut self.moved_images) {
-            if !rolled_out {
-                continue;
-            }
-            let from = m.from.as_deref().map_or("?", crate::plan::short_digest);
-            self.notify(
-                "image-updated",
-                Severity::Info,
-                Some(format!("Image/{}", m.chosen)),
-                format!(
-                    "{} moved from {from} to {}; rolled out",
-                    m.chosen,
-                    crate::plan::short_digest(&m.to)
-                ),
-            );
-        }
-    }
-
-    /// Engine or git down for longer than the threshold, and recoveries.
-    fn report_outages(&mut self) {
-        let engine_down = self
-            .status
-            .lock()
-            .ok()
-            .and_then(|s| s.disconnected_since.clone())
-            .map(|since| format!("disconnected since {since}"));
-        let git = self.source.fetch_error();
-        let due = self
-            .outages
-            .observe(Instant::now(), engine_down.as_deref(), git.as_deref());
-        for (event, severity, message) in due {
-            if let (Some(n), Some(failing)) = (&self.notifier, recovered_from(event)) {
-                n.forget(failing, None);
-            }
-            self.notify(event, severity, None, message);
-        }
-    }
-
     /// Loads the current input; a broken or empty one is an error.
     fn load_current(&mut self) -> Result<LastGood, String> {
         let (loaded, revision) = self.source.load()?;
@@ -551,130 +510,6 @@ impl<'a> Controller<'a> {
         failure.map_or(Ok(()), Err)
     }
 
-    /// Drift repairs, policy violations, lost volumes and crash loops.
-    fn account(&mut self, state: &DesiredState, outcomes: &[(Kind, String, Outcome)]) {
-        let isolated: BTreeSet<String> = state
-            .of_kind(Kind::IsolationPolicy)
-            .filter_map(|r| match &r.spec {
-                Spec::IsolationPolicy(p) => {
-                    Some(format!("{}{}", self.config.name_prefix, p.network))
-                }
-                _ => None,
-            })
-            .collect();
-        let mut events: Vec<(&str, Severity, Option<String>, String)> = Vec::new();
-        let mut repaired: Vec<String> = Vec::new();
-        let Ok(mut s) = self.status.lock() else {
-            return;
-        };
-        for (kind, name, o) in outcomes {
-            if self.first_pass_done && !o.is_failure() {
-                *s.metrics.drift_repairs.entry(kind.to_string()).or_default() += 1;
-                if self.repairing_drift {
-                    repaired.push(format!("{kind}/{name} {}", describe(o)));
-                }
-            }
-            let resource = Some(format!("{kind}/{name}"));
-            match o {
-                Outcome::RolledBack(why) => {
-                    let image = state
-                        .resources
-                        .iter()
-                        .find(|r| r.kind() == *kind && r.name() == name)
-                        .and_then(|r| r.spec.workload())
-                        .map(|w| w.image.with_default_tag());
-                    let moved = self
-                        .moved_images
-                        .iter()
-                        .find(|m| Some(&m.declared) == image.as_ref())
-                        .map(|m| {
-                            format!(
-                                " (image {} {} -> {})",
-                                m.chosen,
-                                m.from.as_deref().map_or("?", crate::plan::short_digest),
-                                crate::plan::short_digest(&m.to)
-                            )
-                        })
-                        .unwrap_or_default();
-                    let message = format!("rollout failed and was rolled back{moved}: {why}; the previous container runs, and this spec is held");
-                    events.push((
-                        "rollout-failed",
-                        Severity::Critical,
-                        resource.clone(),
-                        message,
-                    ));
-                }
-                Outcome::Disconnected(n) if isolated.contains(n) => {
-                    s.metrics.policy_violations += 1;
-                    let message =
-                        format!("{kind}/{name} was attached to isolated network {n}; disconnected");
-                    tracing::error!("POLICY VIOLATION: {message}");
-                    events.push((
-                        "policy-violation",
-                        Severity::Critical,
-                        resource.clone(),
-                        message,
-                    ));
-                }
-                Outcome::Created if *kind == Kind::Volume && self.known_volumes.contains(name) => {
-                    let message = format!("Volume/{name} was removed outside lucidctl and has been recreated EMPTY; its data is gone");
-                    tracing::error!("DATA LOSS: {message}");
-                    events.push(("volume-lost", Severity::Critical, resource.clone(), message));
-                }
-                Outcome::Restarted(why, Unhealthy(true)) => {
-                    events.push((
-                        "unhealthy-restarted",
-                        Severity::Warning,
-                        resource.clone(),
-                        format!("restarted: {why}"),
-                    ));
-                }
-                _ => {}
-            }
-            // Only a start after the container stopped or died, or a restart
-            // for staying unhealthy, is a crash restart; a recreate for a
-            // changed spec or a container removed by hand is not (counting
-            // those held a service whose file was edited five times in ten minutes).
-            let crash_restart =
-                matches!(o, Outcome::Started | Outcome::Restarted(_, Unhealthy(true)));
-            if crash_restart && *kind == Kind::Service {
-                if let Some(hold) = self.crash_loops.record_restart(name, Instant::now()) {
-                    let message = format!(
-                        "Service/{name} is crash-looping ({CRASH_LIMIT} restarts in {}s); holding it for {}s",
-                        CRASH_WINDOW.as_secs(),
-                        hold.as_secs()
-                    );
-                    tracing::error!("{message}");
-                    events.push((
-                        "crash-looping",
-                        Severity::Critical,
-                        resource.clone(),
-                        message,
-                    ));
-                }
-            }
-        }
-        drop(s);
-        for r in state.of_kind(Kind::Volume) {
-            self.known_volumes.insert(r.name().to_string());
-        }
-        if !repaired.is_empty() {
-            // One notification per pass, never de-duplicated: each batch is news.
-            if let Some(n) = &self.notifier {
-                n.forget("drift-repaired", None);
-            }
-            let mut message = format!("repaired {} change(s) made outside lucidctl: ", repaired.len());
-            message.push_str(&repaired.iter().take(20).cloned().collect::<Vec<_>>().join(", "));
-            if repaired.len() > 20 {
-                message.push_str(", ...");
-            }
-            events.push(("drift-repaired", Severity::Info, None, message));
-        }
-        for (event, severity, resource, message) in events {
-            self.notify(event, severity, resource, message);
-        }
-    }
-
     async fn refresh_status(
         &self,
         desired: &DesiredState,
@@ -752,14 +587,6 @@ pub fn resource_statuses(
         .collect()
 }
 
-/// The failing event a recovery ends, so the next failure is sent at once.
-fn recovered_from(event: &str) -> Option<&'static str> {
-    match event {
-        "engine-recovered" => Some("engine-unreachable"),
-        "git-recovered" => Some("git-failing"),
-        _ => None,
-    }
-}
 
 fn jitter() -> f64 {
     let nanos = std::time::SystemTime::now()
