@@ -357,7 +357,7 @@ fn diff_reports_an_unmanaged_container_with_a_desired_name_as_a_conflict_and_lea
 }
 
 #[test]
-fn diff_against_an_unreachable_host_fails_in_one_line_and_validation_runs_before_the_engine() {
+fn diff_against_an_unreachable_host_fails_with_one_line_and_a_fix_and_validation_runs_before_the_engine() {
     // Never reaches an engine, so it runs under LUCID_E2E=skip too.
     let t = TestEnv::offline("diffhost");
     t.write(
@@ -375,8 +375,12 @@ fn diff_against_an_unreachable_host_fails_in_one_line_and_validation_runs_before
             .lines()
             .filter(|l| !l.trim().is_empty())
             .collect();
-        assert_eq!(lines.len(), 1, "one line: {out:?}");
+        assert_eq!(lines.len(), 2, "one error line and its fix: {out:?}");
         assert!(lines[0].contains(host), "the line names the host: {out:?}");
+        assert!(
+            lines[1].starts_with("  fix: ") && lines[1].contains("systemctl status docker"),
+            "what to do next: {out:?}"
+        );
     }
 
     // An unknown field: reported at its position, and the engine is never mentioned.

@@ -119,6 +119,11 @@ fn assert_whole(t: &TestEnv, generation: u32, marker: &std::path::Path, context:
         );
         assert_eq!(c["State"]["Running"], true, "{context}: {name} runs");
     }
+    // A live `run` holds the lock during each of its passes (an engine event
+    // can start one at any time); a lock left by a killed process would never
+    // go away, so wait a little for it to be released.
+    let only_data = || project_volumes(&t.project) == BTreeSet::from([t.obj("data")]);
+    wait_for(Duration::from_secs(15), only_data);
     assert_eq!(
         project_volumes(&t.project),
         BTreeSet::from([t.obj("data")]),
