@@ -384,7 +384,7 @@ fn unsupported_keys_are_listed_with_file_and_line() {
         "11:5: services.app.ulimits: not supported by lucidctl",
         "13:5: services.app.extra_hosts: not supported by lucidctl",
         "15:5: services.app.tmpfs: not supported by lucidctl",
-        "17:9: services.app.environment[0]: API_KEY has no value (compose takes it from the shell at `up`): not supported by lucidctl; write the value, or put it in an env_file",
+        "17:9: services.app.environment[0]: API_KEY has no value and is set neither in the environment nor in .env (compose would leave it out at `up`): write the value, or put it in an env_file",
         "22:7: services.app.deploy.replicas: not supported by lucidctl",
         "30:19: services.db.network_mode: network_mode \"host\": not supported by lucidctl (only bridge, or networks)",
         "32:9: services.db.volumes[0]: anonymous volume \"/var/lib/mysql\": not supported by lucidctl; give it a named volume",
