@@ -66,10 +66,10 @@ fn strip_inline_comment(v: &str) -> &str {
 /// into `rest`; returns it unescaped and what follows its line.
 fn double_quoted<'t>(first: &'t str, rest: &'t str) -> (String, &'t str) {
     let mut value = String::new();
-    let mut lines = std::iter::once(first).chain(rest.split_inclusive('\n'));
+    let lines = std::iter::once(first).chain(rest.split_inclusive('\n'));
     let mut consumed = 0usize;
     let mut first_line = true;
-    while let Some(line) = lines.next() {
+    for line in lines {
         if !first_line {
             consumed += line.len();
         }

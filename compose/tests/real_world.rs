@@ -20,10 +20,8 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "lucid-compose-real-{name}-{}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("lucid-compose-real-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -122,7 +120,10 @@ fn self_hosted_suite_keeps_env_values_escapes_and_flow_lists() {
 fn monitoring_stack_merges_anchors_within_anchors_and_reads_string_numbers() {
     let (imported, state) = import_fixture("monitoring");
     assert!(
-        !imported.findings.iter().any(|f| f.to_string().contains("<<")),
+        !imported
+            .findings
+            .iter()
+            .any(|f| f.to_string().contains("<<")),
         "{:?}",
         imported.findings
     );
@@ -208,8 +209,15 @@ fn numbers_that_are_not_numbers_are_listed_not_dropped() {
         .map(|f| f.to_string())
         .collect();
     assert_eq!(blocking.len(), 2, "{blocking:?}");
-    assert!(blocking[0].contains("docker-compose.yml:4:17: services.web.pids_limit: expected a whole number"), "{blocking:?}");
-    assert!(blocking[1].contains(":7:16: services.web.healthcheck.retries:"), "{blocking:?}");
+    assert!(
+        blocking[0]
+            .contains("docker-compose.yml:4:17: services.web.pids_limit: expected a whole number"),
+        "{blocking:?}"
+    );
+    assert!(
+        blocking[1].contains(":7:16: services.web.healthcheck.retries:"),
+        "{blocking:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

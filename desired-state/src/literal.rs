@@ -59,7 +59,11 @@ mod tests {
         assert_eq!(unescape(&escape("x${A}y${B}")), "x${A}y${B}");
         assert_eq!(find_unescaped_open("$${A}"), None);
         assert_eq!(find_unescaped_open("$${A} ${B}"), Some(6));
-        assert_eq!(find_unescaped_open("$$${A}"), None, "$$ then {{ is read as $ + $${{");
+        assert_eq!(
+            find_unescaped_open("$$${A}"),
+            None,
+            "$$ then {{ is read as $ + $${{"
+        );
         assert_eq!(find_unescaped_open("${"), Some(0));
     }
 }

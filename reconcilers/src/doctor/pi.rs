@@ -54,7 +54,11 @@ pub fn check_memory_sum(state: &DesiredState, host_memory: u64) -> Check {
     let without = if unlimited.is_empty() {
         String::new()
     } else {
-        format!("; {} without a limit: {}", unlimited.len(), unlimited.join(", "))
+        format!(
+            "; {} without a limit: {}",
+            unlimited.len(),
+            unlimited.join(", ")
+        )
     };
     let value = format!(
         "{} declared by {limited} service(s) on a host with {}{without}",
@@ -81,15 +85,25 @@ pub fn check_log_rotation(driver: &str, daemon_json: Result<&str, &str>) -> Chec
     const NAME: &str = "container logs rotated";
     let fix = format!("advice only: set {{\"log-driver\": \"local\"}} or {{\"log-driver\": \"json-file\", \"log-opts\": {{\"max-size\": \"10m\", \"max-file\": \"3\"}}}} in {DAEMON_JSON} and restart the daemon (new containers get it; `lucidctl apply` recreates changed ones)");
     match driver {
-        "local" => Check::new(NAME, Verdict::Pass, "daemon log driver local: rotated (by default 100 MB per container)", None),
-        "journald" | "syslog" | "none" | "fluentd" | "gelf" | "awslogs" | "splunk" | "gcplogs" | "logentries" | "etwlogs" => Check::new(
+        "local" => Check::new(
+            NAME,
+            Verdict::Pass,
+            "daemon log driver local: rotated (by default 100 MB per container)",
+            None,
+        ),
+        "journald" | "syslog" | "none" | "fluentd" | "gelf" | "awslogs" | "splunk" | "gcplogs"
+        | "logentries" | "etwlogs" => Check::new(
             NAME,
             Verdict::Pass,
             format!("daemon log driver {driver}: logs leave the container's json file"),
             None,
         ),
         "json-file" | "" => {
-            let driver = if driver.is_empty() { "json-file (assumed)" } else { driver };
+            let driver = if driver.is_empty() {
+                "json-file (assumed)"
+            } else {
+                driver
+            };
             match daemon_json {
                 Ok(text) => match json_max_size(text) {
                     Some(size) => Check::new(NAME, Verdict::Pass, format!("daemon log driver {driver} with max-size {size} in {DAEMON_JSON}"), None),
@@ -111,7 +125,10 @@ pub fn check_log_rotation(driver: &str, daemon_json: Result<&str, &str>) -> Chec
 fn json_max_size(text: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     let size = v.get("log-opts")?.get("max-size")?;
-    let size = size.as_str().map(str::to_string).unwrap_or_else(|| size.to_string());
+    let size = size
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| size.to_string());
     Some(desired_state::diagnostics::escape_controls(&size))
 }
 
@@ -135,7 +152,9 @@ mod tests {
     }
 
     fn service(name: &str, memory: Option<&str>) -> String {
-        let res = memory.map(|m| format!("  resources: {{memory: {m}}}\n")).unwrap_or_default();
+        let res = memory
+            .map(|m| format!("  resources: {{memory: {m}}}\n"))
+            .unwrap_or_default();
         format!("---\napiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  image: app:1\n{res}")
     }
 
@@ -161,7 +180,13 @@ mod tests {
         let s = state(&text);
         let c = check_memory_sum(&s, 4 * gb);
         assert_eq!(c.verdict, Verdict::Warn);
-        assert!(c.value.starts_with("5.0 GiB declared by 2 service(s) on a host with 4.0 GiB; 1 without a limit: c"), "{}", c.value);
+        assert!(
+            c.value.starts_with(
+                "5.0 GiB declared by 2 service(s) on a host with 4.0 GiB; 1 without a limit: c"
+            ),
+            "{}",
+            c.value
+        );
         assert!(c.fix.unwrap().contains("ceilings"));
         assert_eq!(check_memory_sum(&s, 8 * gb).verdict, Verdict::Pass);
     }
@@ -171,7 +196,10 @@ mod tests {
         let pass = |d, j| check_log_rotation(d, j).verdict == Verdict::Pass;
         assert!(pass("local", Err("absent")));
         assert!(pass("journald", Err("absent")));
-        assert!(pass("json-file", Ok(r#"{"log-opts": {"max-size": "10m", "max-file": "3"}}"#)));
+        assert!(pass(
+            "json-file",
+            Ok(r#"{"log-opts": {"max-size": "10m", "max-file": "3"}}"#)
+        ));
         let c = check_log_rotation("json-file", Ok(r#"{"features": {"buildkit": true}}"#));
         assert_eq!(c.verdict, Verdict::Warn);
         assert!(c.value.contains("without max-size"), "{}", c.value);
