@@ -198,7 +198,7 @@ fn numbers_that_are_not_numbers_are_listed_not_dropped() {
     let dir = scratch("bad-numbers");
     std::fs::write(
         dir.join("docker-compose.yml"),
-        "services:\n  web:\n    image: nginx:1.25\n    pids_limit: ${PIDS:-lots}\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      retries: \"five\"\n",
+        "services:\n  web:\n    image: nginx:1.25\n    pids_limit: ${PIDS:-lots}\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      retries: \"five\"\n    init: ${INIT:-perhaps}\n",
     )
     .unwrap();
     let imported = import_dir(&dir, &dir.join("out"), HashMap::new());
@@ -208,7 +208,7 @@ fn numbers_that_are_not_numbers_are_listed_not_dropped() {
         .filter(|f| f.kind == FindingKind::Unsupported)
         .map(|f| f.to_string())
         .collect();
-    assert_eq!(blocking.len(), 2, "{blocking:?}");
+    assert_eq!(blocking.len(), 3, "{blocking:?}");
     assert!(
         blocking[0]
             .contains("docker-compose.yml:4:17: services.web.pids_limit: expected a whole number"),
@@ -216,6 +216,10 @@ fn numbers_that_are_not_numbers_are_listed_not_dropped() {
     );
     assert!(
         blocking[1].contains(":7:16: services.web.healthcheck.retries:"),
+        "{blocking:?}"
+    );
+    assert!(
+        blocking[2].contains(":8:11: services.web.init: expected true or false, found \"perhaps\""),
         "{blocking:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);

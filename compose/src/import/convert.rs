@@ -147,6 +147,22 @@ impl<'a, 'f> Converter<'a, 'f> {
         self.report(FindingKind::Note, at, false, msg);
     }
 
+    /// A boolean as compose writes one (`true`, `"yes"`), or a finding.
+    fn boolean(&mut self, v: Option<&Value>, at: &str) -> Option<bool> {
+        let v = v?;
+        let b = bool_of(v);
+        if b.is_none() {
+            self.unsupported(
+                at,
+                format!(
+                    "expected true or false, found {}: not imported",
+                    desired_state::diagnostics::escape_controls(&v.to_string())
+                ),
+            );
+        }
+        b
+    }
+
     /// An integer in `range`, or a finding that says why the value is not carried over.
     fn integer(&mut self, v: &Value, at: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
         match int_of(v).filter(|n| range.contains(n)) {
@@ -683,7 +699,7 @@ impl<'a, 'f> Converter<'a, 'f> {
             .get("working_dir")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let init = s.get("init").and_then(bool_of);
+        let init = self.boolean(s.get("init"), &sub("init"));
         let stop_grace_period = s
             .get("stop_grace_period")
             .and_then(|v| self.duration(v, &sub("stop_grace_period")));
@@ -1299,11 +1315,13 @@ impl<'a, 'f> Converter<'a, 'f> {
     }
 
     fn security(&mut self, s: &Map<String, Value>, at: &str) -> Option<Security> {
+        let read_only = self.boolean(s.get("read_only"), &format!("{at}/read_only"));
+        let privileged = self.boolean(s.get("privileged"), &format!("{at}/privileged"));
         let mut sec = Security {
-            read_only_root_filesystem: s.get("read_only").and_then(bool_of).unwrap_or(false),
+            read_only_root_filesystem: read_only.unwrap_or(false),
             cap_drop: s.get("cap_drop").and_then(strings_of).unwrap_or_default(),
             cap_add: s.get("cap_add").and_then(strings_of).unwrap_or_default(),
-            privileged: s.get("privileged").and_then(bool_of).unwrap_or(false),
+            privileged: privileged.unwrap_or(false),
             ..Default::default()
         };
         if let Some(Value::Array(opts)) = s.get("security_opt") {
