@@ -915,10 +915,11 @@ fn compose_size(bytes: u64) -> Value {
     json!(bytes)
 }
 
-/// Doubles every `$` in string values: compose would interpolate them.
+/// Doubles every `$` in string values: compose would interpolate them. The
+/// model's `$${` (a literal `${`) is read as `${` first, so it stays `$${`.
 fn escape_strings(v: &mut Value) {
     match v {
-        Value::String(s) => *s = escape_dollars(s),
+        Value::String(s) => *s = escape_dollars(&desired_state::literal::unescape(s)),
         Value::Array(a) => a.iter_mut().for_each(escape_strings),
         Value::Object(m) => m.values_mut().for_each(escape_strings),
         _ => {}

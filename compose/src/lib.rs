@@ -2,6 +2,7 @@
 //! existing compose files as desired state. Pure apart from reading input
 //! files; depends on `desired-state` only, not on the engine code.
 
+pub mod dotenv;
 pub mod export;
 pub mod import;
 pub mod text;

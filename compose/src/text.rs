@@ -127,6 +127,7 @@ pub enum Unresolved {
 /// Compose's interpolation: `$$` is a literal `$`; `$NAME`, `${NAME}`,
 /// `${NAME:-default}`, `${NAME-default}`, `${NAME:?err}`, `${NAME?err}`.
 /// Unresolvable references are kept as written (normalized to `${NAME}`) and returned.
+/// The result is in the model's form: an escaped `$${` stays `$${`, a literal `${`.
 pub fn interpolate(s: &str, env: &HashMap<String, String>) -> (String, Vec<Unresolved>) {
     let mut out = String::new();
     let mut problems = Vec::new();
@@ -135,7 +136,8 @@ pub fn interpolate(s: &str, env: &HashMap<String, String>) -> (String, Vec<Unres
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
         if let Some(r) = after.strip_prefix('$') {
-            out.push('$');
+            // A literal `${` is written `$${` in the model too (desired_state::literal).
+            out.push_str(if r.starts_with('{') { "$$" } else { "$" });
             rest = r;
             continue;
         }
@@ -367,6 +369,7 @@ mod tests {
             .collect();
         let i = |s: &str| interpolate(s, &env);
         assert_eq!(i("x${A}y$A $$A").0, "x1y1 $A");
+        assert_eq!(i("$${A}/$$5").0, "$${A}/$5", "a literal ${{ stays escaped for the model");
         assert_eq!(i("${E:-d} ${E-d} ${U-d} ${U:-d}").0, "d  d d");
         let (s, p) = i("${U} $U ${U:?need U}");
         assert_eq!(s, "${U} ${U} ${U}");

@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const FIXTURES: [&str; 4] = ["shop", "chat", "metrics", "blog"];
+/// Shaped like well-known public projects (issue 19); see tests/real_world.rs.
+const REAL_WORLD: [&str; 3] = ["suite", "monitoring", "dbproxy"];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -382,7 +384,7 @@ fn unsupported_keys_are_listed_with_file_and_line() {
         "11:5: services.app.ulimits: not supported by lucidctl",
         "13:5: services.app.extra_hosts: not supported by lucidctl",
         "15:5: services.app.tmpfs: not supported by lucidctl",
-        "17:9: services.app.environment[0]: API_KEY has no value (compose takes it from the shell at `up`): not supported by lucidctl; write the value, or put it in an env_file",
+        "17:9: services.app.environment[0]: API_KEY has no value and is set neither in the environment nor in .env (compose would leave it out at `up`): write the value, or put it in an env_file",
         "22:7: services.app.deploy.replicas: not supported by lucidctl",
         "30:19: services.db.network_mode: network_mode \"host\": not supported by lucidctl (only bridge, or networks)",
         "32:9: services.db.volumes[0]: anonymous volume \"/var/lib/mysql\": not supported by lucidctl; give it a named volume",
@@ -1003,7 +1005,8 @@ fn normalize(config: &Value, project: &str) -> BTreeMap<String, Value> {
             n.insert(
                 "healthcheck".into(),
                 json!({"test": test, "interval": millis(h.get("interval")), "timeout": millis(h.get("timeout")),
-                       "start_period": millis(h.get("start_period")), "retries": h.get("retries")}),
+                       "start_period": millis(h.get("start_period")),
+                       "retries": h.get("retries").map(|r| text(r).parse::<i64>().map(Value::from).unwrap_or(r.clone()))}),
             );
         }
         let deps: BTreeMap<String, String> = match get("depends_on") {
@@ -1060,9 +1063,11 @@ fn normalize(config: &Value, project: &str) -> BTreeMap<String, Value> {
             .or(deploy("/resources/limits/cpus"))
             .map(|c| text(c).parse::<f64>().unwrap());
         n.insert("cpus".into(), json!(cpus));
+        // v1 prints an interpolated `${P:-100}` as the string "100"; it means 100.
+        let integer = |v: &Value| text(v).parse::<i64>().map(Value::from).unwrap_or(v.clone());
         n.insert(
             "pids_limit".into(),
-            get("pids_limit").cloned().unwrap_or(Value::Null),
+            get("pids_limit").map(integer).unwrap_or(Value::Null),
         );
         for k in ["user", "working_dir", "init", "read_only", "privileged"] {
             n.insert(k.into(), get(k).cloned().unwrap_or(Value::Null));
@@ -1091,7 +1096,7 @@ fn round_trip_keeps_the_supported_configuration() {
     let Some(bins) = docker_compose() else { return };
     let bin = bins[0].as_str();
     let dir = scratch("round-trip");
-    for name in FIXTURES {
+    for name in FIXTURES.into_iter().chain(REAL_WORLD) {
         let (_, state) = import_fixture(name, &dir, std::env::vars().collect());
         let src = dir.join(name);
         let out = src.join("compose");

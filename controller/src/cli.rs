@@ -913,6 +913,11 @@ pub struct ImportComposeArgs {
     /// Convert what is supported, list the rest, and exit 0.
     #[arg(long)]
     pub allow_unsupported: bool,
+    /// Directory that build contexts and bind sources may not leave when the
+    /// output is checked (default: the git work tree enclosing the output,
+    /// else the deepest directory holding the output and the compose files).
+    #[arg(long, value_name = "DIR")]
+    pub state_root: Option<PathBuf>,
 }
 
 impl EngineArgs {

@@ -5,6 +5,7 @@ pub mod diagnostics;
 pub mod dockerfile;
 pub mod envfile;
 pub mod json;
+pub mod literal;
 pub mod load;
 pub mod merge;
 pub mod model;

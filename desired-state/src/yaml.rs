@@ -14,6 +14,8 @@ use std::path::Path;
 const MAX_DEPTH: usize = 64;
 /// Guards against alias expansion bombs.
 const MAX_NODES: usize = 1_000_000;
+/// Bounds the re-parses for flow collections closed left of their key.
+const MAX_SHIFTS: usize = 200;
 
 /// One document with the source position of each node (and of each mapping
 /// key, for errors about the key itself), looked up by JSON pointer.
@@ -44,20 +46,92 @@ struct Builder<'f> {
     positions: Positions,
     nodes: usize,
     stack_root: Option<Value>,
+    /// Lines given an extra leading space by `parse_documents`, once per space.
+    shifted: Vec<usize>,
 }
 
 pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<ParsedDocument>, Diagnostic> {
+    // libyaml (PyYAML, compose v1) and compose v2's parser accept a flow
+    // collection closed by a `]` or `}` at the parent key's indentation, which
+    // the YAML spec and saphyr refuse. Such a line gets one leading space and
+    // the text is parsed again; positions on it are shifted back, so every
+    // node keeps its own line and column. Each retry fixes one more line.
+    let mut text = std::borrow::Cow::Borrowed(text);
+    let mut shifted: Vec<usize> = Vec::new();
+    loop {
+        match parse_once(file, &text, &shifted) {
+            Ok(docs) => return Ok(docs),
+            Err(ParseFailure::Closer(line)) if shifted.len() < MAX_SHIFTS => {
+                text = std::borrow::Cow::Owned(indent_line(&text, line));
+                shifted.push(line);
+            }
+            Err(ParseFailure::Closer(line)) => {
+                return Err(Diagnostic::error(
+                    "YAML syntax error: too many flow collections end left of their key",
+                )
+                .at(Some(loc(file, line, 0)))
+                .hint("indent each closing ']' or '}' further than its key"))
+            }
+            Err(ParseFailure::Other(d)) => return Err(d),
+        }
+    }
+}
+
+enum ParseFailure {
+    /// "invalid indentation" at a line that starts with a flow closer (1-based line).
+    Closer(usize),
+    Other(Diagnostic),
+}
+
+/// `text` with one space before the first character of `line` (1-based).
+fn indent_line(text: &str, line: usize) -> String {
+    let mut out = String::with_capacity(text.len() + 1);
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            out.push(' ');
+        }
+        out.push_str(l);
+    }
+    out
+}
+
+/// Whether `line` (1-based) of `text` starts, after blanks, with `]` or `}`.
+fn starts_with_closer(text: &str, line: usize) -> bool {
+    text.lines()
+        .nth(line.wrapping_sub(1))
+        .map(|l| l.trim_start_matches([' ', '\t']))
+        .is_some_and(|l| l.starts_with(']') || l.starts_with('}'))
+}
+
+fn parse_once(
+    file: &Path,
+    text: &str,
+    shifted: &[usize],
+) -> Result<Vec<ParsedDocument>, ParseFailure> {
     let mut docs = Vec::new();
     let mut b = Builder::new(file);
+    b.shifted = shifted.to_vec();
     for item in Parser::new_from_str(text) {
-        let (event, span) = item.map_err(|e| {
+        let (event, mut span) = item.map_err(|e| {
             let m = e.marker();
-            Diagnostic::error(format!("YAML syntax error: {}", e.info()))
-                .at(Some(loc(file, m.line(), m.col())))
-                .hint("check indentation, quoting and the ':' after each key")
+            if e.info() == "invalid indentation" && starts_with_closer(text, m.line()) {
+                return ParseFailure::Closer(m.line());
+            }
+            let n = shifted.iter().filter(|l| **l == m.line()).count();
+            let col = m.col().saturating_sub(n);
+            ParseFailure::Other(
+                Diagnostic::error(format!("YAML syntax error: {}", e.info()))
+                    .at(Some(loc(file, m.line(), col)))
+                    .hint("check indentation, quoting and the ':' after each key"),
+            )
         })?;
+        span = b.unshift(span);
+        let other = ParseFailure::Other;
         match event {
-            Event::DocumentStart(_) => b = Builder::new(file),
+            Event::DocumentStart(_) => {
+                b = Builder::new(file);
+                b.shifted = shifted.to_vec();
+            }
             Event::DocumentEnd => {}
             Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
             Event::Scalar(text, style, anchor, tag) => {
@@ -67,7 +141,7 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<ParsedDocument>, D
                 } else {
                     resolve_plain(&text)
                 };
-                b.scalar(value, anchor, span)?;
+                b.scalar(value, anchor, span).map_err(other)?;
                 if let Some(v) = b.finished() {
                     docs.push(b.document(v));
                 }
@@ -77,9 +151,9 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<ParsedDocument>, D
                     .anchors
                     .get(&id)
                     .cloned()
-                    .ok_or_else(|| b.error(span, "alias refers to an unknown anchor"))?;
+                    .ok_or_else(|| other(b.error(span, "alias refers to an unknown anchor")))?;
                 b.nodes += count_nodes(&value);
-                b.scalar(value, 0, span)?;
+                b.scalar(value, 0, span).map_err(other)?;
                 if let Some(v) = b.finished() {
                     docs.push(b.document(v));
                 }
@@ -90,7 +164,8 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<ParsedDocument>, D
                     anchor,
                 },
                 span,
-            )?,
+            )
+            .map_err(other)?,
             Event::MappingStart(anchor, _) => b.open(
                 Frame::Map {
                     map: Map::new(),
@@ -98,9 +173,10 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<ParsedDocument>, D
                     anchor,
                 },
                 span,
-            )?,
+            )
+            .map_err(other)?,
             Event::SequenceEnd | Event::MappingEnd => {
-                b.close(span)?;
+                b.close(span).map_err(other)?;
                 if let Some(v) = b.finished() {
                     docs.push(b.document(v));
                 }
@@ -136,7 +212,17 @@ impl<'f> Builder<'f> {
             positions: Positions::default(),
             nodes: 0,
             stack_root: None,
+            shifted: Vec::new(),
         }
+    }
+
+    /// The span as the original text had it, before lines were shifted.
+    fn unshift(&self, span: Span) -> Span {
+        let fix = |m: saphyr_parser::Marker| {
+            let n = self.shifted.iter().filter(|l| **l == m.line()).count();
+            saphyr_parser::Marker::new(m.index(), m.line(), m.col().saturating_sub(n))
+        };
+        Span::new(fix(span.start), fix(span.end))
     }
 
     fn error(&self, span: Span, msg: &str) -> Diagnostic {
@@ -334,6 +420,19 @@ mod tests {
         assert_eq!(v["e"], Value::Null);
         assert_eq!(v["f"], 1.5);
         assert_eq!(v["g"], 16);
+    }
+
+    #[test]
+    fn flow_sequences_may_close_at_the_key_indentation() {
+        // As libyaml and compose accept it; positions stay those of the original text.
+        let d = parse("services:\n  web:\n    command: [\n      \"a\", \"b\"\n    ]\n    x: {\n      k: 1\n}\n    y: 2\n");
+        let v = &d[0].value;
+        assert_eq!(v["services"]["web"]["command"], serde_json::json!(["a", "b"]));
+        assert_eq!(v["services"]["web"]["y"], 2);
+        assert_eq!(d[0].positions["/services/web/command/1"], (4, 12));
+        assert_eq!(d[0].positions["/services/web/y"], (9, 8));
+        let err = parse_documents(Path::new("t.yaml"), "a:\n  b: [\n  ]\n c: 1\n").unwrap_err();
+        assert!(err.to_string().contains("t.yaml:4:"), "{err}");
     }
 
     #[test]

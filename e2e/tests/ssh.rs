@@ -268,9 +268,15 @@ fn doctor_passes_here_and_fails_clearly_on_a_wrong_architecture_or_a_full_disk()
         "BuildKit available",
         "architecture",
         "free disk space",
+        // The test host's kernel has the memory cgroup (/info MemoryLimit).
+        "memory cgroup",
     ] {
         assert_eq!(verdict(name).as_deref(), Some("pass"), "{name}: {report}");
     }
+    assert!(
+        verdict("container logs rotated").is_some(),
+        "daemon.json is read through the SSH path too: {report}"
+    );
 
     let out = t.lucidctl(
         "doctor",

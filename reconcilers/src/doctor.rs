@@ -2,6 +2,10 @@
 //! Each check passes or fails with the value found and, on failure, a fix.
 //! Advice checks only warn and never fail the run.
 
+mod pi;
+
+pub use pi::{check_log_rotation, check_memory_cgroup, check_memory_sum};
+
 use crate::engine::{Engine, HostInfo, ImageSource};
 use crate::hostfiles::HostFiles;
 use desired_state::model::{Kind, Spec};
@@ -264,6 +268,19 @@ pub async fn run(
             ),
         ),
     });
+    checks.push(check_memory_cgroup(info.memory_limit));
+    if let Some(state) = state {
+        checks.push(check_memory_sum(state, info.memory_bytes.max(0) as u64));
+    }
+    // log-opts are not in /info; daemon.json on the host has them.
+    let daemon_json = files
+        .command(&["cat", "--", pi::DAEMON_JSON])
+        .await
+        .map_err(|e| e.to_string());
+    checks.push(check_log_rotation(
+        &info.logging_driver,
+        daemon_json.as_deref().map_err(String::as_str),
+    ));
     checks.push(match files.command(&["docker", "compose", "version", "--short"]).await {
         Ok(v) => Check::new("Compose v2 on the host", Verdict::Pass, v.trim().to_string(), None),
         Err(_) => Check::new("Compose v2 on the host", Verdict::Warn, "not found", Some("advice only: install docker-compose-plugin on the host for emergency use of the exported compose files".into())),

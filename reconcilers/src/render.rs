@@ -9,6 +9,7 @@ use desired_state::model::{
     Healthcheck, Kind, MountSource, NetworkSpec, Port, RestartPolicy, Security, Spec, WorkloadSpec,
 };
 use desired_state::Resource;
+use desired_state::literal::unescape as literal;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -327,14 +328,17 @@ fn render_workload(
         name: inputs.object_name(r.name()),
         image,
         env,
-        command: w.command.clone(),
-        entrypoint: w.entrypoint.clone(),
+        command: w.command.as_deref().map(literal_words),
+        entrypoint: w.entrypoint.as_deref().map(literal_words),
         user: w.user.clone(),
         working_dir: w.working_dir.clone(),
         ports: w.ports.clone(),
         networks,
         mounts,
-        healthcheck: w.healthcheck.clone(),
+        healthcheck: w.healthcheck.clone().map(|mut h| {
+            h.test = literal_words(&h.test);
+            h
+        }),
         restart: w.restart,
         memory: resources.and_then(|r| r.memory).map(|m| m.0 as i64),
         nano_cpus: resources.and_then(|r| r.cpus).map(|c| (c * 1e9) as i64),
@@ -356,6 +360,11 @@ fn render_workload(
         hash,
         inputs: component_hashes,
     })
+}
+
+/// `$${` is the model's escape for a literal `${`: the container gets `${`.
+fn literal_words(words: &[String]) -> Vec<String> {
+    words.iter().map(|w| literal(w).into_owned()).collect()
 }
 
 fn render_env(
@@ -385,7 +394,7 @@ fn render_env(
     }
     // Declared env wins over secret sets, as compose's `environment` wins over `env_file`.
     for (k, v) in &w.env {
-        env.insert(k.clone(), EnvValue::Plain(v.clone()));
+        env.insert(k.clone(), EnvValue::Plain(literal(v).into_owned()));
     }
     Ok(env)
 }

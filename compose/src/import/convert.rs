@@ -59,6 +59,15 @@ fn string_of(v: &Value) -> Option<String> {
     }
 }
 
+/// An integer written as a number or as text (`"5"`, or what `${P:-100}` gave).
+fn int_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// A JSON pointer into a service mapping.
 fn dig<'v>(m: &'v Map<String, Value>, pointer: &str) -> Option<&'v Value> {
     let rest = pointer.strip_prefix('/')?;
@@ -136,6 +145,41 @@ impl<'a, 'f> Converter<'a, 'f> {
 
     fn note(&mut self, at: &str, msg: impl Into<String>) {
         self.report(FindingKind::Note, at, false, msg);
+    }
+
+    /// A boolean as compose writes one (`true`, `"yes"`), or a finding.
+    fn boolean(&mut self, v: Option<&Value>, at: &str) -> Option<bool> {
+        let v = v?;
+        let b = bool_of(v);
+        if b.is_none() {
+            self.unsupported(
+                at,
+                format!(
+                    "expected true or false, found {}: not imported",
+                    desired_state::diagnostics::escape_controls(&v.to_string())
+                ),
+            );
+        }
+        b
+    }
+
+    /// An integer in `range`, or a finding that says why the value is not carried over.
+    fn integer(&mut self, v: &Value, at: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+        match int_of(v).filter(|n| range.contains(n)) {
+            Some(n) => Some(n),
+            None => {
+                self.unsupported(
+                    at,
+                    format!(
+                        "expected a whole number from {} to {}, found {}: not imported",
+                        range.start(),
+                        range.end(),
+                        desired_state::diagnostics::escape_controls(&v.to_string())
+                    ),
+                );
+                None
+            }
+        }
     }
 
     /// A free name of the kind's namespace (Services and Jobs share one).
@@ -514,10 +558,18 @@ impl<'a, 'f> Converter<'a, 'f> {
                     Some(val) => {
                         env.insert(k.clone(), val);
                     }
-                    None => self.unsupported(
-                        &p,
-                        format!("{k} has no value (compose takes it from the shell at `up`): not supported by lucidctl; write the value, or put it in an env_file"),
-                    ),
+                    // A bare name: compose passes the value from the shell or
+                    // `.env`; it is written down now, with a literal `${` escaped.
+                    None => match self.env.get(k) {
+                        Some(val) => {
+                            env.insert(k.clone(), desired_state::literal::escape(val).into_owned());
+                            self.note(&p, format!("{k} has no value in the file: the value from the environment or .env at import time is written in"));
+                        }
+                        None => self.unsupported(
+                            &p,
+                            format!("{k} has no value and is set neither in the environment nor in .env (compose would leave it out at `up`): write the value, or put it in an env_file"),
+                        ),
+                    },
                 }
             }
         }
@@ -647,7 +699,7 @@ impl<'a, 'f> Converter<'a, 'f> {
             .get("working_dir")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let init = s.get("init").and_then(bool_of);
+        let init = self.boolean(s.get("init"), &sub("init"));
         let stop_grace_period = s
             .get("stop_grace_period")
             .and_then(|v| self.duration(v, &sub("stop_grace_period")));
@@ -1159,7 +1211,10 @@ impl<'a, 'f> Converter<'a, 'f> {
         let start_period = h
             .get("start_period")
             .and_then(|v| self.duration(v, &format!("{at}/start_period")));
-        let retries = h.get("retries").and_then(Value::as_u64).map(|n| n as u32);
+        let retries = h
+            .get("retries")
+            .and_then(|v| self.integer(v, &format!("{at}/retries"), 0..=i64::from(u32::MAX)))
+            .map(|n| n as u32);
         Some(Healthcheck {
             test,
             interval,
@@ -1220,7 +1275,13 @@ impl<'a, 'f> Converter<'a, 'f> {
                 .or_else(|| dig(s, b).map(|v| (v.clone(), format!("{at}{b}"))))
         };
         let memory = match pick("mem_limit", "/deploy/resources/limits/memory") {
-            Some((Value::Number(n), _)) => n.as_u64().map(ByteSize),
+            Some((Value::Number(n), p)) => match n.as_u64() {
+                Some(b) => Some(ByteSize(b)),
+                None => {
+                    self.unsupported(&p, format!("expected a size such as 512m, found {n}"));
+                    None
+                }
+            },
             Some((Value::String(t), p)) => match t.parse::<ByteSize>() {
                 Ok(b) => Some(b),
                 Err(e) => {
@@ -1244,8 +1305,8 @@ impl<'a, 'f> Converter<'a, 'f> {
             },
             None => None,
         };
-        let pids_limit =
-            pick("pids_limit", "/deploy/resources/limits/pids").and_then(|(v, _)| v.as_i64());
+        let pids_limit = pick("pids_limit", "/deploy/resources/limits/pids")
+            .and_then(|(v, p)| self.integer(&v, &p, -1..=i64::MAX));
         (memory.is_some() || cpus.is_some() || pids_limit.is_some()).then_some(Resources {
             memory,
             cpus,
@@ -1254,11 +1315,13 @@ impl<'a, 'f> Converter<'a, 'f> {
     }
 
     fn security(&mut self, s: &Map<String, Value>, at: &str) -> Option<Security> {
+        let read_only = self.boolean(s.get("read_only"), &format!("{at}/read_only"));
+        let privileged = self.boolean(s.get("privileged"), &format!("{at}/privileged"));
         let mut sec = Security {
-            read_only_root_filesystem: s.get("read_only").and_then(bool_of).unwrap_or(false),
+            read_only_root_filesystem: read_only.unwrap_or(false),
             cap_drop: s.get("cap_drop").and_then(strings_of).unwrap_or_default(),
             cap_add: s.get("cap_add").and_then(strings_of).unwrap_or_default(),
-            privileged: s.get("privileged").and_then(bool_of).unwrap_or(false),
+            privileged: privileged.unwrap_or(false),
             ..Default::default()
         };
         if let Some(Value::Array(opts)) = s.get("security_opt") {
@@ -1399,7 +1462,8 @@ pub fn parse_port(v: &Value) -> Result<Vec<Port>, String> {
         Value::Object(m) => {
             let c = m
                 .get("target")
-                .and_then(Value::as_u64)
+                .and_then(int_of)
+                .and_then(|c| u64::try_from(c).ok())
                 .and_then(|c| u16::try_from(c).ok())
                 .ok_or("a port needs a numeric target")?;
             let host = match m.get("published") {

@@ -15,7 +15,6 @@ mod scan;
 pub use convert::{parse_expose, parse_port};
 
 use super::export::ExportedFile;
-use desired_state::envfile::parse_env_file;
 use desired_state::model::Kind;
 use desired_state::yaml::{parse_documents, ParsedDocument};
 use desired_state::{Diagnostic, Location};
@@ -163,9 +162,16 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
     if paths.is_empty() {
         return Err(Diagnostic::error("no compose files given"));
     }
-    let first_dir = super::text::absolute(paths[0].parent().unwrap_or(Path::new(".")));
+    // `docker-compose.yml` alone has the parent "", which is the working directory.
+    let first_parent = paths[0]
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let first_dir = super::text::absolute(first_parent);
     let mut env: HashMap<String, String> = match read_text(&first_dir.join(".env")) {
-        Ok(text) => parse_env_file(&text).into_iter().collect(),
+        Ok(text) => super::dotenv::parse_dotenv(&text, &options.env)
+            .into_iter()
+            .collect(),
         Err(_) => HashMap::new(),
     };
     env.extend(options.env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -332,7 +338,9 @@ fn apply_merge_keys(v: &mut Value) {
                     Value::Array(items) => items,
                     other => vec![other],
                 };
-                for src in sources {
+                for mut src in sources {
+                    // A merged mapping may itself merge others (`x-app: {<<: *base}`).
+                    apply_merge_keys(&mut src);
                     if let Value::Object(m) = src {
                         for (k, val) in m {
                             map.entry(k).or_insert(val);

@@ -74,6 +74,26 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// For output in no git work tree: the deepest directory that holds the
+/// output and every compose file's directory (None when a work tree exists,
+/// whose root the loader takes by default).
+pub fn state_root_outside_git(output_dir: &Path, compose_files: &[PathBuf]) -> Option<PathBuf> {
+    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+    let out = canonical(output_dir)?;
+    if out.ancestors().any(|a| a.join(".git").exists()) {
+        return None;
+    }
+    let mut root = out.clone();
+    for f in compose_files {
+        let dir = f.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = canonical(dir)?;
+        while !dir.starts_with(&root) {
+            root = root.parent()?.to_path_buf();
+        }
+    }
+    (root != out).then_some(root)
+}
+
 /// The one atomic write (temp file, fsync, rename), mode 0644.
 fn write(path: &Path, content: &str) -> Result<(), reconcilers::hostfiles::FilesError> {
     reconcilers::hostfiles::write_local(path, content.as_bytes(), 0o644).map(|_| ())
@@ -119,11 +139,26 @@ pub fn import(cmd: ImportCommand) -> ExitCode {
         println!("wrote {} ({})", path.display(), imported.summary());
         written.push(path);
     }
-    // What was written must load and validate like any desired state.
+    // What was written must load and validate like any desired state. Outside
+    // a git work tree the default root would be the output directory alone,
+    // and every bind or build context beside the compose file would leave it.
+    let root = args
+        .state_root
+        .clone()
+        .or_else(|| state_root_outside_git(&output_dir, &args.files));
+    if let (Some(root), None) = (&root, &args.state_root) {
+        println!(
+            "note: {} is in no git work tree; checked with --state-root {}, which validate and apply need too: lucidctl validate -f {} --state-root {}",
+            output_dir.display(),
+            root.display(),
+            output_dir.display(),
+            root.display()
+        );
+    }
     let check = desired_state::LoadOptions {
         paths: written,
         recursive: false,
-        root: None,
+        root,
     };
     match desired_state::load_valid(&check) {
         Ok((_, warnings)) => {

@@ -25,13 +25,20 @@ fn suggest_label(s: &str) -> String {
     lowered.trim_matches('-').chars().take(63).collect()
 }
 
+/// Docker takes any name without `=`; images such as Elasticsearch read
+/// dotted ones (`discovery.type`), so '.' and '-' are accepted after the first
+/// character, which stays a letter or '_' as in a shell name.
 pub(super) fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
+
+/// The fix hint for a name `is_env_name` refuses.
+pub(super) const ENV_NAME_HINT: &str =
+    "use letters, digits, '_', '.' and '-', starting with a letter or '_'";
 
 pub(super) fn check(state: &DesiredState, out: &mut Report) {
     let mut seen: HashMap<(Kind, &str), usize> = HashMap::new();
@@ -62,7 +69,7 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                     r,
                     &pointer(["spec", "env", key]),
                     format!("invalid environment variable name {key:?}"),
-                    Some("use letters, digits and '_', not starting with a digit".into()),
+                    Some(ENV_NAME_HINT.into()),
                 );
             }
         }
@@ -115,7 +122,7 @@ mod tests {
     fn rejects_bad_env_names_and_aliases() {
         let s = state(&service(
             "a",
-            "  env: {1BAD: x}\n  networks: [{name: n, aliases: [Not_Ok]}]\n",
+            "  env: {1BAD: x, discovery.type: single-node, bootstrap.memory_lock: \"true\", X-Y: z}\n  networks: [{name: n, aliases: [Not_Ok]}]\n",
         ));
         let mut out = Report::default();
         check(&s, &mut out);
@@ -124,6 +131,11 @@ mod tests {
             m.iter()
                 .any(|m| m.contains("spec.env.1BAD: invalid environment variable name")),
             "{m:?}"
+        );
+        assert_eq!(
+            m.iter().filter(|m| m.contains("invalid environment variable name")).count(),
+            1,
+            "dotted names such as discovery.type are legal for Docker: {m:?}"
         );
         assert!(
             m.iter()

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 /// Why `s` looks like a placeholder, if it does.
 pub fn placeholder_in(s: &str) -> Option<String> {
-    if let Some(i) = s.find("${") {
+    // `$${` is the escape for a literal `${` (see `crate::literal`).
+    if let Some(i) = crate::literal::find_unescaped_open(s) {
         let end = s[i..].find('}').map(|e| i + e + 1).unwrap_or(s.len());
         return Some(s[i..end].to_string());
     }
@@ -117,6 +118,8 @@ mod tests {
         );
         assert_eq!(placeholder_in("a < b > c"), None);
         assert_eq!(placeholder_in("$HOME"), None);
+        assert_eq!(placeholder_in("$${HOME}/bin"), None, "escaped: a literal ${{");
+        assert_eq!(placeholder_in("$${A} ${B}").as_deref(), Some("${B}"));
     }
 
     #[test]

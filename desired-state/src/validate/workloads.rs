@@ -191,7 +191,7 @@ fn secret_set_entries(r: &Resource, s: &SecretSetSpec, out: &mut Report) {
                 r,
                 &at,
                 format!("invalid environment variable name {key:?} in a SecretSet"),
-                Some("use letters, digits and '_', not starting with a digit".into()),
+                Some(super::names::ENV_NAME_HINT.into()),
             );
         }
     }

@@ -14,6 +14,10 @@ pub struct HostInfo {
     pub docker_root_dir: String,
     pub cpus: i64,
     pub memory_bytes: i64,
+    /// /info `MemoryLimit`: false when the kernel has no memory cgroup.
+    pub memory_limit: Option<bool>,
+    /// The default logging driver for new containers (/info `LoggingDriver`).
+    pub logging_driver: String,
 }
 
 /// Where an image can come from.
@@ -48,6 +52,8 @@ impl Engine {
             docker_root_dir: info.docker_root_dir.unwrap_or_default(),
             cpus: info.ncpu.unwrap_or_default(),
             memory_bytes: info.mem_total.unwrap_or_default(),
+            memory_limit: info.memory_limit,
+            logging_driver: info.logging_driver.unwrap_or_default(),
         })
     }
 

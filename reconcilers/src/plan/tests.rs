@@ -555,6 +555,27 @@ fn secret_env_values_render_as_secret() {
 }
 
 #[test]
+fn an_escaped_dollar_brace_reaches_the_container_as_a_literal() {
+    // `$${VAR}` is the model's literal `${VAR}` (compose's `$${VAR}`): the
+    // container's shell expands it, lucidctl never does.
+    let text = format!(
+        "{BASE}---\napiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {{name: pg}}\nspec:\n  image: redis:7\n  env: {{URL: \"http://$${{HOST}}/x\", PLAIN: \"$$5\"}}\n  command: [sh, -c, \"echo $${{HOME}}\"]\n  healthcheck: {{test: [CMD-SHELL, \"pg_isready -U $${{POSTGRES_USER}}\"]}}\n"
+    );
+    let d = desired(&text);
+    let spec = render_container(
+        d.get(Kind::Service, "pg").unwrap(),
+        &inputs(),
+        &Observed::default(),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(spec.env["URL"], EnvValue::Plain("http://${HOST}/x".into()));
+    assert_eq!(spec.env["PLAIN"], EnvValue::Plain("$$5".into()), "only $${{ is an escape");
+    assert_eq!(spec.command.unwrap()[2], "echo ${HOME}");
+    assert_eq!(spec.healthcheck.unwrap().test[1], "pg_isready -U ${POSTGRES_USER}");
+}
+
+#[test]
 fn volume_driver_opts_are_created_and_a_difference_is_a_conflict_never_a_recreate() {
     let text = format!(
         "{BASE}---\napiVersion: lucid/v1alpha1\nkind: Volume\nmetadata: {{name: scratch}}\nspec: {{driverOpts: {{type: tmpfs, device: tmpfs, o: size=16m}}}}\n"

@@ -1,0 +1,243 @@
+//! Compose files shaped like well-known public projects (a self-hosted
+//! suite, a monitoring stack, a database behind a pooler), one class of
+//! real-world trouble each (issue 19): flow lists closed at the key's
+//! indentation, `$${VAR}` escapes, `.env` comments, quotes and bare
+//! `environment:` names, numbers written as strings or interpolated, merge
+//! keys inside anchors, dotted variable names. Each must import with no
+//! unsupported finding and validate; nothing may be dropped without a finding.
+
+use desired_state::model::{Kind, Spec, WorkloadSpec};
+use desired_state::{DesiredState, LoadOptions};
+use lucid_compose::export::{export, ExportOptions};
+use lucid_compose::import::{import, FindingKind, ImportOptions, Imported};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("lucid-compose-real-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn import_dir(src: &Path, out: &Path, env: HashMap<String, String>) -> Imported {
+    import(
+        &[src.join("docker-compose.yml")],
+        &ImportOptions {
+            output_dir: out.to_path_buf(),
+            env,
+            project: None,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", src.display()))
+}
+
+/// Imports a fixture into a scratch directory (no git work tree), asserts it
+/// needs no --allow-unsupported, and loads and validates the output.
+fn import_fixture(name: &str) -> (Imported, DesiredState) {
+    let out = scratch(name);
+    let imported = import_dir(&fixture(name), &out, HashMap::new());
+    let blocking: Vec<String> = imported.blocking().map(|f| f.to_string()).collect();
+    assert!(
+        blocking.is_empty(),
+        "{name}: unsupported findings:\n{}",
+        blocking.join("\n")
+    );
+    for f in &imported.files {
+        std::fs::write(out.join(&f.path), &f.content).unwrap();
+    }
+    let loaded = desired_state::load_valid(&LoadOptions {
+        paths: vec![out.clone()],
+        recursive: false,
+        root: Some(fixture(name).parent().unwrap().to_path_buf()),
+    });
+    let state = match loaded {
+        Ok((state, _)) => state,
+        Err(invalid) => panic!(
+            "{name}: the import does not validate:\n{}",
+            invalid
+                .errors
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    };
+    let _ = std::fs::remove_dir_all(&out);
+    (imported, state)
+}
+
+fn workload<'s>(state: &'s DesiredState, name: &str) -> &'s WorkloadSpec {
+    state
+        .workloads()
+        .find(|r| r.name() == name)
+        .unwrap_or_else(|| panic!("no workload {name}"))
+        .spec
+        .workload()
+        .unwrap()
+}
+
+#[test]
+fn self_hosted_suite_keeps_env_values_escapes_and_flow_lists() {
+    let (imported, state) = import_fixture("suite");
+    let app = workload(&state, "app");
+    // Bare names take their value from .env, whose inline comments and
+    // quotes are read as compose reads them.
+    assert_eq!(app.env["TZ"], "Europe/Berlin");
+    assert_eq!(
+        app.env["TRUSTED_DOMAINS"],
+        "files.example.org cloud.example.org"
+    );
+    assert_eq!(app.env["OVERWRITE_CLI_URL"], "https://files.example.org");
+    // A flow list closed at the key's indentation.
+    assert_eq!(
+        app.healthcheck.as_ref().unwrap().test,
+        [
+            "CMD-SHELL",
+            "curl -fsS http://localhost/status.php || exit 1"
+        ]
+    );
+    // `$${VAR}` is the container's own `${VAR}`: escaped in the model.
+    let cron = workload(&state, "cron");
+    assert_eq!(
+        cron.command.as_ref().unwrap()[0],
+        "while true; do php -f /var/www/html/cron.php; sleep $${CRON_EVERY:-300}; done"
+    );
+    let search = workload(&state, "search");
+    assert_eq!(search.env["discovery.type"], "single-node");
+    assert_eq!(search.env["xpack.security.enabled"], "false");
+    assert_eq!(imported.project, "suite");
+}
+
+#[test]
+fn monitoring_stack_merges_anchors_within_anchors_and_reads_string_numbers() {
+    let (imported, state) = import_fixture("monitoring");
+    assert!(
+        !imported
+            .findings
+            .iter()
+            .any(|f| f.to_string().contains("<<")),
+        "{:?}",
+        imported.findings
+    );
+    for name in ["prometheus", "alertmanager", "node-exporter"] {
+        let w = workload(&state, name);
+        assert_eq!(w.init, Some(true), "{name}: x-base through x-service");
+        assert!(w.restart.is_some(), "{name}: restart from x-base");
+    }
+    for name in ["prometheus", "alertmanager"] {
+        let w = workload(&state, name);
+        assert_eq!(
+            w.resources.as_ref().unwrap().memory.unwrap().0,
+            256 << 20,
+            "{name}: deploy limits from x-service"
+        );
+        assert_eq!(w.healthcheck.as_ref().unwrap().retries, Some(5), "{name}");
+    }
+    assert_eq!(
+        workload(&state, "node-exporter")
+            .resources
+            .as_ref()
+            .unwrap()
+            .pids_limit,
+        Some(100),
+        "pids_limit: ${{NODE_EXPORTER_PIDS:-100}}"
+    );
+    assert_eq!(
+        workload(&state, "alertmanager").command.as_ref().unwrap()[1],
+        "--web.external-url=http://$${HOSTNAME}:9093"
+    );
+}
+
+#[test]
+fn database_with_pooler_keeps_shell_variables_in_healthchecks() {
+    let (_, state) = import_fixture("dbproxy");
+    let db = workload(&state, "db");
+    let check = db.healthcheck.as_ref().unwrap();
+    assert_eq!(
+        check.test[1],
+        "pg_isready -U $${POSTGRES_USER} -d $${POSTGRES_DB}"
+    );
+    assert_eq!(check.retries, Some(5));
+    assert_eq!(db.resources.as_ref().unwrap().memory.unwrap().0, 512 << 20);
+    let pooler = workload(&state, "pooler");
+    assert_eq!(pooler.resources.as_ref().unwrap().pids_limit, Some(64));
+    assert_eq!(pooler.healthcheck.as_ref().unwrap().retries, Some(3));
+
+    // Exported back, the escape is compose's `$${...}` again.
+    let out = scratch("dbproxy-export");
+    let files = export(
+        &state,
+        &ExportOptions {
+            output_dir: out.clone(),
+            secrets_dir: out.join("secrets"),
+            ..Default::default()
+        },
+    );
+    let compose = &files[0].content;
+    assert!(
+        compose.contains("pg_isready -U $${POSTGRES_USER} -d $${POSTGRES_DB}"),
+        "{compose}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+    assert!(state.get(Kind::SecretSet, "db-env").is_some());
+    let Some(Spec::SecretSet(_)) = state.get(Kind::SecretSet, "db-env").map(|r| &r.spec) else {
+        panic!("db-env is a SecretSet")
+    };
+}
+
+#[test]
+fn numbers_that_are_not_numbers_are_listed_not_dropped() {
+    let dir = scratch("bad-numbers");
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "services:\n  web:\n    image: nginx:1.25\n    pids_limit: ${PIDS:-lots}\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      retries: \"five\"\n    init: ${INIT:-perhaps}\n",
+    )
+    .unwrap();
+    let imported = import_dir(&dir, &dir.join("out"), HashMap::new());
+    let blocking: Vec<String> = imported
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Unsupported)
+        .map(|f| f.to_string())
+        .collect();
+    assert_eq!(blocking.len(), 3, "{blocking:?}");
+    assert!(
+        blocking[0]
+            .contains("docker-compose.yml:4:17: services.web.pids_limit: expected a whole number"),
+        "{blocking:?}"
+    );
+    assert!(
+        blocking[1].contains(":7:16: services.web.healthcheck.retries:"),
+        "{blocking:?}"
+    );
+    assert!(
+        blocking[2].contains(":8:11: services.web.init: expected true or false, found \"perhaps\""),
+        "{blocking:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bare_environment_name_set_nowhere_is_listed() {
+    let dir = scratch("bare-env");
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "services:\n  web:\n    image: nginx:1.25\n    environment: [FROM_ENV, NOWHERE]\n",
+    )
+    .unwrap();
+    let env = HashMap::from([("FROM_ENV".to_string(), "x".to_string())]);
+    let imported = import_dir(&dir, &dir.join("out"), env);
+    let blocking: Vec<String> = imported.blocking().map(|f| f.to_string()).collect();
+    assert_eq!(blocking.len(), 1, "{blocking:?}");
+    assert!(blocking[0].contains("NOWHERE has no value"), "{blocking:?}");
+    assert!(imported.files[0].content.contains("FROM_ENV: x"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
