@@ -87,7 +87,10 @@ pub fn command(args: &EventsArgs) -> ExitCode {
         }
     };
     print_new(&doc);
-    while args.follow {
+    if !args.follow {
+        return ExitCode::SUCCESS;
+    }
+    loop {
         std::thread::sleep(Duration::from_secs(2));
         match fetch() {
             Ok(doc) => print_new(&doc),
@@ -95,7 +98,6 @@ pub fn command(args: &EventsArgs) -> ExitCode {
             Err(e) => eprintln!("warning: {}", escape_controls(&e)),
         }
     }
-    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
