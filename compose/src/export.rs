@@ -20,6 +20,8 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+mod runtime;
+
 /// The build plan's phases, in the order they come up.
 pub const PHASES: [&str; 4] = ["foundation", "core", "application", "support"];
 
@@ -546,6 +548,7 @@ impl<'a> Ctx<'a> {
         if let Some(d) = w.stop_grace_period {
             s.insert("stop_grace_period".into(), json!(d.to_string()));
         }
+        runtime::insert(w, &mut s);
         if !r.metadata.labels.is_empty() {
             s.insert("labels".into(), json!(r.metadata.labels));
         }

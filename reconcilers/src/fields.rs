@@ -207,6 +207,7 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
             format!("{:?}", want.security.cap_add),
         );
     }
+    crate::runtime_options::changes(&want.runtime, &cfg.runtime, &mut out);
     out
 }
 

@@ -93,6 +93,7 @@ pub struct ObservedConfig {
     pub cap_add: Vec<String>,
     pub init: Option<bool>,
     pub privileged: Option<bool>,
+    pub runtime: crate::runtime_options::RuntimeOptions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -184,6 +184,8 @@ pub struct ContainerSpec {
     pub restart_after: Option<std::time::Duration>,
     /// Jobs to run to completion before a recreate (`beforeRecreate`).
     pub before_recreate: Vec<String>,
+    /// Logging, ulimits, hostname, DNS, tmpfs and the like.
+    pub runtime: crate::runtime_options::RuntimeOptions,
     pub labels: BTreeMap<String, String>,
     pub hash: String,
     pub inputs: BTreeMap<String, String>,
@@ -335,6 +337,7 @@ fn render_workload(
             .and_then(|h| h.restart_after)
             .map(|d| d.0),
         before_recreate: w.before_recreate.clone(),
+        runtime: crate::runtime_options::render(w),
         labels,
         hash,
         inputs: component_hashes,

@@ -19,6 +19,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+mod runtime;
+
 struct Doc {
     kind: Kind,
     name: String,
@@ -653,7 +655,7 @@ impl<'a, 'f> Converter<'a, 'f> {
             .and_then(|v| self.duration(v, &sub("stop_grace_period")));
         let labels = self.labels(s.get("labels"), &sub("labels"));
 
-        let spec = WorkloadSpec {
+        let mut spec = WorkloadSpec {
             image,
             pull: None,
             command,
@@ -675,7 +677,17 @@ impl<'a, 'f> Converter<'a, 'f> {
             stop_grace_period,
             rollout: None,
             before_recreate: Vec::new(),
+            logging: None,
+            ulimits: BTreeMap::new(),
+            shm_size: None,
+            hostname: None,
+            extra_hosts: BTreeMap::new(),
+            dns: Vec::new(),
+            tmpfs: Vec::new(),
+            sysctls: BTreeMap::new(),
+            stop_signal: None,
         };
+        self.runtime(s, &at, &mut spec);
         let comment = vec![format!("compose service {key:?}.")];
         self.docs.push(Doc {
             kind,

@@ -1,6 +1,7 @@
 //! Services and Jobs share one spec: a Job is a container that runs to
 //! completion once per spec hash instead of staying up.
 
+use super::runtime::{Logging, Tmpfs, Ulimit};
 use super::values::{ByteSize, DurationSpec, ImageRef};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,34 @@ pub struct WorkloadSpec {
     /// When the image is fetched again (default: only when missing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull: Option<super::PullSpec>,
+    /// Log driver and options; the daemon's default when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
+    /// Resource limits by name (`nofile`, `nproc`, `memlock`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ulimits: BTreeMap<String, Ulimit>,
+    /// Size of `/dev/shm` (Docker's default is 64Mi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<ByteSize>,
+    /// The container's hostname (default: its short ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Extra `/etc/hosts` entries: host name to an IP address, or to
+    /// `host-gateway` for the Docker host itself.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_hosts: BTreeMap<String, String>,
+    /// DNS servers instead of the host's (not used for names on the container's networks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<IpAddr>,
+    /// Memory-backed scratch directories, empty at every start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<Tmpfs>,
+    /// Namespaced kernel parameters, e.g. `net.core.somaxconn: "1024"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    /// The signal a stop sends first (default: the image's STOPSIGNAL, else SIGTERM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

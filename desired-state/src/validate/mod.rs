@@ -10,6 +10,7 @@ mod paths;
 mod placeholders;
 mod references;
 mod pull;
+mod runtime;
 mod secret_files;
 mod workloads;
 
@@ -30,6 +31,7 @@ pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
     graph::check(state, &mut out);
     networking::check(state, &mut out);
     workloads::check(state, &mut out);
+    runtime::check(state, &mut out);
     pull::check(state, &mut out);
     placeholders::check(state, &mut out);
     paths::check(state, &mut out);

@@ -90,6 +90,29 @@ fn create_body(spec: &ContainerSpec, start_interval: bool) -> ContainerCreateBod
     let sec = &spec.security;
     // API 1.41 attaches one network at create; the rest are connected before start.
     let first = spec.networks.first();
+    let mut host_config = HostConfig {
+        port_bindings: (!bindings.is_empty()).then_some(bindings),
+        mounts: Some(mounts),
+        restart_policy: restart,
+        memory: spec.memory,
+        nano_cpus: spec.nano_cpus,
+        pids_limit: spec.pids_limit,
+        readonly_rootfs: sec.read_only_root_filesystem.then_some(true),
+        cap_drop: (!sec.cap_drop.is_empty()).then(|| sec.cap_drop.clone()),
+        cap_add: (!sec.cap_add.is_empty()).then(|| sec.cap_add.clone()),
+        security_opt: sec
+            .no_new_privileges
+            .then(|| vec!["no-new-privileges:true".to_string()]),
+        privileged: sec.privileged.then_some(true),
+        init: spec.init,
+        network_mode: Some(
+            first
+                .map(|n| n.network.clone())
+                .unwrap_or_else(|| "bridge".into()),
+        ),
+        ..Default::default()
+    };
+    super::runtime::fill_host_config(&mut host_config, &spec.runtime);
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         env: Some(
@@ -106,28 +129,9 @@ fn create_body(spec: &ContainerSpec, start_interval: bool) -> ContainerCreateBod
         healthcheck,
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         stop_timeout: spec.stop_grace_seconds,
-        host_config: Some(HostConfig {
-            port_bindings: (!bindings.is_empty()).then_some(bindings),
-            mounts: Some(mounts),
-            restart_policy: restart,
-            memory: spec.memory,
-            nano_cpus: spec.nano_cpus,
-            pids_limit: spec.pids_limit,
-            readonly_rootfs: sec.read_only_root_filesystem.then_some(true),
-            cap_drop: (!sec.cap_drop.is_empty()).then(|| sec.cap_drop.clone()),
-            cap_add: (!sec.cap_add.is_empty()).then(|| sec.cap_add.clone()),
-            security_opt: sec
-                .no_new_privileges
-                .then(|| vec!["no-new-privileges:true".to_string()]),
-            privileged: sec.privileged.then_some(true),
-            init: spec.init,
-            network_mode: Some(
-                first
-                    .map(|n| n.network.clone())
-                    .unwrap_or_else(|| "bridge".into()),
-            ),
-            ..Default::default()
-        }),
+        hostname: spec.runtime.hostname.clone(),
+        stop_signal: spec.runtime.stop_signal.clone(),
+        host_config: Some(host_config),
         networking_config: first.map(|n| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(n.network.clone(), endpoint(n))])),
         }),
@@ -507,7 +511,10 @@ mod layer_bytes_tests {
         assert!(l.update(&msg("a", "Downloading", 10, 100)));
         assert!(l.update(&msg("b", "Downloading", 5, 50)));
         assert_eq!(l.sum(), (15, 150));
-        assert!(!l.update(&msg("b", "Downloading", 5, 50)), "a repeat changes nothing");
+        assert!(
+            !l.update(&msg("b", "Downloading", 5, 50)),
+            "a repeat changes nothing"
+        );
         assert!(l.update(&msg("a", "Download complete", 0, 0)));
         assert_eq!(l.sum(), (105, 150));
     }

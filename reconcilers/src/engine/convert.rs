@@ -20,6 +20,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
     let config = c.config.unwrap_or_default();
     let host = c.host_config.unwrap_or_default();
     let state = c.state.unwrap_or_default();
+    let runtime = super::runtime::observe(&config, &host);
     let env = config
         .env
         .unwrap_or_default()
@@ -126,6 +127,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
             cap_add: host.cap_add.unwrap_or_default(),
             init: host.init,
             privileged: host.privileged,
+            runtime,
         },
     }
 }

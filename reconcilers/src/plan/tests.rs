@@ -683,3 +683,5 @@ fn converged_with(d: &DesiredState, inputs: &Inputs, mut o: Observed) -> Observe
     }
     o
 }
+
+mod runtime_fields;

@@ -385,6 +385,7 @@ fn observed_config(spec: &ContainerSpec) -> ObservedConfig {
         cap_add: spec.security.cap_add.clone(),
         init: spec.init,
         privileged: Some(spec.security.privileged),
+        runtime: spec.runtime.clone(),
     }
 }
 

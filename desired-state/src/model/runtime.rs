@@ -1,0 +1,60 @@
+//! Container runtime settings that compose users expect one to one:
+//! logging, kernel limits, name resolution and scratch filesystems.
+
+use super::values::{ByteSize, FileMode};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where the container's stdout and stderr go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Logging {
+    /// A Docker log driver, e.g. `json-file`, `local`, `journald`, `none`.
+    pub driver: String,
+    /// Driver options; for `json-file` and `local`, `max-size` (e.g. `10m`)
+    /// and `max-file` rotate the log so it cannot fill the disk.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+/// A resource limit (`ulimit -n` and friends); -1 is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ulimit {
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// The ulimit names Docker accepts.
+pub const ULIMIT_NAMES: [&str; 15] = [
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// A memory-backed filesystem at `target`, empty at every start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tmpfs {
+    /// Absolute path in the container.
+    pub target: String,
+    /// Largest size; the kernel's default (half the memory) when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<ByteSize>,
+    /// Mode of the mount point, e.g. `"1777"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<FileMode>,
+}

@@ -1,0 +1,91 @@
+//! Runtime settings (issue 19) against the real engine: a Service with
+//! logging, ulimits, shm size, hostname, extra hosts, DNS, tmpfs, sysctls and
+//! a stop signal is created as declared (`docker inspect`), a second diff is
+//! clean, and changing one of them recreates with that field named.
+
+use lucid_e2e::*;
+use serde_json::{json, Value};
+
+const SETTINGS: &str = "logging: {driver: json-file, options: {max-size: 1m, max-file: \"2\"}}\n\
+ulimits: {nofile: {soft: 1024, hard: 2048}}\n\
+shmSize: 128Mi\n\
+hostname: HOSTNAME\n\
+extraHosts: {mirror: 10.0.0.5}\n\
+dns: [10.0.0.53]\n\
+tmpfs: [{target: /scratch, size: 16Mi, mode: \"1777\"}]\n\
+sysctls: {net.core.somaxconn: \"1024\"}\n\
+stopSignal: SIGINT\n";
+
+fn system(hostname: &str) -> String {
+    [
+        network("net"),
+        standin_service(
+            "web",
+            "net",
+            8080,
+            &[],
+            &SETTINGS.replace("HOSTNAME", hostname),
+        ),
+    ]
+    .concat()
+}
+
+fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
+    v.pointer(path).unwrap_or(&Value::Null)
+}
+
+#[test]
+fn runtime_settings_reach_the_engine_and_converge() {
+    let Some(t) = TestEnv::new("runtime") else {
+        return;
+    };
+    t.write("system.yaml", &system("web-one"));
+    t.apply_ok(&[]);
+
+    let c = inspect_container(&t.obj("web")).expect("web exists");
+    assert_eq!(
+        at(&c, "/HostConfig/LogConfig"),
+        &json!({"Type": "json-file", "Config": {"max-size": "1m", "max-file": "2"}})
+    );
+    assert_eq!(
+        at(&c, "/HostConfig/Ulimits"),
+        &json!([{"Name": "nofile", "Soft": 1024, "Hard": 2048}])
+    );
+    assert_eq!(at(&c, "/HostConfig/ShmSize"), &json!(128 << 20));
+    assert_eq!(at(&c, "/Config/Hostname"), &json!("web-one"));
+    assert_eq!(
+        at(&c, "/HostConfig/ExtraHosts"),
+        &json!(["mirror:10.0.0.5"])
+    );
+    assert_eq!(at(&c, "/HostConfig/Dns"), &json!(["10.0.0.53"]));
+    assert_eq!(
+        at(&c, "/HostConfig/Tmpfs"),
+        &json!({"/scratch": "size=16777216,mode=1777"})
+    );
+    assert_eq!(
+        at(&c, "/HostConfig/Sysctls"),
+        &json!({"net.core.somaxconn": "1024"})
+    );
+    assert_eq!(at(&c, "/Config/StopSignal"), &json!("SIGINT"));
+
+    // What was created reads back as declared: nothing to do.
+    t.assert_converged();
+
+    // One changed setting recreates the container, naming the field.
+    t.write("system.yaml", &system("web-two"));
+    let (out, plan) = t.diff_json(&[]);
+    out.expect_code(2);
+    let change = plan_change(&plan, "web").unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(change["action"], "recreate", "{change:#}");
+    let fields: Vec<&str> = change["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert_eq!(fields, ["hostname"], "{change:#}");
+    t.apply_ok(&[]);
+    let c = inspect_container(&t.obj("web")).expect("web exists");
+    assert_eq!(at(&c, "/Config/Hostname"), &json!("web-two"));
+    t.assert_converged();
+}

@@ -1,0 +1,130 @@
+//! Runtime settings (logging, ulimits, shm, hostname, hosts, DNS, tmpfs,
+//! sysctls, stop signal): a change recreates with the field named, a
+//! converged engine plans nothing, and specs without them keep their hash.
+
+use super::*;
+
+const RUNTIME: &str = r#"
+  logging: {driver: json-file, options: {max-size: 10m, max-file: "3"}}
+  ulimits: {nofile: {soft: 1024, hard: 4096}}
+  shmSize: 128Mi
+  hostname: api-host
+  extraHosts: {mirror: 10.0.0.5}
+  dns: [10.0.0.53]
+  tmpfs: [{target: /run/cache, size: 16Mi, mode: "1777"}]
+  sysctls: {net.core.somaxconn: "1024"}
+  stopSignal: SIGQUIT
+"#;
+
+fn with_runtime() -> String {
+    BASE.replace(
+        "  dependsOn: [{name: redis, condition: healthy}]\n",
+        &format!("  dependsOn: [{{name: redis, condition: healthy}}]{RUNTIME}"),
+    )
+}
+
+/// The converged engine, with the runtime settings echoed as `docker inspect` shows them.
+fn converged_runtime(d: &DesiredState, i: &Inputs) -> Observed {
+    let mut o = converged(d, i);
+    for r in d.workloads() {
+        let spec = render_container(r, i, &o).unwrap().unwrap();
+        let c = o.containers.iter_mut().find(|c| c.name == spec.name).unwrap();
+        c.config.runtime = spec.runtime.clone();
+    }
+    o
+}
+
+#[test]
+fn runtime_settings_render_in_engine_form() {
+    let d = desired(&with_runtime());
+    let o = converged_runtime(&d, &inputs());
+    let api = d.workloads().find(|r| r.name() == "api").unwrap();
+    let spec = render_container(api, &inputs(), &o).unwrap().unwrap();
+    let rt = &spec.runtime;
+    assert_eq!(rt.log_driver.as_deref(), Some("json-file"));
+    assert_eq!(rt.log_options["max-file"], "3");
+    assert_eq!(rt.ulimits["nofile"], (1024, 4096));
+    assert_eq!(rt.shm_size, Some(128 << 20));
+    assert_eq!(rt.extra_hosts, ["mirror:10.0.0.5"]);
+    assert_eq!(rt.dns, ["10.0.0.53"]);
+    assert_eq!(rt.tmpfs["/run/cache"], "size=16777216,mode=1777");
+    assert_eq!(rt.stop_signal.as_deref(), Some("SIGQUIT"));
+}
+
+#[test]
+fn unchanged_runtime_settings_converge() {
+    let d = desired(&with_runtime());
+    let i = inputs();
+    let p = run(&d, &converged_runtime(&d, &i), &i);
+    assert!(p.is_empty(), "{:?}", summary(&p));
+}
+
+#[test]
+fn each_changed_setting_recreates_and_is_named() {
+    let i = inputs();
+    let base = with_runtime();
+    let o = converged_runtime(&desired(&base), &i);
+    for (from, to, field) in [
+        ("max-size: 10m", "max-size: 20m", "logging.options.max-size"),
+        ("driver: json-file", "driver: local", "logging.driver"),
+        ("hard: 4096", "hard: 8192", "ulimits"),
+        ("shmSize: 128Mi", "shmSize: 256Mi", "shmSize"),
+        ("hostname: api-host", "hostname: api-2", "hostname"),
+        ("10.0.0.5}", "10.0.0.6}", "extraHosts"),
+        ("dns: [10.0.0.53]", "dns: [10.0.0.54]", "dns"),
+        ("size: 16Mi", "size: 32Mi", "tmpfs"),
+        ("somaxconn: \"1024\"", "somaxconn: \"2048\"", "sysctls"),
+        ("SIGQUIT", "SIGINT", "stopSignal"),
+    ] {
+        let d2 = desired(&base.replace(from, to));
+        let p = run(&d2, &o, &i);
+        assert_eq!(summary(&p), ["recreate Service/api"], "{field}");
+        assert_eq!(p.changes[0].reasons, [Reason::SpecChanged], "{field}");
+        let paths: Vec<&str> = p.changes[0].fields.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, [field]);
+    }
+}
+
+#[test]
+fn a_setting_changed_by_hand_recreates() {
+    let d = desired(&with_runtime());
+    let i = inputs();
+    let mut o = converged_runtime(&d, &i);
+    let api = o.containers.iter_mut().find(|c| c.name == "api").unwrap();
+    api.config.runtime.hostname = Some("someone-else".into());
+    let p = run(&d, &o, &i);
+    assert_eq!(summary(&p), ["recreate Service/api"]);
+    assert_eq!(p.changes[0].reasons, [Reason::ManualChange]);
+    assert_eq!(p.changes[0].fields[0].path, "hostname");
+}
+
+#[test]
+fn daemon_defaults_for_undeclared_settings_are_not_changes() {
+    let d = desired(BASE);
+    let i = inputs();
+    let mut o = converged(&d, &i);
+    for c in &mut o.containers {
+        let rt = &mut c.config.runtime;
+        rt.log_driver = Some("json-file".into());
+        rt.shm_size = Some(64 << 20);
+        rt.hostname = Some("0123456789ab".into());
+        rt.stop_signal = Some("SIGTERM".into());
+    }
+    let p = run(&d, &o, &i);
+    assert!(p.is_empty(), "{:?}", summary(&p));
+}
+
+#[test]
+fn specs_without_runtime_settings_hash_as_before() {
+    // The hash covers the serialized spec: new fields left out must not appear in it.
+    let d = desired(BASE);
+    for r in d.workloads() {
+        let declared = serde_json::to_value(r.spec.workload().unwrap()).unwrap();
+        for key in [
+            "logging", "ulimits", "shmSize", "hostname", "extraHosts", "dns", "tmpfs",
+            "sysctls", "stopSignal",
+        ] {
+            assert!(declared.get(key).is_none(), "{key} in {declared}");
+        }
+    }
+}
