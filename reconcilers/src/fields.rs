@@ -6,6 +6,8 @@ use crate::observed::ObservedContainer;
 use crate::render::{ContainerSpec, EnvValue, MountFrom};
 use serde::Serialize;
 
+mod runtime;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldChange {
     pub path: String,
@@ -207,7 +209,7 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
             format!("{:?}", want.security.cap_add),
         );
     }
-    crate::runtime_options::changes(&want.runtime, &cfg.runtime, &mut out);
+    runtime::changes(&want.runtime, &cfg.runtime, &mut out);
     out
 }
 

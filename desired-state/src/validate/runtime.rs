@@ -97,18 +97,31 @@ fn limits(r: &Resource, w: &WorkloadSpec, out: &mut Report) {
         }
         let unlimited = |v: i64| v == -1;
         if u.soft < -1 || u.hard < -1 {
-            out.error(r, &at, format!("ulimit {name:?} must be -1 (unlimited) or at least 0"), None);
+            out.error(
+                r,
+                &at,
+                format!("ulimit {name:?} must be -1 (unlimited) or at least 0"),
+                None,
+            );
         } else if !unlimited(u.hard) && (unlimited(u.soft) || u.soft > u.hard) {
             out.error(
                 r,
                 &at,
-                format!("ulimit {name:?}: soft limit {} is above the hard limit {}", u.soft, u.hard),
+                format!(
+                    "ulimit {name:?}: soft limit {} is above the hard limit {}",
+                    u.soft, u.hard
+                ),
                 Some("make soft at most hard".into()),
             );
         }
     }
     if w.shm_size.is_some_and(|s| s.0 == 0) {
-        out.error(r, "/spec/shmSize", "shmSize must be more than 0", Some("leave it out for Docker's 64Mi".into()));
+        out.error(
+            r,
+            "/spec/shmSize",
+            "shmSize must be more than 0",
+            Some("leave it out for Docker's 64Mi".into()),
+        );
     }
     for (k, v) in &w.sysctls {
         let at = format!("/spec/sysctls{}", pointer([k]));
@@ -151,7 +164,12 @@ fn names(r: &Resource, w: &WorkloadSpec, out: &mut Report) {
     for (host, addr) in &w.extra_hosts {
         let at = format!("/spec/extraHosts{}", pointer([host]));
         if !is_hostname(host) {
-            out.error(r, &at, format!("extra host {host:?} is not an RFC 1123 host name"), None);
+            out.error(
+                r,
+                &at,
+                format!("extra host {host:?} is not an RFC 1123 host name"),
+                None,
+            );
         }
         if addr != "host-gateway" && addr.parse::<IpAddr>().is_err() {
             out.error(
@@ -171,7 +189,10 @@ fn tmpfs(r: &Resource, w: &WorkloadSpec, out: &mut Report) {
             out.error(
                 r,
                 &at,
-                format!("tmpfs target {:?} must be an absolute path without ',' or ':'", t.target),
+                format!(
+                    "tmpfs target {:?} must be an absolute path without ',' or ':'",
+                    t.target
+                ),
                 None,
             );
         }
@@ -208,8 +229,17 @@ mod tests {
     #[test]
     fn logging_options_are_checked_for_rotating_drivers() {
         let m = run("  logging: {driver: json-file, options: {max-size: lots, max-file: \"0\"}}\n");
-        assert!(m.iter().any(|m| m.contains("spec.logging.options.max-size: max-size \"lots\" is not a size")), "{m:?}");
-        assert!(m.iter().any(|m| m.contains("max-file \"0\" must be a whole number")), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|m| m
+                    .contains("spec.logging.options.max-size: max-size \"lots\" is not a size")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|m| m.contains("max-file \"0\" must be a whole number")),
+            "{m:?}"
+        );
         let m = run("  logging: {driver: \"json file\"}\n");
         assert!(m[0].contains("spec.logging.driver: log driver"), "{m:?}");
         let m = run("  logging: {driver: none, options: {a: b}}\n");
@@ -235,7 +265,15 @@ mod tests {
     #[test]
     fn tmpfs_needs_an_absolute_unique_target() {
         let m = run("  mounts: [{bind: /srv, target: /cache}]\n  tmpfs: [{target: run}, {target: /cache}]\n");
-        assert!(m.iter().any(|m| m.contains("spec.tmpfs[0].target: tmpfs target \"run\" must be an absolute path")), "{m:?}");
-        assert!(m.iter().any(|m| m.contains("spec.tmpfs[1].target: tmpfs target \"/cache\" is also")), "{m:?}");
+        assert!(
+            m.iter().any(|m| m
+                .contains("spec.tmpfs[0].target: tmpfs target \"run\" must be an absolute path")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|m| m.contains("spec.tmpfs[1].target: tmpfs target \"/cache\" is also")),
+            "{m:?}"
+        );
     }
 }

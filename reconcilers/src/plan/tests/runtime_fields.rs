@@ -28,7 +28,11 @@ fn converged_runtime(d: &DesiredState, i: &Inputs) -> Observed {
     let mut o = converged(d, i);
     for r in d.workloads() {
         let spec = render_container(r, i, &o).unwrap().unwrap();
-        let c = o.containers.iter_mut().find(|c| c.name == spec.name).unwrap();
+        let c = o
+            .containers
+            .iter_mut()
+            .find(|c| c.name == spec.name)
+            .unwrap();
         c.config.runtime = spec.runtime.clone();
     }
     o
@@ -80,7 +84,11 @@ fn each_changed_setting_recreates_and_is_named() {
         let p = run(&d2, &o, &i);
         assert_eq!(summary(&p), ["recreate Service/api"], "{field}");
         assert_eq!(p.changes[0].reasons, [Reason::SpecChanged], "{field}");
-        let paths: Vec<&str> = p.changes[0].fields.iter().map(|f| f.path.as_str()).collect();
+        let paths: Vec<&str> = p.changes[0]
+            .fields
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
         assert_eq!(paths, [field]);
     }
 }
@@ -121,8 +129,15 @@ fn specs_without_runtime_settings_hash_as_before() {
     for r in d.workloads() {
         let declared = serde_json::to_value(r.spec.workload().unwrap()).unwrap();
         for key in [
-            "logging", "ulimits", "shmSize", "hostname", "extraHosts", "dns", "tmpfs",
-            "sysctls", "stopSignal",
+            "logging",
+            "ulimits",
+            "shmSize",
+            "hostname",
+            "extraHosts",
+            "dns",
+            "tmpfs",
+            "sysctls",
+            "stopSignal",
         ] {
             assert!(declared.get(key).is_none(), "{key} in {declared}");
         }
