@@ -20,6 +20,7 @@ const COMPOSE: &str = r#"services:
     sysctls:
       - net.core.somaxconn=1024
     stop_signal: SIGINT
+    pid: host
     logging:
       driver: json-file
       options: {max-size: 10m, max-file: "3"}
@@ -98,6 +99,7 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
     );
     assert_eq!(db.sysctls["net.core.somaxconn"], "1024");
     assert_eq!(db.stop_signal.as_deref(), Some("SIGINT"));
+    assert_eq!(db.pid, Some(desired_state::model::PidMode::Host));
     assert_eq!(db.logging.as_ref().unwrap().options["max-file"], "3");
     let proxy = &first.iter().find(|(n, _)| n == "proxy").unwrap().1;
     assert_eq!(proxy.hostname.as_deref(), Some("edge"));
@@ -152,6 +154,7 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
             "ulimits",
             "sysctls",
             "stop_signal",
+            "pid",
             "logging",
             "hostname",
             "extra_hosts",

@@ -14,7 +14,8 @@ extraHosts: {mirror: 10.0.0.5}\n\
 dns: [10.0.0.53]\n\
 tmpfs: [{target: /scratch, size: 16Mi, mode: \"1777\"}]\n\
 sysctls: {net.core.somaxconn: \"1024\"}\n\
-stopSignal: SIGINT\n";
+stopSignal: SIGINT\n\
+pid: host\n";
 
 fn system(hostname: &str) -> String {
     [
@@ -67,6 +68,7 @@ fn runtime_settings_reach_the_engine_and_converge() {
         &json!({"net.core.somaxconn": "1024"})
     );
     assert_eq!(at(&c, "/Config/StopSignal"), &json!("SIGINT"));
+    assert_eq!(at(&c, "/HostConfig/PidMode"), &json!("host"));
 
     // What was created reads back as declared: nothing to do.
     t.assert_converged();

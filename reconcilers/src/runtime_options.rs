@@ -21,6 +21,8 @@ pub struct RuntimeOptions {
     pub tmpfs: BTreeMap<String, String>,
     pub sysctls: BTreeMap<String, String>,
     pub stop_signal: Option<String>,
+    /// `host`, or None for the container's own namespace.
+    pub pid_mode: Option<String>,
 }
 
 pub fn render(w: &WorkloadSpec) -> RuntimeOptions {
@@ -61,5 +63,6 @@ pub fn render(w: &WorkloadSpec) -> RuntimeOptions {
         tmpfs,
         sysctls: w.sysctls.clone(),
         stop_signal: w.stop_signal.clone(),
+        pid_mode: w.pid.map(|p| p.as_str().to_string()),
     }
 }

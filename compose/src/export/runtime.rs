@@ -61,6 +61,9 @@ pub(super) fn insert(w: &WorkloadSpec, s: &mut Map<String, Value>) {
     if !w.sysctls.is_empty() {
         s.insert("sysctls".into(), json!(w.sysctls));
     }
+    if let Some(p) = w.pid {
+        s.insert("pid".into(), json!(p.as_str()));
+    }
     if let Some(sig) = &w.stop_signal {
         s.insert("stop_signal".into(), json!(sig));
     }

@@ -686,6 +686,7 @@ impl<'a, 'f> Converter<'a, 'f> {
             tmpfs: Vec::new(),
             sysctls: BTreeMap::new(),
             stop_signal: None,
+            pid: None,
         };
         self.runtime(s, &at, &mut spec);
         let comment = vec![format!("compose service {key:?}.")];

@@ -47,6 +47,7 @@ pub(crate) const SERVICE: &[&str] = &[
     "tmpfs",
     "sysctls",
     "stop_signal",
+    "pid",
 ];
 
 const BUILD: &[&str] = &["context", "dockerfile", "args", "target"];

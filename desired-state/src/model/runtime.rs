@@ -45,6 +45,22 @@ pub const ULIMIT_NAMES: [&str; 15] = [
     "stack",
 ];
 
+/// Which process namespace the container uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PidMode {
+    /// The host's: the container sees, and as root can signal, every host process.
+    Host,
+}
+
+impl PidMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PidMode::Host => "host",
+        }
+    }
+}
+
 /// A memory-backed filesystem at `target`, empty at every start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

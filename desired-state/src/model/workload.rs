@@ -1,7 +1,7 @@
 //! Services and Jobs share one spec: a Job is a container that runs to
 //! completion once per spec hash instead of staying up.
 
-use super::runtime::{Logging, Tmpfs, Ulimit};
+use super::runtime::{Logging, PidMode, Tmpfs, Ulimit};
 use super::values::{ByteSize, DurationSpec, ImageRef};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -95,6 +95,9 @@ pub struct WorkloadSpec {
     /// The signal a stop sends first (default: the image's STOPSIGNAL, else SIGTERM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    /// `host` shares the host's process namespace (validate warns: it weakens isolation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<PidMode>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

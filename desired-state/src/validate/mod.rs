@@ -2,6 +2,7 @@
 //! each at the line and column that causes it. Rules that read the source tree
 //! (paths, isolation scans) are in their own modules; the rest are pure.
 
+mod dangerous;
 mod graph;
 mod isolation;
 mod names;
@@ -32,6 +33,7 @@ pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
     networking::check(state, &mut out);
     workloads::check(state, &mut out);
     runtime::check(state, &mut out);
+    dangerous::check(state, &mut out);
     pull::check(state, &mut out);
     placeholders::check(state, &mut out);
     paths::check(state, &mut out);

@@ -26,6 +26,7 @@ pub(super) fn fill_host_config(h: &mut HostConfig, r: &RuntimeOptions) {
     h.dns = (!r.dns.is_empty()).then(|| r.dns.clone());
     h.tmpfs = (!r.tmpfs.is_empty()).then(|| r.tmpfs.clone().into_iter().collect());
     h.sysctls = (!r.sysctls.is_empty()).then(|| r.sysctls.clone().into_iter().collect());
+    h.pid_mode = r.pid_mode.clone();
 }
 
 fn sorted(m: Option<HashMap<String, String>>) -> std::collections::BTreeMap<String, String> {
@@ -51,5 +52,6 @@ pub(super) fn observe(config: &ContainerConfig, host: &HostConfig) -> RuntimeOpt
         tmpfs: sorted(host.tmpfs.clone()),
         sysctls: sorted(host.sysctls.clone()),
         stop_signal: config.stop_signal.clone().filter(|s| !s.is_empty()),
+        pid_mode: host.pid_mode.clone().filter(|p| !p.is_empty()),
     }
 }

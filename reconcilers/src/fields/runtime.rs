@@ -88,6 +88,7 @@ pub fn changes(want: &RuntimeOptions, have: &RuntimeOptions, out: &mut Vec<Field
     opt(out, "shmSize", &want.shm_size, &have.shm_size);
     opt(out, "hostname", &want.hostname, &have.hostname);
     opt(out, "stopSignal", &want.stop_signal, &have.stop_signal);
+    opt(out, "pid", &want.pid_mode, &have.pid_mode);
 }
 
 /// Order-insensitive: `/etc/hosts` entries do not depend on order.

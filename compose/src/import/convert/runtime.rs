@@ -2,7 +2,7 @@
 //! sysctls and stop_signal to the WorkloadSpec fields of the same meaning.
 
 use super::{string_of, strings_of, Converter};
-use desired_state::model::{ByteSize, FileMode, Logging, Tmpfs, Ulimit, WorkloadSpec};
+use desired_state::model::{ByteSize, FileMode, Logging, PidMode, Tmpfs, Ulimit, WorkloadSpec};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -85,6 +85,14 @@ impl Converter<'_, '_> {
             }
         }
         spec.stop_signal = s.get("stop_signal").and_then(string_of);
+        match s.get("pid").and_then(string_of).as_deref() {
+            None => {}
+            Some("host") => spec.pid = Some(PidMode::Host),
+            Some(other) => self.unsupported(
+                &sub("pid"),
+                format!("pid {other:?}: lucidctl supports only \"host\""),
+            ),
+        }
     }
 
     fn logging(&mut self, v: &Value, at: &str) -> Option<Logging> {

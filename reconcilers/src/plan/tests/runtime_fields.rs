@@ -14,6 +14,7 @@ const RUNTIME: &str = r#"
   tmpfs: [{target: /run/cache, size: 16Mi, mode: "1777"}]
   sysctls: {net.core.somaxconn: "1024"}
   stopSignal: SIGQUIT
+  pid: host
 "#;
 
 fn with_runtime() -> String {
@@ -53,6 +54,7 @@ fn runtime_settings_render_in_engine_form() {
     assert_eq!(rt.dns, ["10.0.0.53"]);
     assert_eq!(rt.tmpfs["/run/cache"], "size=16777216,mode=1777");
     assert_eq!(rt.stop_signal.as_deref(), Some("SIGQUIT"));
+    assert_eq!(rt.pid_mode.as_deref(), Some("host"));
 }
 
 #[test]
@@ -91,6 +93,16 @@ fn each_changed_setting_recreates_and_is_named() {
             .collect();
         assert_eq!(paths, [field]);
     }
+}
+
+#[test]
+fn leaving_pid_host_out_recreates() {
+    let i = inputs();
+    let base = with_runtime();
+    let o = converged_runtime(&desired(&base), &i);
+    let p = run(&desired(&base.replace("  pid: host\n", "")), &o, &i);
+    assert_eq!(summary(&p), ["recreate Service/api"]);
+    assert_eq!(p.changes[0].reasons, [Reason::SpecChanged]);
 }
 
 #[test]
@@ -138,6 +150,7 @@ fn specs_without_runtime_settings_hash_as_before() {
             "tmpfs",
             "sysctls",
             "stopSignal",
+            "pid",
         ] {
             assert!(declared.get(key).is_none(), "{key} in {declared}");
         }
