@@ -21,6 +21,9 @@ const COMPOSE: &str = r#"services:
       - net.core.somaxconn=1024
     stop_signal: SIGINT
     pid: host
+    devices:
+      - /dev/ttyUSB0
+      - /dev/gpiomem:/dev/gpio:rw
     logging:
       driver: json-file
       options: {max-size: 10m, max-file: "3"}
@@ -100,6 +103,10 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
     assert_eq!(db.sysctls["net.core.somaxconn"], "1024");
     assert_eq!(db.stop_signal.as_deref(), Some("SIGINT"));
     assert_eq!(db.pid, Some(desired_state::model::PidMode::Host));
+    assert_eq!(db.devices[0].host_path, "/dev/ttyUSB0");
+    assert_eq!(db.devices[0].container_path, None);
+    assert_eq!(db.devices[1].container_path(), "/dev/gpio");
+    assert_eq!(db.devices[1].permissions(), "rw");
     assert_eq!(db.logging.as_ref().unwrap().options["max-file"], "3");
     let proxy = &first.iter().find(|(n, _)| n == "proxy").unwrap().1;
     assert_eq!(proxy.hostname.as_deref(), Some("edge"));
@@ -155,6 +162,7 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
             "sysctls",
             "stop_signal",
             "pid",
+            "devices",
             "logging",
             "hostname",
             "extra_hosts",

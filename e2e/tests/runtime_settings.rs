@@ -15,7 +15,8 @@ dns: [10.0.0.53]\n\
 tmpfs: [{target: /scratch, size: 16Mi, mode: \"1777\"}]\n\
 sysctls: {net.core.somaxconn: \"1024\"}\n\
 stopSignal: SIGINT\n\
-pid: host\n";
+pid: host\n\
+devices: [{hostPath: /dev/zero, containerPath: /dev/lucid-zero, permissions: r}]\n";
 
 fn system(hostname: &str) -> String {
     [
@@ -69,6 +70,10 @@ fn runtime_settings_reach_the_engine_and_converge() {
     );
     assert_eq!(at(&c, "/Config/StopSignal"), &json!("SIGINT"));
     assert_eq!(at(&c, "/HostConfig/PidMode"), &json!("host"));
+    assert_eq!(
+        at(&c, "/HostConfig/Devices"),
+        &json!([{"PathOnHost": "/dev/zero", "PathInContainer": "/dev/lucid-zero", "CgroupPermissions": "r"}])
+    );
 
     // What was created reads back as declared: nothing to do.
     t.assert_converged();

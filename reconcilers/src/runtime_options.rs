@@ -23,6 +23,8 @@ pub struct RuntimeOptions {
     pub stop_signal: Option<String>,
     /// `host`, or None for the container's own namespace.
     pub pid_mode: Option<String>,
+    /// (host path, container path, cgroup permissions).
+    pub devices: Vec<(String, String, String)>,
 }
 
 pub fn render(w: &WorkloadSpec) -> RuntimeOptions {
@@ -64,5 +66,13 @@ pub fn render(w: &WorkloadSpec) -> RuntimeOptions {
         sysctls: w.sysctls.clone(),
         stop_signal: w.stop_signal.clone(),
         pid_mode: w.pid.map(|p| p.as_str().to_string()),
+        devices: w
+            .devices
+            .iter()
+            .map(|d| {
+                let (c, p) = (d.container_path(), d.permissions());
+                (d.host_path.clone(), c.to_string(), p.to_string())
+            })
+            .collect(),
     }
 }

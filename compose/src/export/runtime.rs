@@ -61,6 +61,14 @@ pub(super) fn insert(w: &WorkloadSpec, s: &mut Map<String, Value>) {
     if !w.sysctls.is_empty() {
         s.insert("sysctls".into(), json!(w.sysctls));
     }
+    if !w.devices.is_empty() {
+        let items: Vec<String> = w
+            .devices
+            .iter()
+            .map(|d| format!("{}:{}:{}", d.host_path, d.container_path(), d.permissions()))
+            .collect();
+        s.insert("devices".into(), json!(items));
+    }
     if let Some(p) = w.pid {
         s.insert("pid".into(), json!(p.as_str()));
     }

@@ -687,6 +687,7 @@ impl<'a, 'f> Converter<'a, 'f> {
             sysctls: BTreeMap::new(),
             stop_signal: None,
             pid: None,
+            devices: Vec::new(),
         };
         self.runtime(s, &at, &mut spec);
         let comment = vec![format!("compose service {key:?}.")];

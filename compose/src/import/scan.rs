@@ -48,6 +48,7 @@ pub(crate) const SERVICE: &[&str] = &[
     "sysctls",
     "stop_signal",
     "pid",
+    "devices",
 ];
 
 const BUILD: &[&str] = &["context", "dockerfile", "args", "target"];

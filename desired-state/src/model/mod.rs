@@ -14,7 +14,7 @@ pub use image::{BuildSpec, ImageSpec};
 pub use network::{NetworkSpec, VolumeSpec};
 pub use policy::{ForbiddenPatterns, IsolationPolicySpec};
 pub use pull::{is_digest, PullPolicy, PullSpec};
-pub use runtime::{Logging, PidMode, Tmpfs, Ulimit, ULIMIT_NAMES};
+pub use runtime::{Device, Logging, PidMode, Tmpfs, Ulimit, ULIMIT_NAMES};
 pub use secret::{ConfigFileSpec, Encoding, GeneratedKey, SecretSetSpec};
 pub use values::{
     registry_host, split_tag, ByteSize, Cidr, DurationSpec, FileMode, ImageRef, Platform,

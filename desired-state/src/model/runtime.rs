@@ -45,6 +45,30 @@ pub const ULIMIT_NAMES: [&str; 15] = [
     "stack",
 ];
 
+/// A host device made available in the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Device {
+    /// The device on the Docker host, e.g. `/dev/ttyUSB0`.
+    pub host_path: String,
+    /// Where it appears in the container (default: the same path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_path: Option<String>,
+    /// cgroup access: any of `r` (read), `w` (write), `m` (mknod); default `rwm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<String>,
+}
+
+impl Device {
+    pub fn container_path(&self) -> &str {
+        self.container_path.as_deref().unwrap_or(&self.host_path)
+    }
+
+    pub fn permissions(&self) -> &str {
+        self.permissions.as_deref().unwrap_or("rwm")
+    }
+}
+
 /// Which process namespace the container uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

@@ -1,7 +1,7 @@
 //! Services and Jobs share one spec: a Job is a container that runs to
 //! completion once per spec hash instead of staying up.
 
-use super::runtime::{Logging, PidMode, Tmpfs, Ulimit};
+use super::runtime::{Device, Logging, PidMode, Tmpfs, Ulimit};
 use super::values::{ByteSize, DurationSpec, ImageRef};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,9 @@ pub struct WorkloadSpec {
     /// `host` shares the host's process namespace (validate warns: it weakens isolation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<PidMode>,
+    /// Host devices given to the container (serial ports, GPUs, GPIO).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<Device>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

@@ -14,6 +14,7 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
             limits(r, w, out);
             names(r, w, out);
             tmpfs(r, w, out);
+            devices(r, w, out);
         }
     }
 }
@@ -209,6 +210,48 @@ fn tmpfs(r: &Resource, w: &WorkloadSpec, out: &mut Report) {
     }
 }
 
+fn devices(r: &Resource, w: &WorkloadSpec, out: &mut Report) {
+    for (i, d) in w.devices.iter().enumerate() {
+        let at = format!("/spec/devices/{i}");
+        for (field, path) in [
+            ("hostPath", d.host_path.as_str()),
+            ("containerPath", d.container_path()),
+        ] {
+            if !path.starts_with('/') || !plain(path) || path.contains(':') {
+                out.error(
+                    r,
+                    &format!("{at}/{field}"),
+                    format!("device path {path:?} must be an absolute path without ':'"),
+                    Some("write e.g. /dev/ttyUSB0".into()),
+                );
+            }
+        }
+        let p = d.permissions();
+        let ok = !p.is_empty()
+            && p.chars().all(|c| "rwm".contains(c))
+            && p.chars().count() == p.chars().collect::<std::collections::BTreeSet<_>>().len();
+        if !ok {
+            out.error(
+                r,
+                &format!("{at}/permissions"),
+                format!("device permissions {p:?} must be letters of rwm, each once"),
+                Some("write rwm, rw or r".into()),
+            );
+        }
+        if w.devices[..i]
+            .iter()
+            .any(|o| o.container_path() == d.container_path())
+        {
+            out.error(
+                r,
+                &format!("{at}/containerPath"),
+                format!("two devices appear at {:?}", d.container_path()),
+                None,
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
@@ -260,6 +303,29 @@ mod tests {
         ] {
             assert!(m.iter().any(|m| m.contains(want)), "{want}: {m:?}");
         }
+    }
+
+    #[test]
+    fn devices_need_absolute_paths_and_rwm_permissions() {
+        assert!(run("  devices: [{hostPath: /dev/ttyUSB0}, {hostPath: /dev/gpiomem, containerPath: /dev/gpio, permissions: rw}]\n").is_empty());
+        let m = run("  devices: [{hostPath: dev/ttyUSB0, permissions: rwx}, {hostPath: /dev/a, containerPath: /dev/b}, {hostPath: /dev/b}]\n");
+        assert!(
+            m.iter().any(|m| m.contains(
+                "spec.devices[0].hostPath: device path \"dev/ttyUSB0\" must be an absolute path"
+            )),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|m| m.contains("spec.devices[0].permissions: device permissions \"rwx\"")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|m| m
+                    .contains("spec.devices[2].containerPath: two devices appear at \"/dev/b\"")),
+            "{m:?}"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Runtime settings to and from bollard's create body and inspect response.
 
 use crate::runtime_options::RuntimeOptions;
-use bollard::models::{ContainerConfig, HostConfig, HostConfigLogConfig, ResourcesUlimits};
+use bollard::models::{
+    ContainerConfig, DeviceMapping, HostConfig, HostConfigLogConfig, ResourcesUlimits,
+};
 use std::collections::HashMap;
 
 /// Fills the create body's host config with the declared settings; unset
@@ -27,6 +29,16 @@ pub(super) fn fill_host_config(h: &mut HostConfig, r: &RuntimeOptions) {
     h.tmpfs = (!r.tmpfs.is_empty()).then(|| r.tmpfs.clone().into_iter().collect());
     h.sysctls = (!r.sysctls.is_empty()).then(|| r.sysctls.clone().into_iter().collect());
     h.pid_mode = r.pid_mode.clone();
+    h.devices = (!r.devices.is_empty()).then(|| {
+        r.devices
+            .iter()
+            .map(|(host, container, perms)| DeviceMapping {
+                path_on_host: Some(host.clone()),
+                path_in_container: Some(container.clone()),
+                cgroup_permissions: Some(perms.clone()),
+            })
+            .collect()
+    });
 }
 
 fn sorted(m: Option<HashMap<String, String>>) -> std::collections::BTreeMap<String, String> {
@@ -53,5 +65,16 @@ pub(super) fn observe(config: &ContainerConfig, host: &HostConfig) -> RuntimeOpt
         sysctls: sorted(host.sysctls.clone()),
         stop_signal: config.stop_signal.clone().filter(|s| !s.is_empty()),
         pid_mode: host.pid_mode.clone().filter(|p| !p.is_empty()),
+        devices: host
+            .devices
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| {
+                let on_host = d.path_on_host.unwrap_or_default();
+                let inside = d.path_in_container.unwrap_or_else(|| on_host.clone());
+                (on_host, inside, d.cgroup_permissions.unwrap_or_default())
+            })
+            .collect(),
     }
 }

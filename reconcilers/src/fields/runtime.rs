@@ -89,6 +89,10 @@ pub fn changes(want: &RuntimeOptions, have: &RuntimeOptions, out: &mut Vec<Field
     opt(out, "hostname", &want.hostname, &have.hostname);
     opt(out, "stopSignal", &want.stop_signal, &have.stop_signal);
     opt(out, "pid", &want.pid_mode, &have.pid_mode);
+    if !want.devices.is_empty() && want.devices != have.devices {
+        let from = shown(&have.devices, have.devices.is_empty());
+        push(out, "devices", from, shown(&want.devices, false));
+    }
 }
 
 /// Order-insensitive: `/etc/hosts` entries do not depend on order.

@@ -2,7 +2,9 @@
 //! sysctls and stop_signal to the WorkloadSpec fields of the same meaning.
 
 use super::{string_of, strings_of, Converter};
-use desired_state::model::{ByteSize, FileMode, Logging, PidMode, Tmpfs, Ulimit, WorkloadSpec};
+use desired_state::model::{
+    ByteSize, Device, FileMode, Logging, PidMode, Tmpfs, Ulimit, WorkloadSpec,
+};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -85,6 +87,33 @@ impl Converter<'_, '_> {
             }
         }
         spec.stop_signal = s.get("stop_signal").and_then(string_of);
+        for (i, d) in s
+            .get("devices")
+            .and_then(strings_of)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let mut parts = d.splitn(3, ':');
+            let host_path = parts.next().unwrap_or_default().to_string();
+            let container_path = parts.next().map(str::to_string);
+            let permissions = parts.next().map(str::to_string);
+            if host_path.is_empty() {
+                self.unsupported(
+                    &format!("{}/{i}", sub("devices")),
+                    format!("device {d:?} has no host path"),
+                );
+                continue;
+            }
+            // Compose writes the defaults out; keep the spec minimal so it round-trips.
+            let container_path = container_path.filter(|c| *c != host_path);
+            let permissions = permissions.filter(|p| p != "rwm");
+            spec.devices.push(Device {
+                host_path,
+                container_path,
+                permissions,
+            });
+        }
         match s.get("pid").and_then(string_of).as_deref() {
             None => {}
             Some("host") => spec.pid = Some(PidMode::Host),

@@ -15,6 +15,7 @@ const RUNTIME: &str = r#"
   sysctls: {net.core.somaxconn: "1024"}
   stopSignal: SIGQUIT
   pid: host
+  devices: [{hostPath: /dev/ttyUSB0, permissions: rw}]
 "#;
 
 fn with_runtime() -> String {
@@ -55,6 +56,8 @@ fn runtime_settings_render_in_engine_form() {
     assert_eq!(rt.tmpfs["/run/cache"], "size=16777216,mode=1777");
     assert_eq!(rt.stop_signal.as_deref(), Some("SIGQUIT"));
     assert_eq!(rt.pid_mode.as_deref(), Some("host"));
+    let usb = "/dev/ttyUSB0".to_string();
+    assert_eq!(rt.devices, [(usb.clone(), usb, "rw".to_string())]);
 }
 
 #[test]
@@ -81,6 +84,7 @@ fn each_changed_setting_recreates_and_is_named() {
         ("size: 16Mi", "size: 32Mi", "tmpfs"),
         ("somaxconn: \"1024\"", "somaxconn: \"2048\"", "sysctls"),
         ("SIGQUIT", "SIGINT", "stopSignal"),
+        ("permissions: rw}", "permissions: r}", "devices"),
     ] {
         let d2 = desired(&base.replace(from, to));
         let p = run(&d2, &o, &i);
@@ -151,6 +155,7 @@ fn specs_without_runtime_settings_hash_as_before() {
             "sysctls",
             "stopSignal",
             "pid",
+            "devices",
         ] {
             assert!(declared.get(key).is_none(), "{key} in {declared}");
         }
