@@ -422,7 +422,9 @@ impl<'a> Ctx<'a> {
                 .collect();
             s.insert("expose".into(), json!(expose));
         }
-        if w.networks.is_empty() {
+        if let Some(mode) = &w.network_mode {
+            s.insert("network_mode".into(), json!(mode));
+        } else if w.networks.is_empty() {
             // lucidctl attaches a container without networks to Docker's default bridge.
             s.insert("network_mode".into(), json!("bridge"));
         } else {

@@ -27,6 +27,12 @@ const COMPOSE: &str = r#"services:
     logging:
       driver: json-file
       options: {max-size: 10m, max-file: "3"}
+  exporter:
+    image: prom/node-exporter:v1.8.0
+    network_mode: host
+  backup:
+    image: restic/restic:0.16.4
+    network_mode: "service:proxy"
   proxy:
     image: nginx:1.25
     hostname: edge
@@ -117,6 +123,12 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
     assert_eq!(proxy.tmpfs[0].size, Some(ByteSize(64 << 20)));
     assert_eq!(proxy.tmpfs[0].mode.map(|m| m.0), Some(0o1777));
     assert_eq!(proxy.logging.as_ref().unwrap().options["max-file"], "2");
+    let exporter = &first.iter().find(|(n, _)| n == "exporter").unwrap().1;
+    assert_eq!(exporter.network_mode.as_deref(), Some("host"));
+    assert!(exporter.networks.is_empty());
+    let backup = &first.iter().find(|(n, _)| n == "backup").unwrap().1;
+    assert_eq!(backup.network_mode.as_deref(), Some("service:proxy"));
+    assert_eq!(backup.depends_on[0].name, "proxy");
 
     let (state, _) = desired_state::load_valid(&LoadOptions {
         paths: vec![dir.join("lucid")],

@@ -21,6 +21,17 @@ devices: [{hostPath: /dev/zero, containerPath: /dev/lucid-zero, permissions: r}]
 fn system(hostname: &str) -> String {
     [
         network("net"),
+        // Shares web's network stack; a second, none, has no network at all.
+        doc(
+            "Service",
+            "sidecar",
+            &format!("image: {STANDIN_IMAGE}\ncommand: [\"serve\"]\nenv: {{STANDIN_NAME: sidecar, STANDIN_PORTS: \"8090\"}}\nnetworkMode: service:web\ndependsOn: [{{name: web}}]\nstopGracePeriod: 1s\n"),
+        ),
+        doc(
+            "Service",
+            "alone",
+            &format!("image: {STANDIN_IMAGE}\ncommand: [\"serve\"]\nenv: {{STANDIN_NAME: alone, STANDIN_PORTS: \"8091\"}}\nnetworkMode: none\nstopGracePeriod: 1s\n"),
+        ),
         standin_service(
             "web",
             "net",
@@ -75,6 +86,14 @@ fn runtime_settings_reach_the_engine_and_converge() {
         &json!([{"PathOnHost": "/dev/zero", "PathInContainer": "/dev/lucid-zero", "CgroupPermissions": "r"}])
     );
 
+    let sidecar = inspect_container(&t.obj("sidecar")).expect("sidecar exists");
+    assert_eq!(
+        at(&sidecar, "/HostConfig/NetworkMode"),
+        &json!(format!("container:{}", at(&c, "/Id").as_str().unwrap()))
+    );
+    let alone = inspect_container(&t.obj("alone")).expect("alone exists");
+    assert_eq!(at(&alone, "/HostConfig/NetworkMode"), &json!("none"));
+
     // What was created reads back as declared: nothing to do.
     t.assert_converged();
 
@@ -94,5 +113,11 @@ fn runtime_settings_reach_the_engine_and_converge() {
     t.apply_ok(&[]);
     let c = inspect_container(&t.obj("web")).expect("web exists");
     assert_eq!(at(&c, "/Config/Hostname"), &json!("web-two"));
+    // web got a new container: sidecar was recreated to join its network stack.
+    let sidecar = inspect_container(&t.obj("sidecar")).expect("sidecar exists");
+    assert_eq!(
+        at(&sidecar, "/HostConfig/NetworkMode"),
+        &json!(format!("container:{}", at(&c, "/Id").as_str().unwrap()))
+    );
     t.assert_converged();
 }

@@ -6,7 +6,8 @@ use crate::hash::{short_hash, spec_hash, SpecHashInputs};
 use crate::labels;
 use crate::observed::{ObserveScope, Observed};
 use desired_state::model::{
-    Healthcheck, Kind, MountSource, NetworkSpec, Port, RestartPolicy, Security, Spec, WorkloadSpec,
+    Healthcheck, Kind, MountSource, NetworkMode, NetworkSpec, Port, RestartPolicy, Security, Spec,
+    WorkloadSpec,
 };
 use desired_state::Resource;
 use std::collections::BTreeMap;
@@ -330,14 +331,28 @@ fn render_workload(
         start_first: kind == Kind::Service
             && w.rollout != Some(desired_state::model::Rollout::StopFirst)
             && !w.ports.iter().any(|p| p.host_port.is_some())
-            && !w.networks.iter().any(|n| n.ipv4_address.is_some()),
+            && !w.networks.iter().any(|n| n.ipv4_address.is_some())
+            // Two containers cannot share the host's or another container's ports.
+            && w.network_mode.is_none(),
         restart_after: w
             .healthcheck
             .as_ref()
             .and_then(|h| h.restart_after)
             .map(|d| d.0),
         before_recreate: w.before_recreate.clone(),
-        runtime: crate::runtime_options::render(w),
+        runtime: {
+            let mut rt = crate::runtime_options::render(w);
+            if let Some(NetworkMode::Service(n)) = w.network_mode() {
+                let peer = observed.container(&inputs.object_name(n));
+                rt.network_peer_id = peer.map(|c| c.id.clone());
+            }
+            rt.network_mode = w.network_mode().map(|m| match m {
+                NetworkMode::Host => "host".to_string(),
+                NetworkMode::None => "none".to_string(),
+                NetworkMode::Service(n) => format!("container:{}", inputs.object_name(n)),
+            });
+            rt
+        },
         labels,
         hash,
         inputs: component_hashes,

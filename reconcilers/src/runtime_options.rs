@@ -25,6 +25,13 @@ pub struct RuntimeOptions {
     pub pid_mode: Option<String>,
     /// (host path, container path, cgroup permissions).
     pub devices: Vec<(String, String, String)>,
+    /// `host`, `none` or `container:<name>`; None for the declared networks.
+    /// Rendered by `render`, which knows the name prefix.
+    pub network_mode: Option<String>,
+    /// For `container:<name>`: that container's ID when rendered. Docker
+    /// stores the ID, so a different one means the peer was recreated and
+    /// this container must be recreated to join the new one.
+    pub network_peer_id: Option<String>,
 }
 
 pub fn render(w: &WorkloadSpec) -> RuntimeOptions {
@@ -74,5 +81,7 @@ pub fn render(w: &WorkloadSpec) -> RuntimeOptions {
                 (d.host_path.clone(), c.to_string(), p.to_string())
             })
             .collect(),
+        network_mode: None,
+        network_peer_id: None,
     }
 }

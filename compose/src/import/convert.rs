@@ -688,6 +688,7 @@ impl<'a, 'f> Converter<'a, 'f> {
             stop_signal: None,
             pid: None,
             devices: Vec::new(),
+            network_mode: None,
         };
         self.runtime(s, &at, &mut spec);
         let comment = vec![format!("compose service {key:?}.")];
@@ -899,7 +900,9 @@ impl<'a, 'f> Converter<'a, 'f> {
         };
         if let Some(mode) = s.get("network_mode") {
             match mode.as_str() {
-                Some("bridge") => {}
+                // host, none and service:NAME become networkMode (runtime.rs).
+                Some("bridge" | "host" | "none") => {}
+                Some(m) if m.starts_with("service:") => {}
                 Some(other) => self.unsupported(&format!("{at}/network_mode"), format!("network_mode {other:?}: not supported by lucidctl (only bridge, or networks)")),
                 None => self.unsupported(&format!("{at}/network_mode"), "network_mode must be a string"),
             }

@@ -22,8 +22,8 @@ pub use values::{
 };
 pub use workload::{
     numeric_user, Condition, Dependency, EnvFrom, Healthcheck, Mount, MountSource,
-    NetworkAttachment, Port, Protocol, Resources, RestartPolicy, Rollout, SecretFiles, Security,
-    WorkloadSpec,
+    NetworkAttachment, NetworkMode, Port, Protocol, Resources, RestartPolicy, Rollout, SecretFiles,
+    Security, WorkloadSpec,
 };
 
 use schemars::JsonSchema;

@@ -101,6 +101,35 @@ pub struct WorkloadSpec {
     /// Host devices given to the container (serial ports, GPUs, GPIO).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<Device>,
+    /// Instead of `networks`: `host` (the host's network stack), `none` (no
+    /// network) or `service:NAME` (NAME's network stack; list NAME in
+    /// `dependsOn`; when NAME is recreated, this one is recreated to rejoin it).
+    /// Published ports, and for `service:` hostname, dns and extraHosts, do
+    /// not apply. Replacing such a container is always stop-first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+}
+
+/// The parsed `networkMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode<'a> {
+    Host,
+    None,
+    Service(&'a str),
+}
+
+impl WorkloadSpec {
+    /// `networkMode` parsed; None when left out or not one of the forms (a validation error).
+    pub fn network_mode(&self) -> Option<NetworkMode<'_>> {
+        match self.network_mode.as_deref()? {
+            "host" => Some(NetworkMode::Host),
+            "none" => Some(NetworkMode::None),
+            other => other
+                .strip_prefix("service:")
+                .filter(|n| !n.is_empty())
+                .map(NetworkMode::Service),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

@@ -6,6 +6,7 @@ mod dangerous;
 mod graph;
 mod isolation;
 mod names;
+mod network_mode;
 mod networking;
 mod paths;
 mod placeholders;
@@ -34,6 +35,7 @@ pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
     workloads::check(state, &mut out);
     runtime::check(state, &mut out);
     dangerous::check(state, &mut out);
+    network_mode::check(state, &mut out);
     pull::check(state, &mut out);
     placeholders::check(state, &mut out);
     paths::check(state, &mut out);

@@ -29,6 +29,9 @@ pub(super) fn fill_host_config(h: &mut HostConfig, r: &RuntimeOptions) {
     h.tmpfs = (!r.tmpfs.is_empty()).then(|| r.tmpfs.clone().into_iter().collect());
     h.sysctls = (!r.sysctls.is_empty()).then(|| r.sysctls.clone().into_iter().collect());
     h.pid_mode = r.pid_mode.clone();
+    if let Some(mode) = &r.network_mode {
+        h.network_mode = Some(mode.clone());
+    }
     h.devices = (!r.devices.is_empty()).then(|| {
         r.devices
             .iter()
@@ -65,6 +68,8 @@ pub(super) fn observe(config: &ContainerConfig, host: &HostConfig) -> RuntimeOpt
         sysctls: sorted(host.sysctls.clone()),
         stop_signal: config.stop_signal.clone().filter(|s| !s.is_empty()),
         pid_mode: host.pid_mode.clone().filter(|p| !p.is_empty()),
+        network_mode: host.network_mode.clone().filter(|m| !m.is_empty()),
+        network_peer_id: None,
         devices: host
             .devices
             .clone()

@@ -89,6 +89,7 @@ pub fn changes(want: &RuntimeOptions, have: &RuntimeOptions, out: &mut Vec<Field
     opt(out, "hostname", &want.hostname, &have.hostname);
     opt(out, "stopSignal", &want.stop_signal, &have.stop_signal);
     opt(out, "pid", &want.pid_mode, &have.pid_mode);
+    network_mode(want, have, out);
     if !want.devices.is_empty() && want.devices != have.devices {
         let from = shown(&have.devices, have.devices.is_empty());
         push(out, "devices", from, shown(&want.devices, false));
@@ -102,4 +103,27 @@ fn same(a: &[String], b: &[String]) -> bool {
     a.sort();
     b.sort();
     a == b
+}
+
+/// `container:` modes: Docker answers `container:<ID>` for the declared name.
+fn network_mode(want: &RuntimeOptions, have: &RuntimeOptions, out: &mut Vec<FieldChange>) {
+    let Some(w) = &want.network_mode else { return };
+    let have_mode = have.network_mode.as_deref().unwrap_or("");
+    let same = match (
+        w.strip_prefix("container:"),
+        have_mode.strip_prefix("container:"),
+    ) {
+        (Some(name), Some(joined)) => {
+            joined == name
+                || want
+                    .network_peer_id
+                    .as_deref()
+                    .is_none_or(|id| id == joined)
+        }
+        _ => have_mode == w,
+    };
+    if !same {
+        let from = shown(&have.network_mode, have.network_mode.is_none());
+        push(out, "networkMode", from, format!("{w:?}"));
+    }
 }

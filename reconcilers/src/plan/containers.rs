@@ -210,7 +210,10 @@ fn plan_one(
         out.changes.push(restart);
         return;
     }
-    plan_networks(&spec, have, isolated, out);
+    // With a networkMode, Docker's own attachment (host, none) is what was asked for.
+    if spec.runtime.network_mode.is_none() {
+        plan_networks(&spec, have, isolated, out);
+    }
     let finished_job = spec.kind == Kind::Job && have.state == Some(RunState::Exited);
     let running = matches!(have.state, Some(RunState::Running | RunState::Restarting));
     if !running && !finished_job {

@@ -3,7 +3,8 @@
 
 use super::{string_of, strings_of, Converter};
 use desired_state::model::{
-    ByteSize, Device, FileMode, Logging, PidMode, Tmpfs, Ulimit, WorkloadSpec,
+    ByteSize, Condition, Dependency, Device, FileMode, Logging, PidMode, Tmpfs, Ulimit,
+    WorkloadSpec,
 };
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -114,6 +115,19 @@ impl Converter<'_, '_> {
                 permissions,
             });
         }
+        match s.get("network_mode").and_then(Value::as_str) {
+            Some(m @ ("host" | "none")) => spec.network_mode = Some(m.to_string()),
+            Some(m) => {
+                if let Some(target) = m.strip_prefix("service:") {
+                    self.network_of(target, &sub("network_mode"), spec);
+                }
+            }
+            None => {}
+        }
+        if spec.network_mode.is_some() && spec.ports.iter().any(|p| p.host_port.is_some()) {
+            self.note(&sub("ports"), "published ports do not apply with this network_mode (compose ignores them too); they are left out");
+            spec.ports.clear();
+        }
         match s.get("pid").and_then(string_of).as_deref() {
             None => {}
             Some("host") => spec.pid = Some(PidMode::Host),
@@ -121,6 +135,26 @@ impl Converter<'_, '_> {
                 &sub("pid"),
                 format!("pid {other:?}: lucidctl supports only \"host\""),
             ),
+        }
+    }
+
+    /// `service:TARGET`: TARGET's stack, after TARGET (the plan recreates
+    /// this one whenever TARGET gets a new container).
+    fn network_of(&mut self, target: &str, at: &str, spec: &mut WorkloadSpec) {
+        let Some(name) = self.names.get(target).cloned() else {
+            self.unsupported(
+                at,
+                format!("network_mode service:{target}: there is no service {target:?}"),
+            );
+            return;
+        };
+        spec.network_mode = Some(format!("service:{name}"));
+        if !spec.depends_on.iter().any(|d| d.name == name) {
+            spec.depends_on.push(Dependency {
+                name,
+                condition: Condition::Started,
+                restart: false,
+            });
         }
     }
 

@@ -161,3 +161,58 @@ fn specs_without_runtime_settings_hash_as_before() {
         }
     }
 }
+
+const MODES: &str = r#"
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {name: vpn}
+spec: {image: api:1, networkMode: host}
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {name: client}
+spec: {image: api:1, networkMode: "service:vpn", dependsOn: [{name: vpn}]}
+"#;
+
+#[test]
+fn network_modes_render_stop_first_and_plan_no_network_changes() {
+    let d = desired(MODES);
+    let i = Inputs {
+        name_prefix: "p-".into(),
+        ..inputs()
+    };
+    let mut o = converged_runtime(&d, &i);
+    // Docker shows a host-mode container on the "host" network and stores the peer's ID.
+    for c in &mut o.containers {
+        c.config
+            .networks
+            .insert("host".into(), ObservedAttachment::default());
+    }
+    let vpn_id = o.container("p-vpn").unwrap().id.clone();
+    let client = o
+        .containers
+        .iter_mut()
+        .find(|c| c.name == "p-client")
+        .unwrap();
+    client.config.runtime.network_mode = Some(format!("container:{vpn_id}"));
+    let p = run(&d, &o, &i);
+    assert!(p.is_empty(), "{:?}", summary(&p));
+    let r = d.workloads().find(|r| r.name() == "client").unwrap();
+    let spec = render_container(r, &i, &o).unwrap().unwrap();
+    assert_eq!(
+        spec.runtime.network_mode.as_deref(),
+        Some("container:p-vpn")
+    );
+    assert!(!spec.start_first);
+
+    // vpn got a new container: client must be recreated to join it.
+    o.containers
+        .iter_mut()
+        .find(|c| c.name == "p-vpn")
+        .unwrap()
+        .id = "id-new".into();
+    let p = run(&d, &o, &i);
+    assert_eq!(summary(&p), ["recreate Service/client"]);
+    assert_eq!(p.changes[0].fields[0].path, "networkMode");
+}
