@@ -446,7 +446,13 @@ impl<'a> Ctx<'a> {
             let ro = if m.read_only { ":ro" } else { "" };
             match m.source() {
                 Some(MountSource::Volume(v)) => vols.push(format!("{v}:{}{ro}", m.target)),
-                Some(MountSource::Bind(b)) => vols.push(format!("{b}:{}{ro}", m.target)),
+                Some(MountSource::Bind(b)) => match m.selinux {
+                    Some(z) => {
+                        let rw = if m.read_only { "ro" } else { "rw" };
+                        vols.push(format!("{b}:{}:{rw},{}", m.target, z.option()))
+                    }
+                    None => vols.push(format!("{b}:{}{ro}", m.target)),
+                },
                 Some(MountSource::ConfigFile(c)) => {
                     let Some(Spec::ConfigFile(cf)) = self.get(Kind::ConfigFile, c).map(|r| &r.spec)
                     else {

@@ -35,6 +35,12 @@ const COMPOSE: &str = r#"services:
     network_mode: "service:proxy"
   proxy:
     image: nginx:1.25
+    volumes:
+      - /srv/proxy/conf:/etc/nginx/conf.d:ro,Z
+      - type: bind
+        source: /srv/proxy/html
+        target: /usr/share/nginx/html
+        bind: {selinux: z}
     hostname: edge
     extra_hosts:
       - "host.docker.internal:host-gateway"
@@ -116,6 +122,10 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
     assert_eq!(db.logging.as_ref().unwrap().options["max-file"], "3");
     let proxy = &first.iter().find(|(n, _)| n == "proxy").unwrap().1;
     assert_eq!(proxy.hostname.as_deref(), Some("edge"));
+    use desired_state::model::SelinuxLabel;
+    assert_eq!(proxy.mounts[0].selinux, Some(SelinuxLabel::Private));
+    assert!(proxy.mounts[0].read_only);
+    assert_eq!(proxy.mounts[1].selinux, Some(SelinuxLabel::Shared));
     assert_eq!(proxy.extra_hosts["host.docker.internal"], "host-gateway");
     assert_eq!(proxy.extra_hosts["mirror"], "10.0.0.5");
     assert_eq!(proxy.dns[0].to_string(), "10.0.0.53");

@@ -18,7 +18,7 @@ stopSignal: SIGINT\n\
 pid: host\n\
 devices: [{hostPath: /dev/zero, containerPath: /dev/lucid-zero, permissions: r}]\n";
 
-fn system(hostname: &str) -> String {
+fn system(hostname: &str, bind: &str) -> String {
     [
         network("net"),
         // Shares web's network stack; a second, none, has no network at all.
@@ -37,7 +37,10 @@ fn system(hostname: &str) -> String {
             "net",
             8080,
             &[],
-            &SETTINGS.replace("HOSTNAME", hostname),
+            &format!(
+                "{}mounts: [{{bind: {bind}, target: /shared, readOnly: true, selinux: shared}}]\n",
+                SETTINGS.replace("HOSTNAME", hostname)
+            ),
         ),
     ]
     .concat()
@@ -52,7 +55,9 @@ fn runtime_settings_reach_the_engine_and_converge() {
     let Some(t) = TestEnv::new("runtime") else {
         return;
     };
-    t.write("system.yaml", &system("web-one"));
+    let bind = t.write_aside("shared/readme", "relabeled\n");
+    let bind = bind.parent().unwrap().display().to_string();
+    t.write("system.yaml", &system("web-one", &bind));
     t.apply_ok(&[]);
 
     let c = inspect_container(&t.obj("web")).expect("web exists");
@@ -82,6 +87,10 @@ fn runtime_settings_reach_the_engine_and_converge() {
     assert_eq!(at(&c, "/Config/StopSignal"), &json!("SIGINT"));
     assert_eq!(at(&c, "/HostConfig/PidMode"), &json!("host"));
     assert_eq!(
+        at(&c, "/HostConfig/Binds"),
+        &json!([format!("{bind}:/shared:ro,z")])
+    );
+    assert_eq!(
         at(&c, "/HostConfig/Devices"),
         &json!([{"PathOnHost": "/dev/zero", "PathInContainer": "/dev/lucid-zero", "CgroupPermissions": "r"}])
     );
@@ -98,7 +107,7 @@ fn runtime_settings_reach_the_engine_and_converge() {
     t.assert_converged();
 
     // One changed setting recreates the container, naming the field.
-    t.write("system.yaml", &system("web-two"));
+    t.write("system.yaml", &system("web-two", &bind));
     let (out, plan) = t.diff_json(&[]);
     out.expect_code(2);
     let change = plan_change(&plan, "web").unwrap_or_else(|| panic!("{out:?}"));

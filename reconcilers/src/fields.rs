@@ -157,6 +157,17 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
                 o.read_only.to_string(),
                 m.read_only.to_string(),
             ),
+            Some(o)
+                if m.selinux
+                    .is_some_and(|z| !o.mode.split(',').any(|opt| opt == z)) =>
+            {
+                change(
+                    &mut out,
+                    format!("mounts.{}.selinux", m.target),
+                    format!("{:?}", o.mode),
+                    format!("{:?}", m.selinux.unwrap_or_default()),
+                )
+            }
             Some(_) => {}
         }
     }

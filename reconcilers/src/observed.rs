@@ -114,6 +114,8 @@ pub struct ObservedAttachment {
 pub struct ObservedMount {
     pub source: String,
     pub read_only: bool,
+    /// Docker's mode string, e.g. `ro,Z`; empty for most mounts.
+    pub mode: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

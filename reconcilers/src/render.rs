@@ -144,6 +144,8 @@ pub struct RenderedMount {
     pub target: String,
     pub from: MountFrom,
     pub read_only: bool,
+    /// `z` or `Z`: a bind relabeled for SELinux.
+    pub selinux: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -417,6 +419,7 @@ fn render_mounts(
             target: m.target.clone(),
             from,
             read_only,
+            selinux: m.selinux.map(|s| s.option()),
         });
     }
     // secretFiles: the set's directory of one file per key, read-only.
@@ -432,6 +435,7 @@ fn render_mounts(
             target: f.target.clone(),
             from: MountFrom::HostPath(dir.display().to_string()),
             read_only: true,
+            selinux: None,
         });
     }
     Ok(out)

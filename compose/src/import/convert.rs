@@ -11,7 +11,7 @@ use desired_state::model::{
     BuildSpec, ByteSize, Cidr, Condition, ConfigFileSpec, Dependency, DurationSpec, Encoding,
     EnvFrom, GeneratedKey, Healthcheck, ImageRef, ImageSpec, Kind, Mount, NetworkAttachment,
     NetworkSpec, Platform, Port, Protocol, Resources, RestartPolicy, SecretSetSpec, Security,
-    VolumeSpec, WorkloadSpec, API_VERSION,
+    SelinuxLabel, VolumeSpec, WorkloadSpec, API_VERSION,
 };
 use desired_state::pointer::pointer as ptr;
 use serde_json::{json, Map, Value};
@@ -975,6 +975,7 @@ impl<'a, 'f> Converter<'a, 'f> {
         };
         for (i, item) in items.iter().enumerate() {
             let p = format!("{at}/{i}");
+            let mut selinux = None;
             let (kind, source, target, mut read_only) = match item {
                 Value::String(text) => {
                     let parts: Vec<&str> = text.split(':').collect();
@@ -994,6 +995,8 @@ impl<'a, 'f> Converter<'a, 'f> {
                     for opt in mode.split(',').filter(|o| !o.is_empty()) {
                         match opt {
                             "ro" => ro = true,
+                            "z" => selinux = Some(SelinuxLabel::Shared),
+                            "Z" => selinux = Some(SelinuxLabel::Private),
                             "rw" | "cached" | "delegated" | "consistent" => {}
                             other => self.unsupported(
                                 &p,
@@ -1022,6 +1025,11 @@ impl<'a, 'f> Converter<'a, 'f> {
                         );
                         continue;
                     }
+                    selinux = match dig(m, "/bind/selinux").and_then(Value::as_str) {
+                        Some("z") => Some(SelinuxLabel::Shared),
+                        Some("Z") => Some(SelinuxLabel::Private),
+                        _ => None,
+                    };
                     let Some(target) = m.get("target").and_then(Value::as_str) else {
                         self.unsupported(&p, "a mount needs a target");
                         continue;
@@ -1042,6 +1050,13 @@ impl<'a, 'f> Converter<'a, 'f> {
                     continue;
                 }
             };
+            if selinux.is_some() && kind != "bind" {
+                self.unsupported(
+                    &p,
+                    "SELinux relabeling (z, Z): lucidctl relabels bind mounts only",
+                );
+                selinux = None;
+            }
             if kind == "volume" {
                 match self.volumes.get(&source) {
                     Some(Some(v)) => out.push(Mount {
@@ -1050,6 +1065,7 @@ impl<'a, 'f> Converter<'a, 'f> {
                         bind: None,
                         target,
                         read_only,
+                        selinux: None,
                     }),
                     Some(None) => {}
                     None => self.unsupported(
@@ -1079,6 +1095,7 @@ impl<'a, 'f> Converter<'a, 'f> {
                     bind: None,
                     target,
                     read_only,
+                    selinux,
                 });
             } else {
                 if !source.starts_with('/') {
@@ -1096,6 +1113,7 @@ impl<'a, 'f> Converter<'a, 'f> {
                     bind: Some(abs.display().to_string()),
                     target,
                     read_only,
+                    selinux,
                 });
             }
         }

@@ -77,7 +77,7 @@ const VOLUME_MOUNT: &[&str] = &[
     "bind",
     "volume",
 ];
-const BIND_OPTIONS: &[&str] = &["create_host_path"];
+const BIND_OPTIONS: &[&str] = &["create_host_path", "selinux"];
 const ENV_FILE: &[&str] = &["path", "required"];
 const NETWORK: &[&str] = &["name", "driver", "internal", "ipam", "labels", "external"];
 const IPAM: &[&str] = &["driver", "config"];

@@ -23,7 +23,7 @@ pub use values::{
 pub use workload::{
     numeric_user, Condition, Dependency, EnvFrom, Healthcheck, Mount, MountSource,
     NetworkAttachment, NetworkMode, Port, Protocol, Resources, RestartPolicy, Rollout, SecretFiles,
-    Security, WorkloadSpec,
+    Security, SelinuxLabel, WorkloadSpec,
 };
 
 use schemars::JsonSchema;

@@ -249,6 +249,29 @@ pub struct Mount {
     pub target: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// SELinux relabeling of a `bind` source (compose's `:z` and `:Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selinux: Option<SelinuxLabel>,
+}
+
+/// How Docker relabels a bind source for SELinux (a no-op where SELinux is off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SelinuxLabel {
+    /// `:z`: every container may use the content.
+    Shared,
+    /// `:Z`: only this container may use it.
+    Private,
+}
+
+impl SelinuxLabel {
+    /// The bind option Docker reads: `z` or `Z`.
+    pub fn option(self) -> &'static str {
+        match self {
+            SelinuxLabel::Shared => "z",
+            SelinuxLabel::Private => "Z",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

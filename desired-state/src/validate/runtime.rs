@@ -15,6 +15,32 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
             names(r, w, out);
             tmpfs(r, w, out);
             devices(r, w, out);
+            for (i, m) in w.mounts.iter().enumerate() {
+                if m.selinux.is_some() && m.bind.is_none() {
+                    out.error(
+                        r,
+                        &format!("/spec/mounts/{i}/selinux"),
+                        "selinux relabels a bind source; this mount has none",
+                        Some("remove `selinux` or make the mount a bind".into()),
+                    );
+                }
+                let system = ["/", "/usr", "/etc", "/var", "/home", "/root", "/boot"];
+                if m.selinux.is_some()
+                    && m.bind
+                        .as_deref()
+                        .is_some_and(|b| system.contains(&b.trim_end_matches('/')) || b == "/")
+                {
+                    out.error(
+                        r,
+                        &format!("/spec/mounts/{i}/selinux"),
+                        format!(
+                            "relabeling the system directory {:?} would break the host",
+                            m.bind.as_deref().unwrap_or_default()
+                        ),
+                        Some("relabel only the application's own directory".into()),
+                    );
+                }
+            }
         }
     }
 }
@@ -324,6 +350,23 @@ mod tests {
             m.iter()
                 .any(|m| m
                     .contains("spec.devices[2].containerPath: two devices appear at \"/dev/b\"")),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn selinux_applies_to_application_binds_only() {
+        assert!(run("  mounts: [{bind: /srv/app, target: /app, selinux: shared}]\n").is_empty());
+        let m = run("  mounts: [{volume: v, target: /a, selinux: private}, {bind: /usr, target: /b, selinux: shared}]\n");
+        assert!(
+            m.iter()
+                .any(|m| m.contains("spec.mounts[0].selinux: selinux relabels a bind source")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|m| m
+                    .contains("spec.mounts[1].selinux: relabeling the system directory \"/usr\"")),
             "{m:?}"
         );
     }

@@ -47,9 +47,22 @@ fn create_body(spec: &ContainerSpec, start_interval: bool) -> ContainerCreateBod
                 });
         }
     }
+    // The mounts API cannot relabel for SELinux; such binds go the `Binds` way.
+    let binds: Vec<String> = spec
+        .mounts
+        .iter()
+        .filter_map(|m| {
+            let (MountFrom::HostPath(source), Some(z)) = (&m.from, m.selinux) else {
+                return None;
+            };
+            let rw = if m.read_only { "ro" } else { "rw" };
+            Some(format!("{source}:{}:{rw},{z}", m.target))
+        })
+        .collect();
     let mounts = spec
         .mounts
         .iter()
+        .filter(|m| !(matches!(m.from, MountFrom::HostPath(_)) && m.selinux.is_some()))
         .map(|m| {
             let (typ, source) = match &m.from {
                 MountFrom::Volume(v) => (MountType::VOLUME, v.clone()),
@@ -93,6 +106,7 @@ fn create_body(spec: &ContainerSpec, start_interval: bool) -> ContainerCreateBod
     let mut host_config = HostConfig {
         port_bindings: (!bindings.is_empty()).then_some(bindings),
         mounts: Some(mounts),
+        binds: (!binds.is_empty()).then_some(binds),
         restart_policy: restart,
         memory: spec.memory,
         nano_cpus: spec.nano_cpus,

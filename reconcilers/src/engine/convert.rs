@@ -78,6 +78,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
                 ObservedMount {
                     source: source.unwrap_or_default(),
                     read_only: !m.rw.unwrap_or(true),
+                    mode: m.mode.unwrap_or_default(),
                 },
             ))
         })

@@ -162,6 +162,7 @@ fn as_running(spec: &ContainerSpec) -> ObservedContainer {
                         ObservedMount {
                             source,
                             read_only: m.read_only,
+                            mode: m.selinux.unwrap_or_default().to_string(),
                         },
                     )
                 })

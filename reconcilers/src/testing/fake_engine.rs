@@ -369,6 +369,7 @@ fn observed_config(spec: &ContainerSpec) -> ObservedConfig {
                     ObservedMount {
                         source,
                         read_only: m.read_only,
+                        mode: m.selinux.unwrap_or_default().to_string(),
                     },
                 )
             })

@@ -216,3 +216,25 @@ fn network_modes_render_stop_first_and_plan_no_network_changes() {
     assert_eq!(summary(&p), ["recreate Service/client"]);
     assert_eq!(p.changes[0].fields[0].path, "networkMode");
 }
+
+#[test]
+fn selinux_relabel_renders_converges_and_changes_recreate() {
+    let base = BASE.replace(
+        "  dependsOn: [{name: redis, condition: healthy}]\n",
+        "  dependsOn: [{name: redis, condition: healthy}]\n  mounts: [{bind: /srv/api, target: /srv, selinux: private}]\n",
+    );
+    let i = inputs();
+    let d = desired(&base);
+    let o = converged(&d, &i);
+    let api = d.workloads().find(|r| r.name() == "api").unwrap();
+    let spec = render_container(api, &i, &o).unwrap().unwrap();
+    assert_eq!(spec.mounts[0].selinux, Some("Z"));
+    assert!(run(&d, &o, &i).is_empty());
+    let p = run(
+        &desired(&base.replace("selinux: private", "selinux: shared")),
+        &o,
+        &i,
+    );
+    assert_eq!(summary(&p), ["recreate Service/api"]);
+    assert_eq!(p.changes[0].fields[0].path, "mounts./srv.selinux");
+}
