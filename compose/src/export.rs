@@ -441,17 +441,21 @@ impl<'a> Ctx<'a> {
             }
             s.insert("networks".into(), Value::Object(nets));
         }
-        let mut vols = Vec::new();
+        let mut vols: Vec<Value> = Vec::new();
         for m in &w.mounts {
             let ro = if m.read_only { ":ro" } else { "" };
             match m.source() {
-                Some(MountSource::Volume(v)) => vols.push(format!("{v}:{}{ro}", m.target)),
+                Some(MountSource::Volume(v)) => vols.push(json!(format!("{v}:{}{ro}", m.target))),
+                Some(MountSource::Anonymous) if m.read_only => {
+                    vols.push(json!({"type": "volume", "target": m.target, "read_only": true}))
+                }
+                Some(MountSource::Anonymous) => vols.push(json!(m.target)),
                 Some(MountSource::Bind(b)) => match m.selinux {
                     Some(z) => {
                         let rw = if m.read_only { "ro" } else { "rw" };
-                        vols.push(format!("{b}:{}:{rw},{}", m.target, z.option()))
+                        vols.push(json!(format!("{b}:{}:{rw},{}", m.target, z.option())))
                     }
-                    None => vols.push(format!("{b}:{}{ro}", m.target)),
+                    None => vols.push(json!(format!("{b}:{}{ro}", m.target))),
                 },
                 Some(MountSource::ConfigFile(c)) => {
                     let Some(Spec::ConfigFile(cf)) = self.get(Kind::ConfigFile, c).map(|r| &r.spec)
@@ -470,7 +474,7 @@ impl<'a> Ctx<'a> {
                     };
                     notes.config_files.insert(c.to_string());
                     // lucidctl always mounts config files read-only.
-                    vols.push(format!("{source}:{}:ro", m.target));
+                    vols.push(json!(format!("{source}:{}:ro", m.target)));
                 }
                 None => {}
             }

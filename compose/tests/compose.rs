@@ -380,7 +380,6 @@ fn unsupported_keys_are_listed_with_file_and_line() {
         "7:5: services.app.links: not supported by lucidctl",
         "17:9: services.app.environment[0]: API_KEY has no value (compose takes it from the shell at `up`): not supported by lucidctl; write the value, or put it in an env_file",
         "22:7: services.app.deploy.replicas: not supported by lucidctl",
-        "32:9: services.db.volumes[0]: anonymous volume \"/var/lib/mysql\": not supported by lucidctl; give it a named volume",
         "33:5: services.db.secrets: not supported by lucidctl",
         "36:1: secrets: not supported by lucidctl",
     ];

@@ -13,6 +13,8 @@ use std::process::Command;
 const COMPOSE: &str = r#"services:
   db:
     image: postgres:16
+    volumes:
+      - /var/lib/postgresql/data
     shm_size: 256m
     ulimits:
       nofile: {soft: 20000, hard: 40000}
@@ -100,10 +102,16 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
     std::fs::write(dir.join("docker-compose.yml"), COMPOSE).unwrap();
     let (imported, first) = import_into(&dir.join("docker-compose.yml"), &dir.join("lucid"));
     let findings: Vec<String> = imported.findings.iter().map(|f| f.to_string()).collect();
-    assert!(findings.is_empty(), "{findings:#?}");
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert!(
+        findings[0].contains("services.db.volumes[0]: anonymous volume \"/var/lib/postgresql/data\": lucidctl starts it empty"),
+        "{findings:#?}"
+    );
+    assert!(imported.blocking().next().is_none());
 
     let db = &first.iter().find(|(n, _)| n == "db").unwrap().1;
     assert_eq!(db.shm_size, Some(ByteSize(256 << 20)));
+    assert!(db.mounts[0].anonymous && db.mounts[0].target == "/var/lib/postgresql/data");
     assert_eq!(
         (db.ulimits["nofile"].soft, db.ulimits["nofile"].hard),
         (20000, 40000)
@@ -164,8 +172,7 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
     }
     let master = out.join("docker-compose.master.yml");
     let (again, second) = import_into(&master, &dir.join("lucid2"));
-    let findings: Vec<String> = again.findings.iter().map(|f| f.to_string()).collect();
-    assert!(findings.is_empty(), "{findings:#?}");
+    assert!(again.blocking().next().is_none());
     assert_eq!(first, second);
     assert!(state.workloads().all(|r| r.kind() == Kind::Service));
 

@@ -38,7 +38,7 @@ fn system(hostname: &str, bind: &str) -> String {
             8080,
             &[],
             &format!(
-                "{}mounts: [{{bind: {bind}, target: /shared, readOnly: true, selinux: shared}}]\n",
+                "{}mounts: [{{bind: {bind}, target: /shared, readOnly: true, selinux: shared}}, {{anonymous: true, target: /cache}}]\n",
                 SETTINGS.replace("HOSTNAME", hostname)
             ),
         ),
@@ -100,6 +100,15 @@ fn runtime_settings_reach_the_engine_and_converge() {
         at(&sidecar, "/HostConfig/NetworkMode"),
         &json!(format!("container:{}", at(&c, "/Id").as_str().unwrap()))
     );
+    let anonymous = c["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/cache")
+        .expect("an anonymous volume at /cache");
+    assert_eq!(anonymous["Type"], "volume");
+    let anonymous = anonymous["Name"].as_str().unwrap().to_string();
+    assert!(volume_exists(&anonymous));
     let alone = inspect_container(&t.obj("alone")).expect("alone exists");
     assert_eq!(at(&alone, "/HostConfig/NetworkMode"), &json!("none"));
 
@@ -122,6 +131,8 @@ fn runtime_settings_reach_the_engine_and_converge() {
     t.apply_ok(&[]);
     let c = inspect_container(&t.obj("web")).expect("web exists");
     assert_eq!(at(&c, "/Config/Hostname"), &json!("web-two"));
+    // The old container's anonymous volume went with it.
+    assert!(!volume_exists(&anonymous), "{anonymous} leaked");
     // web got a new container: sidecar was recreated to join its network stack.
     let sidecar = inspect_container(&t.obj("sidecar")).expect("sidecar exists");
     assert_eq!(

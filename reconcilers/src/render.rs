@@ -137,6 +137,8 @@ impl EnvValue {
 pub enum MountFrom {
     Volume(String),
     HostPath(String),
+    /// A new unnamed volume, created with the container.
+    Anonymous,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -403,6 +405,7 @@ fn render_mounts(
         let from = match m.source() {
             Some(MountSource::Volume(v)) => MountFrom::Volume(inputs.object_name(v)),
             Some(MountSource::Bind(b)) => MountFrom::HostPath(b.to_string()),
+            Some(MountSource::Anonymous) => MountFrom::Anonymous,
             Some(MountSource::ConfigFile(c)) => {
                 if !inputs.config_hashes.contains_key(c) {
                     return Err(RenderError::MissingConfig {

@@ -981,7 +981,7 @@ impl<'a, 'f> Converter<'a, 'f> {
                     let parts: Vec<&str> = text.split(':').collect();
                     let (src, dst, mode) = match parts.as_slice() {
                         [dst] => {
-                            self.unsupported(&p, format!("anonymous volume {dst:?}: not supported by lucidctl; give it a named volume"));
+                            out.push(self.anonymous(dst, false, &p));
                             continue;
                         }
                         [src, dst] => (*src, *dst, ""),
@@ -1035,7 +1035,8 @@ impl<'a, 'f> Converter<'a, 'f> {
                         continue;
                     };
                     let Some(source) = m.get("source").and_then(Value::as_str) else {
-                        self.unsupported(&p, format!("anonymous volume {target:?}: not supported by lucidctl; give it a named volume"));
+                        let ro = m.get("read_only").and_then(bool_of).unwrap_or(false);
+                        out.push(self.anonymous(target, ro, &p));
                         continue;
                     };
                     (
@@ -1065,6 +1066,7 @@ impl<'a, 'f> Converter<'a, 'f> {
                         bind: None,
                         target,
                         read_only,
+                        anonymous: false,
                         selinux: None,
                     }),
                     Some(None) => {}
@@ -1095,6 +1097,7 @@ impl<'a, 'f> Converter<'a, 'f> {
                     bind: None,
                     target,
                     read_only,
+                    anonymous: false,
                     selinux,
                 });
             } else {
@@ -1113,11 +1116,27 @@ impl<'a, 'f> Converter<'a, 'f> {
                     bind: Some(abs.display().to_string()),
                     target,
                     read_only,
+                    anonymous: false,
                     selinux,
                 });
             }
         }
         out
+    }
+
+    /// Compose keeps an anonymous volume's data across recreates by copying
+    /// it to the new container; lucidctl starts it empty, so say so.
+    fn anonymous(&mut self, target: &str, read_only: bool, at: &str) -> Mount {
+        self.note(at, format!("anonymous volume {target:?}: lucidctl starts it empty at every recreate (compose keeps its data); declare a named volume for data worth keeping"));
+        Mount {
+            volume: None,
+            config_file: None,
+            bind: None,
+            target: target.to_string(),
+            read_only,
+            anonymous: true,
+            selinux: None,
+        }
     }
 
     fn config_file(&mut self, abs: &Path) -> String {

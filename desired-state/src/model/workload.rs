@@ -235,7 +235,7 @@ pub struct NetworkAttachment {
     pub ipv4_address: Option<Ipv4Addr>,
 }
 
-/// Exactly one of `volume`, `configFile` or `bind` names the source.
+/// Exactly one of `volume`, `configFile`, `bind` or `anonymous` names the source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Mount {
@@ -249,6 +249,11 @@ pub struct Mount {
     pub target: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// A fresh unnamed volume (compose's `- /path`). Its data does not
+    /// survive a recreate and it is removed with the container: declare a
+    /// Volume for data worth keeping.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymous: bool,
     /// SELinux relabeling of a `bind` source (compose's `:z` and `:Z`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selinux: Option<SelinuxLabel>,
@@ -279,15 +284,17 @@ pub enum MountSource<'a> {
     Volume(&'a str),
     ConfigFile(&'a str),
     Bind(&'a str),
+    Anonymous,
 }
 
 impl Mount {
     /// The declared source, or None when not exactly one is set (a validation error).
     pub fn source(&self) -> Option<MountSource<'_>> {
-        match (&self.volume, &self.config_file, &self.bind) {
-            (Some(v), None, None) => Some(MountSource::Volume(v)),
-            (None, Some(c), None) => Some(MountSource::ConfigFile(c)),
-            (None, None, Some(b)) => Some(MountSource::Bind(b)),
+        match (&self.volume, &self.config_file, &self.bind, self.anonymous) {
+            (Some(v), None, None, false) => Some(MountSource::Volume(v)),
+            (None, Some(c), None, false) => Some(MountSource::ConfigFile(c)),
+            (None, None, Some(b), false) => Some(MountSource::Bind(b)),
+            (None, None, None, true) => Some(MountSource::Anonymous),
             _ => None,
         }
     }

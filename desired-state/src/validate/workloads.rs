@@ -33,7 +33,7 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                         out.error(
                             r,
                             &at,
-                            "a mount needs exactly one of `volume`, `configFile` or `bind`",
+                            "a mount needs exactly one of `volume`, `configFile`, `bind` or `anonymous`",
                             Some("keep one source per mount".into()),
                         );
                     }

@@ -65,12 +65,13 @@ fn create_body(spec: &ContainerSpec, start_interval: bool) -> ContainerCreateBod
         .filter(|m| !(matches!(m.from, MountFrom::HostPath(_)) && m.selinux.is_some()))
         .map(|m| {
             let (typ, source) = match &m.from {
-                MountFrom::Volume(v) => (MountType::VOLUME, v.clone()),
-                MountFrom::HostPath(p) => (MountType::BIND, p.clone()),
+                MountFrom::Volume(v) => (MountType::VOLUME, Some(v.clone())),
+                MountFrom::HostPath(p) => (MountType::BIND, Some(p.clone())),
+                MountFrom::Anonymous => (MountType::VOLUME, None),
             };
             Mount {
                 target: Some(m.target.clone()),
-                source: Some(source),
+                source,
                 typ: Some(typ),
                 read_only: Some(m.read_only),
                 ..Default::default()
@@ -247,7 +248,10 @@ impl Engine {
     pub async fn remove_container(&self, name: &str) -> Result<(), EngineError> {
         let options = RemoveContainerOptions {
             force: true,
-            v: false,
+            // Only anonymous volumes go with it (named ones never): declared
+            // `anonymous` mounts and image VOLUMEs, which a recreate replaces
+            // anyway and would otherwise leak one volume per recreate.
+            v: true,
             ..Default::default()
         };
         match self.docker.remove_container(name, Some(options)).await {

@@ -156,6 +156,7 @@ fn as_running(spec: &ContainerSpec) -> ObservedContainer {
                 .map(|m| {
                     let source = match &m.from {
                         MountFrom::Volume(v) | MountFrom::HostPath(v) => v.clone(),
+                        MountFrom::Anonymous => "0123abcd".to_string(),
                     };
                     (
                         m.target.clone(),

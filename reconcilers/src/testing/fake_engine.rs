@@ -363,6 +363,7 @@ fn observed_config(spec: &ContainerSpec) -> ObservedConfig {
             .map(|m| {
                 let source = match &m.from {
                     MountFrom::Volume(v) | MountFrom::HostPath(v) => v.clone(),
+                    MountFrom::Anonymous => format!("anonymous-{}", spec.name),
                 };
                 (
                     m.target.clone(),

@@ -238,3 +238,26 @@ fn selinux_relabel_renders_converges_and_changes_recreate() {
     assert_eq!(summary(&p), ["recreate Service/api"]);
     assert_eq!(p.changes[0].fields[0].path, "mounts./srv.selinux");
 }
+
+#[test]
+fn anonymous_volumes_converge_whatever_docker_names_them() {
+    let base = BASE.replace(
+        "  dependsOn: [{name: redis, condition: healthy}]\n",
+        "  dependsOn: [{name: redis, condition: healthy}]\n  mounts: [{anonymous: true, target: /cache}]\n",
+    );
+    let i = inputs();
+    let d = desired(&base);
+    let o = converged(&d, &i);
+    let api = d.workloads().find(|r| r.name() == "api").unwrap();
+    let spec = render_container(api, &i, &o).unwrap().unwrap();
+    assert_eq!(spec.mounts[0].from, MountFrom::Anonymous);
+    assert!(run(&d, &o, &i).is_empty());
+    // Replacing it by a named volume recreates.
+    let named = base.replace(
+        "{anonymous: true, target: /cache}",
+        "{volume: data, target: /cache}",
+    );
+    let p = run(&desired(&named), &o, &i);
+    assert_eq!(summary(&p), ["recreate Service/api"]);
+    assert_eq!(p.changes[0].fields[0].path, "mounts./cache");
+}
