@@ -276,6 +276,13 @@ impl<'a> Ctx<'a> {
         {
             let Spec::Network(n) = &r.spec else { continue };
             let mut m = Map::new();
+            if n.external {
+                let docker = n.name.as_deref().unwrap_or(r.name());
+                m.insert("name".into(), json!(docker));
+                m.insert("external".into(), json!(true));
+                nets.insert(r.name().to_string(), Value::Object(m));
+                continue;
+            }
             m.insert("name".into(), json!(self.object_name(r.name())));
             m.insert("driver".into(), json!(n.driver()));
             if n.internal {
@@ -304,6 +311,13 @@ impl<'a> Ctx<'a> {
         {
             let Spec::Volume(v) = &r.spec else { continue };
             let mut m = Map::new();
+            if v.external {
+                let docker = v.name.as_deref().unwrap_or(r.name());
+                m.insert("name".into(), json!(docker));
+                m.insert("external".into(), json!(true));
+                vols.insert(r.name().to_string(), Value::Object(m));
+                continue;
+            }
             m.insert("name".into(), json!(self.object_name(r.name())));
             if let Some(d) = &v.driver {
                 m.insert("driver".into(), json!(d));

@@ -37,6 +37,7 @@ const COMPOSE: &str = r#"services:
     network_mode: "service:proxy"
   proxy:
     image: nginx:1.25
+    networks: [edge]
     volumes:
       - /srv/proxy/conf:/etc/nginx/conf.d:ro,Z
       - type: bind
@@ -54,6 +55,10 @@ const COMPOSE: &str = r#"services:
     logging:
       driver: local
       options: {max-size: 5m, max-file: 2}
+networks:
+  edge:
+    external: true
+    name: traefik_proxy
 "#;
 
 fn scratch(name: &str) -> PathBuf {
@@ -130,6 +135,7 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
     assert_eq!(db.logging.as_ref().unwrap().options["max-file"], "3");
     let proxy = &first.iter().find(|(n, _)| n == "proxy").unwrap().1;
     assert_eq!(proxy.hostname.as_deref(), Some("edge"));
+    assert_eq!(proxy.networks[0].name, "traefik-proxy");
     use desired_state::model::SelinuxLabel;
     assert_eq!(proxy.mounts[0].selinux, Some(SelinuxLabel::Private));
     assert!(proxy.mounts[0].read_only);

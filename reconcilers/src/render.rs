@@ -39,6 +39,26 @@ pub struct Inputs {
     /// For pull policy semver: the declared reference to the chosen one
     /// (the highest tag in the range).
     pub chosen_tags: BTreeMap<String, String>,
+    /// External Networks and Volumes: kind and resource name to the Docker
+    /// name, used as is (no prefix). See `external_names`.
+    pub externals: BTreeMap<(Kind, String), String>,
+}
+
+/// The Docker names of the external Networks and Volumes in `state`.
+pub fn external_names(state: &desired_state::DesiredState) -> BTreeMap<(Kind, String), String> {
+    state
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let name = match &r.spec {
+                Spec::Network(n) if n.external => n.name.as_deref(),
+                Spec::Volume(v) if v.external => v.name.as_deref(),
+                _ => return None,
+            };
+            let docker = name.unwrap_or(r.name()).to_string();
+            Some(((r.kind(), r.name().to_string()), docker))
+        })
+        .collect()
 }
 
 impl Inputs {
@@ -58,6 +78,24 @@ impl Inputs {
 
     pub fn object_name(&self, name: &str) -> String {
         format!("{}{}", self.name_prefix, name)
+    }
+
+    /// A Network's Docker name: the external name, else prefixed.
+    pub fn network_name(&self, name: &str) -> String {
+        let key = (Kind::Network, name.to_string());
+        self.externals
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| self.object_name(name))
+    }
+
+    /// A Volume's Docker name: the external name, else prefixed.
+    pub fn volume_name(&self, name: &str) -> String {
+        let key = (Kind::Volume, name.to_string());
+        self.externals
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| self.object_name(name))
     }
 
     /// Where the engine host sees a ConfigFile's content.
@@ -255,7 +293,7 @@ fn render_workload(
                 aliases.push(r.metadata.name.clone());
             }
             RenderedAttachment {
-                network: inputs.object_name(&n.name),
+                network: inputs.network_name(&n.name),
                 aliases,
                 ipv4_address: n.ipv4_address.map(|ip| ip.to_string()),
             }
@@ -403,7 +441,7 @@ fn render_mounts(
     let mut out = Vec::new();
     for m in &w.mounts {
         let from = match m.source() {
-            Some(MountSource::Volume(v)) => MountFrom::Volume(inputs.object_name(v)),
+            Some(MountSource::Volume(v)) => MountFrom::Volume(inputs.volume_name(v)),
             Some(MountSource::Bind(b)) => MountFrom::HostPath(b.to_string()),
             Some(MountSource::Anonymous) => MountFrom::Anonymous,
             Some(MountSource::ConfigFile(c)) => {

@@ -221,13 +221,8 @@ impl<'a, 'f> Converter<'a, 'f> {
             if n.get("external")
                 .is_some_and(|e| bool_of(e) == Some(true) || e.is_object())
             {
-                self.networks.insert(key.clone(), None);
-                self.report(
-                    FindingKind::Unsupported,
-                    &format!("{at}/external"),
-                    true,
-                    "external networks are not supported by lucidctl (it creates and owns every network it attaches); attachments to it are left out",
-                );
+                let name = self.external(Kind::Network, key, n);
+                self.networks.insert(key.clone(), Some(name));
                 continue;
             }
             let docker = n
@@ -308,13 +303,8 @@ impl<'a, 'f> Converter<'a, 'f> {
             if v.get("external")
                 .is_some_and(|e| bool_of(e) == Some(true) || e.is_object())
             {
-                self.volumes.insert(key.clone(), None);
-                self.report(
-                    FindingKind::Unsupported,
-                    &format!("{at}/external"),
-                    true,
-                    "external volumes are not supported by lucidctl (it creates and owns every volume it mounts); mounts of it are left out",
-                );
+                let name = self.external(Kind::Volume, key, v);
+                self.volumes.insert(key.clone(), Some(name));
                 continue;
             }
             let docker = v

@@ -3,6 +3,7 @@
 //! (paths, isolation scans) are in their own modules; the rest are pure.
 
 mod dangerous;
+mod external;
 mod graph;
 mod isolation;
 mod names;
@@ -35,6 +36,7 @@ pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
     workloads::check(state, &mut out);
     runtime::check(state, &mut out);
     dangerous::check(state, &mut out);
+    external::check(state, &mut out);
     network_mode::check(state, &mut out);
     pull::check(state, &mut out);
     placeholders::check(state, &mut out);

@@ -35,7 +35,7 @@ pub(super) fn plan_containers(
         .resources
         .iter()
         .filter_map(|r| match &r.spec {
-            Spec::IsolationPolicy(p) => Some(inputs.object_name(&p.network)),
+            Spec::IsolationPolicy(p) => Some(inputs.network_name(&p.network)),
             _ => None,
         })
         .collect();

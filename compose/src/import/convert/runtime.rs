@@ -2,11 +2,12 @@
 //! sysctls and stop_signal to the WorkloadSpec fields of the same meaning.
 
 use super::{string_of, strings_of, Converter};
+use desired_state::model::Kind;
 use desired_state::model::{
     ByteSize, Condition, Dependency, Device, FileMode, Logging, PidMode, Tmpfs, Ulimit,
     WorkloadSpec,
 };
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -156,6 +157,33 @@ impl Converter<'_, '_> {
                 restart: false,
             });
         }
+    }
+
+    /// An external network or volume: used under its Docker name (`name`,
+    /// the legacy `external.name`, else the key), never created or removed.
+    pub(super) fn external(&mut self, kind: Kind, key: &str, v: &Map<String, Value>) -> String {
+        let docker = v
+            .get("name")
+            .or_else(|| v.get("external").and_then(|e| e.get("name")))
+            .and_then(Value::as_str)
+            .unwrap_or(key)
+            .to_string();
+        let name = self.claim(kind, &docker);
+        let mut spec = json!({"external": true});
+        if name != docker {
+            spec["name"] = json!(docker);
+        }
+        let what = kind.as_str().to_ascii_lowercase();
+        self.docs.push(super::Doc {
+            kind,
+            name: name.clone(),
+            labels: BTreeMap::new(),
+            spec,
+            comment: vec![format!(
+                "compose external {what} {key:?}: must exist, never created or removed."
+            )],
+        });
+        name
     }
 
     fn logging(&mut self, v: &Value, at: &str) -> Option<Logging> {

@@ -261,3 +261,62 @@ fn anonymous_volumes_converge_whatever_docker_names_them() {
     assert_eq!(summary(&p), ["recreate Service/api"]);
     assert_eq!(p.changes[0].fields[0].path, "mounts./cache");
 }
+
+const EXTERNAL: &str = r#"
+---
+apiVersion: lucid/v1alpha1
+kind: Network
+metadata: {name: proxy}
+spec: {external: true, name: traefik_proxy}
+---
+apiVersion: lucid/v1alpha1
+kind: Volume
+metadata: {name: media}
+spec: {external: true}
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {name: web}
+spec:
+  image: api:1
+  networks: [{name: proxy}]
+  mounts: [{volume: media, target: /media}]
+"#;
+
+#[test]
+fn external_objects_must_exist_and_are_used_by_their_own_names() {
+    let d = desired(EXTERNAL);
+    let i = Inputs {
+        name_prefix: "p-".into(),
+        externals: crate::render::external_names(&d),
+        ..inputs()
+    };
+    let p = run(&d, &Observed::default(), &i);
+    let conflicts: Vec<&str> = p.conflicts.iter().map(|c| c.message.as_str()).collect();
+    assert_eq!(conflicts.len(), 2, "{conflicts:?}");
+    assert!(conflicts[0].starts_with("external network traefik_proxy does not exist"));
+    assert!(conflicts[1].starts_with("external volume media does not exist"));
+    assert!(!summary(&p)
+        .iter()
+        .any(|s| s.contains("Network/") || s.contains("Volume/")));
+
+    // Present (made by someone else, no labels): used as is, never touched.
+    let mut o = converged(&d, &i);
+    o.networks.clear();
+    o.volumes.clear();
+    o.networks.push(ObservedNetwork {
+        name: "traefik_proxy".into(),
+        ..Default::default()
+    });
+    o.volumes.push(ObservedVolume {
+        name: "media".into(),
+        ..Default::default()
+    });
+    let web = d.workloads().next().unwrap();
+    let spec = render_container(web, &i, &o).unwrap().unwrap();
+    assert_eq!(spec.networks[0].network, "traefik_proxy");
+    assert_eq!(spec.mounts[0].from, MountFrom::Volume("media".into()));
+    let p = run(&d, &o, &i);
+    assert!(p.conflicts.is_empty(), "{:?}", p.conflicts);
+    assert!(p.is_empty(), "{:?}", summary(&p));
+}
