@@ -413,12 +413,19 @@ impl<'a> Ctx<'a> {
                         Some(ip) => format!("{ip}:"),
                         None => String::new(),
                     };
-                    format!(
-                        "{host}{}:{}/{}",
-                        p.host_port.unwrap_or_default(),
-                        p.container_port,
-                        p.protocol.as_str()
-                    )
+                    match p.host_port {
+                        // A free host port: compose's bare container port.
+                        Some(0) if host.is_empty() => {
+                            format!("{}/{}", p.container_port, p.protocol.as_str())
+                        }
+                        Some(0) => format!("{host}:{}/{}", p.container_port, p.protocol.as_str()),
+                        other => format!(
+                            "{host}{}:{}/{}",
+                            other.unwrap_or_default(),
+                            p.container_port,
+                            p.protocol.as_str()
+                        ),
+                    }
                 })
                 .collect();
             s.insert("ports".into(), json!(ports));

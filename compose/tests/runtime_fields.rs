@@ -32,6 +32,9 @@ const COMPOSE: &str = r#"services:
   exporter:
     image: prom/node-exporter:v1.8.0
     network_mode: host
+  grafana:
+    image: grafana/grafana:10.4.2
+    ports: ["3000", "127.0.0.1::9090"]
   backup:
     image: restic/restic:0.16.4
     network_mode: "service:proxy"
@@ -147,6 +150,13 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
     assert_eq!(proxy.tmpfs[0].size, Some(ByteSize(64 << 20)));
     assert_eq!(proxy.tmpfs[0].mode.map(|m| m.0), Some(0o1777));
     assert_eq!(proxy.logging.as_ref().unwrap().options["max-file"], "2");
+    let grafana = &first.iter().find(|(n, _)| n == "grafana").unwrap().1;
+    assert_eq!(grafana.ports[0].host_port, Some(0));
+    assert_eq!(grafana.ports[1].host_port, Some(0));
+    assert_eq!(
+        grafana.ports[1].host_ip.map(|i| i.to_string()).as_deref(),
+        Some("127.0.0.1")
+    );
     let exporter = &first.iter().find(|(n, _)| n == "exporter").unwrap().1;
     assert_eq!(exporter.network_mode.as_deref(), Some("host"));
     assert!(exporter.networks.is_empty());

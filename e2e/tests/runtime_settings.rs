@@ -38,7 +38,7 @@ fn system(hostname: &str, bind: &str) -> String {
             8080,
             &[],
             &format!(
-                "{}mounts: [{{bind: {bind}, target: /shared, readOnly: true, selinux: shared}}, {{anonymous: true, target: /cache}}]\n",
+                "{}mounts: [{{bind: {bind}, target: /shared, readOnly: true, selinux: shared}}, {{anonymous: true, target: /cache}}]\nports: [{{containerPort: 8080, hostPort: 0}}]\n",
                 SETTINGS.replace("HOSTNAME", hostname)
             ),
         ),
@@ -86,6 +86,15 @@ fn runtime_settings_reach_the_engine_and_converge() {
     );
     assert_eq!(at(&c, "/Config/StopSignal"), &json!("SIGINT"));
     assert_eq!(at(&c, "/HostConfig/PidMode"), &json!("host"));
+    // hostPort 0: Docker picked a free port.
+    let picked = at(&c, "/NetworkSettings/Ports/8080~1tcp/0/HostPort");
+    assert!(
+        picked
+            .as_str()
+            .and_then(|p| p.parse::<u16>().ok())
+            .is_some_and(|p| p > 0),
+        "{picked}"
+    );
     assert_eq!(
         at(&c, "/HostConfig/Binds"),
         &json!([format!("{bind}:/shared:ro,z")])

@@ -372,7 +372,7 @@ fn render_workload(
         stop_grace_seconds: w.stop_grace_period.map(|d| d.0.as_secs() as i64),
         start_first: kind == Kind::Service
             && w.rollout != Some(desired_state::model::Rollout::StopFirst)
-            && !w.ports.iter().any(|p| p.host_port.is_some())
+            && !w.ports.iter().any(|p| p.host_port.is_some_and(|h| h != 0))
             && !w.networks.iter().any(|n| n.ipv4_address.is_some())
             // Two containers cannot share the host's or another container's ports.
             && w.network_mode.is_none(),

@@ -543,16 +543,9 @@ impl<'a, 'f> Converter<'a, 'f> {
                 let p = format!("{}/{i}", sub("ports"));
                 match parse_port(item) {
                     Ok(list) => {
-                        for port in list {
-                            if port.host_port.is_none() {
-                                self.note(
-                                    &p,
-                                    format!(
-                                        "container port {} is published on an ephemeral host port by compose; lucidctl publishes only ports with a hostPort, so it is imported unpublished",
-                                        port.container_port
-                                    ),
-                                );
-                            }
+                        for mut port in list {
+                            // Compose publishes a bare container port on a free host port.
+                            port.host_port.get_or_insert(0);
                             ports.push(port);
                         }
                     }

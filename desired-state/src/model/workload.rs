@@ -215,7 +215,9 @@ impl Protocol {
 pub struct Port {
     #[schemars(range(min = 1))]
     pub container_port: u16,
-    /// Publish on the host. Leave out to keep the port internal to the networks.
+    /// Publish on the host. Leave out to keep the port internal to the
+    /// networks; `0` publishes on a free port Docker picks at each start
+    /// (`docker port` shows it), as compose does for a bare container port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_port: Option<u16>,
     /// Host address to bind; all addresses when left out.

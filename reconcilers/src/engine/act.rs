@@ -43,7 +43,12 @@ fn create_body(spec: &ContainerSpec, start_interval: bool) -> ContainerCreateBod
                 .get_or_insert_with(Vec::new)
                 .push(PortBinding {
                     host_ip: p.host_ip.map(|ip| ip.to_string()),
-                    host_port: Some(host.to_string()),
+                    // Empty: a free port Docker picks.
+                    host_port: Some(if host == 0 {
+                        String::new()
+                    } else {
+                        host.to_string()
+                    }),
                 });
         }
     }

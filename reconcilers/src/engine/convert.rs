@@ -42,7 +42,11 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
                 container_port,
                 protocol: proto.to_string(),
                 host_ip: non_empty(b.host_ip),
-                host_port: b.host_port.and_then(|p| p.parse().ok()),
+                // An empty HostPort asked for any free port: declared as 0.
+                host_port: b.host_port.and_then(|p| match p.as_str() {
+                    "" => Some(0),
+                    p => p.parse().ok(),
+                }),
             });
         }
     }

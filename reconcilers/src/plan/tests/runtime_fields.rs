@@ -320,3 +320,28 @@ fn external_objects_must_exist_and_are_used_by_their_own_names() {
     assert!(p.conflicts.is_empty(), "{:?}", p.conflicts);
     assert!(p.is_empty(), "{:?}", summary(&p));
 }
+
+#[test]
+fn ephemeral_host_ports_converge_and_allow_start_first() {
+    let base = BASE.replace(
+        "  dependsOn: [{name: redis, condition: healthy}]\n",
+        "  dependsOn: [{name: redis, condition: healthy}]\n  ports: [{containerPort: 8080, hostPort: 0}]\n",
+    );
+    let i = inputs();
+    let d = desired(&base);
+    let mut o = converged(&d, &i);
+    // Docker answers the declared binding with an empty HostPort, read as 0.
+    let api = o.containers.iter_mut().find(|c| c.name == "api").unwrap();
+    api.config.ports = vec![ObservedPort {
+        container_port: 8080,
+        protocol: "tcp".into(),
+        host_ip: None,
+        host_port: Some(0),
+    }];
+    assert!(run(&d, &o, &i).is_empty());
+    let r = d.workloads().find(|r| r.name() == "api").unwrap();
+    assert!(render_container(r, &i, &o).unwrap().unwrap().start_first);
+    let fixed = base.replace("hostPort: 0", "hostPort: 8080");
+    let p = run(&desired(&fixed), &o, &i);
+    assert_eq!(summary(&p), ["recreate Service/api"]);
+}
