@@ -582,8 +582,21 @@ impl<'a> Ctx<'a> {
             s.insert("stop_grace_period".into(), json!(d.to_string()));
         }
         runtime::insert(w, &mut s);
-        if !r.metadata.labels.is_empty() {
-            s.insert("labels".into(), json!(r.metadata.labels));
+        // `profile.<name>: "true"` labels are compose profiles again.
+        let (profiles, labels): (BTreeMap<_, _>, BTreeMap<_, _>) = r
+            .metadata
+            .labels
+            .iter()
+            .partition(|(k, v)| k.starts_with(crate::PROFILE_PREFIX) && v.as_str() == "true");
+        if !profiles.is_empty() {
+            let names: Vec<&str> = profiles
+                .keys()
+                .map(|k| &k[crate::PROFILE_PREFIX.len()..])
+                .collect();
+            s.insert("profiles".into(), json!(names));
+        }
+        if !labels.is_empty() {
+            s.insert("labels".into(), json!(labels));
         }
         Value::Object(s)
     }

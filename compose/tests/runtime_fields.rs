@@ -34,6 +34,7 @@ const COMPOSE: &str = r#"services:
     network_mode: host
   grafana:
     image: grafana/grafana:10.4.2
+    profiles: [monitoring, debug]
     ports: ["3000", "127.0.0.1::9090"]
   backup:
     image: restic/restic:0.16.4
@@ -104,13 +105,28 @@ fn import_into(compose: &Path, out: &Path) -> (Imported, Vec<(String, WorkloadSp
     (imported, specs)
 }
 
+/// The metadata labels of resource `name` in the state at `dir`.
+fn state_labels(dir: &Path, name: &str) -> std::collections::BTreeMap<String, String> {
+    let (state, _) = desired_state::load_valid(&LoadOptions {
+        paths: vec![dir.to_path_buf()],
+        recursive: false,
+        root: Some(dir.parent().unwrap().to_path_buf()),
+    })
+    .unwrap_or_else(|_| panic!("invalid"));
+    let r = state.workloads().find(|r| r.name() == name).unwrap();
+    r.metadata.labels.clone()
+}
+
 #[test]
 fn runtime_keys_import_export_and_import_again_unchanged() {
     let dir = scratch("round");
     std::fs::write(dir.join("docker-compose.yml"), COMPOSE).unwrap();
     let (imported, first) = import_into(&dir.join("docker-compose.yml"), &dir.join("lucid"));
     let findings: Vec<String> = imported.findings.iter().map(|f| f.to_string()).collect();
-    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings.len(), 3, "{findings:#?}");
+    assert!(findings.iter().any(|f| f.contains(
+        "services.grafana.profiles[1]: profile debug: compose starts this service only with --profile debug"
+    )));
     assert!(
         findings[0].contains("services.db.volumes[0]: anonymous volume \"/var/lib/postgresql/data\": lucidctl starts it empty"),
         "{findings:#?}"
@@ -152,6 +168,15 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
     assert_eq!(proxy.logging.as_ref().unwrap().options["max-file"], "2");
     let grafana = &first.iter().find(|(n, _)| n == "grafana").unwrap().1;
     assert_eq!(grafana.ports[0].host_port, Some(0));
+    let labels = &state_labels(&dir.join("lucid"), "grafana");
+    assert_eq!(
+        labels.get("profile.monitoring").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        labels.get("profile.debug").map(String::as_str),
+        Some("true")
+    );
     assert_eq!(grafana.ports[1].host_port, Some(0));
     assert_eq!(
         grafana.ports[1].host_ip.map(|i| i.to_string()).as_deref(),
@@ -190,6 +215,7 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
     let (again, second) = import_into(&master, &dir.join("lucid2"));
     assert!(again.blocking().next().is_none());
     assert_eq!(first, second);
+    assert_eq!(state_labels(&dir.join("lucid2"), "grafana"), *labels);
     assert!(state.workloads().all(|r| r.kind() == Kind::Service));
 
     // docker-compose reads the export and keeps every key.

@@ -636,7 +636,8 @@ impl<'a, 'f> Converter<'a, 'f> {
         let stop_grace_period = s
             .get("stop_grace_period")
             .and_then(|v| self.duration(v, &sub("stop_grace_period")));
-        let labels = self.labels(s.get("labels"), &sub("labels"));
+        let mut labels = self.labels(s.get("labels"), &sub("labels"));
+        self.profiles(s, &sub("profiles"), &mut labels);
 
         let mut spec = WorkloadSpec {
             image,

@@ -49,6 +49,7 @@ pub(crate) const SERVICE: &[&str] = &[
     "stop_signal",
     "pid",
     "devices",
+    "profiles",
 ];
 
 const BUILD: &[&str] = &["context", "dockerfile", "args", "target"];

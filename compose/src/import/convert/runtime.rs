@@ -2,6 +2,7 @@
 //! sysctls and stop_signal to the WorkloadSpec fields of the same meaning.
 
 use super::{string_of, strings_of, Converter};
+use crate::PROFILE_PREFIX;
 use desired_state::model::Kind;
 use desired_state::model::{
     ByteSize, Condition, Dependency, Device, FileMode, Logging, PidMode, Tmpfs, Ulimit,
@@ -184,6 +185,29 @@ impl Converter<'_, '_> {
             )],
         });
         name
+    }
+
+    /// Compose profiles become `profile.<name>: "true"` labels, so `-l
+    /// profile.<name>=true` selects the service (with what it depends on).
+    pub(super) fn profiles(
+        &mut self,
+        s: &Map<String, Value>,
+        at: &str,
+        labels: &mut BTreeMap<String, String>,
+    ) {
+        let Some(v) = s.get("profiles") else { return };
+        for (i, p) in strings_of(v).unwrap_or_default().iter().enumerate() {
+            let at = format!("{at}/{i}");
+            let ok = !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            if !ok {
+                self.unsupported(&at, format!("profile {p:?}: not usable as a label key"));
+                continue;
+            }
+            labels.insert(format!("{PROFILE_PREFIX}{p}"), "true".into());
+            self.note(&at, format!("profile {p}: compose starts this service only with --profile {p}; lucidctl applies it with everything else unless a selector picks: -l {PROFILE_PREFIX}{p}=true"));
+        }
     }
 
     fn logging(&mut self, v: &Value, at: &str) -> Option<Logging> {
