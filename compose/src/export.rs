@@ -20,6 +20,8 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+mod runtime;
+
 /// The build plan's phases, in the order they come up.
 pub const PHASES: [&str; 4] = ["foundation", "core", "application", "support"];
 
@@ -274,6 +276,13 @@ impl<'a> Ctx<'a> {
         {
             let Spec::Network(n) = &r.spec else { continue };
             let mut m = Map::new();
+            if n.external {
+                let docker = n.name.as_deref().unwrap_or(r.name());
+                m.insert("name".into(), json!(docker));
+                m.insert("external".into(), json!(true));
+                nets.insert(r.name().to_string(), Value::Object(m));
+                continue;
+            }
             m.insert("name".into(), json!(self.object_name(r.name())));
             m.insert("driver".into(), json!(n.driver()));
             if n.internal {
@@ -302,6 +311,13 @@ impl<'a> Ctx<'a> {
         {
             let Spec::Volume(v) = &r.spec else { continue };
             let mut m = Map::new();
+            if v.external {
+                let docker = v.name.as_deref().unwrap_or(r.name());
+                m.insert("name".into(), json!(docker));
+                m.insert("external".into(), json!(true));
+                vols.insert(r.name().to_string(), Value::Object(m));
+                continue;
+            }
             m.insert("name".into(), json!(self.object_name(r.name())));
             if let Some(d) = &v.driver {
                 m.insert("driver".into(), json!(d));
@@ -397,12 +413,19 @@ impl<'a> Ctx<'a> {
                         Some(ip) => format!("{ip}:"),
                         None => String::new(),
                     };
-                    format!(
-                        "{host}{}:{}/{}",
-                        p.host_port.unwrap_or_default(),
-                        p.container_port,
-                        p.protocol.as_str()
-                    )
+                    match p.host_port {
+                        // A free host port: compose's bare container port.
+                        Some(0) if host.is_empty() => {
+                            format!("{}/{}", p.container_port, p.protocol.as_str())
+                        }
+                        Some(0) => format!("{host}:{}/{}", p.container_port, p.protocol.as_str()),
+                        other => format!(
+                            "{host}{}:{}/{}",
+                            other.unwrap_or_default(),
+                            p.container_port,
+                            p.protocol.as_str()
+                        ),
+                    }
                 })
                 .collect();
             s.insert("ports".into(), json!(ports));
@@ -420,7 +443,9 @@ impl<'a> Ctx<'a> {
                 .collect();
             s.insert("expose".into(), json!(expose));
         }
-        if w.networks.is_empty() {
+        if let Some(mode) = &w.network_mode {
+            s.insert("network_mode".into(), json!(mode));
+        } else if w.networks.is_empty() {
             // lucidctl attaches a container without networks to Docker's default bridge.
             s.insert("network_mode".into(), json!("bridge"));
         } else {
@@ -437,12 +462,22 @@ impl<'a> Ctx<'a> {
             }
             s.insert("networks".into(), Value::Object(nets));
         }
-        let mut vols = Vec::new();
+        let mut vols: Vec<Value> = Vec::new();
         for m in &w.mounts {
             let ro = if m.read_only { ":ro" } else { "" };
             match m.source() {
-                Some(MountSource::Volume(v)) => vols.push(format!("{v}:{}{ro}", m.target)),
-                Some(MountSource::Bind(b)) => vols.push(format!("{b}:{}{ro}", m.target)),
+                Some(MountSource::Volume(v)) => vols.push(json!(format!("{v}:{}{ro}", m.target))),
+                Some(MountSource::Anonymous) if m.read_only => {
+                    vols.push(json!({"type": "volume", "target": m.target, "read_only": true}))
+                }
+                Some(MountSource::Anonymous) => vols.push(json!(m.target)),
+                Some(MountSource::Bind(b)) => match m.selinux {
+                    Some(z) => {
+                        let rw = if m.read_only { "ro" } else { "rw" };
+                        vols.push(json!(format!("{b}:{}:{rw},{}", m.target, z.option())))
+                    }
+                    None => vols.push(json!(format!("{b}:{}{ro}", m.target))),
+                },
                 Some(MountSource::ConfigFile(c)) => {
                     let Some(Spec::ConfigFile(cf)) = self.get(Kind::ConfigFile, c).map(|r| &r.spec)
                     else {
@@ -460,7 +495,7 @@ impl<'a> Ctx<'a> {
                     };
                     notes.config_files.insert(c.to_string());
                     // lucidctl always mounts config files read-only.
-                    vols.push(format!("{source}:{}:ro", m.target));
+                    vols.push(json!(format!("{source}:{}:ro", m.target)));
                 }
                 None => {}
             }
@@ -546,8 +581,22 @@ impl<'a> Ctx<'a> {
         if let Some(d) = w.stop_grace_period {
             s.insert("stop_grace_period".into(), json!(d.to_string()));
         }
-        if !r.metadata.labels.is_empty() {
-            s.insert("labels".into(), json!(r.metadata.labels));
+        runtime::insert(w, &mut s);
+        // `profile.<name>: "true"` labels are compose profiles again.
+        let (profiles, labels): (BTreeMap<_, _>, BTreeMap<_, _>) = r
+            .metadata
+            .labels
+            .iter()
+            .partition(|(k, v)| k.starts_with(crate::PROFILE_PREFIX) && v.as_str() == "true");
+        if !profiles.is_empty() {
+            let names: Vec<&str> = profiles
+                .keys()
+                .map(|k| &k[crate::PROFILE_PREFIX.len()..])
+                .collect();
+            s.insert("profiles".into(), json!(names));
+        }
+        if !labels.is_empty() {
+            s.insert("labels".into(), json!(labels));
         }
         Value::Object(s)
     }

@@ -7,3 +7,6 @@ pub mod export;
 pub mod import;
 pub mod text;
 pub mod yaml_out;
+
+/// Label key prefix that carries a compose profile (`profile.debug: "true"`).
+pub const PROFILE_PREFIX: &str = "profile.";

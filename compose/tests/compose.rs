@@ -380,14 +380,8 @@ fn unsupported_keys_are_listed_with_file_and_line() {
         .collect();
     let expected = [
         "7:5: services.app.links: not supported by lucidctl",
-        "9:5: services.app.logging: not supported by lucidctl",
-        "11:5: services.app.ulimits: not supported by lucidctl",
-        "13:5: services.app.extra_hosts: not supported by lucidctl",
-        "15:5: services.app.tmpfs: not supported by lucidctl",
         "17:9: services.app.environment[0]: API_KEY has no value and is set neither in the environment nor in .env (compose would leave it out at `up`): write the value, or put it in an env_file",
         "22:7: services.app.deploy.replicas: not supported by lucidctl",
-        "30:19: services.db.network_mode: network_mode \"host\": not supported by lucidctl (only bridge, or networks)",
-        "32:9: services.db.volumes[0]: anonymous volume \"/var/lib/mysql\": not supported by lucidctl; give it a named volume",
         "33:5: services.db.secrets: not supported by lucidctl",
         "36:1: secrets: not supported by lucidctl",
     ];
@@ -397,6 +391,11 @@ fn unsupported_keys_are_listed_with_file_and_line() {
     let state = load(vec![out], Some(dir.clone()));
     let (_, app) = workload(&state, "app");
     assert_eq!(app.env.keys().collect::<Vec<_>>(), ["MODE"]);
+    // logging, ulimits, extra_hosts and tmpfs are carried over (issue 19).
+    assert_eq!(app.logging.as_ref().unwrap().driver, "syslog");
+    assert_eq!(app.ulimits["nofile"].hard, 65536);
+    assert_eq!(app.extra_hosts["host.docker.internal"], "host-gateway");
+    assert_eq!(app.tmpfs[0].target, "/tmp");
     assert_eq!(app.resources.as_ref().unwrap().memory.unwrap().0, 128 << 20);
     assert!(
         workload(&state, "db").1.networks.is_empty(),

@@ -95,6 +95,7 @@ pub fn load(source: &LoadOptions, target: &Target) -> Result<Loaded, LoadError> 
             .map(|b| (b.reference.clone(), b.hash.clone()))
             .collect(),
         build_order: builds.iter().map(|b| b.reference.clone()).collect(),
+        externals: crate::render::external_names(&state),
         ..Inputs::default()
     };
     let host_files = desired_host_files(&state, &inputs, &configs);

@@ -6,6 +6,8 @@ use crate::observed::ObservedContainer;
 use crate::render::{ContainerSpec, EnvValue, MountFrom};
 use serde::Serialize;
 
+mod runtime;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldChange {
     pub path: String,
@@ -134,20 +136,22 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
     }
     for m in &want.mounts {
         let want_source = match &m.from {
-            MountFrom::Volume(v) | MountFrom::HostPath(v) => v,
+            MountFrom::Volume(v) | MountFrom::HostPath(v) => Some(v),
+            // Docker names it: any source will do.
+            MountFrom::Anonymous => None,
+        };
+        let shown = || {
+            want_source
+                .cloned()
+                .unwrap_or_else(|| "(anonymous volume)".into())
         };
         match cfg.mounts.get(&m.target) {
-            None => change(
-                &mut out,
-                format!("mounts.{}", m.target),
-                ABSENT,
-                want_source.clone(),
-            ),
-            Some(o) if &o.source != want_source => change(
+            None => change(&mut out, format!("mounts.{}", m.target), ABSENT, shown()),
+            Some(o) if want_source.is_some_and(|w| &o.source != w) => change(
                 &mut out,
                 format!("mounts.{}", m.target),
                 o.source.clone(),
-                want_source.clone(),
+                shown(),
             ),
             Some(o) if o.read_only != m.read_only => change(
                 &mut out,
@@ -155,6 +159,17 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
                 o.read_only.to_string(),
                 m.read_only.to_string(),
             ),
+            Some(o)
+                if m.selinux
+                    .is_some_and(|z| !o.mode.split(',').any(|opt| opt == z)) =>
+            {
+                change(
+                    &mut out,
+                    format!("mounts.{}.selinux", m.target),
+                    format!("{:?}", o.mode),
+                    format!("{:?}", m.selinux.unwrap_or_default()),
+                )
+            }
             Some(_) => {}
         }
     }
@@ -207,6 +222,7 @@ pub fn field_changes(want: &ContainerSpec, have: &ObservedContainer) -> Vec<Fiel
             format!("{:?}", want.security.cap_add),
         );
     }
+    runtime::changes(&want.runtime, &cfg.runtime, &mut out);
     out
 }
 

@@ -22,6 +22,7 @@ pub mod registry;
 pub mod remote;
 pub mod render;
 pub mod run;
+pub mod runtime_options;
 pub mod sealed;
 pub mod secret_files;
 pub mod secrets;

@@ -93,6 +93,7 @@ pub struct ObservedConfig {
     pub cap_add: Vec<String>,
     pub init: Option<bool>,
     pub privileged: Option<bool>,
+    pub runtime: crate::runtime_options::RuntimeOptions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -113,6 +114,8 @@ pub struct ObservedAttachment {
 pub struct ObservedMount {
     pub source: String,
     pub read_only: bool,
+    /// Docker's mode string, e.g. `ro,Z`; empty for most mounts.
+    pub mode: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

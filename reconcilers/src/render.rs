@@ -6,7 +6,8 @@ use crate::hash::{short_hash, spec_hash, SpecHashInputs};
 use crate::labels;
 use crate::observed::{ObserveScope, Observed};
 use desired_state::model::{
-    Healthcheck, Kind, MountSource, NetworkSpec, Port, RestartPolicy, Security, Spec, WorkloadSpec,
+    Healthcheck, Kind, MountSource, NetworkMode, NetworkSpec, Port, RestartPolicy, Security, Spec,
+    WorkloadSpec,
 };
 use desired_state::Resource;
 use desired_state::literal::unescape as literal;
@@ -39,6 +40,26 @@ pub struct Inputs {
     /// For pull policy semver: the declared reference to the chosen one
     /// (the highest tag in the range).
     pub chosen_tags: BTreeMap<String, String>,
+    /// External Networks and Volumes: kind and resource name to the Docker
+    /// name, used as is (no prefix). See `external_names`.
+    pub externals: BTreeMap<(Kind, String), String>,
+}
+
+/// The Docker names of the external Networks and Volumes in `state`.
+pub fn external_names(state: &desired_state::DesiredState) -> BTreeMap<(Kind, String), String> {
+    state
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let name = match &r.spec {
+                Spec::Network(n) if n.external => n.name.as_deref(),
+                Spec::Volume(v) if v.external => v.name.as_deref(),
+                _ => return None,
+            };
+            let docker = name.unwrap_or(r.name()).to_string();
+            Some(((r.kind(), r.name().to_string()), docker))
+        })
+        .collect()
 }
 
 impl Inputs {
@@ -58,6 +79,24 @@ impl Inputs {
 
     pub fn object_name(&self, name: &str) -> String {
         format!("{}{}", self.name_prefix, name)
+    }
+
+    /// A Network's Docker name: the external name, else prefixed.
+    pub fn network_name(&self, name: &str) -> String {
+        let key = (Kind::Network, name.to_string());
+        self.externals
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| self.object_name(name))
+    }
+
+    /// A Volume's Docker name: the external name, else prefixed.
+    pub fn volume_name(&self, name: &str) -> String {
+        let key = (Kind::Volume, name.to_string());
+        self.externals
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| self.object_name(name))
     }
 
     /// Where the engine host sees a ConfigFile's content.
@@ -137,6 +176,8 @@ impl EnvValue {
 pub enum MountFrom {
     Volume(String),
     HostPath(String),
+    /// A new unnamed volume, created with the container.
+    Anonymous,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +185,8 @@ pub struct RenderedMount {
     pub target: String,
     pub from: MountFrom,
     pub read_only: bool,
+    /// `z` or `Z`: a bind relabeled for SELinux.
+    pub selinux: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -185,6 +228,8 @@ pub struct ContainerSpec {
     pub restart_after: Option<std::time::Duration>,
     /// Jobs to run to completion before a recreate (`beforeRecreate`).
     pub before_recreate: Vec<String>,
+    /// Logging, ulimits, hostname, DNS, tmpfs and the like.
+    pub runtime: crate::runtime_options::RuntimeOptions,
     pub labels: BTreeMap<String, String>,
     pub hash: String,
     pub inputs: BTreeMap<String, String>,
@@ -262,7 +307,7 @@ fn render_workload(
                 aliases.push(r.metadata.name.clone());
             }
             RenderedAttachment {
-                network: inputs.object_name(&n.name),
+                network: inputs.network_name(&n.name),
                 aliases,
                 ipv4_address: n.ipv4_address.map(|ip| ip.to_string()),
             }
@@ -348,14 +393,29 @@ fn render_workload(
         stop_grace_seconds: w.stop_grace_period.map(|d| d.0.as_secs() as i64),
         start_first: kind == Kind::Service
             && w.rollout != Some(desired_state::model::Rollout::StopFirst)
-            && !w.ports.iter().any(|p| p.host_port.is_some())
-            && !w.networks.iter().any(|n| n.ipv4_address.is_some()),
+            && !w.ports.iter().any(|p| p.host_port.is_some_and(|h| h != 0))
+            && !w.networks.iter().any(|n| n.ipv4_address.is_some())
+            // Two containers cannot share the host's or another container's ports.
+            && w.network_mode.is_none(),
         restart_after: w
             .healthcheck
             .as_ref()
             .and_then(|h| h.restart_after)
             .map(|d| d.0),
         before_recreate: w.before_recreate.clone(),
+        runtime: {
+            let mut rt = crate::runtime_options::render(w);
+            if let Some(NetworkMode::Service(n)) = w.network_mode() {
+                let peer = observed.container(&inputs.object_name(n));
+                rt.network_peer_id = peer.map(|c| c.id.clone());
+            }
+            rt.network_mode = w.network_mode().map(|m| match m {
+                NetworkMode::Host => "host".to_string(),
+                NetworkMode::None => "none".to_string(),
+                NetworkMode::Service(n) => format!("container:{}", inputs.object_name(n)),
+            });
+            rt
+        },
         labels,
         hash,
         inputs: component_hashes,
@@ -407,8 +467,9 @@ fn render_mounts(
     let mut out = Vec::new();
     for m in &w.mounts {
         let from = match m.source() {
-            Some(MountSource::Volume(v)) => MountFrom::Volume(inputs.object_name(v)),
+            Some(MountSource::Volume(v)) => MountFrom::Volume(inputs.volume_name(v)),
             Some(MountSource::Bind(b)) => MountFrom::HostPath(b.to_string()),
+            Some(MountSource::Anonymous) => MountFrom::Anonymous,
             Some(MountSource::ConfigFile(c)) => {
                 if !inputs.config_hashes.contains_key(c) {
                     return Err(RenderError::MissingConfig {
@@ -425,6 +486,7 @@ fn render_mounts(
             target: m.target.clone(),
             from,
             read_only,
+            selinux: m.selinux.map(|s| s.option()),
         });
     }
     // secretFiles: the set's directory of one file per key, read-only.
@@ -440,6 +502,7 @@ fn render_mounts(
             target: f.target.clone(),
             from: MountFrom::HostPath(dir.display().to_string()),
             read_only: true,
+            selinux: None,
         });
     }
     Ok(out)

@@ -108,6 +108,7 @@ spec: {image: web:1}
                 target: "/run/secrets".into(),
                 from: MountFrom::HostPath("/srv/lucid/t/secrets/web/tls".into()),
                 read_only: true,
+                selinux: None,
             }]
         );
         assert!(!format!("{web:?}").contains("hunter2"));

@@ -11,13 +11,15 @@ use desired_state::model::{
     BuildSpec, ByteSize, Cidr, Condition, ConfigFileSpec, Dependency, DurationSpec, Encoding,
     EnvFrom, GeneratedKey, Healthcheck, ImageRef, ImageSpec, Kind, Mount, NetworkAttachment,
     NetworkSpec, Platform, Port, Protocol, Resources, RestartPolicy, SecretSetSpec, Security,
-    VolumeSpec, WorkloadSpec, API_VERSION,
+    SelinuxLabel, VolumeSpec, WorkloadSpec, API_VERSION,
 };
 use desired_state::pointer::pointer as ptr;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+
+mod runtime;
 
 struct Doc {
     kind: Kind,
@@ -263,13 +265,8 @@ impl<'a, 'f> Converter<'a, 'f> {
             if n.get("external")
                 .is_some_and(|e| bool_of(e) == Some(true) || e.is_object())
             {
-                self.networks.insert(key.clone(), None);
-                self.report(
-                    FindingKind::Unsupported,
-                    &format!("{at}/external"),
-                    true,
-                    "external networks are not supported by lucidctl (it creates and owns every network it attaches); attachments to it are left out",
-                );
+                let name = self.external(Kind::Network, key, n);
+                self.networks.insert(key.clone(), Some(name));
                 continue;
             }
             let docker = n
@@ -350,13 +347,8 @@ impl<'a, 'f> Converter<'a, 'f> {
             if v.get("external")
                 .is_some_and(|e| bool_of(e) == Some(true) || e.is_object())
             {
-                self.volumes.insert(key.clone(), None);
-                self.report(
-                    FindingKind::Unsupported,
-                    &format!("{at}/external"),
-                    true,
-                    "external volumes are not supported by lucidctl (it creates and owns every volume it mounts); mounts of it are left out",
-                );
+                let name = self.external(Kind::Volume, key, v);
+                self.volumes.insert(key.clone(), Some(name));
                 continue;
             }
             let docker = v
@@ -603,16 +595,9 @@ impl<'a, 'f> Converter<'a, 'f> {
                 let p = format!("{}/{i}", sub("ports"));
                 match parse_port(item) {
                     Ok(list) => {
-                        for port in list {
-                            if port.host_port.is_none() {
-                                self.note(
-                                    &p,
-                                    format!(
-                                        "container port {} is published on an ephemeral host port by compose; lucidctl publishes only ports with a hostPort, so it is imported unpublished",
-                                        port.container_port
-                                    ),
-                                );
-                            }
+                        for mut port in list {
+                            // Compose publishes a bare container port on a free host port.
+                            port.host_port.get_or_insert(0);
                             ports.push(port);
                         }
                     }
@@ -703,9 +688,10 @@ impl<'a, 'f> Converter<'a, 'f> {
         let stop_grace_period = s
             .get("stop_grace_period")
             .and_then(|v| self.duration(v, &sub("stop_grace_period")));
-        let labels = self.labels(s.get("labels"), &sub("labels"));
+        let mut labels = self.labels(s.get("labels"), &sub("labels"));
+        self.profiles(s, &sub("profiles"), &mut labels);
 
-        let spec = WorkloadSpec {
+        let mut spec = WorkloadSpec {
             image,
             pull: None,
             command,
@@ -727,7 +713,20 @@ impl<'a, 'f> Converter<'a, 'f> {
             stop_grace_period,
             rollout: None,
             before_recreate: Vec::new(),
+            logging: None,
+            ulimits: BTreeMap::new(),
+            shm_size: None,
+            hostname: None,
+            extra_hosts: BTreeMap::new(),
+            dns: Vec::new(),
+            tmpfs: Vec::new(),
+            sysctls: BTreeMap::new(),
+            stop_signal: None,
+            pid: None,
+            devices: Vec::new(),
+            network_mode: None,
         };
+        self.runtime(s, &at, &mut spec);
         let comment = vec![format!("compose service {key:?}.")];
         self.docs.push(Doc {
             kind,
@@ -937,7 +936,9 @@ impl<'a, 'f> Converter<'a, 'f> {
         };
         if let Some(mode) = s.get("network_mode") {
             match mode.as_str() {
-                Some("bridge") => {}
+                // host, none and service:NAME become networkMode (runtime.rs).
+                Some("bridge" | "host" | "none") => {}
+                Some(m) if m.starts_with("service:") => {}
                 Some(other) => self.unsupported(&format!("{at}/network_mode"), format!("network_mode {other:?}: not supported by lucidctl (only bridge, or networks)")),
                 None => self.unsupported(&format!("{at}/network_mode"), "network_mode must be a string"),
             }
@@ -1010,12 +1011,13 @@ impl<'a, 'f> Converter<'a, 'f> {
         };
         for (i, item) in items.iter().enumerate() {
             let p = format!("{at}/{i}");
+            let mut selinux = None;
             let (kind, source, target, mut read_only) = match item {
                 Value::String(text) => {
                     let parts: Vec<&str> = text.split(':').collect();
                     let (src, dst, mode) = match parts.as_slice() {
                         [dst] => {
-                            self.unsupported(&p, format!("anonymous volume {dst:?}: not supported by lucidctl; give it a named volume"));
+                            out.push(self.anonymous(dst, false, &p));
                             continue;
                         }
                         [src, dst] => (*src, *dst, ""),
@@ -1029,6 +1031,8 @@ impl<'a, 'f> Converter<'a, 'f> {
                     for opt in mode.split(',').filter(|o| !o.is_empty()) {
                         match opt {
                             "ro" => ro = true,
+                            "z" => selinux = Some(SelinuxLabel::Shared),
+                            "Z" => selinux = Some(SelinuxLabel::Private),
                             "rw" | "cached" | "delegated" | "consistent" => {}
                             other => self.unsupported(
                                 &p,
@@ -1057,12 +1061,18 @@ impl<'a, 'f> Converter<'a, 'f> {
                         );
                         continue;
                     }
+                    selinux = match dig(m, "/bind/selinux").and_then(Value::as_str) {
+                        Some("z") => Some(SelinuxLabel::Shared),
+                        Some("Z") => Some(SelinuxLabel::Private),
+                        _ => None,
+                    };
                     let Some(target) = m.get("target").and_then(Value::as_str) else {
                         self.unsupported(&p, "a mount needs a target");
                         continue;
                     };
                     let Some(source) = m.get("source").and_then(Value::as_str) else {
-                        self.unsupported(&p, format!("anonymous volume {target:?}: not supported by lucidctl; give it a named volume"));
+                        let ro = m.get("read_only").and_then(bool_of).unwrap_or(false);
+                        out.push(self.anonymous(target, ro, &p));
                         continue;
                     };
                     (
@@ -1077,6 +1087,13 @@ impl<'a, 'f> Converter<'a, 'f> {
                     continue;
                 }
             };
+            if selinux.is_some() && kind != "bind" {
+                self.unsupported(
+                    &p,
+                    "SELinux relabeling (z, Z): lucidctl relabels bind mounts only",
+                );
+                selinux = None;
+            }
             if kind == "volume" {
                 match self.volumes.get(&source) {
                     Some(Some(v)) => out.push(Mount {
@@ -1085,6 +1102,8 @@ impl<'a, 'f> Converter<'a, 'f> {
                         bind: None,
                         target,
                         read_only,
+                        anonymous: false,
+                        selinux: None,
                     }),
                     Some(None) => {}
                     None => self.unsupported(
@@ -1114,6 +1133,8 @@ impl<'a, 'f> Converter<'a, 'f> {
                     bind: None,
                     target,
                     read_only,
+                    anonymous: false,
+                    selinux,
                 });
             } else {
                 if !source.starts_with('/') {
@@ -1131,10 +1152,27 @@ impl<'a, 'f> Converter<'a, 'f> {
                     bind: Some(abs.display().to_string()),
                     target,
                     read_only,
+                    anonymous: false,
+                    selinux,
                 });
             }
         }
         out
+    }
+
+    /// Compose keeps an anonymous volume's data across recreates by copying
+    /// it to the new container; lucidctl starts it empty, so say so.
+    fn anonymous(&mut self, target: &str, read_only: bool, at: &str) -> Mount {
+        self.note(at, format!("anonymous volume {target:?}: lucidctl starts it empty at every recreate (compose keeps its data); declare a named volume for data worth keeping"));
+        Mount {
+            volume: None,
+            config_file: None,
+            bind: None,
+            target: target.to_string(),
+            read_only,
+            anonymous: true,
+            selinux: None,
+        }
     }
 
     fn config_file(&mut self, abs: &Path) -> String {

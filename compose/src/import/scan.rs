@@ -38,6 +38,18 @@ pub(crate) const SERVICE: &[&str] = &[
     "labels",
     "platform",
     "deploy",
+    "logging",
+    "ulimits",
+    "shm_size",
+    "hostname",
+    "extra_hosts",
+    "dns",
+    "tmpfs",
+    "sysctls",
+    "stop_signal",
+    "pid",
+    "devices",
+    "profiles",
 ];
 
 const BUILD: &[&str] = &["context", "dockerfile", "args", "target"];
@@ -53,6 +65,7 @@ const DEPLOY: &[&str] = &["resources", "restart_policy"];
 const RESOURCES: &[&str] = &["limits"];
 const LIMITS: &[&str] = &["memory", "cpus", "pids"];
 const RESTART_POLICY: &[&str] = &["condition"];
+const LOGGING: &[&str] = &["driver", "options"];
 const ATTACHMENT: &[&str] = &["aliases", "ipv4_address"];
 const DEPENDENCY: &[&str] = &["condition"];
 const PORT: &[&str] = &["target", "published", "host_ip", "protocol", "mode"];
@@ -65,7 +78,7 @@ const VOLUME_MOUNT: &[&str] = &[
     "bind",
     "volume",
 ];
-const BIND_OPTIONS: &[&str] = &["create_host_path"];
+const BIND_OPTIONS: &[&str] = &["create_host_path", "selinux"];
 const ENV_FILE: &[&str] = &["path", "required"];
 const NETWORK: &[&str] = &["name", "driver", "internal", "ipam", "labels", "external"];
 const IPAM: &[&str] = &["driver", "config"];
@@ -162,6 +175,9 @@ fn scan_service(file: usize, at: &str, svc: &Value, out: &mut Findings<'_>) {
     }
     if let Some(h) = s.get("healthcheck") {
         keys(file, &sub("healthcheck"), h, HEALTHCHECK, out);
+    }
+    if let Some(l) = s.get("logging") {
+        keys(file, &sub("logging"), l, LOGGING, out);
     }
     if let Some(d) = s.get("deploy") {
         keys(file, &sub("deploy"), d, DEPLOY, out);

@@ -5,6 +5,7 @@ mod image;
 mod network;
 mod policy;
 mod pull;
+mod runtime;
 mod secret;
 mod values;
 mod workload;
@@ -13,6 +14,7 @@ pub use image::{BuildSpec, ImageSpec};
 pub use network::{NetworkSpec, VolumeSpec};
 pub use policy::{ForbiddenPatterns, IsolationPolicySpec};
 pub use pull::{is_digest, PullPolicy, PullSpec};
+pub use runtime::{Device, Logging, PidMode, Tmpfs, Ulimit, ULIMIT_NAMES};
 pub use secret::{ConfigFileSpec, Encoding, GeneratedKey, SecretSetSpec};
 pub use values::{
     registry_host, split_tag, ByteSize, Cidr, DurationSpec, FileMode, ImageRef, Platform,
@@ -20,8 +22,8 @@ pub use values::{
 };
 pub use workload::{
     numeric_user, Condition, Dependency, EnvFrom, Healthcheck, Mount, MountSource,
-    NetworkAttachment, Port, Protocol, Resources, RestartPolicy, Rollout, SecretFiles, Security,
-    WorkloadSpec,
+    NetworkAttachment, NetworkMode, Port, Protocol, Resources, RestartPolicy, Rollout, SecretFiles,
+    Security, SelinuxLabel, WorkloadSpec,
 };
 
 use schemars::JsonSchema;

@@ -17,6 +17,14 @@ pub struct NetworkSpec {
     /// No route to the outside world.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub internal: bool,
+    /// Made by someone else: it must exist, and lucidctl never creates,
+    /// changes or removes it (compose's `external: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
+    /// The Docker name of an external network (default: metadata.name);
+    /// never given the name prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl NetworkSpec {
@@ -33,4 +41,12 @@ pub struct VolumeSpec {
     pub driver: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub driver_opts: BTreeMap<String, String>,
+    /// Made by someone else: it must exist, and lucidctl never creates or
+    /// removes it (compose's `external: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
+    /// The Docker name of an external volume (default: metadata.name);
+    /// never given the name prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! Services and Jobs share one spec: a Job is a container that runs to
 //! completion once per spec hash instead of staying up.
 
+use super::runtime::{Device, Logging, PidMode, Tmpfs, Ulimit};
 use super::values::{ByteSize, DurationSpec, ImageRef};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,69 @@ pub struct WorkloadSpec {
     /// When the image is fetched again (default: only when missing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull: Option<super::PullSpec>,
+    /// Log driver and options; the daemon's default when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
+    /// Resource limits by name (`nofile`, `nproc`, `memlock`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ulimits: BTreeMap<String, Ulimit>,
+    /// Size of `/dev/shm` (Docker's default is 64Mi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<ByteSize>,
+    /// The container's hostname (default: its short ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Extra `/etc/hosts` entries: host name to an IP address, or to
+    /// `host-gateway` for the Docker host itself.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_hosts: BTreeMap<String, String>,
+    /// DNS servers instead of the host's (not used for names on the container's networks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<IpAddr>,
+    /// Memory-backed scratch directories, empty at every start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<Tmpfs>,
+    /// Namespaced kernel parameters, e.g. `net.core.somaxconn: "1024"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    /// The signal a stop sends first (default: the image's STOPSIGNAL, else SIGTERM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// `host` shares the host's process namespace (validate warns: it weakens isolation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<PidMode>,
+    /// Host devices given to the container (serial ports, GPUs, GPIO).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<Device>,
+    /// Instead of `networks`: `host` (the host's network stack), `none` (no
+    /// network) or `service:NAME` (NAME's network stack; list NAME in
+    /// `dependsOn`; when NAME is recreated, this one is recreated to rejoin it).
+    /// Published ports, and for `service:` hostname, dns and extraHosts, do
+    /// not apply. Replacing such a container is always stop-first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+}
+
+/// The parsed `networkMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode<'a> {
+    Host,
+    None,
+    Service(&'a str),
+}
+
+impl WorkloadSpec {
+    /// `networkMode` parsed; None when left out or not one of the forms (a validation error).
+    pub fn network_mode(&self) -> Option<NetworkMode<'_>> {
+        match self.network_mode.as_deref()? {
+            "host" => Some(NetworkMode::Host),
+            "none" => Some(NetworkMode::None),
+            other => other
+                .strip_prefix("service:")
+                .filter(|n| !n.is_empty())
+                .map(NetworkMode::Service),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -151,7 +215,9 @@ impl Protocol {
 pub struct Port {
     #[schemars(range(min = 1))]
     pub container_port: u16,
-    /// Publish on the host. Leave out to keep the port internal to the networks.
+    /// Publish on the host. Leave out to keep the port internal to the
+    /// networks; `0` publishes on a free port Docker picks at each start
+    /// (`docker port` shows it), as compose does for a bare container port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_port: Option<u16>,
     /// Host address to bind; all addresses when left out.
@@ -171,7 +237,7 @@ pub struct NetworkAttachment {
     pub ipv4_address: Option<Ipv4Addr>,
 }
 
-/// Exactly one of `volume`, `configFile` or `bind` names the source.
+/// Exactly one of `volume`, `configFile`, `bind` or `anonymous` names the source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Mount {
@@ -185,6 +251,34 @@ pub struct Mount {
     pub target: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// A fresh unnamed volume (compose's `- /path`). Its data does not
+    /// survive a recreate and it is removed with the container: declare a
+    /// Volume for data worth keeping.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymous: bool,
+    /// SELinux relabeling of a `bind` source (compose's `:z` and `:Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selinux: Option<SelinuxLabel>,
+}
+
+/// How Docker relabels a bind source for SELinux (a no-op where SELinux is off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SelinuxLabel {
+    /// `:z`: every container may use the content.
+    Shared,
+    /// `:Z`: only this container may use it.
+    Private,
+}
+
+impl SelinuxLabel {
+    /// The bind option Docker reads: `z` or `Z`.
+    pub fn option(self) -> &'static str {
+        match self {
+            SelinuxLabel::Shared => "z",
+            SelinuxLabel::Private => "Z",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,15 +286,17 @@ pub enum MountSource<'a> {
     Volume(&'a str),
     ConfigFile(&'a str),
     Bind(&'a str),
+    Anonymous,
 }
 
 impl Mount {
     /// The declared source, or None when not exactly one is set (a validation error).
     pub fn source(&self) -> Option<MountSource<'_>> {
-        match (&self.volume, &self.config_file, &self.bind) {
-            (Some(v), None, None) => Some(MountSource::Volume(v)),
-            (None, Some(c), None) => Some(MountSource::ConfigFile(c)),
-            (None, None, Some(b)) => Some(MountSource::Bind(b)),
+        match (&self.volume, &self.config_file, &self.bind, self.anonymous) {
+            (Some(v), None, None, false) => Some(MountSource::Volume(v)),
+            (None, Some(c), None, false) => Some(MountSource::ConfigFile(c)),
+            (None, None, Some(b), false) => Some(MountSource::Bind(b)),
+            (None, None, None, true) => Some(MountSource::Anonymous),
             _ => None,
         }
     }

@@ -2,14 +2,18 @@
 //! each at the line and column that causes it. Rules that read the source tree
 //! (paths, isolation scans) are in their own modules; the rest are pure.
 
+mod dangerous;
+mod external;
 mod graph;
 mod isolation;
 mod names;
+mod network_mode;
 mod networking;
 mod paths;
 mod placeholders;
 mod references;
 mod pull;
+mod runtime;
 mod secret_files;
 mod workloads;
 
@@ -30,6 +34,10 @@ pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
     graph::check(state, &mut out);
     networking::check(state, &mut out);
     workloads::check(state, &mut out);
+    runtime::check(state, &mut out);
+    dangerous::check(state, &mut out);
+    external::check(state, &mut out);
+    network_mode::check(state, &mut out);
     pull::check(state, &mut out);
     placeholders::check(state, &mut out);
     paths::check(state, &mut out);

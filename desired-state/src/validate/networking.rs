@@ -39,7 +39,10 @@ fn check_host_ports(state: &DesiredState, out: &mut Report) {
                     Some("remove the duplicate entry".into()),
                 );
             }
-            let Some(host) = p.host_port else { continue };
+            // 0 is a port Docker picks: it cannot clash.
+            let Some(host) = p.host_port.filter(|h| *h != 0) else {
+                continue;
+            };
             let proto = p.protocol.as_str();
             let clash = published.iter().find(|(_, _, hp, ip, pr)| {
                 *hp == host
@@ -250,5 +253,17 @@ mod tests {
             "{m:?}"
         );
         assert!(m.iter().any(|m| m.contains("Service/c: spec.networks[0].ipv4Address: address 172.20.0.5 on n is already used by Service/b")), "{m:?}");
+    }
+
+    #[test]
+    fn ephemeral_host_ports_never_clash() {
+        let yaml = [
+            service("a", "  ports: [{containerPort: 80, hostPort: 0}]\n"),
+            service("b", "  ports: [{containerPort: 80, hostPort: 0}]\n"),
+        ]
+        .concat();
+        let mut out = Report::default();
+        check(&state(&yaml), &mut out);
+        assert!(out.0.is_empty(), "{:?}", messages(&out.0));
     }
 }

@@ -36,7 +36,7 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                                 c,
                             );
                         }
-                        Some(MountSource::Bind(_)) | None => {}
+                        Some(MountSource::Bind(_) | MountSource::Anonymous) | None => {}
                     }
                 }
                 for (i, job) in w.before_recreate.iter().enumerate() {

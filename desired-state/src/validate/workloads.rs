@@ -13,7 +13,7 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
         match &r.spec {
             Spec::Service(w) | Spec::Job(w) => {
                 if w.rollout == Some(crate::model::Rollout::StartFirst) {
-                    let port = w.ports.iter().any(|p| p.host_port.is_some());
+                    let port = w.ports.iter().any(|p| p.host_port.is_some_and(|h| h != 0));
                     let static_ip = w.networks.iter().any(|n| n.ipv4_address.is_some());
                     if port || static_ip {
                         out.error(
@@ -33,7 +33,7 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                         out.error(
                             r,
                             &at,
-                            "a mount needs exactly one of `volume`, `configFile` or `bind`",
+                            "a mount needs exactly one of `volume`, `configFile`, `bind` or `anonymous`",
                             Some("keep one source per mount".into()),
                         );
                     }

@@ -43,21 +43,40 @@ fn create_body(spec: &ContainerSpec, start_interval: bool) -> ContainerCreateBod
                 .get_or_insert_with(Vec::new)
                 .push(PortBinding {
                     host_ip: p.host_ip.map(|ip| ip.to_string()),
-                    host_port: Some(host.to_string()),
+                    // Empty: a free port Docker picks.
+                    host_port: Some(if host == 0 {
+                        String::new()
+                    } else {
+                        host.to_string()
+                    }),
                 });
         }
     }
+    // The mounts API cannot relabel for SELinux; such binds go the `Binds` way.
+    let binds: Vec<String> = spec
+        .mounts
+        .iter()
+        .filter_map(|m| {
+            let (MountFrom::HostPath(source), Some(z)) = (&m.from, m.selinux) else {
+                return None;
+            };
+            let rw = if m.read_only { "ro" } else { "rw" };
+            Some(format!("{source}:{}:{rw},{z}", m.target))
+        })
+        .collect();
     let mounts = spec
         .mounts
         .iter()
+        .filter(|m| !(matches!(m.from, MountFrom::HostPath(_)) && m.selinux.is_some()))
         .map(|m| {
             let (typ, source) = match &m.from {
-                MountFrom::Volume(v) => (MountType::VOLUME, v.clone()),
-                MountFrom::HostPath(p) => (MountType::BIND, p.clone()),
+                MountFrom::Volume(v) => (MountType::VOLUME, Some(v.clone())),
+                MountFrom::HostPath(p) => (MountType::BIND, Some(p.clone())),
+                MountFrom::Anonymous => (MountType::VOLUME, None),
             };
             Mount {
                 target: Some(m.target.clone()),
-                source: Some(source),
+                source,
                 typ: Some(typ),
                 read_only: Some(m.read_only),
                 ..Default::default()
@@ -90,6 +109,30 @@ fn create_body(spec: &ContainerSpec, start_interval: bool) -> ContainerCreateBod
     let sec = &spec.security;
     // API 1.41 attaches one network at create; the rest are connected before start.
     let first = spec.networks.first();
+    let mut host_config = HostConfig {
+        port_bindings: (!bindings.is_empty()).then_some(bindings),
+        mounts: Some(mounts),
+        binds: (!binds.is_empty()).then_some(binds),
+        restart_policy: restart,
+        memory: spec.memory,
+        nano_cpus: spec.nano_cpus,
+        pids_limit: spec.pids_limit,
+        readonly_rootfs: sec.read_only_root_filesystem.then_some(true),
+        cap_drop: (!sec.cap_drop.is_empty()).then(|| sec.cap_drop.clone()),
+        cap_add: (!sec.cap_add.is_empty()).then(|| sec.cap_add.clone()),
+        security_opt: sec
+            .no_new_privileges
+            .then(|| vec!["no-new-privileges:true".to_string()]),
+        privileged: sec.privileged.then_some(true),
+        init: spec.init,
+        network_mode: Some(
+            first
+                .map(|n| n.network.clone())
+                .unwrap_or_else(|| "bridge".into()),
+        ),
+        ..Default::default()
+    };
+    super::runtime::fill_host_config(&mut host_config, &spec.runtime);
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         env: Some(
@@ -106,28 +149,9 @@ fn create_body(spec: &ContainerSpec, start_interval: bool) -> ContainerCreateBod
         healthcheck,
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         stop_timeout: spec.stop_grace_seconds,
-        host_config: Some(HostConfig {
-            port_bindings: (!bindings.is_empty()).then_some(bindings),
-            mounts: Some(mounts),
-            restart_policy: restart,
-            memory: spec.memory,
-            nano_cpus: spec.nano_cpus,
-            pids_limit: spec.pids_limit,
-            readonly_rootfs: sec.read_only_root_filesystem.then_some(true),
-            cap_drop: (!sec.cap_drop.is_empty()).then(|| sec.cap_drop.clone()),
-            cap_add: (!sec.cap_add.is_empty()).then(|| sec.cap_add.clone()),
-            security_opt: sec
-                .no_new_privileges
-                .then(|| vec!["no-new-privileges:true".to_string()]),
-            privileged: sec.privileged.then_some(true),
-            init: spec.init,
-            network_mode: Some(
-                first
-                    .map(|n| n.network.clone())
-                    .unwrap_or_else(|| "bridge".into()),
-            ),
-            ..Default::default()
-        }),
+        hostname: spec.runtime.hostname.clone(),
+        stop_signal: spec.runtime.stop_signal.clone(),
+        host_config: Some(host_config),
         networking_config: first.map(|n| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(n.network.clone(), endpoint(n))])),
         }),
@@ -229,7 +253,10 @@ impl Engine {
     pub async fn remove_container(&self, name: &str) -> Result<(), EngineError> {
         let options = RemoveContainerOptions {
             force: true,
-            v: false,
+            // Only anonymous volumes go with it (named ones never): declared
+            // `anonymous` mounts and image VOLUMEs, which a recreate replaces
+            // anyway and would otherwise leak one volume per recreate.
+            v: true,
             ..Default::default()
         };
         match self.docker.remove_container(name, Some(options)).await {
@@ -507,7 +534,10 @@ mod layer_bytes_tests {
         assert!(l.update(&msg("a", "Downloading", 10, 100)));
         assert!(l.update(&msg("b", "Downloading", 5, 50)));
         assert_eq!(l.sum(), (15, 150));
-        assert!(!l.update(&msg("b", "Downloading", 5, 50)), "a repeat changes nothing");
+        assert!(
+            !l.update(&msg("b", "Downloading", 5, 50)),
+            "a repeat changes nothing"
+        );
         assert!(l.update(&msg("a", "Download complete", 0, 0)));
         assert_eq!(l.sum(), (105, 150));
     }

@@ -20,6 +20,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
     let config = c.config.unwrap_or_default();
     let host = c.host_config.unwrap_or_default();
     let state = c.state.unwrap_or_default();
+    let runtime = super::runtime::observe(&config, &host);
     let env = config
         .env
         .unwrap_or_default()
@@ -41,7 +42,11 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
                 container_port,
                 protocol: proto.to_string(),
                 host_ip: non_empty(b.host_ip),
-                host_port: b.host_port.and_then(|p| p.parse().ok()),
+                // An empty HostPort asked for any free port: declared as 0.
+                host_port: b.host_port.and_then(|p| match p.as_str() {
+                    "" => Some(0),
+                    p => p.parse().ok(),
+                }),
             });
         }
     }
@@ -77,6 +82,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
                 ObservedMount {
                     source: source.unwrap_or_default(),
                     read_only: !m.rw.unwrap_or(true),
+                    mode: m.mode.unwrap_or_default(),
                 },
             ))
         })
@@ -126,6 +132,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
             cap_add: host.cap_add.unwrap_or_default(),
             init: host.init,
             privileged: host.privileged,
+            runtime,
         },
     }
 }

@@ -13,6 +13,7 @@ mod host;
 mod images;
 mod logs;
 mod observe;
+mod runtime;
 mod transport;
 mod watch;
 

@@ -35,7 +35,7 @@ pub(super) fn plan_containers(
         .resources
         .iter()
         .filter_map(|r| match &r.spec {
-            Spec::IsolationPolicy(p) => Some(inputs.object_name(&p.network)),
+            Spec::IsolationPolicy(p) => Some(inputs.network_name(&p.network)),
             _ => None,
         })
         .collect();
@@ -210,7 +210,10 @@ fn plan_one(
         out.changes.push(restart);
         return;
     }
-    plan_networks(&spec, have, isolated, out);
+    // With a networkMode, Docker's own attachment (host, none) is what was asked for.
+    if spec.runtime.network_mode.is_none() {
+        plan_networks(&spec, have, isolated, out);
+    }
     let finished_job = spec.kind == Kind::Job && have.state == Some(RunState::Exited);
     let running = matches!(have.state, Some(RunState::Running | RunState::Restarting));
     if !running && !finished_job {

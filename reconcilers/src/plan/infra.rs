@@ -131,6 +131,19 @@ fn update_available(
     })
 }
 
+/// lucidctl never creates an external object: a missing one blocks the apply.
+fn external_must_exist(r: &desired_state::Resource, name: &str, exists: bool, out: &mut Plan) {
+    if !exists {
+        let kind = r.kind();
+        let create = kind.as_str().to_ascii_lowercase();
+        out.conflicts.push(Conflict {
+            kind,
+            name: r.name().to_string(),
+            message: format!("external {create} {name} does not exist; lucidctl never creates it: create it (`docker {create} create {name}`) or drop `external`"),
+        });
+    }
+}
+
 pub(super) fn plan_networks(
     desired: &DesiredState,
     chosen: &BTreeSet<usize>,
@@ -143,6 +156,15 @@ pub(super) fn plan_networks(
         let Spec::Network(spec) = &r.spec else {
             continue;
         };
+        if spec.external {
+            external_must_exist(
+                r,
+                &inputs.network_name(r.name()),
+                observed.network(&inputs.network_name(r.name())).is_some(),
+                out,
+            );
+            continue;
+        }
         let want = render_network(r, spec, inputs);
         match observed.network(&want.name) {
             None => out.changes.push(simple(
@@ -186,6 +208,11 @@ pub(super) fn plan_volumes(
         let Spec::Volume(spec) = &r.spec else {
             continue;
         };
+        if spec.external {
+            let name = inputs.volume_name(r.name());
+            external_must_exist(r, &name, observed.volume(&name).is_some(), out);
+            continue;
+        }
         let name = inputs.object_name(r.name());
         let want = crate::render::render_volume(r, spec, inputs);
         match observed.volume(&name) {

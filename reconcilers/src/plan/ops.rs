@@ -433,7 +433,7 @@ impl Infra<'_> {
             .collect();
         out.extend(spec.mounts.iter().filter_map(|m| match &m.from {
             crate::render::MountFrom::Volume(v) => self.volumes.get(v).copied(),
-            crate::render::MountFrom::HostPath(_) => None,
+            crate::render::MountFrom::HostPath(_) | crate::render::MountFrom::Anonymous => None,
         }));
         out
     }

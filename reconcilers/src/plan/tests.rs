@@ -156,12 +156,14 @@ fn as_running(spec: &ContainerSpec) -> ObservedContainer {
                 .map(|m| {
                     let source = match &m.from {
                         MountFrom::Volume(v) | MountFrom::HostPath(v) => v.clone(),
+                        MountFrom::Anonymous => "0123abcd".to_string(),
                     };
                     (
                         m.target.clone(),
                         ObservedMount {
                             source,
                             read_only: m.read_only,
+                            mode: m.selinux.unwrap_or_default().to_string(),
                         },
                     )
                 })
@@ -704,3 +706,5 @@ fn converged_with(d: &DesiredState, inputs: &Inputs, mut o: Observed) -> Observe
     }
     o
 }
+
+mod runtime_fields;

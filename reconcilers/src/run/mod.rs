@@ -559,8 +559,14 @@ pub fn resource_statuses(
             let object = inputs.object_name(r.name());
             let container = observed.and_then(|o| o.container(&object));
             let present = match r.kind() {
-                Kind::Network => observed.is_some_and(|o| o.network(&object).is_some()),
-                Kind::Volume => observed.is_some_and(|o| o.volume(&object).is_some()),
+                Kind::Network => {
+                    let name = inputs.network_name(r.name());
+                    observed.is_some_and(|o| o.network(&name).is_some())
+                }
+                Kind::Volume => {
+                    let name = inputs.volume_name(r.name());
+                    observed.is_some_and(|o| o.volume(&name).is_some())
+                }
                 Kind::Job => container
                     .is_some_and(|c| c.exit_code == Some(0) && c.state == Some(RunState::Exited)),
                 _ => container.is_some_and(|c| {

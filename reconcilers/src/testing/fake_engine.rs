@@ -374,12 +374,14 @@ fn observed_config(spec: &ContainerSpec) -> ObservedConfig {
             .map(|m| {
                 let source = match &m.from {
                     MountFrom::Volume(v) | MountFrom::HostPath(v) => v.clone(),
+                    MountFrom::Anonymous => format!("anonymous-{}", spec.name),
                 };
                 (
                     m.target.clone(),
                     ObservedMount {
                         source,
                         read_only: m.read_only,
+                        mode: m.selinux.unwrap_or_default().to_string(),
                     },
                 )
             })
@@ -396,6 +398,7 @@ fn observed_config(spec: &ContainerSpec) -> ObservedConfig {
         cap_add: spec.security.cap_add.clone(),
         init: spec.init,
         privileged: Some(spec.security.privileged),
+        runtime: spec.runtime.clone(),
     }
 }
 

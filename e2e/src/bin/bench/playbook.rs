@@ -146,7 +146,7 @@ fn container(
                 config_file(input, name)?.display().to_string(),
                 true,
             ),
-            None => continue,
+            Some(MountSource::Anonymous) | None => continue,
         };
         mounts.push(json!({"type": kind, "source": source, "target": m.target, "read_only": ro}));
     }
