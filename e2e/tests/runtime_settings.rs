@@ -140,8 +140,19 @@ fn runtime_settings_reach_the_engine_and_converge() {
     t.apply_ok(&[]);
     let c = inspect_container(&t.obj("web")).expect("web exists");
     assert_eq!(at(&c, "/Config/Hostname"), &json!("web-two"));
-    // The old container's anonymous volume went with it.
-    assert!(!volume_exists(&anonymous), "{anonymous} leaked");
+    // The new container starts with a fresh anonymous volume; the old one is
+    // kept (no volume is removed unless a person asks), for `docker volume prune`.
+    let fresh = c["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/cache")
+        .and_then(|m| m["Name"].as_str())
+        .map(String::from)
+        .expect("an anonymous volume at /cache");
+    assert_ne!(fresh, anonymous, "a fresh anonymous volume");
+    assert!(volume_exists(&anonymous), "{anonymous} was deleted with its container");
+    let _ = docker(&["volume", "rm", &anonymous]);
     // web got a new container: sidecar was recreated to join its network stack.
     let sidecar = inspect_container(&t.obj("sidecar")).expect("sidecar exists");
     assert_eq!(
@@ -149,4 +160,8 @@ fn runtime_settings_reach_the_engine_and_converge() {
         &json!(format!("container:{}", at(&c, "/Id").as_str().unwrap()))
     );
     t.assert_converged();
+    // lucidctl keeps anonymous volumes; the test removes the one it made.
+    let _ = docker(&["rm", "-f", "-v", &t.obj("sidecar")]);
+    let _ = docker(&["rm", "-f", "-v", &t.obj("web")]);
+    assert!(!volume_exists(&fresh), "{fresh} left behind");
 }

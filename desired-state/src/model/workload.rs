@@ -251,9 +251,10 @@ pub struct Mount {
     pub target: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
-    /// A fresh unnamed volume (compose's `- /path`). Its data does not
-    /// survive a recreate and it is removed with the container: declare a
-    /// Volume for data worth keeping.
+    /// A fresh unnamed volume (compose's `- /path`). A recreated container
+    /// gets a new, empty one; the old one is kept (lucidctl never removes a
+    /// volume unasked) for `docker volume prune`. Declare a Volume for data
+    /// worth keeping.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub anonymous: bool,
     /// SELinux relabeling of a `bind` source (compose's `:z` and `:Z`).

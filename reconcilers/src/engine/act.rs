@@ -249,14 +249,15 @@ impl Engine {
         }
     }
 
-    /// Force-removes a container; anonymous volumes go with it, named volumes never do.
+    /// Force-removes a container; its volumes stay, anonymous ones included.
     pub async fn remove_container(&self, name: &str) -> Result<(), EngineError> {
         let options = RemoveContainerOptions {
             force: true,
-            // Only anonymous volumes go with it (named ones never): declared
-            // `anonymous` mounts and image VOLUMEs, which a recreate replaces
-            // anyway and would otherwise leak one volume per recreate.
-            v: true,
+            // No volume is removed unless a person asks: an image's VOLUME
+            // (a database's data directory, say) is an anonymous volume too,
+            // and `v=true` would delete it with the container. Old anonymous
+            // volumes are left for `docker volume prune`.
+            v: false,
             ..Default::default()
         };
         match self.docker.remove_container(name, Some(options)).await {
