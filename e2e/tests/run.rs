@@ -190,6 +190,18 @@ impl Origin {
         git(&self.work, &["rev-parse", "HEAD"])
     }
 
+    /// Commits a network and a `web` stand-in greeting with `greeting`.
+    fn commit_web(&self, greeting: &str) -> String {
+        self.commit(
+            &[
+                network("net"),
+                standin_service("web", "net", 8080, &[("GREETING", greeting)], ""),
+            ]
+            .concat(),
+            greeting,
+        )
+    }
+
     fn run_args(&self, t: &TestEnv, addr: &str) -> Vec<String> {
         let url = format!("file://{}", self.bare.display());
         let cache = t.dir.join("cache").display().to_string();
@@ -232,16 +244,7 @@ fn run_follows_a_git_source_and_records_the_revision() {
         return;
     };
     let origin = Origin::new(&t);
-    let commit_system = |greeting: &str| {
-        origin.commit(
-            &[
-                network("net"),
-                standin_service("web", "net", 8080, &[("GREETING", greeting)], ""),
-            ]
-            .concat(),
-            greeting,
-        )
-    };
+    let commit_system = |greeting: &str| origin.commit_web(greeting);
     let first = commit_system("one");
     let addr = format!("127.0.0.1:{}", free_port());
     let run = Running::spawn(t.command(&origin.run_args(&t, &addr)));
@@ -664,16 +667,7 @@ fn a_signed_git_webhook_fetches_at_once_and_bad_signatures_get_401() {
         return;
     };
     let origin = Origin::new(&t);
-    let commit_system = |greeting: &str| {
-        origin.commit(
-            &[
-                network("net"),
-                standin_service("web", "net", 8080, &[("GREETING", greeting)], ""),
-            ]
-            .concat(),
-            greeting,
-        )
-    };
+    let commit_system = |greeting: &str| origin.commit_web(greeting);
     let first = commit_system("one");
     let secret_file = t.write_aside("hook-secret", "hunter2-hook\n");
     let addr = format!("127.0.0.1:{}", free_port());

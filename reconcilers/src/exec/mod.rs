@@ -107,7 +107,7 @@ pub async fn execute(
     let mut running = FuturesUnordered::new();
     let mut calls_in_flight = 0usize;
     let mut started = 0usize;
-    let mut shown = Shown::default();
+    let mut shown = Shown::new(&by_id);
     loop {
         settle_blocked(&by_id, changes, &mut status);
         shown.report(ctx.progress, changes, &by_id, &status);
@@ -171,13 +171,26 @@ pub async fn execute(
 /// What the progress display has been told per change: what it waits for
 /// before its first operation starts, and its outcome as soon as every one
 /// of its operations is settled (not at the end of the stage).
-#[derive(Default)]
-struct Shown {
+struct Shown<'a> {
+    /// Each change's operations, grouped once.
+    of_change: BTreeMap<usize, Vec<&'a Operation>>,
     waiting: BTreeMap<usize, String>,
     done: std::collections::BTreeSet<usize>,
 }
 
-impl Shown {
+impl<'a> Shown<'a> {
+    fn new(by_id: &BTreeMap<OpId, &'a Operation>) -> Self {
+        let mut of_change: BTreeMap<usize, Vec<&Operation>> = BTreeMap::new();
+        for o in by_id.values() {
+            of_change.entry(o.change).or_default().push(o);
+        }
+        Shown {
+            of_change,
+            waiting: BTreeMap::new(),
+            done: Default::default(),
+        }
+    }
+
     fn report(
         &mut self,
         progress: &dyn Progress,
@@ -185,11 +198,7 @@ impl Shown {
         by_id: &BTreeMap<OpId, &Operation>,
         status: &BTreeMap<OpId, OpStatus>,
     ) {
-        let mut of_change: BTreeMap<usize, Vec<&Operation>> = BTreeMap::new();
-        for o in by_id.values() {
-            of_change.entry(o.change).or_default().push(o);
-        }
-        for (i, ops) in of_change {
+        for (&i, ops) in &self.of_change {
             if self.done.contains(&i) {
                 continue;
             }
@@ -199,7 +208,7 @@ impl Shown {
                 .all(|o| status.get(&o.id).is_some_and(|s| s != &OpStatus::NotRun));
             if settled {
                 self.done.insert(i);
-                for (kind, name, o) in outcomes(changes, &ops, status) {
+                for (kind, name, o) in outcomes(changes, ops, status) {
                     progress.done(kind, &name, &describe(&o));
                 }
                 continue;

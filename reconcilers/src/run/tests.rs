@@ -500,6 +500,44 @@ async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     (url, got)
 }
 
+/// A running loop on `engine` and the desired-state `text`, notifying `url`.
+fn start_notifying(
+    engine: &FakeEngine,
+    text: Arc<Mutex<String>>,
+    url: String,
+) -> (TriggerSender, Arc<Mutex<Status>>, tokio::task::JoinHandle<()>) {
+    let (tx, queue) = channel();
+    let config = RunConfig {
+        notify: vec![url],
+        ..config(None)
+    };
+    let controller = Controller::new(
+        Arc::new(engine.clone()),
+        &NoFiles,
+        Box::new(TextSource(text)),
+        &crate::exec::Silent,
+        &|_, _| {},
+        config,
+    )
+    .with_notifications()
+    .expect("http URL");
+    let status = controller.status();
+    let done = tokio::spawn(controller.run(queue, tx.clone()));
+    (tx, status, done)
+}
+
+/// Sends `trigger` and waits until the pass it starts has finished.
+async fn one_pass(tx: &TriggerSender, status: &Mutex<Status>, trigger: Trigger) {
+    let passes = || status.lock().map(|s| s.metrics.reconciles).unwrap_or(0);
+    let before = passes();
+    tx.send(trigger).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while passes() <= before {
+        assert!(Instant::now() < deadline, "no pass");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Issue 15 (notifications): a bad revision gives exactly one rollback
 /// notification, then one "held"; a receiver that is down does not slow the loop.
 #[tokio::test]
@@ -641,36 +679,8 @@ async fn drift_repaired_in_a_pass_is_one_batched_notification_and_a_rollout_is_n
     let engine = FakeEngine::new();
     engine.add_image("web:1");
     let text = shared(V1);
-    let (tx, queue) = channel();
-    let config = RunConfig {
-        notify: vec![url],
-        ..config(None)
-    };
-    let controller = Controller::new(
-        Arc::new(engine.clone()),
-        &NoFiles,
-        Box::new(TextSource(text.clone())),
-        &crate::exec::Silent,
-        &|_, _| {},
-        config,
-    )
-    .with_notifications()
-    .expect("http URL");
-    let status = controller.status();
-    let done = tokio::spawn(controller.run(queue, tx.clone()));
-    let passes = || status.lock().map(|s| s.metrics.reconciles).unwrap_or(0);
-    let pass = |trigger: Trigger| {
-        let tx = tx.clone();
-        async move {
-            let before = passes();
-            tx.send(trigger).await;
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while passes() <= before {
-                assert!(Instant::now() < deadline, "no pass");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-    };
+    let (tx, status, done) = start_notifying(&engine, text.clone(), url);
+    let pass = |trigger| one_pass(&tx, &status, trigger);
     pass(Trigger::Start).await;
     // A new revision: a rollout, not drift.
     *text.lock().expect("lock") = V1.replace("GREETING: one", "GREETING: two");
@@ -737,36 +747,8 @@ spec:
     let (url, got) = receiver().await;
     let engine = FakeEngine::new();
     let first = engine.add_to_registry("reg.example/web:latest");
-    let (tx, queue) = channel();
-    let config = RunConfig {
-        notify: vec![url],
-        ..config(None)
-    };
-    let controller = Controller::new(
-        Arc::new(engine.clone()),
-        &NoFiles,
-        Box::new(TextSource(shared(WATCHED))),
-        &crate::exec::Silent,
-        &|_, _| {},
-        config,
-    )
-    .with_notifications()
-    .expect("http URL");
-    let status = controller.status();
-    let done = tokio::spawn(controller.run(queue, tx.clone()));
-    let passes = || status.lock().map(|s| s.metrics.reconciles).unwrap_or(0);
-    let pass = |trigger: Trigger| {
-        let tx = tx.clone();
-        async move {
-            let before = passes();
-            tx.send(trigger).await;
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while passes() <= before {
-                assert!(Instant::now() < deadline, "no pass");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-    };
+    let (tx, status, done) = start_notifying(&engine, shared(WATCHED), url);
+    let pass = |trigger| one_pass(&tx, &status, trigger);
     let digest_label = |engine: &FakeEngine| {
         engine
             .container("web")
