@@ -9,4 +9,4 @@ pub mod text;
 pub mod yaml_out;
 
 /// Label key prefix that carries a compose profile (`profile.debug: "true"`).
-pub const PROFILE_PREFIX: &str = "profile.";
+pub use desired_state::select::PROFILE_PREFIX;

@@ -19,7 +19,7 @@ pub mod yaml;
 
 pub use diagnostics::{Diagnostic, Location, Severity};
 pub use load::{load, load_sources, LoadOptions, Source};
-pub use select::selected;
+pub use select::{active, selected};
 pub use state::{DesiredState, Origin, Resource};
 
 /// Why desired state could not be used.

@@ -19,7 +19,7 @@ pub async fn run(args: BuildArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let wanted: Vec<String> = if args.force {
-        let chosen = reconcilers::plan::selected(&loaded.state, &args.selector);
+        let chosen = reconcilers::plan::active(&loaded.state, &args.selector);
         let refs: Vec<String> = chosen
             .iter()
             .filter_map(|i| match &loaded.state.resources[*i].spec {

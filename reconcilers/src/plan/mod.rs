@@ -7,7 +7,7 @@ pub mod ops;
 mod order;
 mod recover;
 
-pub use desired_state::selected;
+pub use desired_state::{active, selected};
 pub use infra::plan_delete;
 pub use ops::{Op, OpId, Operation, Stage};
 pub use order::dependency_waves;
@@ -164,7 +164,11 @@ impl fmt::Display for Reason {
             }
             Reason::NotDesired => f.write_str("no longer declared"),
             Reason::ImageMissing => f.write_str("image not present on the engine"),
-            Reason::ImageUpdateAvailable { reference, from, to } => write!(
+            Reason::ImageUpdateAvailable {
+                reference,
+                from,
+                to,
+            } => write!(
                 f,
                 "image update available: {reference} {} -> {}",
                 from.as_deref().map_or("(no registry digest)", short_digest),
@@ -317,7 +321,7 @@ pub fn plan(
     inputs: &Inputs,
     options: &PlanOptions,
 ) -> Plan {
-    let chosen = selected(desired, &options.selector);
+    let chosen = active(desired, &options.selector);
     let mut out = Plan::default();
     // Plan against the engine as it will be once interrupted work is finished.
     let projected = recover::plan_recovery(observed, inputs, &mut out);

@@ -9,15 +9,15 @@
 //! input changes nothing; a Shutdown ends the loop after the pass in progress.
 //! Errors: a failed pass is logged, put in the status and retried.
 
-mod events;
-mod git;
 mod accounting;
 mod alerts;
+mod events;
+mod git;
 mod http;
 mod notify;
+mod policy;
 mod registry_watch;
 mod secret_ref;
-mod policy;
 mod source;
 mod status;
 mod triggers;
@@ -25,9 +25,11 @@ mod triggers;
 pub use events::{Event, EventLog};
 pub use git::GitSource;
 pub use http::{github_signature, serve, Endpoints, GitHook, HookVerdict};
-pub use notify::{deliver_once, format, redact, target, BadUrl, Notification, Notifier, Severity, Target};
-pub use secret_ref::{SecretRefError, SecretSource, SecretWatch, SharedSecret};
+pub use notify::{
+    deliver_once, format, redact, target, BadUrl, Notification, Notifier, Severity, Target,
+};
 pub use policy::{CrashLoops, ErrorPolicy, CRASH_LIMIT, CRASH_WINDOW};
+pub use secret_ref::{SecretRefError, SecretSource, SecretWatch, SharedSecret};
 pub use source::{DesiredSource, FilesSource, GitRepoSource};
 pub use status::{now_rfc3339, LastGoodStatus, Metrics, Readiness, ResourceStatus, Status};
 pub use triggers::{
@@ -382,6 +384,7 @@ impl<'a> Controller<'a> {
             s.metrics.last_good_since = Some(good.since_wall);
             let topology = crate::graph::Topology::from_state(&good.loaded.state);
             s.topology = Some(Arc::new(topology));
+            s.scope = Some(Arc::new(scope_of(&self.config.project, &good.loaded)));
         }
         self.last_good = Some(good);
     }
@@ -400,7 +403,12 @@ impl<'a> Controller<'a> {
         if self.config.ask_registries {
             let r = self
                 .registry
-                .refresh(&*self.engine, &good.loaded.state, &mut good.loaded.inputs, Instant::now())
+                .refresh(
+                    &*self.engine,
+                    &good.loaded.state,
+                    &mut good.loaded.inputs,
+                    Instant::now(),
+                )
                 .await;
             self.moved_images = r.moved;
             registry_next = r.next;
@@ -522,7 +530,15 @@ impl<'a> Controller<'a> {
             None => self.engine.observe(&Default::default()).await.ok(),
         };
         let held = self.crash_loops.held_at(Instant::now());
-        let resources = resource_statuses(desired, inputs, observed.as_ref(), report, &held);
+        let acting_on = desired_state::active(desired, &self.config.plan.selector);
+        let resources = resource_statuses(
+            desired,
+            &acting_on,
+            inputs,
+            observed.as_ref(),
+            report,
+            &held,
+        );
         if let Ok(mut s) = self.status.lock() {
             s.resources = resources;
             s.held = report.held.clone();
@@ -531,8 +547,30 @@ impl<'a> Controller<'a> {
 }
 
 /// Per-resource readiness from what the engine shows and how the pass went.
+/// The engine objects a loaded state makes this loop's concern.
+fn scope_of(project: &str, loaded: &Loaded) -> triggers::Scope {
+    let names = |kind: Kind, name: &dyn Fn(&str) -> String| {
+        loaded
+            .state
+            .resources
+            .iter()
+            .filter(|r| r.kind() == kind)
+            .map(|r| name(r.name()))
+            .collect()
+    };
+    let inputs = &loaded.inputs;
+    triggers::Scope {
+        project: project.to_string(),
+        networks: names(Kind::Network, &|n| inputs.network_name(n)),
+        volumes: names(Kind::Volume, &|n| inputs.volume_name(n)),
+    }
+}
+
+/// Only the resources the loop acts on (`acting_on`: a service in a profile
+/// nobody selected is declared but not wanted) have a readiness.
 pub fn resource_statuses(
     desired: &DesiredState,
+    acting_on: &BTreeSet<usize>,
     inputs: &crate::render::Inputs,
     observed: Option<&Observed>,
     report: &Report,
@@ -549,13 +587,15 @@ pub fn resource_statuses(
     desired
         .resources
         .iter()
-        .filter(|r| {
-            matches!(
-                r.kind(),
-                Kind::Service | Kind::Job | Kind::Network | Kind::Volume
-            )
+        .enumerate()
+        .filter(|(i, r)| {
+            acting_on.contains(i)
+                && matches!(
+                    r.kind(),
+                    Kind::Service | Kind::Job | Kind::Network | Kind::Volume
+                )
         })
-        .map(|r| {
+        .map(|(_, r)| {
             let object = inputs.object_name(r.name());
             let container = observed.and_then(|o| o.container(&object));
             let present = match r.kind() {
@@ -592,7 +632,6 @@ pub fn resource_statuses(
         })
         .collect()
 }
-
 
 fn jitter() -> f64 {
     let nanos = std::time::SystemTime::now()

@@ -52,6 +52,9 @@ pub struct Status {
     /// The picture of the last good desired state, for the status page.
     #[serde(skip)]
     pub topology: Option<std::sync::Arc<crate::graph::Topology>>,
+    /// What engine events concern this loop, from the last good state.
+    #[serde(skip)]
+    pub scope: Option<std::sync::Arc<super::triggers::Scope>>,
 }
 
 /// Reconcile duration buckets, in seconds.

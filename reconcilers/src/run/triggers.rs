@@ -6,6 +6,7 @@
 use crate::engine::{EngineApi, EngineEvent, EventObject};
 use crate::labels;
 use futures_util::StreamExt;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -65,13 +66,32 @@ impl TriggerQueue {
     }
 }
 
-/// Whether an engine event can mean drift on lucidctl's objects.
-pub fn wakes(ev: &EngineEvent) -> bool {
+/// The engine objects one loop answers for: its project's containers (by
+/// label) and the networks and volumes its desired state names. Events on
+/// anything else (another project on the same engine, a test beside it) must
+/// not wake it, or a busy neighbour keeps it in back-to-back passes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub project: String,
+    pub networks: BTreeSet<String>,
+    pub volumes: BTreeSet<String>,
+}
+
+/// Whether an engine event can mean drift on lucidctl's objects. Before the
+/// first state has loaded there is no scope, and every managed object counts.
+pub fn wakes(ev: &EngineEvent, scope: Option<&Scope>) -> bool {
     let relevant = match ev.object {
-        EventObject::Container => ev.attributes.contains_key(labels::MANAGED_BY),
+        EventObject::Container => {
+            ev.attributes.contains_key(labels::MANAGED_BY)
+                && scope.is_none_or(|s| ev.attributes.get(labels::PROJECT) == Some(&s.project))
+        }
         // The loop's own lock volume comes and goes with every pass.
-        EventObject::Volume => !ev.name.starts_with("lucidctl-lock-"),
-        EventObject::Network => true,
+        EventObject::Volume => {
+            !ev.name.starts_with("lucidctl-lock-")
+                && scope.is_none_or(|s| s.volumes.contains(&ev.name))
+        }
+        // A hand `network connect` of an unmanaged container names our network.
+        EventObject::Network => scope.is_none_or(|s| s.networks.contains(&ev.name)),
         _ => false,
     };
     const ACTIONS: [&str; 11] = [
@@ -122,7 +142,8 @@ pub fn spawn_engine_events(
                     healthy = true;
                     delay = Duration::from_millis(250);
                 }
-                if wakes(&ev)
+                let scope = status.lock().ok().and_then(|s| s.scope.clone());
+                if wakes(&ev, scope.as_deref())
                     && !tx
                         .send(Trigger::Engine(format!("{} {}", ev.action, ev.name)))
                         .await
@@ -192,6 +213,7 @@ mod tests {
         let mut attributes = BTreeMap::new();
         if managed {
             attributes.insert(labels::MANAGED_BY.to_string(), "lucidctl".to_string());
+            attributes.insert(labels::PROJECT.to_string(), "lucid".to_string());
         }
         EngineEvent {
             object,
@@ -202,47 +224,95 @@ mod tests {
         }
     }
 
+    fn wakes_unscoped(ev: &EngineEvent) -> bool {
+        wakes(ev, None)
+    }
+
+    #[test]
+    fn events_of_another_project_or_of_undeclared_objects_do_not_wake_the_loop() {
+        let scope = Scope {
+            project: "lucid".into(),
+            networks: BTreeSet::from(["lucid-net".to_string()]),
+            volumes: BTreeSet::from(["lucid-data".to_string()]),
+        };
+        let ours = event(EventObject::Container, "die", "web", true);
+        assert!(wakes(&ours, Some(&scope)));
+        let mut theirs = ours.clone();
+        theirs
+            .attributes
+            .insert(labels::PROJECT.to_string(), "other".to_string());
+        assert!(!wakes(&theirs, Some(&scope)), "another project's container");
+        let connect = |net: &str| event(EventObject::Network, "connect", net, false);
+        assert!(
+            wakes(&connect("lucid-net"), Some(&scope)),
+            "a hand connect to our network"
+        );
+        assert!(!wakes(&connect("other-net"), Some(&scope)));
+        let destroy = |v: &str| event(EventObject::Volume, "destroy", v, false);
+        assert!(wakes(&destroy("lucid-data"), Some(&scope)));
+        assert!(!wakes(&destroy("other-data"), Some(&scope)));
+        assert!(
+            wakes_unscoped(&theirs),
+            "before a state loads, any managed container counts"
+        );
+    }
+
     #[test]
     fn only_drift_on_our_objects_wakes_the_loop() {
-        assert!(wakes(&event(EventObject::Container, "die", "web", true)));
-        assert!(wakes(&event(
+        assert!(wakes_unscoped(&event(
+            EventObject::Container,
+            "die",
+            "web",
+            true
+        )));
+        assert!(wakes_unscoped(&event(
             EventObject::Container,
             "health_status: unhealthy",
             "web",
             true
         )));
-        assert!(!wakes(&event(
+        assert!(!wakes_unscoped(&event(
             EventObject::Container,
             "die",
             "theirs",
             false
         )));
-        assert!(!wakes(&event(
+        assert!(!wakes_unscoped(&event(
             EventObject::Container,
             "exec_start: probe",
             "web",
             true
         )));
-        assert!(!wakes(&event(EventObject::Container, "start", "web", true)));
-        assert!(wakes(&event(
+        assert!(!wakes_unscoped(&event(
+            EventObject::Container,
+            "start",
+            "web",
+            true
+        )));
+        assert!(wakes_unscoped(&event(
             EventObject::Network,
             "disconnect",
             "net",
             false
         )));
-        assert!(!wakes(&event(
+        assert!(!wakes_unscoped(&event(
             EventObject::Volume,
             "destroy",
             "lucidctl-lock-lucid",
             false
         )));
-        assert!(wakes(&event(
+        assert!(wakes_unscoped(&event(
             EventObject::Volume,
             "destroy",
             "lucid-mongodb-data",
             false
         )));
-        assert!(!wakes(&event(EventObject::Image, "delete", "x", false)));
+        assert!(!wakes_unscoped(&event(
+            EventObject::Image,
+            "delete",
+            "x",
+            false
+        )));
     }
 
     #[tokio::test]

@@ -206,7 +206,7 @@ impl Converter<'_, '_> {
                 continue;
             }
             labels.insert(format!("{PROFILE_PREFIX}{p}"), "true".into());
-            self.note(&at, format!("profile {p}: compose starts this service only with --profile {p}; lucidctl applies it with everything else unless a selector picks: -l {PROFILE_PREFIX}{p}=true"));
+            self.note(&at, format!("profile {p}: as with compose's --profile {p}, lucidctl acts on this service only when asked: -l {PROFILE_PREFIX}{p}=true"));
         }
     }
 
