@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::context::Loaded;
+use crate::labels;
 use crate::testing::{inputs, FakeEngine, NoFiles};
 
 const V1: &str = r#"
@@ -230,6 +231,46 @@ async fn a_container_removed_by_hand_is_recreated_from_the_engine_event() {
     });
     assert!(repaired, "{events:#}");
     assert!(topology.is_some_and(|t| t.node("web").is_some()));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_busy_neighbour_on_the_same_engine_does_not_wake_the_loop() {
+    use crate::engine::EventObject;
+    let h = start(shared(V1), None, None);
+    h.tx.send(Trigger::Start).await;
+    h.until("web to run", |h| h.greeting().is_some()).await;
+    h.until("the first pass to end", |h| h.passes() >= 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = h.passes();
+    let neighbour = BTreeMap::from([
+        (labels::MANAGED_BY.to_string(), "lucidctl".to_string()),
+        (labels::PROJECT.to_string(), "neighbour".to_string()),
+    ]);
+    for _ in 0..20 {
+        h.engine
+            .event_elsewhere(EventObject::Container, "die", "neighbour-web", &neighbour);
+        h.engine.event_elsewhere(
+            EventObject::Network,
+            "connect",
+            "neighbour-net",
+            &BTreeMap::new(),
+        );
+        h.engine.event_elsewhere(
+            EventObject::Volume,
+            "destroy",
+            "neighbour-data",
+            &BTreeMap::new(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.passes(), before, "no pass for another project's objects");
+    // The same event on its own container still wakes it.
+    h.engine.remove_by_hand("web");
+    h.until("web to be recreated", |h| {
+        h.greeting().is_some() && h.passes() > before
+    })
+    .await;
     h.stop().await;
 }
 

@@ -304,6 +304,18 @@ impl FakeEngine {
         self.emit(EventObject::Network, "connect", network, &labels);
     }
 
+    /// An event about an object this world does not hold, as a neighbour
+    /// (another project, a test beside it) causes on a shared engine.
+    pub fn event_elsewhere(
+        &self,
+        object: EventObject,
+        action: &str,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) {
+        self.emit(object, action, name, labels);
+    }
+
     /// A container created outside lucidctl (no ownership label).
     pub fn add_foreign_container(&self, name: &str) {
         let mut w = self.world();
