@@ -549,7 +549,9 @@ pub struct EngineArgs {
 pub struct PlanArgs {
     /// Only resources with this label, plus everything they depend on (all
     /// must match). With --prune, only managed objects
-    /// carrying these labels are pruned.
+    /// carrying these labels are pruned. A resource labelled
+    /// `profile.NAME: "true"` (a compose profile) is acted on only when
+    /// selected by `-l profile.NAME=true`; otherwise it is left as it is.
     #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE", value_parser = parse_selector)]
     pub selector: Vec<(String, String)>,
     /// Also remove managed objects of this project (-p) that the files no

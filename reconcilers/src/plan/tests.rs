@@ -724,3 +724,34 @@ fn converged_with(d: &DesiredState, inputs: &Inputs, mut o: Observed) -> Observe
 }
 
 mod runtime_fields;
+
+#[test]
+fn a_service_in_a_profile_is_neither_created_nor_pruned_until_its_profile_is_named() {
+    let debug = "---\napiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {name: debug, labels: {profile.debug: \"true\"}}\nspec:\n  image: api:1\n  networks: [{name: net}]\n";
+    let d = desired(&format!("{BASE}{debug}"));
+    let i = inputs();
+    let without = desired(BASE);
+    let everything_else = converged(&without, &i);
+    let prune = PlanOptions {
+        prune: true,
+        ..Default::default()
+    };
+    assert!(
+        summary(&plan(&d, &everything_else, &i, &prune)).is_empty(),
+        "off by default: not created"
+    );
+    let mut with_debug = converged(&d, &i);
+    with_debug.images = images();
+    assert!(
+        summary(&plan(&d, &with_debug, &i, &prune)).is_empty(),
+        "started earlier with its profile: declared, so kept as it is"
+    );
+    let named = PlanOptions {
+        selector: vec![("profile.debug".into(), "true".into())],
+        ..Default::default()
+    };
+    assert_eq!(
+        summary(&plan(&d, &everything_else, &i, &named)),
+        ["create Service/debug"]
+    );
+}
