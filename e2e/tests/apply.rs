@@ -747,3 +747,48 @@ fn a_start_first_recreate_drops_no_request_from_a_client_in_the_network() {
         .unwrap_or(0);
     assert!(requests > 100, "the client kept asking: {logs:?}");
 }
+
+#[test]
+fn a_service_in_a_profile_is_applied_only_when_its_profile_is_named_and_never_pruned_for_it() {
+    let Some(t) = TestEnv::new("profiles") else {
+        return;
+    };
+    let debug = standin_service("debug", "net", 8082, &[], "").replace(
+        "metadata:\n  name: debug\n",
+        "metadata:\n  name: debug\n  labels: {profile.debug: \"true\"}\n",
+    );
+    assert!(
+        debug.contains("profile.debug"),
+        "the fixture carries the profile label"
+    );
+    t.write(
+        "system.yaml",
+        &[
+            network("net"),
+            standin_service("web", "net", 8080, &[], ""),
+            debug,
+        ]
+        .concat(),
+    );
+    t.apply_ok(&["--timeout", "60s"]);
+    assert!(container_exists(&t.obj("web")));
+    assert!(
+        !container_exists(&t.obj("debug")),
+        "a profile nobody named is not started, as with docker compose"
+    );
+    t.diff(&[]).expect_code(0);
+
+    t.apply_ok(&["-l", "profile.debug=true", "--timeout", "60s"]);
+    assert!(running(&t.obj("debug")), "naming the profile starts it");
+    let debug_id = container_id(&t.obj("debug"));
+
+    // Without the profile again, even with --prune: declared, so left as it is.
+    let again = t.apply(&["--prune", "--timeout", "60s"]);
+    again.expect_code(0);
+    assert_eq!(
+        container_id(&t.obj("debug")),
+        debug_id,
+        "an apply that does not name the profile leaves its service alone: {again:?}"
+    );
+    t.diff(&["--prune"]).expect_code(0);
+}
