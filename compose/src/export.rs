@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 mod runtime;
+pub mod stack;
 
 /// The build plan's phases, in the order they come up.
 pub const PHASES: [&str; 4] = ["foundation", "core", "application", "support"];

@@ -885,26 +885,34 @@ pub enum ExportCommand {
     #[command(
         after_help = "Examples:\n  lucidctl export compose\n  lucidctl export compose -d /tmp/compose -l phase=core"
     )]
-    Compose(ExportComposeArgs),
+    Compose(ExportArgs),
+    /// docker-stack.<phase>.yml per phase label and docker-stack.yml, for `docker stack deploy`.
+    ///
+    /// Stack file format 3.9 with deploy: blocks (replicas, limits, restart
+    /// policy, start-first updates with automatic rollback, placement by
+    /// platform), overlay networks (attachable, the isolated one encrypted)
+    /// and Swarm configs named by a hash of their content. What Swarm loses
+    /// against `lucidctl apply --target swarm` (dependency order, isolation
+    /// enforcement, held revisions, builds) is listed at the top of each file.
+    #[command(
+        after_help = "Examples:\n  lucidctl export stack\n  lucidctl export stack -d /tmp/stack -l phase=core\n  docker stack deploy -c configs/stack/docker-stack.foundation.yml lucid"
+    )]
+    Stack(ExportArgs),
 }
 
 #[derive(Args, Debug)]
-pub struct ExportComposeArgs {
+pub struct ExportArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Only Services and Jobs with this label, plus what they depend on
     /// (all must match). Writes one file,
-    /// docker-compose.<values>.yml, instead of one per phase.
+    /// docker-compose.<values>.yml (docker-stack.<values>.yml), instead of one per phase.
     #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE", value_parser = parse_selector)]
     pub selector: Vec<(String, String)>,
-    /// Directory to write the compose files into.
-    #[arg(
-        short = 'd',
-        long = "output-dir",
-        value_name = "DIR",
-        default_value = "configs/docker"
-    )]
-    pub output_dir: PathBuf,
+    /// Directory to write the files into [default: configs/docker for
+    /// compose, configs/stack for stack].
+    #[arg(short = 'd', long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
     /// The old spelling of -d, kept for one release.
     #[arg(short = 'o', hide = true, value_name = "DIR")]
     pub deprecated_output_dir: Option<PathBuf>,

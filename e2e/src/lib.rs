@@ -19,6 +19,7 @@
 
 pub mod dockerd;
 pub mod sshd;
+pub mod swarm;
 
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub fn export(cmd: ExportCommand) -> ExitCode {
-    let ExportCommand::Compose(args) = cmd;
+    let (args, stack, default_dir) = match cmd {
+        ExportCommand::Compose(args) => (args, false, "configs/docker"),
+        ExportCommand::Stack(args) => (args, true, "configs/stack"),
+    };
     let state = match desired_state::load_valid(&args.source.load_options()) {
         Ok((state, warnings)) => {
             output::print_diagnostics(&warnings);
@@ -45,8 +48,11 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
                 .unwrap_or(Path::new(".")),
         )
     });
-    let (output_dir, deprecation) =
-        controller::cli::output_dir(&args.output_dir, &args.deprecated_output_dir);
+    let dir = args
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_dir));
+    let (output_dir, deprecation) = controller::cli::output_dir(&dir, &args.deprecated_output_dir);
     if let Some(warning) = deprecation {
         eprintln!("warning: {warning}");
     }
@@ -62,7 +68,11 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
             .collect(),
         name_prefix: args.name_prefix.clone(),
     };
-    let files = export::export(&state, &options);
+    let files = if stack {
+        export::stack::export_stack(&state, &options)
+    } else {
+        export::export(&state, &options)
+    };
     for f in &files {
         let path = output_dir.join(&f.path);
         if let Err(e) = write(&path, &f.content) {
