@@ -241,3 +241,143 @@ fn a_bare_environment_name_set_nowhere_is_listed() {
     assert!(imported.files[0].content.contains("FROM_ENV: x"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Compose configs become ConfigFiles mounted read-only where compose mounts
+/// them; compose secrets become one SecretSet, of which each service gets only
+/// the keys it names, as files in /run/secrets. No secret value is copied.
+#[test]
+fn wiki_configs_and_secrets_become_config_files_and_secret_files() {
+    let (imported, state) = import_fixture("wiki");
+    let text = &imported.files[0].content;
+    assert!(!text.contains("fixture-not-a-secret"), "{text}");
+
+    let wiki = workload(&state, "wiki");
+    let mounts: Vec<(String, String, bool)> = wiki
+        .mounts
+        .iter()
+        .map(|m| {
+            (
+                m.config_file.clone().unwrap_or_default(),
+                m.target.clone(),
+                m.read_only,
+            )
+        })
+        .collect();
+    assert_eq!(
+        mounts,
+        [
+            ("wiki-config".into(), "/wiki/config.yml".into(), true),
+            ("robots".into(), "/robots".into(), true),
+        ]
+    );
+    let Some(Spec::ConfigFile(conf)) = state.get(Kind::ConfigFile, "wiki-config").map(|r| &r.spec)
+    else {
+        panic!("no ConfigFile wiki-config")
+    };
+    assert!(
+        conf.file.as_deref().unwrap().ends_with("wiki/config.yml"),
+        "{conf:?}"
+    );
+    assert_eq!(conf.mode.map(|m| m.0), Some(0o440), "mode 0440");
+    let Some(Spec::ConfigFile(robots)) = state.get(Kind::ConfigFile, "robots").map(|r| &r.spec)
+    else {
+        panic!("no ConfigFile robots")
+    };
+    assert_eq!(
+        robots.content.as_deref(),
+        Some("User-agent: *\nDisallow: /admin\n")
+    );
+    let proxy = workload(&state, "proxy");
+    assert_eq!(proxy.mounts[0].target, "/etc/nginx/conf.d/default.conf");
+    assert!(proxy.secret_files.is_empty(), "the proxy takes no secret");
+
+    // One SecretSet for the project; each service takes its own keys.
+    let Some(Spec::SecretSet(set)) = state.get(Kind::SecretSet, "wiki-secrets").map(|r| &r.spec)
+    else {
+        panic!("no SecretSet wiki-secrets")
+    };
+    assert_eq!(set.file, ".env.wiki-secrets");
+    assert_eq!(
+        set.keys().collect::<Vec<_>>(),
+        ["db_password", "session_key"]
+    );
+    assert!(set.values.is_empty(), "values stay out of the state");
+    let files = |w: &WorkloadSpec| -> Vec<(String, String, Vec<String>)> {
+        w.secret_files
+            .iter()
+            .map(|f| (f.secret_set.clone(), f.target.clone(), f.keys.clone()))
+            .collect()
+    };
+    assert_eq!(
+        files(wiki),
+        [(
+            "wiki-secrets".into(),
+            "/run/secrets".into(),
+            vec!["db_password".into(), "session_key".into()]
+        )]
+    );
+    assert_eq!(
+        files(workload(&state, "db")),
+        [(
+            "wiki-secrets".into(),
+            "/run/secrets".into(),
+            vec!["db_password".into()]
+        )]
+    );
+    // The note says which file's content goes under which key.
+    let notes: Vec<String> = imported.findings.iter().map(|f| f.to_string()).collect();
+    assert!(
+        notes.iter().any(|n| n.contains("secrets.db_password: secret db_password: put the content of ./secrets/db_password.txt (one line, without its final newline) into the secrets directory's .env.wiki-secrets as db_password=")),
+        "{notes:#?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("put the value of the variable WIKI_SESSION_KEY into")),
+        "{notes:#?}"
+    );
+}
+
+/// What cannot be carried over is listed with file:line:col, never dropped:
+/// a multi-line secret (a PEM key), a name that is no SecretSet key, a target
+/// that renames the file, external (swarm) secrets and configs.
+#[test]
+fn secrets_and_configs_that_cannot_be_carried_are_listed() {
+    let dir = scratch("secret-limits");
+    std::fs::write(
+        dir.join("tls.key"),
+        "-----BEGIN PRIVATE KEY-----\nMIIfixture\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("token"), "t0ken\n").unwrap();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "services:\n  web:\n    image: nginx:1.25\n    user: www-data\n    secrets:\n      - tls_key\n      - source: api_token\n        target: /etc/app/token\n      - 2fa-seed\n      - swarm_secret\n      - ok_token\n    configs: [swarm_config, missing]\nsecrets:\n  tls_key:\n    file: ./tls.key\n  api_token:\n    file: ./token\n  2fa-seed:\n    file: ./token\n  swarm_secret:\n    external: true\n  ok_token:\n    file: ./token\nconfigs:\n  swarm_config:\n    external: true\n",
+    )
+    .unwrap();
+    let imported = import_dir(&dir, &dir.join("out"), HashMap::new());
+    let prefix = format!("{}:", dir.join("docker-compose.yml").display());
+    let blocking: Vec<String> = imported
+        .blocking()
+        .map(|f| f.to_string().replacen(&prefix, "", 1))
+        .collect();
+    let expected = [
+        "4:11: services.web.user: user \"www-data\": lucidctl's secret files belong to the service's user, which must be numeric",
+        "8:17: services.web.secrets[1].target: target \"/etc/app/token\": lucidctl writes each secret as /run/secrets/<name>, here /run/secrets/api_token",
+        "12:29: services.web.configs[1]: config \"missing\" is not declared under the top-level configs",
+        "15:11: secrets.tls_key.file: ./tls.key has several lines (a PEM key or certificate?): a SecretSet env file holds one line per key",
+        "18:3: secrets.2fa-seed: secret name \"2fa-seed\" cannot be a key of lucidctl's SecretSet",
+        "21:15: secrets.swarm_secret.external: an external secret lives in a swarm",
+        "26:15: configs.swarm_config.external: an external config lives in a swarm",
+    ];
+    assert_eq!(blocking.len(), expected.len(), "{blocking:#?}");
+    for (got, want) in blocking.iter().zip(expected) {
+        assert!(
+            got.starts_with(want),
+            "{got}\n  does not start with\n{want}"
+        );
+    }
+    assert!(!imported.files[0].content.contains("MIIfixture"));
+    assert!(!imported.files[0].content.contains("t0ken"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

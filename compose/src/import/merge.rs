@@ -21,12 +21,18 @@ const ACCUMULATE: &[&str] = &[
     "env_file",
 ];
 
+/// Lists of references to top-level configs and secrets: a later file's entry
+/// for the same source replaces the earlier one.
+const BY_SOURCE: &[&str] = &["configs", "secrets"];
+
 #[derive(Debug, Default)]
 pub(crate) struct Merged {
     /// In order of first appearance.
     pub services: Vec<(String, Map<String, Value>)>,
     pub networks: Vec<(String, Map<String, Value>)>,
     pub volumes: Vec<(String, Map<String, Value>)>,
+    pub configs: Vec<(String, Map<String, Value>)>,
+    pub secrets: Vec<(String, Map<String, Value>)>,
     /// Merged pointer to (file index, pointer in that file).
     pub origins: HashMap<String, (usize, String)>,
 }
@@ -64,21 +70,20 @@ fn slot<'a>(
 pub(crate) fn merge(files: &[Value]) -> Merged {
     let mut m = Merged::default();
     for (f, doc) in files.iter().enumerate() {
-        for section in ["networks", "volumes"] {
+        for section in ["networks", "volumes", "configs", "secrets"] {
             let Some(Value::Object(items)) = doc.get(section) else {
                 continue;
             };
             for (name, v) in items {
                 let at = ptr([section, name]);
                 m.origins.entry(at.clone()).or_insert((f, at.clone()));
-                let target = slot(
-                    if section == "networks" {
-                        &mut m.networks
-                    } else {
-                        &mut m.volumes
-                    },
-                    name,
-                );
+                let list = match section {
+                    "networks" => &mut m.networks,
+                    "volumes" => &mut m.volumes,
+                    "configs" => &mut m.configs,
+                    _ => &mut m.secrets,
+                };
+                let target = slot(list, name);
                 if let Value::Object(entries) = v {
                     for (k, val) in entries {
                         let p = format!("{at}{}", ptr([k]));
@@ -142,7 +147,7 @@ fn merge_key(
         };
         let entry = target.entry(k).or_insert_with(|| Value::Object(Map::new()));
         deep(entry, &v, kp, kp, f, origins);
-    } else if ACCUMULATE.contains(&key) || key == "volumes" {
+    } else if ACCUMULATE.contains(&key) || BY_SOURCE.contains(&key) || key == "volumes" {
         let items: Vec<Value> = match v {
             Value::Array(a) => a.clone(),
             Value::Null => Vec::new(),
@@ -164,6 +169,10 @@ fn merge_key(
                 let t = mount_target(&item);
                 list.iter()
                     .position(|x| t.is_some() && mount_target(x) == t)
+            } else if BY_SOURCE.contains(&key) {
+                let src = reference_source(&item);
+                list.iter()
+                    .position(|x| src.is_some() && reference_source(x) == src)
             } else {
                 list.iter().position(|x| *x == item)
             };
@@ -236,6 +245,15 @@ fn deep(target: &mut Value, v: &Value, at: &str, src: &str, f: usize, origins: &
             *target = v.clone();
             origins.push((at.to_string(), (f, src.to_string())));
         }
+    }
+}
+
+/// The config or secret a service's entry names, short (`NAME`) or long (`{source: NAME}`).
+pub(crate) fn reference_source(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(m) => m.get("source").and_then(Value::as_str).map(str::to_string),
+        _ => None,
     }
 }
 

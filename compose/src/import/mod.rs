@@ -218,7 +218,9 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
     for (i, f) in files.iter().enumerate() {
         let mut v = f.doc.value.clone();
         if let Value::Object(map) = &mut v {
-            for section in ["services", "networks", "volumes", "name"] {
+            for section in [
+                "services", "networks", "volumes", "configs", "secrets", "name",
+            ] {
                 if let Some(val) = map.get_mut(section) {
                     interpolate_all(val, &format!("/{section}"), &env, i, &mut findings);
                 }
