@@ -381,3 +381,139 @@ fn secrets_and_configs_that_cannot_be_carried_are_listed() {
     assert!(!imported.files[0].content.contains("t0ken"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `extends`, from another file and within the file, merged as compose
+/// merges it: the extending service's keys win, mappings merge per entry,
+/// volumes merge by target, and paths stay relative to the file that wrote them.
+#[test]
+fn workers_extend_a_shared_definition_as_compose_merges_it() {
+    let (imported, state) = import_fixture("workers");
+    let blocking: Vec<String> = imported.blocking().map(|f| f.to_string()).collect();
+    assert!(blocking.is_empty(), "{blocking:?}");
+    let web = workload(&state, "web");
+    assert_eq!(web.image.as_str(), "example/queue-app:2.4");
+    assert_eq!(
+        web.env["LOG_LEVEL"], "warning",
+        "the extending service wins"
+    );
+    assert_eq!(web.env["QUEUE_URL"], "redis://redis:6379/0", "inherited");
+    assert_eq!(web.ports[0].host_port, Some(8000));
+    assert_eq!(
+        web.env_from
+            .iter()
+            .map(|e| e.secret_set.as_str())
+            .collect::<Vec<_>>(),
+        ["app-env"],
+        "env_file ../app.env, relative to common/"
+    );
+    let uploads = fixture("workers").join("uploads");
+    assert_eq!(
+        web.mounts[0].bind.as_deref(),
+        Some(uploads.to_str().unwrap()),
+        "../uploads relative to common/services.yml"
+    );
+    assert_eq!(web.logging.as_ref().unwrap().options["max-size"], "10m");
+    assert_eq!(web.restart.map(|r| r.as_str()), Some("unless-stopped"));
+
+    let worker = workload(&state, "worker");
+    assert_eq!(worker.env["LOG_LEVEL"], "info");
+    assert_eq!(worker.env["CONCURRENCY"], "4");
+    assert!(worker.ports.is_empty());
+
+    // scheduler extends worker, which extends python-app.
+    let scheduler = workload(&state, "scheduler");
+    assert_eq!(
+        scheduler.command.as_deref().unwrap(),
+        ["celery", "-A", "app", "beat"]
+    );
+    assert_eq!(scheduler.env["CONCURRENCY"], "4", "from worker");
+    assert_eq!(
+        scheduler.env["QUEUE_URL"], "redis://redis:6379/0",
+        "from python-app"
+    );
+    assert_eq!(
+        scheduler.mounts.len(),
+        1,
+        "merged by target: {:?}",
+        scheduler.mounts
+    );
+    assert_eq!(
+        scheduler.mounts[0].volume.as_deref(),
+        Some("workers-beat-state")
+    );
+    assert_eq!(scheduler.depends_on[0].name, "redis", "from worker");
+    assert!(
+        state.workloads().all(|r| r.name() != "python-app"),
+        "a service of a file read for extends only is no service of the project"
+    );
+}
+
+fn import_error(files: &[(&str, &str)]) -> String {
+    let dir = scratch(&format!("extends-{}", files.len()));
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let out = import(
+        &[dir.join("docker-compose.yml")],
+        &ImportOptions {
+            output_dir: dir.join("out"),
+            env: HashMap::new(),
+            project: None,
+        },
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    match out {
+        Ok(i) => panic!("imported: {:?}", i.findings),
+        Err(e) => e.to_string().replacen(&dir.display().to_string(), "DIR", 2),
+    }
+}
+
+#[test]
+fn extends_cycles_and_missing_services_are_errors_at_the_extends() {
+    let cycle = import_error(&[(
+        "docker-compose.yml",
+        "services:\n  a:\n    extends: b\n    image: x\n  b:\n    extends:\n      service: a\n",
+    )]);
+    assert!(
+        cycle.contains("DIR/docker-compose.yml:3:14")
+            && cycle.contains("services.a.extends: a cycle (a -> b -> a)"),
+        "{cycle}"
+    );
+    let across = import_error(&[
+        (
+            "docker-compose.yml",
+            "services:\n  web:\n    extends: {file: base/common.yml, service: app}\n",
+        ),
+        (
+            "base/common.yml",
+            "services:\n  app:\n    extends: {file: ../docker-compose.yml, service: web}\n",
+        ),
+    ]);
+    assert!(
+        across.contains("a cycle (web -> app -> web)")
+            || across.contains("a cycle (app -> web -> app)"),
+        "{across}"
+    );
+    let missing = import_error(&[(
+        "docker-compose.yml",
+        "services:\n  web:\n    image: x\n    extends:\n      file: common.yml\n      service: app\n",
+    )]);
+    assert!(
+        missing.contains("DIR/docker-compose.yml:5:13") && missing.contains("cannot read"),
+        "{missing}"
+    );
+    let no_service = import_error(&[
+        (
+            "docker-compose.yml",
+            "services:\n  web:\n    extends: {file: common.yml, service: app}\n",
+        ),
+        ("common.yml", "services:\n  other:\n    image: x\n"),
+    ]);
+    assert!(
+        no_service.contains("DIR/docker-compose.yml:3:14")
+            && no_service.contains("declares no service \"app\""),
+        "{no_service}"
+    );
+}

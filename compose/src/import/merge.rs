@@ -3,6 +3,7 @@
 //! mappings; build and healthcheck as mappings), remembering for every merged
 //! element which file and pointer it came from.
 
+use super::extends::ServiceRef;
 use desired_state::pointer::pointer as ptr;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -67,9 +68,15 @@ fn slot<'a>(
     &mut list[i].1
 }
 
-pub(crate) fn merge(files: &[Value]) -> Merged {
+/// Merges the compose files `files[..top]` in order; `files[top..]` are read
+/// for `extends` only. `bases` says which service each service extends.
+pub(crate) fn merge(
+    files: &[Value],
+    top: usize,
+    bases: &HashMap<ServiceRef, ServiceRef>,
+) -> Merged {
     let mut m = Merged::default();
-    for (f, doc) in files.iter().enumerate() {
+    for (f, doc) in files.iter().enumerate().take(top) {
         for section in ["networks", "volumes", "configs", "secrets"] {
             let Some(Value::Object(items)) = doc.get(section) else {
                 continue;
@@ -96,16 +103,12 @@ pub(crate) fn merge(files: &[Value]) -> Merged {
         let Some(Value::Object(services)) = doc.get("services") else {
             continue;
         };
-        for (name, svc) in services {
+        for name in services.keys() {
             let at = ptr(["services", name]);
             m.origins.entry(at.clone()).or_insert((f, at.clone()));
             let mut origins = Vec::new();
             let target = slot(&mut m.services, name);
-            let Value::Object(svc) = svc else { continue };
-            for (key, v) in svc {
-                let kp = format!("{at}{}", ptr([key]));
-                merge_key(target, key, v, &kp, f, &mut origins);
-            }
+            merge_service(target, &at, files, bases, (f, name), &mut origins);
             m.origins.extend(origins);
         }
     }
@@ -114,11 +117,41 @@ pub(crate) fn merge(files: &[Value]) -> Merged {
 
 type Origins = Vec<(String, (usize, String))>;
 
+/// Merges the service `name` of file `f` into `target` (at the merged
+/// pointer `at`): first what it extends, recursively, then its own keys. The
+/// bases have no cycle (extends.rs refuses them), so this ends.
+fn merge_service(
+    target: &mut Map<String, Value>,
+    at: &str,
+    files: &[Value],
+    bases: &HashMap<ServiceRef, ServiceRef>,
+    (f, name): (usize, &str),
+    origins: &mut Origins,
+) {
+    let key = (f, name.to_string());
+    if let Some((bf, base)) = bases.get(&key) {
+        merge_service(target, at, files, bases, (*bf, base), origins);
+    }
+    let Some(Value::Object(svc)) = files[f].get("services").and_then(|s| s.get(name)) else {
+        return;
+    };
+    let src = ptr(["services", name]);
+    for (k, v) in svc {
+        if k == "extends" {
+            continue;
+        }
+        let kp = format!("{at}{}", ptr([k]));
+        let sp = format!("{src}{}", ptr([k]));
+        merge_key(target, k, v, (&kp, &sp), f, origins);
+    }
+}
+
+/// Merges one key; `kp` is its merged pointer, `sp` its pointer in file `f`.
 fn merge_key(
     target: &mut Map<String, Value>,
     key: &str,
     v: &Value,
-    kp: &str,
+    (kp, sp): (&str, &str),
     f: usize,
     origins: &mut Origins,
 ) {
@@ -129,7 +162,7 @@ fn merge_key(
             *entry = Value::Object(Map::new());
         }
         let map = entry.as_object_mut().expect("object");
-        for (name, val, src) in entries(key, v, kp) {
+        for (name, val, src) in entries(key, v, sp) {
             let p = format!("{kp}{}", ptr([&name]));
             map.insert(name, val);
             origins.push((p, (f, src)));
@@ -137,7 +170,7 @@ fn merge_key(
     } else if DEEP.contains(&key) {
         let v = match (key, v) {
             ("build", Value::String(s)) => {
-                origins.push((format!("{kp}/context"), (f, kp.to_string())));
+                origins.push((format!("{kp}/context"), (f, sp.to_string())));
                 Value::Object(Map::from_iter([(
                     "context".to_string(),
                     Value::String(s.clone()),
@@ -146,7 +179,7 @@ fn merge_key(
             _ => v.clone(),
         };
         let entry = target.entry(k).or_insert_with(|| Value::Object(Map::new()));
-        deep(entry, &v, kp, kp, f, origins);
+        deep(entry, &v, kp, sp, f, origins);
     } else if ACCUMULATE.contains(&key) || BY_SOURCE.contains(&key) || key == "volumes" {
         let items: Vec<Value> = match v {
             Value::Array(a) => a.clone(),
@@ -161,9 +194,9 @@ fn merge_key(
         let list = entry.as_array_mut().expect("array");
         for (i, item) in items.into_iter().enumerate() {
             let src = if scalar {
-                kp.to_string()
+                sp.to_string()
             } else {
-                format!("{kp}/{i}")
+                format!("{sp}/{i}")
             };
             let existing = if key == "volumes" {
                 let t = mount_target(&item);
@@ -190,7 +223,7 @@ fn merge_key(
         }
     } else {
         target.insert(k, v.clone());
-        origins.push((kp.to_string(), (f, kp.to_string())));
+        origins.push((kp.to_string(), (f, sp.to_string())));
     }
 }
 
@@ -281,7 +314,7 @@ mod tests {
     fn later_files_override_and_accumulate_like_compose() {
         let a = json!({"services": {"web": {"image": "a", "environment": ["A=1", "B=2"], "ports": ["80:80"], "volumes": ["d:/data"], "command": ["x"]}}});
         let b = json!({"services": {"web": {"image": "b", "environment": {"B": "3"}, "ports": ["443:443"], "volumes": ["e:/data"], "build": "."}}});
-        let m = merge(&[a, b]);
+        let m = merge(&[a, b], 2, &HashMap::new());
         let web = &m.services[0].1;
         assert_eq!(web["image"], "b");
         assert_eq!(web["environment"], json!({"A": "1", "B": "3"}));

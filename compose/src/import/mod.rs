@@ -9,6 +9,7 @@
 //! `file:line:col: services.web.links: not supported by lucidctl`.
 
 mod convert;
+mod extends;
 mod merge;
 mod scan;
 
@@ -210,6 +211,11 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
         });
     }
 
+    // The files given with -f; those after them are read for `extends` only.
+    let top = files.len();
+    let expand = |p: &str| super::text::interpolate(p, &env).0;
+    extends::load_files(&mut files, &expand)?;
+
     let mut findings = Findings {
         files: &files,
         list: Vec::new(),
@@ -226,8 +232,30 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
                 }
             }
         }
-        scan::scan(i, &v, &mut findings);
+        if i < top {
+            scan::scan(i, &v, &mut findings);
+        } else {
+            let dir = extends::dir_of(&f.path);
+            if dir != first_dir {
+                extends::rebase_paths(&mut v, &dir, &first_dir);
+            }
+        }
         interpolated.push(v);
+    }
+    let bases = extends::bases(&files, &interpolated, &expand)?;
+    // What a service inherits from a file read for `extends` only is checked
+    // like the service itself.
+    let mut scanned = std::collections::BTreeSet::new();
+    for (file, name) in bases.values() {
+        if *file >= top && scanned.insert((*file, name.clone())) {
+            if let Some(svc) = interpolated[*file]
+                .get("services")
+                .and_then(|s| s.get(name))
+            {
+                let at = desired_state::pointer::pointer(["services", name]);
+                scan::scan_service(*file, &at, svc, &mut findings);
+            }
+        }
     }
 
     let project = options
@@ -257,7 +285,7 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
         project
     };
 
-    let merged = merge::merge(&interpolated);
+    let merged = merge::merge(&interpolated, top, &bases);
     let out_dir = super::text::absolute(&options.output_dir);
     let mut conv = convert::Converter::new(
         &merged,
@@ -332,7 +360,7 @@ fn header(paths: &[PathBuf], out_dir: &Path) -> String {
 }
 
 /// YAML merge keys (`<<: *defaults`), which compose files use with `x-` anchors.
-fn apply_merge_keys(v: &mut Value) {
+pub(crate) fn apply_merge_keys(v: &mut Value) {
     match v {
         Value::Object(map) => {
             if let Some(merge) = map.remove("<<") {

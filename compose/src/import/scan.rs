@@ -185,7 +185,7 @@ pub(crate) fn scan(file: usize, doc: &Value, out: &mut Findings<'_>) {
     }
 }
 
-fn scan_service(file: usize, at: &str, svc: &Value, out: &mut Findings<'_>) {
+pub(crate) fn scan_service(file: usize, at: &str, svc: &Value, out: &mut Findings<'_>) {
     keys(file, at, svc, SERVICE, out);
     let Value::Object(s) = svc else { return };
     let sub = |k: &str| format!("{at}/{k}");
