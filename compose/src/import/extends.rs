@@ -60,6 +60,8 @@ fn error_at(file: &SourceFile, pointer: &str, message: String) -> Diagnostic {
 
 /// Reads every file that an `extends.file` names (transitively) and appends
 /// it to `files`. `expand` interpolates a path as written.
+// A Diagnostic is what every reader in the import returns, as `import` does.
+#[allow(clippy::result_large_err)]
 pub(crate) fn load_files(
     files: &mut Vec<SourceFile>,
     expand: &dyn Fn(&str) -> String,
@@ -190,6 +192,7 @@ pub(crate) fn rebase_paths(doc: &mut Value, dir: &Path, project_dir: &Path) {
 /// Every service's base: `(file, service)` to the `(file, service)` it
 /// extends. A base that does not exist, or a chain that comes back to
 /// itself, is an error naming the `extends` and the chain.
+#[allow(clippy::result_large_err)]
 pub(crate) fn bases(
     files: &[SourceFile],
     values: &[Value],
