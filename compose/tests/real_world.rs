@@ -350,9 +350,10 @@ fn secrets_and_configs_that_cannot_be_carried_are_listed() {
     )
     .unwrap();
     std::fs::write(dir.join("token"), "t0ken\n").unwrap();
+    std::fs::write(dir.join("padded"), " t0ken \n").unwrap();
     std::fs::write(
         dir.join("docker-compose.yml"),
-        "services:\n  web:\n    image: nginx:1.25\n    user: www-data\n    secrets:\n      - tls_key\n      - source: api_token\n        target: /etc/app/token\n      - 2fa-seed\n      - swarm_secret\n      - ok_token\n    configs: [swarm_config, missing]\nsecrets:\n  tls_key:\n    file: ./tls.key\n  api_token:\n    file: ./token\n  2fa-seed:\n    file: ./token\n  swarm_secret:\n    external: true\n  ok_token:\n    file: ./token\nconfigs:\n  swarm_config:\n    external: true\n",
+        "services:\n  web:\n    image: nginx:1.25\n    user: www-data\n    secrets:\n      - tls_key\n      - source: api_token\n        target: /etc/app/token\n      - 2fa-seed\n      - swarm_secret\n      - ok_token\n      - padded\n    configs: [swarm_config, missing]\nsecrets:\n  tls_key:\n    file: ./tls.key\n  api_token:\n    file: ./token\n  2fa-seed:\n    file: ./token\n  swarm_secret:\n    external: true\n  ok_token:\n    file: ./token\n  padded:\n    file: ./padded\nconfigs:\n  swarm_config:\n    external: true\n",
     )
     .unwrap();
     let imported = import_dir(&dir, &dir.join("out"), HashMap::new());
@@ -364,11 +365,12 @@ fn secrets_and_configs_that_cannot_be_carried_are_listed() {
     let expected = [
         "4:11: services.web.user: user \"www-data\": lucidctl's secret files belong to the service's user, which must be numeric",
         "8:17: services.web.secrets[1].target: target \"/etc/app/token\": lucidctl writes each secret as /run/secrets/<name>, here /run/secrets/api_token",
-        "12:29: services.web.configs[1]: config \"missing\" is not declared under the top-level configs",
-        "15:11: secrets.tls_key.file: ./tls.key has several lines (a PEM key or certificate?): a SecretSet env file holds one line per key",
-        "18:3: secrets.2fa-seed: secret name \"2fa-seed\" cannot be a key of lucidctl's SecretSet",
-        "21:15: secrets.swarm_secret.external: an external secret lives in a swarm",
-        "26:15: configs.swarm_config.external: an external config lives in a swarm",
+        "13:29: services.web.configs[1]: config \"missing\" is not declared under the top-level configs",
+        "16:11: secrets.tls_key.file: ./tls.key has several lines (a PEM key or certificate?): a SecretSet env file holds one line per key",
+        "19:3: secrets.2fa-seed: secret name \"2fa-seed\" cannot be a key of lucidctl's SecretSet",
+        "22:15: secrets.swarm_secret.external: an external secret lives in a swarm",
+        "26:11: secrets.padded.file: ./padded begins or ends with spaces or quotes",
+        "29:15: configs.swarm_config.external: an external config lives in a swarm",
     ];
     assert_eq!(blocking.len(), expected.len(), "{blocking:#?}");
     for (got, want) in blocking.iter().zip(expected) {

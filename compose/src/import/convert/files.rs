@@ -284,6 +284,19 @@ impl Converter<'_, '_> {
                             );
                             continue;
                         }
+                        // The env file reader trims a value and drops matching
+                        // quotes around it: such a value would change on the way.
+                        let quoted = body.len() >= 2
+                            && ['"', '\'']
+                                .iter()
+                                .any(|q| body.starts_with(*q) && body.ends_with(*q));
+                        if body.trim() != body || quoted {
+                            self.unsupported(
+                                &format!("{at}/file"),
+                                format!("{shown} begins or ends with spaces or quotes, which a SecretSet env file line does not keep: the service would read another value; mount it as a bind (read-only) from outside the repository instead"),
+                            );
+                            continue;
+                        }
                         format!("the content of {shown} (one line, without its final newline)")
                     }
                     Err(e) => {
