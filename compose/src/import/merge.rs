@@ -8,10 +8,20 @@ use desired_state::pointer::pointer as ptr;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
+// The rules below are compose v2's (checked against `docker compose config`
+// of an `extends` touching each key); they serve override files and `extends`.
+
 /// Keys whose entries merge by name: later files win per entry.
-const BY_ENTRY: &[&str] = &["environment", "labels", "networks", "depends_on"];
+const BY_ENTRY: &[&str] = &[
+    "environment",
+    "labels",
+    "networks",
+    "depends_on",
+    "sysctls",
+    "ulimits",
+];
 /// Mappings merged deeply.
-const DEEP: &[&str] = &["build", "healthcheck", "deploy"];
+const DEEP: &[&str] = &["build", "healthcheck", "deploy", "logging"];
 /// Lists whose items accumulate, without repeats.
 const ACCUMULATE: &[&str] = &[
     "ports",
@@ -20,11 +30,16 @@ const ACCUMULATE: &[&str] = &[
     "cap_drop",
     "security_opt",
     "env_file",
+    "dns",
+    "extra_hosts",
+    "tmpfs",
+    "devices",
+    "profiles",
 ];
 
 /// Lists of references to top-level configs and secrets: a later file's entry
-/// for the same source replaces the earlier one.
-const BY_SOURCE: &[&str] = &["configs", "secrets"];
+/// for the same path in the container replaces the earlier one.
+const BY_TARGET: &[&str] = &["configs", "secrets"];
 
 #[derive(Debug, Default)]
 pub(crate) struct Merged {
@@ -180,7 +195,7 @@ fn merge_key(
         };
         let entry = target.entry(k).or_insert_with(|| Value::Object(Map::new()));
         deep(entry, &v, kp, sp, f, origins);
-    } else if ACCUMULATE.contains(&key) || BY_SOURCE.contains(&key) || key == "volumes" {
+    } else if ACCUMULATE.contains(&key) || BY_TARGET.contains(&key) || key == "volumes" {
         let items: Vec<Value> = match v {
             Value::Array(a) => a.clone(),
             Value::Null => Vec::new(),
@@ -202,10 +217,10 @@ fn merge_key(
                 let t = mount_target(&item);
                 list.iter()
                     .position(|x| t.is_some() && mount_target(x) == t)
-            } else if BY_SOURCE.contains(&key) {
-                let src = reference_source(&item);
+            } else if BY_TARGET.contains(&key) {
+                let t = reference_target(key, &item);
                 list.iter()
-                    .position(|x| src.is_some() && reference_source(x) == src)
+                    .position(|x| t.is_some() && reference_target(key, x) == t)
             } else {
                 list.iter().position(|x| *x == item)
             };
@@ -245,7 +260,7 @@ fn entries(key: &str, v: &Value, kp: &str) -> Vec<(String, Value, String)> {
                     _ => return None,
                 };
                 Some(match key {
-                    "environment" | "labels" => match s.split_once('=') {
+                    "environment" | "labels" | "sysctls" => match s.split_once('=') {
                         Some((k, val)) => (k.to_string(), Value::String(val.to_string()), src),
                         None => (s, Value::Null, src),
                     },
@@ -281,13 +296,28 @@ fn deep(target: &mut Value, v: &Value, at: &str, src: &str, f: usize, origins: &
     }
 }
 
-/// The config or secret a service's entry names, short (`NAME`) or long (`{source: NAME}`).
-pub(crate) fn reference_source(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(m) => m.get("source").and_then(Value::as_str).map(str::to_string),
-        _ => None,
-    }
+/// Where a service's config or secret entry lands in the container, short
+/// (`NAME`) or long (`{source, target}`): a config at `/<name>`, a secret at
+/// `/run/secrets/<name>`, unless the target says otherwise.
+fn reference_target(key: &str, v: &Value) -> Option<String> {
+    let (source, target) = match v {
+        Value::String(s) => (s.as_str(), None),
+        Value::Object(m) => (
+            m.get("source").and_then(Value::as_str)?,
+            m.get("target").and_then(Value::as_str),
+        ),
+        _ => return None,
+    };
+    let dir = if key == "secrets" {
+        "/run/secrets/"
+    } else {
+        "/"
+    };
+    Some(match target {
+        Some(t) if t.starts_with('/') => t.to_string(),
+        Some(t) => format!("{dir}{t}"),
+        None => format!("{dir}{source}"),
+    })
 }
 
 /// The container path of a volume entry, short or long syntax.
@@ -336,6 +366,54 @@ mod tests {
         assert_eq!(
             m.origin("/services/web/command/0"),
             (0, "/services/web/command/0".into())
+        );
+    }
+
+    /// What `docker compose config` (v2.26) makes of an `extends` that
+    /// touches each key: lists append, mappings merge per entry, configs and
+    /// secrets merge by their path in the container.
+    #[test]
+    fn extends_merges_runtime_keys_as_compose_v2_does() {
+        let doc = json!({"services": {
+            "base": {"image": "x", "dns": ["1.1.1.1"], "tmpfs": ["/tmp"], "profiles": ["p1"],
+                     "sysctls": ["a=1"], "ulimits": {"nofile": {"soft": 1, "hard": 2}, "nproc": 5},
+                     "logging": {"driver": "json-file", "options": {"max-size": "1m"}},
+                     "configs": [{"source": "c", "target": "/c"}], "secrets": ["s"]},
+            "child": {"dns": ["8.8.8.8"], "tmpfs": ["/run"], "profiles": ["p2"],
+                      "sysctls": {"b": "2"}, "ulimits": {"nofile": {"soft": 3, "hard": 4}},
+                      "logging": {"options": {"max-file": "3"}},
+                      "configs": [{"source": "c", "target": "/d"}, "c"],
+                      "secrets": [{"source": "s", "target": "/run/secrets/s"}, {"source": "s", "target": "other"}]}
+        }});
+        let bases = HashMap::from([((0, "child".to_string()), (0, "base".to_string()))]);
+        let m = merge(&[doc], 1, &bases);
+        let child = &m.services.iter().find(|(n, _)| n == "child").unwrap().1;
+        assert_eq!(child["image"], "x");
+        assert_eq!(child["dns"], json!(["1.1.1.1", "8.8.8.8"]));
+        assert_eq!(child["tmpfs"], json!(["/tmp", "/run"]));
+        assert_eq!(child["profiles"], json!(["p1", "p2"]));
+        assert_eq!(child["sysctls"], json!({"a": "1", "b": "2"}));
+        assert_eq!(
+            child["ulimits"],
+            json!({"nofile": {"soft": 3, "hard": 4}, "nproc": 5})
+        );
+        assert_eq!(
+            child["logging"],
+            json!({"driver": "json-file", "options": {"max-size": "1m", "max-file": "3"}})
+        );
+        assert_eq!(
+            child["configs"],
+            json!(["c", {"source": "c", "target": "/d"}]),
+            "the short form lands at /c too, so it replaces the base's entry"
+        );
+        assert_eq!(
+            child["secrets"],
+            json!([{"source": "s", "target": "/run/secrets/s"}, {"source": "s", "target": "other"}])
+        );
+        assert_eq!(
+            m.origin("/services/child/dns/0"),
+            (0, "/services/base/dns/0".into()),
+            "what is inherited points at the base"
         );
     }
 }
