@@ -336,6 +336,27 @@ fn wiki_configs_and_secrets_become_config_files_and_secret_files() {
             .any(|n| n.contains("put the value of the variable WIKI_SESSION_KEY into")),
         "{notes:#?}"
     );
+
+    // Exported: configs are read-only binds again; the secret files, which a
+    // 2.4 compose file cannot declare, are named in the header with their keys.
+    let out = scratch("wiki-export");
+    let files = export(
+        &state,
+        &ExportOptions {
+            output_dir: out.clone(),
+            secrets_dir: out.join("secrets"),
+            ..Default::default()
+        },
+    );
+    let compose = &files[0].content;
+    let flat = compose.replace("\n#   ", " ").replace("\n#  ", " ");
+    assert!(
+        flat.contains("wiki (wiki-secrets keys db_password, session_key at /run/secrets)"),
+        "{compose}"
+    );
+    assert!(compose.contains("/wiki/config.yml:ro"), "{compose}");
+    assert!(compose.contains("./configs/robots:/robots:ro"), "{compose}");
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 /// What cannot be carried over is listed with file:line:col, never dropped:
