@@ -540,3 +540,30 @@ fn extends_cycles_and_missing_services_are_errors_at_the_extends() {
         "{no_service}"
     );
 }
+
+/// What a service inherits from another file is checked there: an
+/// unsupported key is listed at its line in that file, not dropped.
+#[test]
+fn inherited_keys_are_checked_in_the_file_that_wrote_them() {
+    let dir = scratch("extends-inherited");
+    std::fs::create_dir_all(dir.join("base")).unwrap();
+    std::fs::write(
+        dir.join("base/common.yml"),
+        "services:\n  app:\n    image: example/app:1\n    links:\n      - db\n    environment:\n      MODE: base\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "services:\n  web:\n    extends:\n      file: base/common.yml\n      service: app\n    environment:\n      MODE: web\n",
+    )
+    .unwrap();
+    let imported = import_dir(&dir, &dir.join("out"), HashMap::new());
+    let blocking: Vec<String> = imported.blocking().map(|f| f.to_string()).collect();
+    assert_eq!(blocking.len(), 1, "{blocking:#?}");
+    assert!(
+        blocking[0].ends_with("base/common.yml:4:5: services.app.links: not supported by lucidctl"),
+        "{blocking:#?}"
+    );
+    assert!(imported.files[0].content.contains("MODE: web"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

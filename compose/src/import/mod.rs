@@ -216,13 +216,30 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
     let expand = |p: &str| super::text::interpolate(p, &env).0;
     extends::load_files(&mut files, &expand)?;
 
+    // Which service each `extends` names; from a file read for `extends`
+    // only, just those services are read (interpolated, checked), as an
+    // unused service there is no part of the project.
+    let raw: Vec<Value> = files.iter().map(|f| f.doc.value.clone()).collect();
+    let bases = extends::bases(&files, &raw, &expand)?;
     let mut findings = Findings {
         files: &files,
         list: Vec::new(),
     };
     let mut interpolated: Vec<Value> = Vec::new();
     for (i, f) in files.iter().enumerate() {
-        let mut v = f.doc.value.clone();
+        let mut v = if i < top {
+            f.doc.value.clone()
+        } else {
+            let used: serde_json::Map<String, Value> = bases
+                .values()
+                .filter(|(j, _)| *j == i)
+                .filter_map(|(_, name)| {
+                    let svc = f.doc.value.get("services")?.get(name)?;
+                    Some((name.clone(), svc.clone()))
+                })
+                .collect();
+            serde_json::json!({ "services": used })
+        };
         if let Value::Object(map) = &mut v {
             for section in [
                 "services", "networks", "volumes", "configs", "secrets", "name",
@@ -235,27 +252,17 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
         if i < top {
             scan::scan(i, &v, &mut findings);
         } else {
+            // What a service inherits is checked like the service itself.
+            for (name, svc) in v["services"].as_object().into_iter().flatten() {
+                let at = desired_state::pointer::pointer(["services", name]);
+                scan::scan_service(i, &at, svc, &mut findings);
+            }
             let dir = extends::dir_of(&f.path);
             if dir != first_dir {
                 extends::rebase_paths(&mut v, &dir, &first_dir);
             }
         }
         interpolated.push(v);
-    }
-    let bases = extends::bases(&files, &interpolated, &expand)?;
-    // What a service inherits from a file read for `extends` only is checked
-    // like the service itself.
-    let mut scanned = std::collections::BTreeSet::new();
-    for (file, name) in bases.values() {
-        if *file >= top && scanned.insert((*file, name.clone())) {
-            if let Some(svc) = interpolated[*file]
-                .get("services")
-                .and_then(|s| s.get(name))
-            {
-                let at = desired_state::pointer::pointer(["services", name]);
-                scan::scan_service(*file, &at, svc, &mut findings);
-            }
-        }
     }
 
     let project = options
