@@ -4,9 +4,10 @@
 //! Files are read with desired-state's YAML reader, so every finding names the
 //! file, line and column. Interpolation (`${VAR}`) uses the process environment
 //! and the `.env` file beside the first compose file, as compose does. Several
-//! files merge in order, as `docker-compose -f a -f b` merges them. Supported
-//! keys are converted; everything else is listed as
-//! `file:line:col: services.web.links: not supported by lucidctl`.
+//! files merge in order, as `docker-compose -f a -f b` merges them, and a
+//! service's `extends` is merged by the same rules (extends.rs). Supported
+//! keys are converted (configs and secrets: convert/files.rs); everything else
+//! is listed as `file:line:col: services.web.links: not supported by lucidctl`.
 
 mod convert;
 mod extends;
