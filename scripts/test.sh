@@ -51,12 +51,13 @@ YML
   done
   export LUCID_TEST_REGISTRY="127.0.0.1:$port"
 
-  # Compose v2 (Debian 13's package, unpacked under target/anchors) for the
-  # export's `docker compose config` acceptance; the tests use it when named.
+  # Compose v2 (Debian 13's package, unpacked under target/anchors): the
+  # reference of the import/export round trip, and the export's `docker
+  # compose config` acceptance.
   if scripts/install-anchors.sh compose-v2 >/dev/null 2>&1 && [ -x target/anchors/bin/docker-compose-v2 ]; then
     export LUCID_COMPOSE_V2="$PWD/target/anchors/bin/docker-compose-v2"
   else
-    echo "warning: compose v2 could not be installed (scripts/install-anchors.sh compose-v2); the export is checked with docker-compose 1.29 only" >&2
+    echo "warning: compose v2 could not be installed (scripts/install-anchors.sh compose-v2); the compose round trip against v2 (compose/tests/round_trip_v2.rs) will fail" >&2
   fi
 fi
 

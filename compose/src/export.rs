@@ -736,7 +736,18 @@ impl<'a> Ctx<'a> {
                     let sets: Vec<String> = w
                         .secret_files
                         .iter()
-                        .map(|f| format!("{} at {}", f.secret_set, f.target))
+                        .map(|f| {
+                            if f.keys.is_empty() {
+                                format!("{} at {}", f.secret_set, f.target)
+                            } else {
+                                format!(
+                                    "{} keys {} at {}",
+                                    f.secret_set,
+                                    f.keys.join(", "),
+                                    f.target
+                                )
+                            }
+                        })
                         .collect();
                     format!("{} ({})", r.name(), sets.join(", "))
                 })

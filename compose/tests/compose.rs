@@ -382,8 +382,7 @@ fn unsupported_keys_are_listed_with_file_and_line() {
         "7:5: services.app.links: not supported by lucidctl",
         "17:9: services.app.environment[0]: API_KEY has no value and is set neither in the environment nor in .env (compose would leave it out at `up`): write the value, or put it in an env_file",
         "22:7: services.app.deploy.replicas: not supported by lucidctl",
-        "33:5: services.db.secrets: not supported by lucidctl",
-        "36:1: secrets: not supported by lucidctl",
+        "38:11: secrets.db_root_password.file: ./db_root_password.txt: cannot read: No such file or directory (os error 2); compose would fail too",
     ];
     assert_eq!(listed, expected);
     // --allow-unsupported: what is supported still converts into a valid state.

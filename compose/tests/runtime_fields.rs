@@ -125,7 +125,7 @@ fn runtime_keys_import_export_and_import_again_unchanged() {
     let findings: Vec<String> = imported.findings.iter().map(|f| f.to_string()).collect();
     assert_eq!(findings.len(), 3, "{findings:#?}");
     assert!(findings.iter().any(|f| f.contains(
-        "services.grafana.profiles[1]: profile debug: as with compose's --profile debug, lucidctl acts on this service only when asked"
+        "services.grafana.profiles[1]: profile debug: as with compose's --profile debug, lucidctl acts on this service only when asked: -l profile.debug=true"
     )));
     assert!(
         findings[0].contains("services.db.volumes[0]: anonymous volume \"/var/lib/postgresql/data\": lucidctl starts it empty"),

@@ -65,3 +65,63 @@ fn import_outside_a_git_work_tree_names_the_project_after_the_directory_and_vali
     );
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// Compose secrets, configs and extends through the command: the wiki and the
+/// workers import and validate; an extends cycle is an error with its
+/// file:line:col (exit 1, never a panic), and nothing is written.
+#[test]
+fn secrets_configs_and_extends_import_and_a_cycle_is_refused() {
+    let base = std::env::temp_dir().join(format!("lucid-import-cli-x-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let run = |dir: &Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lucidctl"))
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    for name in ["wiki", "workers"] {
+        let project = base.join(name);
+        copy_dir(&fixture(name), &project);
+        let out = run(
+            &project,
+            &["import", "compose", "docker-compose.yml", "-d", "lucid"],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        let out = run(&project, &["validate", "-f", "lucid", "--state-root", "."]);
+        assert!(
+            out.status.success(),
+            "{name}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let written = std::fs::read_to_string(base.join("wiki/lucid/imported.yaml")).unwrap();
+    assert!(!written.contains("fixture-not-a-secret"), "{written}");
+    assert!(
+        written.contains("target: /run/secrets\n      keys:\n        - db_password"),
+        "{written}"
+    );
+
+    let cycle = base.join("cycle");
+    std::fs::create_dir_all(&cycle).unwrap();
+    std::fs::write(
+        cycle.join("docker-compose.yml"),
+        "services:\n  a:\n    image: x\n    extends: b\n  b:\n    extends: a\n",
+    )
+    .unwrap();
+    let out = run(
+        &cycle,
+        &["import", "compose", "docker-compose.yml", "-d", "lucid"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("docker-compose.yml:4:14") && stderr.contains("a cycle (a -> b -> a)"),
+        "{stderr}"
+    );
+    assert!(!cycle.join("lucid").exists(), "nothing is written");
+    let _ = std::fs::remove_dir_all(&base);
+}

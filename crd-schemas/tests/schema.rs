@@ -49,6 +49,7 @@ spec:
   image: pickme/lucid-api:latest-arm64
   env: {PORT: "8080", MODE: "no"}
   envFrom: [{secretSet: keys}]
+  secretFiles: [{secretSet: keys, target: /run/secrets, keys: [JWT_SECRET]}]
   ports: [{containerPort: 8080, hostPort: 8080, hostIP: 127.0.0.1, protocol: tcp}]
   networks: [{name: lucid-net, aliases: [api], ipv4Address: 172.20.0.10}]
   mounts: [{volume: data, target: /data}, {configFile: conf, target: /etc/app.conf, readOnly: true}]
@@ -139,6 +140,8 @@ const BAD: &[(&str, &str)] = &[
     ("apiVersion: lucid/v1alpha1\nkind: SecretSet\nmetadata: {name: s}\nspec: {file: .env.s, generate: [{key: K, bytes: 4}]}\n", "4"),
     // A Network spec given to a Volume.
     ("apiVersion: lucid/v1alpha1\nkind: Volume\nmetadata: {name: v}\nspec: {subnet: 10.0.0.0/8}\n", "subnet"),
+    // secretFiles keys are names, not a mapping.
+    ("apiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {name: api}\nspec: {image: app, secretFiles: [{secretSet: s, target: /run/secrets, keys: {K: x}}]}\n", "keys"),
     // An address that is no IPv4 address.
     ("apiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {name: api}\nspec: {image: app, networks: [{name: n, ipv4Address: 300.1.1.1}]}\n", "300.1.1.1"),
 ];

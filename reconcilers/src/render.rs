@@ -7,8 +7,8 @@ use crate::labels;
 use crate::observed::{ObserveScope, Observed};
 use desired_state::literal::unescape as literal;
 use desired_state::model::{
-    Healthcheck, Kind, MountSource, NetworkMode, NetworkSpec, Port, RestartPolicy, Security, Spec,
-    WorkloadSpec,
+    Healthcheck, Kind, MountSource, NetworkMode, NetworkSpec, Port, RestartPolicy, SecretFiles,
+    Security, Spec, WorkloadSpec,
 };
 use desired_state::Resource;
 use std::collections::BTreeMap;
@@ -337,12 +337,21 @@ fn render_workload(
             hash_inputs.config_files.insert(c.to_string(), h);
         }
     }
-    let by_files = w.secret_files.iter().map(|f| &f.secret_set);
-    for set in w.env_from.iter().map(|e| &e.secret_set).chain(by_files) {
+    // A set given as env counts whole; as files, only the keys taken (a set
+    // listed both ways counts whole).
+    let whole: Vec<&String> = w.env_from.iter().map(|e| &e.secret_set).collect();
+    let by_files = w
+        .secret_files
+        .iter()
+        .filter(|f| !whole.contains(&&f.secret_set))
+        .map(|f| (&f.secret_set, Some(f)));
+    let sets = whole.iter().map(|s| (*s, None)).chain(by_files);
+    for (set, files) in sets {
         let values = inputs.secrets.get(set);
         let digest = values.map(|v| {
             let joined: Vec<String> = v
                 .iter()
+                .filter(|(k, _)| files.is_none_or(|f: &SecretFiles| f.takes(k)))
                 .map(|(k, s)| format!("{k}={}", s.expose()))
                 .collect();
             short_hash(joined.join("\n").as_bytes())

@@ -3,6 +3,8 @@
 //! live on the engine host under `<files dir>/<project>/secrets/<workload>/<set>/`,
 //! and that directory is bind-mounted read-only at the declared target, so
 //! the values never appear in the container's config (`docker inspect`).
+//! With `keys`, only those keys become files: the directory holds what the
+//! workload needs and nothing else of the set.
 
 use crate::hostfiles::HostFile;
 use crate::render::Inputs;
@@ -22,7 +24,7 @@ pub fn host_files(state: &DesiredState, inputs: &Inputs) -> Vec<HostFile> {
                 continue;
             };
             let dir = inputs.secret_files_dir(r.name(), &f.secret_set);
-            for (key, value) in values {
+            for (key, value) in values.iter().filter(|(k, _)| f.takes(k)) {
                 out.push(HostFile {
                     what: format!("SecretSet/{} file {key} for {}", f.secret_set, r.id()),
                     path: dir.join(key),
@@ -122,6 +124,49 @@ spec: {image: web:1}
         );
         assert_eq!(files[0].bytes, b"hunter2");
         assert_eq!((files[0].mode, files[0].owner), (0o400, Some((1000, 1001))));
+    }
+
+    #[test]
+    fn only_the_listed_keys_become_files_and_count_in_the_hash() {
+        let text = STATE.replace(
+            "target: /run/secrets}]",
+            "target: /run/secrets, keys: [TLS_KEY]}]",
+        );
+        let loaded = load_sources(
+            &[Source {
+                group: 0,
+                file: PathBuf::from("t.yaml"),
+                text: text.replace(
+                    "generate: [{key: TLS_KEY, bytes: 32}]",
+                    "generate: [{key: TLS_KEY, bytes: 32}, {key: OTHER, bytes: 32}]",
+                ),
+            }],
+            PathBuf::from("/x"),
+        );
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let with_other = |other: &str| {
+            let mut i = inputs("k");
+            i.secrets
+                .get_mut("tls")
+                .unwrap()
+                .insert("OTHER".into(), SecretValue::new(other));
+            i
+        };
+        let files = host_files(&loaded.state, &with_other("o1"));
+        let paths: Vec<_> = files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(
+            paths,
+            [PathBuf::from("/srv/lucid/t/secrets/web/tls/TLS_KEY")]
+        );
+        // A key the workload does not take does not recreate it.
+        assert_eq!(
+            render(&loaded.state, &with_other("o1"), "web").hash,
+            render(&loaded.state, &with_other("o2"), "web").hash
+        );
+        assert_ne!(
+            render(&loaded.state, &inputs("k1"), "web").hash,
+            render(&loaded.state, &inputs("k2"), "web").hash
+        );
     }
 
     #[test]

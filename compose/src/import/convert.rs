@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+mod files;
 mod runtime;
 
 struct Doc {
@@ -50,6 +51,11 @@ pub(crate) struct Converter<'a, 'f> {
     images: BTreeMap<String, usize>,
     taken: BTreeSet<(Kind, String)>,
     default_network_used: bool,
+    /// Compose config key to the ConfigFile name; None when it cannot be used.
+    configs: BTreeMap<String, Option<String>>,
+    /// Compose secrets carried over as keys of the project's SecretSet.
+    secrets: BTreeSet<String>,
+    secret_set_name: Option<String>,
 }
 
 fn string_of(v: &Value) -> Option<String> {
@@ -127,6 +133,9 @@ impl<'a, 'f> Converter<'a, 'f> {
             images: BTreeMap::new(),
             taken: BTreeSet::new(),
             default_network_used: false,
+            configs: BTreeMap::new(),
+            secrets: BTreeSet::new(),
+            secret_set_name: None,
         }
     }
 
@@ -235,6 +244,8 @@ impl<'a, 'f> Converter<'a, 'f> {
     pub fn run(&mut self) {
         self.plan_networks();
         self.plan_volumes();
+        self.plan_configs();
+        self.plan_secrets();
         self.plan_services();
         for i in 0..self.m.services.len() {
             let (key, svc) = &self.m.services[i];
@@ -631,7 +642,8 @@ impl<'a, 'f> Converter<'a, 'f> {
         }
 
         let networks = self.attachments(key, &name, s, &at);
-        let mounts = self.mounts(s, &sub("volumes"));
+        let mut mounts = self.mounts(s, &sub("volumes"));
+        mounts.extend(self.service_configs(s, &at));
         let healthcheck = self.healthcheck(s.get("healthcheck"), &sub("healthcheck"));
         let depends_on = self.depends_on(s.get("depends_on"), &sub("depends_on"));
 
@@ -685,6 +697,7 @@ impl<'a, 'f> Converter<'a, 'f> {
         let resources = self.resources(s, &at);
         let security = self.security(s, &at);
         let user = s.get("user").and_then(string_of);
+        let secret_files = self.service_secrets(s, &at, user.as_deref());
         let working_dir = s
             .get("working_dir")
             .and_then(Value::as_str)
@@ -703,7 +716,7 @@ impl<'a, 'f> Converter<'a, 'f> {
             entrypoint,
             env,
             env_from,
-            secret_files: Vec::new(),
+            secret_files,
             ports,
             networks,
             mounts,
@@ -1127,7 +1140,11 @@ impl<'a, 'f> Converter<'a, 'f> {
             };
             let abs = absolute(&self.base_dir.join(&expanded));
             if !source.starts_with('/') && abs.is_file() {
-                let name = self.config_file(&abs);
+                let wanted = abs
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "config".into());
+                let name = self.config_file(&abs, wanted.trim_start_matches('.'));
                 if !read_only {
                     self.note(&p, "lucidctl mounts ConfigFiles read-only");
                     read_only = true;
@@ -1180,15 +1197,12 @@ impl<'a, 'f> Converter<'a, 'f> {
         }
     }
 
-    fn config_file(&mut self, abs: &Path) -> String {
+    /// The ConfigFile for the file `abs`, named after `wanted` when new.
+    fn config_file(&mut self, abs: &Path, wanted: &str) -> String {
         if let Some((_, name)) = self.config_files.iter().find(|(p, _)| p == abs) {
             return name.clone();
         }
-        let base = abs
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "config".into());
-        let name = self.claim(Kind::ConfigFile, base.trim_start_matches('.'));
+        let name = self.claim(Kind::ConfigFile, wanted);
         let rel = relative(&self.out_dir, abs);
         let spec = ConfigFileSpec {
             file: Some(rel.strip_prefix("./").unwrap_or(&rel).to_string()),
@@ -1197,7 +1211,7 @@ impl<'a, 'f> Converter<'a, 'f> {
         };
         self.config_files.push((abs.to_path_buf(), name.clone()));
         let comment = vec![format!(
-            "bind-mounted by compose from {}.",
+            "mounted by compose from {}.",
             relative(&self.base_dir, abs)
         )];
         self.docs.push(Doc {

@@ -3,14 +3,25 @@
 //! mappings; build and healthcheck as mappings), remembering for every merged
 //! element which file and pointer it came from.
 
+use super::extends::ServiceRef;
 use desired_state::pointer::pointer as ptr;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
+// The rules below are compose v2's (checked against `docker compose config`
+// of an `extends` touching each key); they serve override files and `extends`.
+
 /// Keys whose entries merge by name: later files win per entry.
-const BY_ENTRY: &[&str] = &["environment", "labels", "networks", "depends_on"];
+const BY_ENTRY: &[&str] = &[
+    "environment",
+    "labels",
+    "networks",
+    "depends_on",
+    "sysctls",
+    "ulimits",
+];
 /// Mappings merged deeply.
-const DEEP: &[&str] = &["build", "healthcheck", "deploy"];
+const DEEP: &[&str] = &["build", "healthcheck", "deploy", "logging"];
 /// Lists whose items accumulate, without repeats.
 const ACCUMULATE: &[&str] = &[
     "ports",
@@ -19,7 +30,16 @@ const ACCUMULATE: &[&str] = &[
     "cap_drop",
     "security_opt",
     "env_file",
+    "dns",
+    "extra_hosts",
+    "tmpfs",
+    "devices",
+    "profiles",
 ];
+
+/// Lists of references to top-level configs and secrets: a later file's entry
+/// for the same path in the container replaces the earlier one.
+const BY_TARGET: &[&str] = &["configs", "secrets"];
 
 #[derive(Debug, Default)]
 pub(crate) struct Merged {
@@ -27,6 +47,8 @@ pub(crate) struct Merged {
     pub services: Vec<(String, Map<String, Value>)>,
     pub networks: Vec<(String, Map<String, Value>)>,
     pub volumes: Vec<(String, Map<String, Value>)>,
+    pub configs: Vec<(String, Map<String, Value>)>,
+    pub secrets: Vec<(String, Map<String, Value>)>,
     /// Merged pointer to (file index, pointer in that file).
     pub origins: HashMap<String, (usize, String)>,
 }
@@ -61,24 +83,29 @@ fn slot<'a>(
     &mut list[i].1
 }
 
-pub(crate) fn merge(files: &[Value]) -> Merged {
+/// Merges the compose files `files[..top]` in order; `files[top..]` are read
+/// for `extends` only. `bases` says which service each service extends.
+pub(crate) fn merge(
+    files: &[Value],
+    top: usize,
+    bases: &HashMap<ServiceRef, ServiceRef>,
+) -> Merged {
     let mut m = Merged::default();
-    for (f, doc) in files.iter().enumerate() {
-        for section in ["networks", "volumes"] {
+    for (f, doc) in files.iter().enumerate().take(top) {
+        for section in ["networks", "volumes", "configs", "secrets"] {
             let Some(Value::Object(items)) = doc.get(section) else {
                 continue;
             };
             for (name, v) in items {
                 let at = ptr([section, name]);
                 m.origins.entry(at.clone()).or_insert((f, at.clone()));
-                let target = slot(
-                    if section == "networks" {
-                        &mut m.networks
-                    } else {
-                        &mut m.volumes
-                    },
-                    name,
-                );
+                let list = match section {
+                    "networks" => &mut m.networks,
+                    "volumes" => &mut m.volumes,
+                    "configs" => &mut m.configs,
+                    _ => &mut m.secrets,
+                };
+                let target = slot(list, name);
                 if let Value::Object(entries) = v {
                     for (k, val) in entries {
                         let p = format!("{at}{}", ptr([k]));
@@ -91,16 +118,12 @@ pub(crate) fn merge(files: &[Value]) -> Merged {
         let Some(Value::Object(services)) = doc.get("services") else {
             continue;
         };
-        for (name, svc) in services {
+        for name in services.keys() {
             let at = ptr(["services", name]);
             m.origins.entry(at.clone()).or_insert((f, at.clone()));
             let mut origins = Vec::new();
             let target = slot(&mut m.services, name);
-            let Value::Object(svc) = svc else { continue };
-            for (key, v) in svc {
-                let kp = format!("{at}{}", ptr([key]));
-                merge_key(target, key, v, &kp, f, &mut origins);
-            }
+            merge_service(target, &at, files, bases, (f, name), &mut origins);
             m.origins.extend(origins);
         }
     }
@@ -109,11 +132,41 @@ pub(crate) fn merge(files: &[Value]) -> Merged {
 
 type Origins = Vec<(String, (usize, String))>;
 
+/// Merges the service `name` of file `f` into `target` (at the merged
+/// pointer `at`): first what it extends, recursively, then its own keys. The
+/// bases have no cycle (extends.rs refuses them), so this ends.
+fn merge_service(
+    target: &mut Map<String, Value>,
+    at: &str,
+    files: &[Value],
+    bases: &HashMap<ServiceRef, ServiceRef>,
+    (f, name): (usize, &str),
+    origins: &mut Origins,
+) {
+    let key = (f, name.to_string());
+    if let Some((bf, base)) = bases.get(&key) {
+        merge_service(target, at, files, bases, (*bf, base), origins);
+    }
+    let Some(Value::Object(svc)) = files[f].get("services").and_then(|s| s.get(name)) else {
+        return;
+    };
+    let src = ptr(["services", name]);
+    for (k, v) in svc {
+        if k == "extends" {
+            continue;
+        }
+        let kp = format!("{at}{}", ptr([k]));
+        let sp = format!("{src}{}", ptr([k]));
+        merge_key(target, k, v, (&kp, &sp), f, origins);
+    }
+}
+
+/// Merges one key; `kp` is its merged pointer, `sp` its pointer in file `f`.
 fn merge_key(
     target: &mut Map<String, Value>,
     key: &str,
     v: &Value,
-    kp: &str,
+    (kp, sp): (&str, &str),
     f: usize,
     origins: &mut Origins,
 ) {
@@ -124,7 +177,7 @@ fn merge_key(
             *entry = Value::Object(Map::new());
         }
         let map = entry.as_object_mut().expect("object");
-        for (name, val, src) in entries(key, v, kp) {
+        for (name, val, src) in entries(key, v, sp) {
             let p = format!("{kp}{}", ptr([&name]));
             map.insert(name, val);
             origins.push((p, (f, src)));
@@ -132,7 +185,7 @@ fn merge_key(
     } else if DEEP.contains(&key) {
         let v = match (key, v) {
             ("build", Value::String(s)) => {
-                origins.push((format!("{kp}/context"), (f, kp.to_string())));
+                origins.push((format!("{kp}/context"), (f, sp.to_string())));
                 Value::Object(Map::from_iter([(
                     "context".to_string(),
                     Value::String(s.clone()),
@@ -141,8 +194,8 @@ fn merge_key(
             _ => v.clone(),
         };
         let entry = target.entry(k).or_insert_with(|| Value::Object(Map::new()));
-        deep(entry, &v, kp, kp, f, origins);
-    } else if ACCUMULATE.contains(&key) || key == "volumes" {
+        deep(entry, &v, kp, sp, f, origins);
+    } else if ACCUMULATE.contains(&key) || BY_TARGET.contains(&key) || key == "volumes" {
         let items: Vec<Value> = match v {
             Value::Array(a) => a.clone(),
             Value::Null => Vec::new(),
@@ -156,14 +209,18 @@ fn merge_key(
         let list = entry.as_array_mut().expect("array");
         for (i, item) in items.into_iter().enumerate() {
             let src = if scalar {
-                kp.to_string()
+                sp.to_string()
             } else {
-                format!("{kp}/{i}")
+                format!("{sp}/{i}")
             };
             let existing = if key == "volumes" {
                 let t = mount_target(&item);
                 list.iter()
                     .position(|x| t.is_some() && mount_target(x) == t)
+            } else if BY_TARGET.contains(&key) {
+                let t = reference_target(key, &item);
+                list.iter()
+                    .position(|x| t.is_some() && reference_target(key, x) == t)
             } else {
                 list.iter().position(|x| *x == item)
             };
@@ -181,7 +238,7 @@ fn merge_key(
         }
     } else {
         target.insert(k, v.clone());
-        origins.push((kp.to_string(), (f, kp.to_string())));
+        origins.push((kp.to_string(), (f, sp.to_string())));
     }
 }
 
@@ -203,7 +260,7 @@ fn entries(key: &str, v: &Value, kp: &str) -> Vec<(String, Value, String)> {
                     _ => return None,
                 };
                 Some(match key {
-                    "environment" | "labels" => match s.split_once('=') {
+                    "environment" | "labels" | "sysctls" => match s.split_once('=') {
                         Some((k, val)) => (k.to_string(), Value::String(val.to_string()), src),
                         None => (s, Value::Null, src),
                     },
@@ -239,6 +296,30 @@ fn deep(target: &mut Value, v: &Value, at: &str, src: &str, f: usize, origins: &
     }
 }
 
+/// Where a service's config or secret entry lands in the container, short
+/// (`NAME`) or long (`{source, target}`): a config at `/<name>`, a secret at
+/// `/run/secrets/<name>`, unless the target says otherwise.
+fn reference_target(key: &str, v: &Value) -> Option<String> {
+    let (source, target) = match v {
+        Value::String(s) => (s.as_str(), None),
+        Value::Object(m) => (
+            m.get("source").and_then(Value::as_str)?,
+            m.get("target").and_then(Value::as_str),
+        ),
+        _ => return None,
+    };
+    let dir = if key == "secrets" {
+        "/run/secrets/"
+    } else {
+        "/"
+    };
+    Some(match target {
+        Some(t) if t.starts_with('/') => t.to_string(),
+        Some(t) => format!("{dir}{t}"),
+        None => format!("{dir}{source}"),
+    })
+}
+
 /// The container path of a volume entry, short or long syntax.
 pub(crate) fn mount_target(v: &Value) -> Option<String> {
     match v {
@@ -263,7 +344,7 @@ mod tests {
     fn later_files_override_and_accumulate_like_compose() {
         let a = json!({"services": {"web": {"image": "a", "environment": ["A=1", "B=2"], "ports": ["80:80"], "volumes": ["d:/data"], "command": ["x"]}}});
         let b = json!({"services": {"web": {"image": "b", "environment": {"B": "3"}, "ports": ["443:443"], "volumes": ["e:/data"], "build": "."}}});
-        let m = merge(&[a, b]);
+        let m = merge(&[a, b], 2, &HashMap::new());
         let web = &m.services[0].1;
         assert_eq!(web["image"], "b");
         assert_eq!(web["environment"], json!({"A": "1", "B": "3"}));
@@ -285,6 +366,54 @@ mod tests {
         assert_eq!(
             m.origin("/services/web/command/0"),
             (0, "/services/web/command/0".into())
+        );
+    }
+
+    /// What `docker compose config` (v2.26) makes of an `extends` that
+    /// touches each key: lists append, mappings merge per entry, configs and
+    /// secrets merge by their path in the container.
+    #[test]
+    fn extends_merges_runtime_keys_as_compose_v2_does() {
+        let doc = json!({"services": {
+            "base": {"image": "x", "dns": ["1.1.1.1"], "tmpfs": ["/tmp"], "profiles": ["p1"],
+                     "sysctls": ["a=1"], "ulimits": {"nofile": {"soft": 1, "hard": 2}, "nproc": 5},
+                     "logging": {"driver": "json-file", "options": {"max-size": "1m"}},
+                     "configs": [{"source": "c", "target": "/c"}], "secrets": ["s"]},
+            "child": {"dns": ["8.8.8.8"], "tmpfs": ["/run"], "profiles": ["p2"],
+                      "sysctls": {"b": "2"}, "ulimits": {"nofile": {"soft": 3, "hard": 4}},
+                      "logging": {"options": {"max-file": "3"}},
+                      "configs": [{"source": "c", "target": "/d"}, "c"],
+                      "secrets": [{"source": "s", "target": "/run/secrets/s"}, {"source": "s", "target": "other"}]}
+        }});
+        let bases = HashMap::from([((0, "child".to_string()), (0, "base".to_string()))]);
+        let m = merge(&[doc], 1, &bases);
+        let child = &m.services.iter().find(|(n, _)| n == "child").unwrap().1;
+        assert_eq!(child["image"], "x");
+        assert_eq!(child["dns"], json!(["1.1.1.1", "8.8.8.8"]));
+        assert_eq!(child["tmpfs"], json!(["/tmp", "/run"]));
+        assert_eq!(child["profiles"], json!(["p1", "p2"]));
+        assert_eq!(child["sysctls"], json!({"a": "1", "b": "2"}));
+        assert_eq!(
+            child["ulimits"],
+            json!({"nofile": {"soft": 3, "hard": 4}, "nproc": 5})
+        );
+        assert_eq!(
+            child["logging"],
+            json!({"driver": "json-file", "options": {"max-size": "1m", "max-file": "3"}})
+        );
+        assert_eq!(
+            child["configs"],
+            json!(["c", {"source": "c", "target": "/d"}]),
+            "the short form lands at /c too, so it replaces the base's entry"
+        );
+        assert_eq!(
+            child["secrets"],
+            json!([{"source": "s", "target": "/run/secrets/s"}, {"source": "s", "target": "other"}])
+        );
+        assert_eq!(
+            m.origin("/services/child/dns/0"),
+            (0, "/services/base/dns/0".into()),
+            "what is inherited points at the base"
         );
     }
 }

@@ -4,11 +4,13 @@
 //! Files are read with desired-state's YAML reader, so every finding names the
 //! file, line and column. Interpolation (`${VAR}`) uses the process environment
 //! and the `.env` file beside the first compose file, as compose does. Several
-//! files merge in order, as `docker-compose -f a -f b` merges them. Supported
-//! keys are converted; everything else is listed as
-//! `file:line:col: services.web.links: not supported by lucidctl`.
+//! files merge in order, as `docker-compose -f a -f b` merges them, and a
+//! service's `extends` is merged by the same rules (extends.rs). Supported
+//! keys are converted (configs and secrets: convert/files.rs); everything else
+//! is listed as `file:line:col: services.web.links: not supported by lucidctl`.
 
 mod convert;
+mod extends;
 mod merge;
 mod scan;
 
@@ -210,21 +212,57 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
         });
     }
 
+    // The files given with -f; those after them are read for `extends` only.
+    let top = files.len();
+    let expand = |p: &str| super::text::interpolate(p, &env).0;
+    extends::load_files(&mut files, &expand)?;
+
+    // Which service each `extends` names; from a file read for `extends`
+    // only, just those services are read (interpolated, checked), as an
+    // unused service there is no part of the project.
+    let raw: Vec<Value> = files.iter().map(|f| f.doc.value.clone()).collect();
+    let bases = extends::bases(&files, &raw, &expand)?;
     let mut findings = Findings {
         files: &files,
         list: Vec::new(),
     };
     let mut interpolated: Vec<Value> = Vec::new();
     for (i, f) in files.iter().enumerate() {
-        let mut v = f.doc.value.clone();
+        let mut v = if i < top {
+            f.doc.value.clone()
+        } else {
+            let used: serde_json::Map<String, Value> = bases
+                .values()
+                .filter(|(j, _)| *j == i)
+                .filter_map(|(_, name)| {
+                    let svc = f.doc.value.get("services")?.get(name)?;
+                    Some((name.clone(), svc.clone()))
+                })
+                .collect();
+            serde_json::json!({ "services": used })
+        };
         if let Value::Object(map) = &mut v {
-            for section in ["services", "networks", "volumes", "name"] {
+            for section in [
+                "services", "networks", "volumes", "configs", "secrets", "name",
+            ] {
                 if let Some(val) = map.get_mut(section) {
                     interpolate_all(val, &format!("/{section}"), &env, i, &mut findings);
                 }
             }
         }
-        scan::scan(i, &v, &mut findings);
+        if i < top {
+            scan::scan(i, &v, &mut findings);
+        } else {
+            // What a service inherits is checked like the service itself.
+            for (name, svc) in v["services"].as_object().into_iter().flatten() {
+                let at = desired_state::pointer::pointer(["services", name]);
+                scan::scan_service(i, &at, svc, &mut findings);
+            }
+            let dir = extends::dir_of(&f.path);
+            if dir != first_dir {
+                extends::rebase_paths(&mut v, &dir, &first_dir);
+            }
+        }
         interpolated.push(v);
     }
 
@@ -255,7 +293,7 @@ pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, Di
         project
     };
 
-    let merged = merge::merge(&interpolated);
+    let merged = merge::merge(&interpolated, top, &bases);
     let out_dir = super::text::absolute(&options.output_dir);
     let mut conv = convert::Converter::new(
         &merged,
@@ -330,7 +368,7 @@ fn header(paths: &[PathBuf], out_dir: &Path) -> String {
 }
 
 /// YAML merge keys (`<<: *defaults`), which compose files use with `x-` anchors.
-fn apply_merge_keys(v: &mut Value) {
+pub(crate) fn apply_merge_keys(v: &mut Value) {
     match v {
         Value::Object(map) => {
             if let Some(merge) = map.remove("<<") {

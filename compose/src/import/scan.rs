@@ -5,7 +5,9 @@ use super::{FindingKind, Findings};
 use desired_state::pointer::pointer as ptr;
 use serde_json::Value;
 
-pub(crate) const TOP: &[&str] = &["version", "services", "networks", "volumes", "name"];
+pub(crate) const TOP: &[&str] = &[
+    "version", "services", "networks", "volumes", "configs", "secrets", "name",
+];
 
 pub(crate) const SERVICE: &[&str] = &[
     "image",
@@ -50,6 +52,9 @@ pub(crate) const SERVICE: &[&str] = &[
     "pid",
     "devices",
     "profiles",
+    "configs",
+    "secrets",
+    "extends",
 ];
 
 const BUILD: &[&str] = &["context", "dockerfile", "args", "target"];
@@ -84,6 +89,14 @@ const NETWORK: &[&str] = &["name", "driver", "internal", "ipam", "labels", "exte
 const IPAM: &[&str] = &["driver", "config"];
 const IPAM_CONFIG: &[&str] = &["subnet", "gateway"];
 const VOLUME: &[&str] = &["name", "driver", "driver_opts", "labels", "external"];
+/// Top-level configs and secrets: where the content comes from. `external`
+/// and `name` are read by the converter (a finding each); swarm-only fields
+/// (driver, template_driver, labels) are listed here.
+const CONFIG: &[&str] = &["file", "content", "environment", "external", "name"];
+const SECRET: &[&str] = &["file", "environment", "external", "name"];
+/// A service's long-form config or secret reference.
+const REFERENCE: &[&str] = &["source", "target", "uid", "gid", "mode"];
+const EXTENDS: &[&str] = &["service", "file"];
 
 fn keys(file: usize, at: &str, v: &Value, allowed: &[&str], out: &mut Findings<'_>) {
     let Value::Object(map) = v else { return };
@@ -164,9 +177,15 @@ pub(crate) fn scan(file: usize, doc: &Value, out: &mut Findings<'_>) {
     for (name, vol) in each_entry(root.get("volumes")) {
         keys(file, &ptr(["volumes", &name]), vol, VOLUME, out);
     }
+    for (name, c) in each_entry(root.get("configs")) {
+        keys(file, &ptr(["configs", &name]), c, CONFIG, out);
+    }
+    for (name, c) in each_entry(root.get("secrets")) {
+        keys(file, &ptr(["secrets", &name]), c, SECRET, out);
+    }
 }
 
-fn scan_service(file: usize, at: &str, svc: &Value, out: &mut Findings<'_>) {
+pub(crate) fn scan_service(file: usize, at: &str, svc: &Value, out: &mut Findings<'_>) {
     keys(file, at, svc, SERVICE, out);
     let Value::Object(s) = svc else { return };
     let sub = |k: &str| format!("{at}/{k}");
@@ -221,6 +240,14 @@ fn scan_service(file: usize, at: &str, svc: &Value, out: &mut Findings<'_>) {
         if let Some(b) = v.get("volume") {
             keys(file, &format!("{vat}/volume"), b, &[], out);
         }
+    }
+    for section in ["configs", "secrets"] {
+        for (i, r) in each_item(s.get(section)) {
+            keys(file, &format!("{at}/{section}/{i}"), r, REFERENCE, out);
+        }
+    }
+    if let Some(e) = s.get("extends") {
+        keys(file, &sub("extends"), e, EXTENDS, out);
     }
     for (i, e) in each_item(s.get("env_file")) {
         keys(file, &format!("{at}/env_file/{i}"), e, ENV_FILE, out);

@@ -176,6 +176,17 @@ pub struct SecretFiles {
     /// Absolute directory in the container, e.g. `/run/secrets`; the file
     /// `<target>/<KEY>` holds the key's value.
     pub target: String,
+    /// Only these keys become files (least privilege: a service reads the
+    /// secrets it needs, not the whole set); every key when left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+}
+
+impl SecretFiles {
+    /// Whether the key `key` of the set becomes a file.
+    pub fn takes(&self, key: &str) -> bool {
+        self.keys.is_empty() || self.keys.iter().any(|k| k == key)
+    }
 }
 
 #[derive(

@@ -26,6 +26,7 @@ use crate::state::{DesiredState, Resource};
 
 pub use graph::dependency_cycle;
 pub use isolation::{check_isolation, scan_forbidden, IsolationFinding, Scan};
+pub use names::is_env_name;
 
 pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
     let mut out = Report::default();

@@ -28,7 +28,7 @@ fn suggest_label(s: &str) -> String {
 /// Docker takes any name without `=`; images such as Elasticsearch read
 /// dotted ones (`discovery.type`), so '.' and '-' are accepted after the first
 /// character, which stays a letter or '_' as in a shell name.
-pub(super) fn is_env_name(s: &str) -> bool {
+pub fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()

@@ -1,13 +1,14 @@
 //! `secretFiles`: where a SecretSet's keys land as files, and who may read them.
 
 use super::Report;
-use crate::model::{numeric_user, WorkloadSpec};
+use crate::model::{numeric_user, Kind, Spec, WorkloadSpec};
 use crate::pointer::pointer;
-use crate::state::Resource;
+use crate::state::{DesiredState, Resource};
 
-pub(super) fn check(r: &Resource, w: &WorkloadSpec, out: &mut Report) {
+pub(super) fn check(state: &DesiredState, r: &Resource, w: &WorkloadSpec, out: &mut Report) {
     for (i, f) in w.secret_files.iter().enumerate() {
         let at = pointer(["spec", "secretFiles", &i.to_string()]);
+        keys(state, r, f, &at, out);
         if !f.target.starts_with('/') || f.target.split('/').any(|p| p == "..") {
             out.error(
                 r,
@@ -59,6 +60,48 @@ pub(super) fn check(r: &Resource, w: &WorkloadSpec, out: &mut Report) {
     }
 }
 
+/// `keys` picks files out of the set: each must be one of its keys, once.
+/// A missing set is reported by the reference check.
+fn keys(
+    state: &DesiredState,
+    r: &Resource,
+    f: &crate::model::SecretFiles,
+    at: &str,
+    out: &mut Report,
+) {
+    let set = match state.get(Kind::SecretSet, &f.secret_set).map(|s| &s.spec) {
+        Some(Spec::SecretSet(set)) => Some(set),
+        _ => None,
+    };
+    for (j, key) in f.keys.iter().enumerate() {
+        let kat = format!("{at}/keys/{j}");
+        if f.keys[..j].contains(key) {
+            out.error(r, &kat, format!("key {key:?} is listed twice"), None);
+        }
+        if let Some(set) = set {
+            if !set.keys().any(|k| k == key) {
+                let known: Vec<&str> = set.keys().collect();
+                out.error(
+                    r,
+                    &kat,
+                    format!(
+                        "SecretSet {:?} has no key {key:?} (it has {})",
+                        f.secret_set,
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                    Some(format!(
+                        "add {key} to the SecretSet's generate or values, or drop it from keys"
+                    )),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{messages, service, state, HEADER};
@@ -94,6 +137,23 @@ mod tests {
             "spec.secretFiles[1]: secretSet \"s\" is listed twice",
             "spec.secretFiles[2].secretSet",
             "spec.user: secretFiles are owned by the service's user, but \"app\" is not numeric",
+        ] {
+            assert!(m.iter().any(|m| m.contains(want)), "{want}: {m:?}");
+        }
+    }
+
+    #[test]
+    fn keys_must_be_keys_of_the_set_once_each() {
+        let ok = run(&with_set(
+            "  secretFiles: [{secretSet: s, target: /run/secrets, keys: [K]}]\n",
+        ));
+        assert!(ok.is_empty(), "{ok:?}");
+        let m = run(&with_set(
+            "  secretFiles: [{secretSet: s, target: /run/secrets, keys: [K, NOPE, K]}]\n",
+        ));
+        for want in [
+            "spec.secretFiles[0].keys[1]: SecretSet \"s\" has no key \"NOPE\" (it has K)",
+            "spec.secretFiles[0].keys[2]: key \"K\" is listed twice",
         ] {
             assert!(m.iter().any(|m| m.contains(want)), "{want}: {m:?}");
         }

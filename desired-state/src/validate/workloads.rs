@@ -102,7 +102,7 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                 {
                     out.error(r, "/spec/restart", "a Job runs to completion; `always` and `unless-stopped` would restart it forever", Some("use `no` or `on-failure`".into()));
                 }
-                super::secret_files::check(r, w, out);
+                super::secret_files::check(state, r, w, out);
                 for (i, e) in w.env_from.iter().enumerate() {
                     if w.env_from[..i].iter().any(|o| o.secret_set == e.secret_set) {
                         out.error(
