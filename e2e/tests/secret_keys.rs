@@ -32,9 +32,8 @@ fn secret_files_with_keys_hold_only_those_keys() {
     let Some(t) = TestEnv::new("secretkeys") else {
         return;
     };
-    t.write(
-        "system.yaml",
-        &[
+    let system = |keys: &str| {
+        [
             network("net"),
             SET.to_string(),
             standin_service(
@@ -42,11 +41,12 @@ fn secret_files_with_keys_hold_only_those_keys() {
                 "net",
                 8080,
                 &[],
-                "user: \"4242:4242\"\nsecretFiles: [{secretSet: db, target: /run/secrets, keys: [DB_PASSWORD]}]\n",
+                &format!("user: \"4242:4242\"\nsecretFiles: [{{secretSet: db, target: /run/secrets, keys: [{keys}]}}]\n"),
             ),
         ]
-        .concat(),
-    );
+        .concat()
+    };
+    t.write("system.yaml", &system("DB_PASSWORD"));
     let generated = t.secrets_generate(std::slice::from_ref(&t.state_dir), &[]);
     assert!(generated.success(), "{generated:?}");
     let env = t.secrets_dir.join(".env.db");
@@ -61,13 +61,16 @@ fn secret_files_with_keys_hold_only_those_keys() {
         "a key the service does not take is no file in its directory"
     );
     let host_dir = t.files_dir.join(&t.project).join("secrets/app/db");
-    let names: Vec<String> = std::fs::read_dir(&host_dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    assert_eq!(names, ["DB_PASSWORD"], "{}", host_dir.display());
+    let names = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&host_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(), ["DB_PASSWORD"], "{}", host_dir.display());
     t.assert_converged();
 
     // Rotating the key it does not take leaves the container alone;
@@ -91,4 +94,18 @@ fn secret_files_with_keys_hold_only_those_keys() {
         cat(&t, "DB_PASSWORD").stdout,
         env_values(&env)["DB_PASSWORD"]
     );
+
+    // Given ADMIN_TOKEN too, then narrowed again: the dropped key's file is
+    // removed, so the container can no longer read it.
+    t.write("system.yaml", &system("DB_PASSWORD, ADMIN_TOKEN"));
+    t.apply_ok(&[]);
+    assert!(cat(&t, "ADMIN_TOKEN").success(), "widened: readable");
+    t.write("system.yaml", &system("DB_PASSWORD"));
+    t.apply_ok(&[]);
+    assert!(
+        !cat(&t, "ADMIN_TOKEN").success(),
+        "narrowed: a key no longer given is not readable any more"
+    );
+    assert_eq!(names(), ["DB_PASSWORD"], "{}", host_dir.display());
+    t.assert_converged();
 }

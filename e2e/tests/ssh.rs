@@ -134,6 +134,10 @@ fn diff_apply_build_and_host_files_go_through_one_ssh_connection() {
     let out = t.diff(&with(&ssh, &[]));
     assert_eq!(out.code(), 0, "converged through the tunnel: {out:?}");
 
+    // A file left in a secretFiles directory (a key dropped since) is removed over SFTP too.
+    let stale = host.join("secrets/mounter/sec/OLD_KEY");
+    std::fs::write(&stale, "old").unwrap();
+
     // A changed config file syncs and recreates exactly the service that mounts it.
     let before = t.ids(&["mounter", "bystander"]);
     system(&t, "second\n");
@@ -154,6 +158,10 @@ fn diff_apply_build_and_host_files_go_through_one_ssh_connection() {
     assert_ne!(before[0], after[0], "the mounting service was recreated");
     assert_eq!(before[1], after[1], "the other one was left alone");
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "second\n");
+    assert!(
+        !stale.exists() && token.exists(),
+        "the stale secret file is gone, the declared one stays"
+    );
     assert!(
         !std::fs::read_dir(host.join("configs"))
             .unwrap()

@@ -154,6 +154,7 @@ pub fn desired_host_files(
             bytes: c.bytes.clone(),
             mode: c.mode,
             owner: None,
+            exclusive_dir: false,
         })
         .collect();
     out.extend(crate::secret_files::host_files(state, inputs));
@@ -172,6 +173,7 @@ pub fn desired_host_files(
             bytes: text.into_bytes(),
             mode: 0o600,
             owner: None,
+            exclusive_dir: false,
         });
     }
     let compose_dir = inputs.host_dir().join("compose");
@@ -189,6 +191,7 @@ pub fn desired_host_files(
             bytes: f.content.into_bytes(),
             mode: 0o644,
             owner: None,
+            exclusive_dir: false,
         });
     }
     out

@@ -31,6 +31,7 @@ pub fn host_files(state: &DesiredState, inputs: &Inputs) -> Vec<HostFile> {
                     bytes: value.expose().as_bytes().to_vec(),
                     mode: 0o400,
                     owner,
+                    exclusive_dir: true,
                 });
             }
         }

@@ -16,6 +16,8 @@ pub fn for_engine(engine: &crate::engine::Engine) -> Box<dyn HostFiles> {
     }
 }
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::future::Future;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -32,6 +34,7 @@ pub struct FilesError {
 pub type FilesFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, FilesError>> + Send + 'a>>;
 
 /// One file to keep on the host.
+#[derive(Clone)]
 pub struct HostFile {
     /// What it is, for reports: `ConfigFile/mongod-conf`.
     pub what: String,
@@ -41,6 +44,64 @@ pub struct HostFile {
     /// uid and gid to own the file (secret files read by a service's user);
     /// None: whoever lucidctl runs as.
     pub owner: Option<(u32, u32)>,
+    /// The file's directory holds only the files of one sync that say so;
+    /// any other file in it is removed. A secret key no longer given to a
+    /// service must not stay readable in the directory it mounts.
+    pub exclusive_dir: bool,
+}
+
+/// The directories whose contents a sync decides, with the names each keeps.
+pub(crate) fn exclusive_dirs(files: &[HostFile]) -> BTreeMap<PathBuf, BTreeSet<OsString>> {
+    let mut dirs: BTreeMap<PathBuf, BTreeSet<OsString>> = BTreeMap::new();
+    for f in files.iter().filter(|f| f.exclusive_dir) {
+        if let (Some(dir), Some(name)) = (f.path.parent(), f.path.file_name()) {
+            dirs.entry(dir.to_path_buf())
+                .or_default()
+                .insert(name.to_os_string());
+        }
+    }
+    dirs
+}
+
+/// What a report says of a file a sync removed.
+pub(crate) fn removed(path: &Path) -> String {
+    format!("removed {} (no longer declared)", path.display())
+}
+
+/// Removes every file or symlink in `dir` not named in `keep`; never
+/// follows a symlink, never descends into a directory. A missing directory
+/// holds nothing to remove.
+fn prune_local(dir: &Path, keep: &BTreeSet<OsString>) -> Result<Vec<String>, FilesError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(FilesError {
+                path: dir.to_path_buf(),
+                cause: with_hint(&e, dir),
+            })
+        }
+    };
+    let mut gone = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if keep.contains(&name) || is_dir {
+            continue;
+        }
+        let path = entry.path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => gone.push(removed(&path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(FilesError {
+                    path: path.clone(),
+                    cause: with_hint(&e, &path),
+                })
+            }
+        }
+    }
+    Ok(gone)
 }
 
 // Env files hold secrets: never print the bytes.
@@ -78,6 +139,9 @@ impl HostFiles for LocalFiles {
                 if write_local_owned(&f.path, &f.bytes, f.mode, f.owner)? {
                     written.push(f.what.clone());
                 }
+            }
+            for (dir, keep) in exclusive_dirs(files) {
+                written.extend(prune_local(&dir, &keep)?);
             }
             Ok(written)
         })
@@ -274,6 +338,59 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_secret_file_no_longer_declared_is_removed_and_nothing_else_is() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("secrets/web/tls");
+        let file = |name: &str, exclusive_dir: bool, path: PathBuf| HostFile {
+            what: name.to_string(),
+            path,
+            bytes: b"value".to_vec(),
+            mode: 0o400,
+            owner: None,
+            exclusive_dir,
+        };
+        let key_a = file("A", true, dir.join("KEY_A"));
+        let key_b = file("B", true, dir.join("KEY_B"));
+        let conf = file("conf", false, t.path().join("conf/app.conf"));
+        let outside = t.path().join("outside");
+        std::fs::write(&outside, b"not ours").unwrap();
+        LocalFiles
+            .sync(&[key_a.clone(), key_b, conf.clone()])
+            .await
+            .unwrap();
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
+        std::fs::write(t.path().join("conf/other"), b"kept").unwrap();
+
+        let report = LocalFiles.sync(&[key_a, conf]).await.unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["KEY_A", "sub"],
+            "KEY_B and the symlink are gone, a directory stays"
+        );
+        assert_eq!(
+            std::fs::read(&outside).unwrap(),
+            b"not ours",
+            "a symlink is not followed"
+        );
+        assert!(
+            t.path().join("conf/other").exists(),
+            "a directory not exclusive is left alone"
+        );
+        assert!(
+            report
+                .iter()
+                .any(|r| r.contains("KEY_B") && r.starts_with("removed ")),
+            "{report:?}"
+        );
+    }
+
     #[test]
     fn a_failed_write_leaves_no_temp_file_and_the_target_as_it_was() {
         let t = tempfile::tempdir().unwrap();
@@ -306,6 +423,7 @@ mod tests {
     #[test]
     fn host_file_debug_never_shows_the_bytes() {
         let f = HostFile {
+            exclusive_dir: false,
             what: "SecretSet/core env file".into(),
             path: "/x/.env.core".into(),
             bytes: b"JWT_SECRET=hunter2".to_vec(),

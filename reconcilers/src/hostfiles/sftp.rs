@@ -1,11 +1,13 @@
 //! Host files over SFTP, on a channel of the engine's own SSH connection.
 
-use super::{temp_name, FilesError, FilesFuture, HostFile, HostFiles};
+use super::{exclusive_dirs, removed, temp_name, FilesError, FilesFuture, HostFile, HostFiles};
 use crate::remote::{error_chain, SshError, SshLink};
+use futures_util::StreamExt;
 use openssh_sftp_client::fs::Fs;
 use openssh_sftp_client::metadata::{MetaDataBuilder, Permissions};
 use openssh_sftp_client::{Sftp, SftpOptions};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +19,9 @@ pub struct SftpFiles {
     /// What this process last wrote or found, by path: a pass that would write
     /// the same bytes again skips the SFTP round trips (about 0.3 s per file).
     known: Mutex<HashMap<PathBuf, Fingerprint>>,
+    /// Exclusive directories as this process last left them: listed again
+    /// only when the names they should hold change.
+    pruned: Mutex<HashMap<PathBuf, BTreeSet<OsString>>>,
 }
 
 impl SftpFiles {
@@ -24,6 +29,7 @@ impl SftpFiles {
         SftpFiles {
             link,
             known: Mutex::new(HashMap::new()),
+            pruned: Mutex::new(HashMap::new()),
         }
     }
 
@@ -64,10 +70,21 @@ impl HostFiles for SftpFiles {
                     .filter(|f| known.get(&f.path) != Some(&fingerprint(f)))
                     .collect()
             };
-            let Some(first) = stale.first() else {
+            let dirs: Vec<(PathBuf, BTreeSet<OsString>)> = {
+                let pruned = self.pruned.lock().unwrap_or_else(|p| p.into_inner());
+                exclusive_dirs(files)
+                    .into_iter()
+                    .filter(|(dir, keep)| pruned.get(dir) != Some(keep))
+                    .collect()
+            };
+            let Some(first) = stale
+                .first()
+                .map(|f| f.path.as_path())
+                .or(dirs.first().map(|(d, _)| d.as_path()))
+            else {
                 return Ok(Vec::new());
             };
-            let sftp = self.open(&first.path).await?;
+            let sftp = self.open(first).await?;
             let mut fs = sftp.fs();
             let mut written = Vec::new();
             for f in stale {
@@ -83,6 +100,20 @@ impl HostFiles for SftpFiles {
                         drop(fs);
                         let _ = sftp.close().await;
                         return Err(files_error(&f.path, self.sftp_error(e)));
+                    }
+                }
+            }
+            for (dir, keep) in dirs {
+                match prune(&mut fs, &dir, &keep).await {
+                    Ok(gone) => {
+                        written.extend(gone);
+                        let mut pruned = self.pruned.lock().unwrap_or_else(|p| p.into_inner());
+                        pruned.insert(dir, keep);
+                    }
+                    Err((path, e)) => {
+                        drop(fs);
+                        let _ = sftp.close().await;
+                        return Err(files_error(&path, self.sftp_error(e)));
                     }
                 }
             }
@@ -179,6 +210,36 @@ async fn put(sftp: &Sftp, fs: &mut Fs, f: &HostFile) -> Result<bool, openssh_sft
         return Err(e);
     }
     Ok(true)
+}
+
+/// Removes every file or symlink in `dir` not named in `keep` (as the local
+/// prune does): never a directory, and a missing directory is empty.
+async fn prune(
+    fs: &mut Fs,
+    dir: &Path,
+    keep: &BTreeSet<OsString>,
+) -> Result<Vec<String>, (PathBuf, openssh_sftp_client::Error)> {
+    let Ok(listing) = fs.open_dir(dir).await else {
+        return Ok(Vec::new());
+    };
+    let entries = listing.read_dir();
+    let mut entries = std::pin::pin!(entries);
+    let mut doomed = Vec::new();
+    while let Some(entry) = entries.next().await {
+        let entry = entry.map_err(|e| (dir.to_path_buf(), e))?;
+        let name = entry.filename().as_os_str().to_os_string();
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        if is_dir || name == "." || name == ".." || keep.contains(&name) {
+            continue;
+        }
+        doomed.push(dir.join(&name));
+    }
+    let mut gone = Vec::new();
+    for path in doomed {
+        fs.remove_file(&path).await.map_err(|e| (path.clone(), e))?;
+        gone.push(removed(&path));
+    }
+    Ok(gone)
 }
 
 async fn create_dir_all(fs: &mut Fs, dir: &Path) -> Result<(), openssh_sftp_client::Error> {
