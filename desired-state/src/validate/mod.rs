@@ -15,6 +15,7 @@ mod references;
 mod pull;
 mod runtime;
 mod secret_files;
+mod swarm;
 mod workloads;
 
 #[cfg(test)]
@@ -25,6 +26,7 @@ use crate::pointer::display_path;
 use crate::state::{DesiredState, Resource};
 
 pub use graph::dependency_cycle;
+pub use swarm::validate_for_swarm;
 pub use isolation::{check_isolation, scan_forbidden, IsolationFinding, Scan};
 
 pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
