@@ -369,7 +369,11 @@ mod tests {
             .collect();
         let i = |s: &str| interpolate(s, &env);
         assert_eq!(i("x${A}y$A $$A").0, "x1y1 $A");
-        assert_eq!(i("$${A}/$$5").0, "$${A}/$5", "a literal ${{ stays escaped for the model");
+        assert_eq!(
+            i("$${A}/$$5").0,
+            "$${A}/$5",
+            "a literal ${{ stays escaped for the model"
+        );
         assert_eq!(i("${E:-d} ${E-d} ${U-d} ${U:-d}").0, "d  d d");
         let (s, p) = i("${U} $U ${U:?need U}");
         assert_eq!(s, "${U} ${U} ${U}");

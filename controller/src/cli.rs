@@ -35,7 +35,9 @@ pub enum Command {
     /// Prints the number of resources per kind, or every problem as
     /// `file:line:column: Kind/name: field.path: message` followed by a `fix:`
     /// line. Warnings do not fail. Exit 0 when valid, 1 otherwise.
-    #[command(after_help = "Examples:\n  lucidctl validate\n  lucidctl validate -f configs/lucid -f configs/lucid/overlays/pi -o json")]
+    #[command(
+        after_help = "Examples:\n  lucidctl validate\n  lucidctl validate -f configs/lucid -f configs/lucid/overlays/pi -o json"
+    )]
     Validate(ValidateArgs),
     /// Draw the desired state: phases, dependsOn edges, networks and isolation boundaries.
     ///
@@ -72,7 +74,9 @@ pub enum Command {
     ///
     /// Exit 0: no changes; 2: changes; 1: an error, or a conflict (such as an
     /// unmanaged container holding a declared name).
-    #[command(after_help = "Examples:\n  lucidctl diff\n  lucidctl diff -H ssh://pi@lucid-pi.local -o json | jq '.changes[].name'")]
+    #[command(
+        after_help = "Examples:\n  lucidctl diff\n  lucidctl diff -H ssh://pi@lucid-pi.local -o json | jq '.changes[].name'"
+    )]
     Diff(DiffArgs),
     /// Converge the engine to the desired state, in dependency order, gated on health.
     ///
@@ -88,7 +92,9 @@ pub enum Command {
     /// Exit 0 when converged, 1 on any failure. With --dry-run it prints exactly
     /// what `diff` prints (every change with the operations that would run) and
     /// exits as diff does: 0 nothing to change, 2 changes, 1 conflicts or errors.
-    #[command(after_help = "Examples:\n  lucidctl apply\n  lucidctl apply -H ssh://pi@lucid-pi.local --timeout 10m\n  lucidctl apply --dry-run\n  lucidctl apply --quiet --progress=plain   # CI logs")]
+    #[command(
+        after_help = "Examples:\n  lucidctl apply\n  lucidctl apply -H ssh://pi@lucid-pi.local --timeout 10m\n  lucidctl apply --dry-run\n  lucidctl apply --quiet --progress=plain   # CI logs"
+    )]
     Apply(ApplyArgs),
     /// Remove the managed containers and networks the files declare (volumes only with --volumes).
     ///
@@ -96,7 +102,9 @@ pub enum Command {
     /// removed; a container with a declared name that lucidctl does not own
     /// is left alone. Takes the project's engine lock, like apply. Exit 1 if
     /// any removal failed.
-    #[command(after_help = "Examples:\n  lucidctl delete\n  lucidctl delete --volumes   # also the data")]
+    #[command(
+        after_help = "Examples:\n  lucidctl delete\n  lucidctl delete --volumes   # also the data"
+    )]
     Delete(DeleteArgs),
     /// Keep the engine equal to the desired state: the controller loop.
     ///
@@ -117,7 +125,9 @@ pub enum Command {
     /// /status (JSON), /events (the last 100 events as JSON), /healthz (503
     /// while the engine is unreachable) and /metrics (Prometheus). SIGTERM or
     /// Ctrl-C finishes the pass in progress and exits 0.
-    #[command(after_help = "Examples:\n  lucidctl run\n  lucidctl run --git https://git.example.org/lucid.git --branch main --notify https://hooks.example.org/lucid")]
+    #[command(
+        after_help = "Examples:\n  lucidctl run\n  lucidctl run --git https://git.example.org/lucid.git --branch main --notify https://hooks.example.org/lucid"
+    )]
     Run(RunArgs),
     /// Show the run loop's per-resource status.
     ///
@@ -126,7 +136,9 @@ pub enum Command {
     /// engine is disconnected, and each resource's state (ready, progressing,
     /// degraded or crash-looping) with its last error. Exit 1 when nothing
     /// answers.
-    #[command(after_help = "Examples:\n  lucidctl status\n  lucidctl status --listen 127.0.0.1:9797 -o json")]
+    #[command(
+        after_help = "Examples:\n  lucidctl status\n  lucidctl status --listen 127.0.0.1:9797 -o json"
+    )]
     Status(StatusArgs),
     /// Show the run loop's recent events (rollbacks, held rollouts, drift repaired, violations, outages).
     ///
@@ -134,7 +146,9 @@ pub enum Command {
     /// 100) and prints one line each: time, severity, event, resource,
     /// message. With -f, keeps asking every 2 s and prints new ones as they
     /// come, until Ctrl-C. Exit 1 when nothing answers.
-    #[command(after_help = "Examples:\n  lucidctl events\n  lucidctl events -f --listen 127.0.0.1:9797\n  lucidctl events -o json | jq '.events[] | select(.severity == \"critical\")'")]
+    #[command(
+        after_help = "Examples:\n  lucidctl events\n  lucidctl events -f --listen 127.0.0.1:9797\n  lucidctl events -o json | jq '.events[] | select(.severity == \"critical\")'"
+    )]
     Events(EventsArgs),
     /// Build the Image resources whose build context changed (all with --force).
     ///
@@ -173,7 +187,9 @@ pub enum Command {
     /// space on the engine's data root, Compose v2 on the host (advice only),
     /// base images present on the engine or resolvable by it. Exit 0 when
     /// every required check passes, 1 otherwise.
-    #[command(after_help = "Examples:\n  lucidctl doctor\n  lucidctl doctor -H ssh://pi@lucid-pi.local --platform linux/arm64")]
+    #[command(
+        after_help = "Examples:\n  lucidctl doctor\n  lucidctl doctor -H ssh://pi@lucid-pi.local --platform linux/arm64"
+    )]
     Doctor(DoctorArgs),
     /// Notification chores.
     #[command(subcommand)]
@@ -197,12 +213,17 @@ pub enum Command {
     /// completions zsh > ~/.zfunc/_lucidctl`, with ~/.zfunc in $fpath before
     /// compinit. fish: `lucidctl completions fish >
     /// ~/.config/fish/completions/lucidctl.fish`.
-    #[command(after_help = "Examples:\n  lucidctl completions bash > ~/.local/share/bash-completion/completions/lucidctl")]
+    #[command(
+        after_help = "Examples:\n  lucidctl completions bash > ~/.local/share/bash-completion/completions/lucidctl"
+    )]
     Completions(CompletionsArgs),
     /// Write the man pages (lucidctl.1 and one per subcommand) into a directory.
     ///
     /// For example `lucidctl man ~/.local/share/man/man1`, then `man lucidctl`.
-    #[command(after_help = "Examples:\n  lucidctl man ~/.local/share/man/man1", hide = true)]
+    #[command(
+        after_help = "Examples:\n  lucidctl man ~/.local/share/man/man1",
+        hide = true
+    )]
     Man(ManArgs),
 }
 
@@ -286,7 +307,9 @@ pub enum NotifyCommand {
     /// SecretSet env files. One attempt per target with a 5 s timeout; URLs
     /// print as scheme and host only. Exit 0 when every target took it, 1
     /// otherwise.
-    #[command(after_help = "Examples:\n  lucidctl notify test --notify https://ntfy.sh/my-lucid-alerts\n  lucidctl notify test --notify secret:lucid-ops/SLACK_WEBHOOK_URL")]
+    #[command(
+        after_help = "Examples:\n  lucidctl notify test --notify https://ntfy.sh/my-lucid-alerts\n  lucidctl notify test --notify secret:lucid-ops/SLACK_WEBHOOK_URL"
+    )]
     Test(NotifyTestArgs),
 }
 
@@ -337,7 +360,9 @@ pub enum SecretsCommand {
     /// say (bytes, encoding). Warns when the directory is inside a git work
     /// tree and not ignored. Exit 1 if a file is still incomplete afterwards
     /// (a key that is neither generated nor given).
-    #[command(after_help = "Examples:\n  lucidctl secrets generate\n  lucidctl secrets generate --rotate JWT_SECRET")]
+    #[command(
+        after_help = "Examples:\n  lucidctl secrets generate\n  lucidctl secrets generate --rotate JWT_SECRET"
+    )]
     Generate(SecretsArgs),
     /// Verify every env file exists with no empty, missing or placeholder value.
     ///
@@ -355,7 +380,9 @@ pub enum SecretsCommand {
     /// --recipient, that file's recipients are used. apply, diff and run read
     /// a sealed copy, in memory, when the env file is absent (--age-identity);
     /// generate and --rotate keep the copies in step; check compares them.
-    #[command(after_help = "Examples:\n  lucidctl secrets seal --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n  lucidctl secrets seal --recipient \"$(cat ~/.ssh/id_ed25519.pub)\"")]
+    #[command(
+        after_help = "Examples:\n  lucidctl secrets seal --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n  lucidctl secrets seal --recipient \"$(cat ~/.ssh/id_ed25519.pub)\""
+    )]
     Seal(SealArgs),
     /// Encrypt the sealed SecretSets again for a new set of recipients.
     ///
@@ -364,7 +391,9 @@ pub enum SecretsCommand {
     /// keys and rewrites sealed/.lucid-recipients. Whoever is no longer a
     /// recipient cannot open the new copies (but may have kept old ones:
     /// rotate what they could read).
-    #[command(after_help = "Examples:\n  lucidctl secrets reseal --age-identity ~/.config/lucid/age.key --recipient age1...new-key")]
+    #[command(
+        after_help = "Examples:\n  lucidctl secrets reseal --age-identity ~/.config/lucid/age.key --recipient age1...new-key"
+    )]
     Reseal(SealArgs),
 }
 
@@ -397,6 +426,15 @@ pub struct SecretsArgs {
     /// reads them.
     #[arg(long, env = "LUCID_AGE_IDENTITY", value_name = "FILE")]
     pub age_identity: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineTarget {
+    /// Containers on one Docker engine.
+    #[default]
+    Docker,
+    /// Services on a Docker Swarm (-H reaches a manager).
+    Swarm,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -514,6 +552,17 @@ pub struct EngineArgs {
     /// before any engine call.
     #[arg(long, env = "LUCID_AGE_IDENTITY", value_name = "FILE")]
     pub age_identity: Option<PathBuf>,
+    /// What runs the workloads: `docker`, containers on the one engine -H
+    /// reaches; or `swarm`, services on the Swarm whose manager -H reaches
+    /// (diff, apply, delete and doctor).
+    ///
+    /// With swarm, Services become replicated services (`replicas`,
+    /// `placement`), Jobs replicated jobs, Networks attachable overlays (the
+    /// isolated one encrypted), ConfigFiles and secretFiles swarm configs and
+    /// secrets named by content hash. Fields with no Swarm meaning (static
+    /// IPs, privileged, an unpinned named volume or host path) are errors.
+    #[arg(long, value_enum, env = "LUCID_TARGET", default_value_t = EngineTarget::Docker)]
+    pub target: EngineTarget,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -632,7 +681,8 @@ pub struct DeleteArgs {
 }
 
 pub fn parse_secret_source(s: &str) -> Result<reconcilers::run::SecretSource, String> {
-    s.parse().map_err(|e: reconcilers::run::SecretRefError| e.to_string())
+    s.parse()
+        .map_err(|e: reconcilers::run::SecretRefError| e.to_string())
 }
 
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -661,7 +711,9 @@ pub enum RegistryCommand {
     /// Uses the Registry HTTP API v2 with the docker CLI's credentials for
     /// that registry (config.json under DOCKER_CONFIG, default ~/.docker).
     /// The registry must allow deletes.
-    #[command(after_help = "Examples:\n  lucidctl registry prune --registry 127.0.0.1:5000 --namespace pickme/lucid --dry-run")]
+    #[command(
+        after_help = "Examples:\n  lucidctl registry prune --registry 127.0.0.1:5000 --namespace pickme/lucid --dry-run"
+    )]
     Prune(RegistryPruneArgs),
 }
 
@@ -697,7 +749,9 @@ pub enum VerifyCommand {
     /// forbidden patterns found in the policy's source paths (reported with
     /// file and line). No engine is contacted without -H. Exit 1 on any
     /// violation, or when the files declare no IsolationPolicy.
-    #[command(after_help = "Examples:\n  lucidctl verify isolation\n  lucidctl verify isolation -H unix:///var/run/docker.sock")]
+    #[command(
+        after_help = "Examples:\n  lucidctl verify isolation\n  lucidctl verify isolation -H unix:///var/run/docker.sock"
+    )]
     Isolation(VerifyIsolationArgs),
 }
 
@@ -846,7 +900,9 @@ pub enum ExportCommand {
     /// files are referenced, not inlined; what compose cannot express is
     /// listed in a comment at the top of each file. Nothing is written when
     /// the desired state does not validate.
-    #[command(after_help = "Examples:\n  lucidctl export compose\n  lucidctl export compose -d /tmp/compose -l phase=core")]
+    #[command(
+        after_help = "Examples:\n  lucidctl export compose\n  lucidctl export compose -d /tmp/compose -l phase=core"
+    )]
     Compose(ExportComposeArgs),
 }
 
@@ -890,7 +946,9 @@ pub enum ImportCommand {
     /// values lucidctl cannot express are listed as file:line:column and
     /// fail the import, with nothing written, unless --allow-unsupported.
     /// What is written is then loaded and validated like any desired state.
-    #[command(after_help = "Examples:\n  lucidctl import compose docker-compose.yml -d configs/imported")]
+    #[command(
+        after_help = "Examples:\n  lucidctl import compose docker-compose.yml -d configs/imported"
+    )]
     Compose(ImportComposeArgs),
 }
 
@@ -940,7 +998,10 @@ impl EngineArgs {
 
 /// The output directory of export and import, and a warning when it was
 /// given with the deprecated `-o`, which is an output format everywhere else.
-pub fn output_dir(dir: &std::path::Path, deprecated: &Option<PathBuf>) -> (PathBuf, Option<String>) {
+pub fn output_dir(
+    dir: &std::path::Path,
+    deprecated: &Option<PathBuf>,
+) -> (PathBuf, Option<String>) {
     match deprecated {
         Some(d) => (
             d.clone(),

@@ -93,7 +93,9 @@ fn export_writes_into_dash_d_and_the_old_dash_o_still_works_with_a_warning() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("warning: -o ") && stderr.contains("deprecated") && stderr.contains("use -d"),
+        stderr.contains("warning: -o ")
+            && stderr.contains("deprecated")
+            && stderr.contains("use -d"),
         "{stderr}"
     );
     assert!(old.join("docker-compose.master.yml").is_file());
@@ -121,17 +123,29 @@ fn an_unreachable_engine_says_which_socket_and_how_to_check_it() {
         stderr.contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock"),
         "{stderr}"
     );
-    assert!(stderr.contains("\n  fix: ") && stderr.contains("systemctl status docker"), "{stderr}");
-    assert!(!stderr.contains("caused by"), "causes only with --verbose:\n{stderr}");
+    assert!(
+        stderr.contains("\n  fix: ") && stderr.contains("systemctl status docker"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("caused by"),
+        "causes only with --verbose:\n{stderr}"
+    );
 }
 
 #[test]
 fn verbose_shows_the_chain_of_causes_down_to_the_root() {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     let plain = diff_against("tcp://127.0.0.1:1", false);
-    assert!(plain.contains("Connection refused"), "the root cause leads:\n{plain}");
+    assert!(
+        plain.contains("Connection refused"),
+        "the root cause leads:\n{plain}"
+    );
     let verbose = diff_against("tcp://127.0.0.1:1", true);
     let causes = verbose.matches("\n  caused by: ").count();
     assert!(causes >= 2, "{verbose}");
-    assert!(verbose.contains("fix: nothing accepts connections at tcp://127.0.0.1:1"), "{verbose}");
+    assert!(
+        verbose.contains("fix: nothing accepts connections at tcp://127.0.0.1:1"),
+        "{verbose}"
+    );
 }

@@ -28,11 +28,19 @@ fn receiver() -> (u16, Arc<Mutex<Vec<(String, String)>>>) {
                 if let Some((head, body)) = text.split_once("\r\n\r\n") {
                     let len = head
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
                         .unwrap_or(0);
                     if body.len() >= len {
-                        keep.lock().unwrap().push((head.to_string(), body.to_string()));
-                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        keep.lock()
+                            .unwrap()
+                            .push((head.to_string(), body.to_string()));
+                        let _ = sock.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
                         break;
                     }
                 }
@@ -62,17 +70,36 @@ fn each_format_arrives_as_its_receiver_expects_it() {
     ];
     let out = notify_test(&targets);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 4, "{stdout}");
-    assert!(!stdout.contains("tok3n"), "a token in a URL was printed:\n{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count(),
+        4,
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("tok3n"),
+        "a token in a URL was printed:\n{stdout}"
+    );
     let got = got.lock().unwrap().clone();
-    let find = |path: &str| got.iter().find(|(h, _)| h.contains(path)).cloned().unwrap_or_else(|| panic!("nothing at {path}: {got:?}"));
+    let find = |path: &str| {
+        got.iter()
+            .find(|(h, _)| h.contains(path))
+            .cloned()
+            .unwrap_or_else(|| panic!("nothing at {path}: {got:?}"))
+    };
     let (_, generic) = find("/generic");
     let v: serde_json::Value = serde_json::from_str(&generic).unwrap();
     assert_eq!(v["event"], "test");
     assert_eq!(v["severity"], "info");
     let (head, body) = find("/lucid-topic");
-    assert!(head.to_ascii_lowercase().contains("title: lucidctl: test"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("title: lucidctl: test"),
+        "{head}"
+    );
     assert!(body.starts_with("[INFO] test: "), "{body}");
     let (_, slack) = find("/services/T/B");
     assert!(serde_json::from_str::<serde_json::Value>(&slack).unwrap()["text"].is_string());
@@ -89,7 +116,10 @@ fn a_dead_target_fails_the_command_and_names_only_its_host() {
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("FAILED  http://127.0.0.1:9/..."), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  http://127.0.0.1:9/..."),
+        "{stdout}"
+    );
     assert!(!stdout.contains("s3cr3t"), "{stdout}");
 }
 
@@ -100,11 +130,23 @@ fn a_target_from_a_file_is_read_and_a_bad_one_is_refused_before_sending() {
     let file = dir.path().join("url");
     std::fs::write(&file, format!("http://127.0.0.1:{port}/from-file\n")).unwrap();
     let out = notify_test(&[format!("file:{}", file.display())]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(got.lock().unwrap().iter().any(|(h, _)| h.contains("/from-file")));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(got
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(h, _)| h.contains("/from-file")));
 
     let out = notify_test(&["ftp://example.org/x".into()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("--notify ftp://example.org/...") && stderr.contains("secret:SECRETSET/KEY"), "{stderr}");
+    assert!(
+        stderr.contains("--notify ftp://example.org/...")
+            && stderr.contains("secret:SECRETSET/KEY"),
+        "{stderr}"
+    );
 }

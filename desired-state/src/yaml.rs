@@ -158,23 +158,25 @@ fn parse_once(
                     docs.push(b.document(v));
                 }
             }
-            Event::SequenceStart(anchor, _) => b.open(
-                Frame::Seq {
-                    items: Vec::new(),
-                    anchor,
-                },
-                span,
-            )
-            .map_err(other)?,
-            Event::MappingStart(anchor, _) => b.open(
-                Frame::Map {
-                    map: Map::new(),
-                    key: None,
-                    anchor,
-                },
-                span,
-            )
-            .map_err(other)?,
+            Event::SequenceStart(anchor, _) => b
+                .open(
+                    Frame::Seq {
+                        items: Vec::new(),
+                        anchor,
+                    },
+                    span,
+                )
+                .map_err(other)?,
+            Event::MappingStart(anchor, _) => b
+                .open(
+                    Frame::Map {
+                        map: Map::new(),
+                        key: None,
+                        anchor,
+                    },
+                    span,
+                )
+                .map_err(other)?,
             Event::SequenceEnd | Event::MappingEnd => {
                 b.close(span).map_err(other)?;
                 if let Some(v) = b.finished() {
@@ -427,7 +429,10 @@ mod tests {
         // As libyaml and compose accept it; positions stay those of the original text.
         let d = parse("services:\n  web:\n    command: [\n      \"a\", \"b\"\n    ]\n    x: {\n      k: 1\n}\n    y: 2\n");
         let v = &d[0].value;
-        assert_eq!(v["services"]["web"]["command"], serde_json::json!(["a", "b"]));
+        assert_eq!(
+            v["services"]["web"]["command"],
+            serde_json::json!(["a", "b"])
+        );
         assert_eq!(v["services"]["web"]["y"], 2);
         assert_eq!(d[0].positions["/services/web/command/1"], (4, 12));
         assert_eq!(d[0].positions["/services/web/y"], (9, 8));

@@ -357,7 +357,8 @@ fn diff_reports_an_unmanaged_container_with_a_desired_name_as_a_conflict_and_lea
 }
 
 #[test]
-fn diff_against_an_unreachable_host_fails_with_one_line_and_a_fix_and_validation_runs_before_the_engine() {
+fn diff_against_an_unreachable_host_fails_with_one_line_and_a_fix_and_validation_runs_before_the_engine(
+) {
     // Never reaches an engine, so it runs under LUCID_E2E=skip too.
     let t = TestEnv::offline("diffhost");
     t.write(

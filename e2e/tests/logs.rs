@@ -21,10 +21,16 @@ fn logs_prints_a_service_s_output_by_its_resource_name_and_follows_with_dash_f()
     let Some(t) = TestEnv::new("logs") else {
         return;
     };
-    t.write("system.yaml", &[network("net"), standin_service("web", "net", 8080, &[], "")].concat());
+    t.write(
+        "system.yaml",
+        &[network("net"), standin_service("web", "net", 8080, &[], "")].concat(),
+    );
     t.apply_ok(&["--quiet", "--timeout", "60s"]);
 
-    let out = run(t.command(&logs_args(&t, &["web", "--tail", "20"])), LUCIDCTL_TIMEOUT);
+    let out = run(
+        t.command(&logs_args(&t, &["web", "--tail", "20"])),
+        LUCIDCTL_TIMEOUT,
+    );
     assert_eq!(out.code(), 0, "{out:?}");
     assert!(
         out.stdout.contains("standin web listening on 8080"),
@@ -34,14 +40,18 @@ fn logs_prints_a_service_s_output_by_its_resource_name_and_follows_with_dash_f()
     let missing = run(t.command(&logs_args(&t, &["nope"])), LUCIDCTL_TIMEOUT);
     assert_eq!(missing.code(), 1, "{missing:?}");
     assert!(
-        missing.stderr.contains("no Service or Job named \"nope\"") && missing.stderr.contains("fix: use one of: web"),
+        missing.stderr.contains("no Service or Job named \"nope\"")
+            && missing.stderr.contains("fix: use one of: web"),
         "{missing:?}"
     );
 
     // -f keeps the stream open while the container runs, and ends with it.
     let mut follow = Running::spawn(t.command(&logs_args(&t, &["web", "-f"])));
     std::thread::sleep(Duration::from_secs(2));
-    assert!(!follow.finished(), "logs -f returned while the container runs");
+    assert!(
+        !follow.finished(),
+        "logs -f returned while the container runs"
+    );
     docker_ok(&["stop", "-t", "1", &t.obj("web")]);
     let out = follow.wait(Duration::from_secs(30));
     assert_eq!(out.code(), 0, "{out:?}");

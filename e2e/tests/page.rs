@@ -277,19 +277,21 @@ fn the_status_page_shows_the_system_live_in_a_real_browser() {
     let events = http_get(&addr, "/events").expect("GET /events");
     let events: serde_json::Value = serde_json::from_str(&events).expect("JSON");
     assert!(
-        events["events"].as_array().is_some_and(|e| e
-            .iter()
-            .any(|e| e["event"] == "drift-repaired" && e["message"].as_str().is_some_and(|m| m.contains("Service/web created")))),
+        events["events"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["event"] == "drift-repaired"
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("Service/web created")))),
         "{events:#}"
     );
     // The same events at the terminal.
     let listed = t.lucidctl_raw(&["events", "--listen", &addr]);
     assert_eq!(listed.code(), 0, "{listed:?}");
     assert!(
-        listed
-            .stdout
-            .lines()
-            .any(|l| l.contains("  info  ") && l.contains("drift-repaired") && l.contains("Service/web created")),
+        listed.stdout.lines().any(|l| l.contains("  info  ")
+            && l.contains("drift-repaired")
+            && l.contains("Service/web created")),
         "{listed:?}"
     );
     drop(stream);

@@ -23,7 +23,9 @@ struct Images(Vec<String>);
 impl Drop for Images {
     fn drop(&mut self) {
         for r in &self.0 {
-            let _ = std::process::Command::new("docker").args(["rmi", "-f", r]).output();
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "-f", r])
+                .output();
         }
     }
 }
@@ -53,8 +55,17 @@ fn build(tag: &str, env: &str) -> String {
 fn push_as(reference: &str, image_id: &str, keep_local: Option<&str>) -> String {
     docker_ok(&["tag", image_id, reference]);
     docker_ok(&["push", "-q", reference]);
-    let digests = docker_ok(&["image", "inspect", "--format", "{{json .RepoDigests}}", image_id]);
-    let repository = reference.rsplit_once(':').map(|(r, _)| r).unwrap_or(reference);
+    let digests = docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RepoDigests}}",
+        image_id,
+    ]);
+    let repository = reference
+        .rsplit_once(':')
+        .map(|(r, _)| r)
+        .unwrap_or(reference);
     let digest = serde_json::from_str::<Vec<String>>(&digests)
         .unwrap_or_default()
         .into_iter()
@@ -117,7 +128,10 @@ fn run_rolls_a_pushed_image_out_records_its_digest_and_holds_one_that_fails() {
         return;
     };
     let reference = format!("{}/{}/web:latest", registry(), t.project);
-    let builds: Vec<String> = ["v1", "v2", "v3"].iter().map(|v| format!("{}-{v}", t.obj("build"))).collect();
+    let builds: Vec<String> = ["v1", "v2", "v3"]
+        .iter()
+        .map(|v| format!("{}-{v}", t.obj("build")))
+        .collect();
     let mut tags = builds.clone();
     tags.push(reference.clone());
     let _images = Images(tags);
@@ -138,11 +152,25 @@ fn run_rolls_a_pushed_image_out_records_its_digest_and_holds_one_that_fails() {
     let addr = format!("127.0.0.1:{}", free_port());
     let _run = t.spawn(
         "run",
-        &["--listen", &addr, "--resync", "10m", "--timeout", "15s", "--notify", &hook],
+        &[
+            "--listen",
+            &addr,
+            "--resync",
+            "10m",
+            "--timeout",
+            "15s",
+            "--notify",
+            &hook,
+        ],
     );
     let web = t.obj("web");
     assert!(
-        wait_for(Duration::from_secs(90), || label(&web, "io.lucidctl.image-digest").as_deref() == Some(d1.as_str())),
+        wait_for(Duration::from_secs(90), || label(
+            &web,
+            "io.lucidctl.image-digest"
+        )
+        .as_deref()
+            == Some(d1.as_str())),
         "v1 runs and records its digest: {:?}",
         loop_status(&addr)
     );
@@ -151,17 +179,30 @@ fn run_rolls_a_pushed_image_out_records_its_digest_and_holds_one_that_fails() {
     let v2 = build(&builds[1], "GENERATION=v2");
     let d2 = push_as(&reference, &v2, Some(&v1));
     assert!(
-        wait_for(Duration::from_secs(60), || label(&web, "io.lucidctl.image-digest").as_deref() == Some(d2.as_str())),
+        wait_for(Duration::from_secs(60), || label(
+            &web,
+            "io.lucidctl.image-digest"
+        )
+        .as_deref()
+            == Some(d2.as_str())),
         "v2 is pulled and rolled out within the watch interval: {:?}",
         loop_status(&addr)
     );
-    let env = inspect_container(&web).map(|c| c["Config"]["Env"].to_string()).unwrap_or_default();
+    let env = inspect_container(&web)
+        .map(|c| c["Config"]["Env"].to_string())
+        .unwrap_or_default();
     assert!(env.contains("GENERATION=v2"), "{env}");
     let events = |name: &str| -> Vec<serde_json::Value> {
-        got.lock().unwrap().iter().filter(|v| v["event"] == name).cloned().collect()
+        got.lock()
+            .unwrap()
+            .iter()
+            .filter(|v| v["event"] == name)
+            .cloned()
+            .collect()
     };
     assert!(
-        wait_for(Duration::from_secs(10), || !events("image-updated").is_empty()),
+        wait_for(Duration::from_secs(10), || !events("image-updated")
+            .is_empty()),
         "{:?}",
         got.lock().unwrap()
     );
@@ -170,16 +211,24 @@ fn run_rolls_a_pushed_image_out_records_its_digest_and_holds_one_that_fails() {
     let v3 = build(&builds[2], "STANDIN_READY_AFTER_MS=600000");
     let d3 = push_as(&reference, &v3, Some(&v2));
     assert!(
-        wait_for(Duration::from_secs(90), || !events("rollout-failed").is_empty()),
+        wait_for(Duration::from_secs(90), || !events("rollout-failed")
+            .is_empty()),
         "v3 fails and is rolled back: {:?} {:?}",
         loop_status(&addr),
         got.lock().unwrap()
     );
     std::thread::sleep(Duration::from_secs(12));
     let failed = events("rollout-failed");
-    assert_eq!(failed.len(), 1, "one notification, not one per pass: {failed:?}");
+    assert_eq!(
+        failed.len(),
+        1,
+        "one notification, not one per pass: {failed:?}"
+    );
     let message = failed[0]["message"].as_str().unwrap_or("");
-    assert!(message.contains(&d2[..19]) && message.contains(&d3[..19]), "both digests: {message}");
+    assert!(
+        message.contains(&d2[..19]) && message.contains(&d3[..19]),
+        "both digests: {message}"
+    );
     assert_eq!(
         label(&web, "io.lucidctl.image-digest").as_deref(),
         Some(d2.as_str()),
@@ -187,7 +236,11 @@ fn run_rolls_a_pushed_image_out_records_its_digest_and_holds_one_that_fails() {
     );
     assert!(running(&web));
     let status = loop_status(&addr).unwrap_or_default();
-    assert!(status.to_string().contains("held") || status["held"].as_array().is_some_and(|h| !h.is_empty()), "{status:#}");
+    assert!(
+        status.to_string().contains("held")
+            || status["held"].as_array().is_some_and(|h| !h.is_empty()),
+        "{status:#}"
+    );
 }
 
 /// A registry that answers 429 to everything, counting requests.
@@ -218,8 +271,14 @@ fn a_registry_answering_429_is_backed_off_not_hammered() {
     let reference = format!("{reg}/{}/web:latest", t.project);
     let _images = Images(vec![reference.clone()]);
     docker_ok(&["tag", STANDIN_IMAGE, &reference]);
-    let service = standin_service("web", "net", 8080, &[], "pull: {policy: watch, interval: 10s}\n")
-        .replace(STANDIN_IMAGE, &reference);
+    let service = standin_service(
+        "web",
+        "net",
+        8080,
+        &[],
+        "pull: {policy: watch, interval: 10s}\n",
+    )
+    .replace(STANDIN_IMAGE, &reference);
     t.write("system.yaml", &[network("net"), service].concat());
 
     // apply: the registry's refusal is a warning; the engine's image is used.
@@ -230,7 +289,10 @@ fn a_registry_answering_429_is_backed_off_not_hammered() {
 
     let addr = format!("127.0.0.1:{}", free_port());
     let started = Instant::now();
-    let run = t.spawn("run", &["--listen", &addr, "--resync", "10m", "--timeout", "30s"]);
+    let run = t.spawn(
+        "run",
+        &["--listen", &addr, "--resync", "10m", "--timeout", "30s"],
+    );
     // Passes keep happening (a stop every few seconds) while the registry refuses.
     while started.elapsed() < Duration::from_secs(35) {
         std::thread::sleep(Duration::from_secs(5));
@@ -245,7 +307,10 @@ fn a_registry_answering_429_is_backed_off_not_hammered() {
     );
     // Asks at 0 s, then after 20 s (doubled), then 40 s more: at most two asks
     // in 35 s, each a few requests (the engine's ping and the manifest).
-    assert!(asked <= 8, "the registry was hammered: {asked} requests in 35 s");
+    assert!(
+        asked <= 8,
+        "the registry was hammered: {asked} requests in 35 s"
+    );
     assert!(asked >= 1, "the registry was never asked");
 }
 
@@ -267,8 +332,14 @@ fn semver_chooses_the_highest_tag_in_range_and_the_plan_shows_it() {
         docker_ok(&["push", "-q", tag]);
         docker_ok(&["rmi", tag]);
     }
-    let service = standin_service("api", "net", 8080, &[], "pull: {policy: semver, range: ^1.4}\n")
-        .replace(STANDIN_IMAGE, &format!("{repository}:1"));
+    let service = standin_service(
+        "api",
+        "net",
+        8080,
+        &[],
+        "pull: {policy: semver, range: ^1.4}\n",
+    )
+    .replace(STANDIN_IMAGE, &format!("{repository}:1"));
     t.write("system.yaml", &[network("net"), service].concat());
     let (out, plan) = t.diff_json(&[]);
     assert_eq!(out.code(), 2, "{out:?}");
@@ -278,6 +349,7 @@ fn semver_chooses_the_highest_tag_in_range_and_the_plan_shows_it() {
         "{plan:#}"
     );
     t.apply_ok(&["--quiet", "--timeout", "60s"]);
-    let image = inspect_container(&t.obj("api")).and_then(|c| c["Config"]["Image"].as_str().map(String::from));
+    let image = inspect_container(&t.obj("api"))
+        .and_then(|c| c["Config"]["Image"].as_str().map(String::from));
     assert_eq!(image.as_deref(), Some(chosen.as_str()));
 }

@@ -649,13 +649,26 @@ fn run_notifies_a_rollback_and_a_policy_violation_once_each() {
 /// POST `body` to the loop with `headers`; the HTTP status code.
 fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
     let mut cmd = std::process::Command::new("curl");
-    cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "-X", "POST"]);
+    cmd.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "5",
+        "-X",
+        "POST",
+    ]);
     for (k, v) in headers {
         cmd.args(["-H", &format!("{k}: {v}")]);
     }
     cmd.args(["--data-binary", body, "--", &format!("http://{addr}{path}")]);
     let out = cmd.output().expect("curl");
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 /// Issue 15: with a long --poll, only a verified push wakes the loop at once;
@@ -680,7 +693,9 @@ fn a_signed_git_webhook_fetches_at_once_and_bad_signatures_get_401() {
     ]);
     let run = Running::spawn(t.command(&args));
     assert!(
-        wait_for(Duration::from_secs(90), || revision_of(&t.obj("web")).as_deref() == Some(first.as_str())),
+        wait_for(Duration::from_secs(90), || revision_of(&t.obj("web"))
+            .as_deref()
+            == Some(first.as_str())),
         "the first commit is applied: {:?}",
         loop_status(&addr)
     );
@@ -695,7 +710,10 @@ fn a_signed_git_webhook_fetches_at_once_and_bad_signatures_get_401() {
         if now == last {
             break;
         }
-        assert!(idle_since.elapsed() < Duration::from_secs(60), "the loop never went idle");
+        assert!(
+            idle_since.elapsed() < Duration::from_secs(60),
+            "the loop never went idle"
+        );
         last = now;
     }
     let second = commit_system("two");
@@ -704,16 +722,42 @@ fn a_signed_git_webhook_fetches_at_once_and_bad_signatures_get_401() {
     let good = reconcilers::run::github_signature(b"hunter2-hook", push_main.as_bytes());
     let wrong = reconcilers::run::github_signature(b"guess", push_main.as_bytes());
     let dev = reconcilers::run::github_signature(b"hunter2-hook", push_dev.as_bytes());
-    assert_eq!(post(&addr, "/hooks/git", &[("X-GitHub-Event", "push")], push_main), 401);
     assert_eq!(
-        post(&addr, "/hooks/git", &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &wrong)], push_main),
+        post(
+            &addr,
+            "/hooks/git",
+            &[("X-GitHub-Event", "push")],
+            push_main
+        ),
         401
     );
     assert_eq!(
-        post(&addr, "/hooks/git", &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &dev)], push_dev),
+        post(
+            &addr,
+            "/hooks/git",
+            &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &wrong)],
+            push_main
+        ),
+        401
+    );
+    assert_eq!(
+        post(
+            &addr,
+            "/hooks/git",
+            &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &dev)],
+            push_dev
+        ),
         202
     );
-    assert_eq!(post(&addr, "/hooks/git", &[("X-Gitlab-Token", "nope")], push_main), 401);
+    assert_eq!(
+        post(
+            &addr,
+            "/hooks/git",
+            &[("X-Gitlab-Token", "nope")],
+            push_main
+        ),
+        401
+    );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
         revision_of(&t.obj("web")).as_deref(),
@@ -721,11 +765,18 @@ fn a_signed_git_webhook_fetches_at_once_and_bad_signatures_get_401() {
         "nothing but a verified push to main may fetch"
     );
     assert_eq!(
-        post(&addr, "/hooks/git", &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &good)], push_main),
+        post(
+            &addr,
+            "/hooks/git",
+            &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &good)],
+            push_main
+        ),
         202
     );
     assert!(
-        wait_for(Duration::from_secs(60), || revision_of(&t.obj("web")).as_deref() == Some(second.as_str())),
+        wait_for(Duration::from_secs(60), || revision_of(&t.obj("web"))
+            .as_deref()
+            == Some(second.as_str())),
         "a verified push fetches at once (poll is 10m): {:?}",
         loop_status(&addr)
     );
@@ -734,7 +785,10 @@ fn a_signed_git_webhook_fetches_at_once_and_bad_signatures_get_401() {
         metrics.contains("lucidctl_webhook_requests_total{result=\"unauthorized\"} 3"),
         "{metrics}"
     );
-    assert!(metrics.contains("lucidctl_webhook_requests_total{result=\"accepted\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("lucidctl_webhook_requests_total{result=\"accepted\"} 1"),
+        "{metrics}"
+    );
     let out = run.kill();
     assert!(!out.all().contains("hunter2"), "the secret reached the log");
 }
@@ -742,13 +796,24 @@ fn a_signed_git_webhook_fetches_at_once_and_bad_signatures_get_401() {
 /// GET with an optional bearer token; the HTTP status code.
 fn get_code(addr: &str, path: &str, token: Option<&str>) -> u16 {
     let mut cmd = std::process::Command::new("curl");
-    cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5"]);
+    cmd.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "5",
+    ]);
     if let Some(t) = token {
         cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
     }
     cmd.args(["--", &format!("http://{addr}{path}")]);
     let out = cmd.output().expect("curl");
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 /// Issue 15: with --listen-token, /status and /metrics need the token and
@@ -758,14 +823,24 @@ fn a_listen_token_guards_status_but_not_healthz_and_port_0_is_reported_as_bound(
     let Some(t) = TestEnv::new("runtoken") else {
         return;
     };
-    t.write("system.yaml", &[network("net"), standin_service("web", "net", 8080, &[], "")].concat());
+    t.write(
+        "system.yaml",
+        &[network("net"), standin_service("web", "net", 8080, &[], "")].concat(),
+    );
     let token_file = t.write_aside("token", "let-me-in\n");
     let token_flag = format!("file:{}", token_file.display());
     let log = t.dir.join("run.log");
     let mut cmd = t.command(&t.args_with(
         "run",
         std::slice::from_ref(&t.state_dir),
-        &["--listen", "127.0.0.1:0", "--listen-token", &token_flag, "--resync", "10m"],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--listen-token",
+            &token_flag,
+            "--resync",
+            "10m",
+        ],
     ));
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -786,7 +861,10 @@ fn a_listen_token_guards_status_but_not_healthz_and_port_0_is_reported_as_bound(
             if let Some(rest) = so_far.split("status on http://").nth(1) {
                 break rest.split('/').next().unwrap_or("").to_string();
             }
-            assert!(std::time::Instant::now() < deadline, "no bound address logged:\n{so_far}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no bound address logged:\n{so_far}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     };
@@ -797,7 +875,18 @@ fn a_listen_token_guards_status_but_not_healthz_and_port_0_is_reported_as_bound(
     assert_eq!(get_code(&addr, "/status", Some("let-me-in")), 200);
     // A browser: HTTP Basic with the token as the password, for the page.
     let basic = std::process::Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "-u", "anyone:let-me-in", "--"])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+            "-u",
+            "anyone:let-me-in",
+            "--",
+        ])
         .arg(format!("http://{addr}/"))
         .output()
         .expect("curl");

@@ -151,7 +151,10 @@ fn runtime_settings_reach_the_engine_and_converge() {
         .map(String::from)
         .expect("an anonymous volume at /cache");
     assert_ne!(fresh, anonymous, "a fresh anonymous volume");
-    assert!(volume_exists(&anonymous), "{anonymous} was deleted with its container");
+    assert!(
+        volume_exists(&anonymous),
+        "{anonymous} was deleted with its container"
+    );
     let _ = docker(&["volume", "rm", &anonymous]);
     // web got a new container: sidecar was recreated to join its network stack.
     let sidecar = inspect_container(&t.obj("sidecar")).expect("sidecar exists");

@@ -166,7 +166,12 @@ impl<'a, 'f> Converter<'a, 'f> {
     }
 
     /// An integer in `range`, or a finding that says why the value is not carried over.
-    fn integer(&mut self, v: &Value, at: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+    fn integer(
+        &mut self,
+        v: &Value,
+        at: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<i64> {
         match int_of(v).filter(|n| range.contains(n)) {
             Some(n) => Some(n),
             None => {

@@ -85,7 +85,10 @@ pub fn state_root_outside_git(output_dir: &Path, compose_files: &[PathBuf]) -> O
     }
     let mut root = out.clone();
     for f in compose_files {
-        let dir = f.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = f
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let dir = canonical(dir)?;
         while !dir.starts_with(&root) {
             root = root.parent()?.to_path_buf();

@@ -18,7 +18,10 @@ pub async fn run(args: DiffArgs) -> ExitCode {
     if !args.plan.no_pull {
         // Rolling tags: what the registries serve now, as the plan's input.
         for w in reconcilers::updates::ask_all(&engine, &loaded.state, &mut loaded.inputs).await {
-            eprintln!("warning: {}", desired_state::diagnostics::escape_controls(&w));
+            eprintln!(
+                "warning: {}",
+                desired_state::diagnostics::escape_controls(&w)
+            );
         }
     }
     let observed = match engine.observe(&loaded.scope()).await {

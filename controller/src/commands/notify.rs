@@ -46,7 +46,10 @@ pub async fn run(cmd: NotifyCommand) -> ExitCode {
         }
     }
     if failed > 0 {
-        eprintln!("error: {failed} of {} target(s) did not take the test notification", targets.len());
+        eprintln!(
+            "error: {failed} of {} target(s) did not take the test notification",
+            targets.len()
+        );
         return ExitCode::from(controller::exit::FAILURE);
     }
     ExitCode::SUCCESS

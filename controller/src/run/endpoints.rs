@@ -15,7 +15,11 @@ pub fn endpoints(
     secrets: &SecretWatch,
 ) -> Result<Endpoints, String> {
     let read_token = match &args.listen_token {
-        Some(source) => Some(secrets.watch(source).map_err(|e| format!("--listen-token {e}"))?),
+        Some(source) => Some(
+            secrets
+                .watch(source)
+                .map_err(|e| format!("--listen-token {e}"))?,
+        ),
         None => None,
     };
     let git_hook = match &args.webhook_secret {

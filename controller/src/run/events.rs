@@ -23,7 +23,10 @@ pub fn get_json(
         let value = source
             .read_now()
             .map_err(|e| format!("--token {e}"))?
-            .ok_or_else(|| "--token: secret: sources need the desired state; use file: or env: here".to_string())?;
+            .ok_or_else(|| {
+                "--token: secret: sources need the desired state; use file: or env: here"
+                    .to_string()
+            })?;
         request = request.header("Authorization", format!("Bearer {}", value.expose()));
     }
     request

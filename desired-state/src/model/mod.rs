@@ -23,8 +23,7 @@ pub use values::{
 pub use workload::{
     numeric_user, Condition, Dependency, EnvFrom, Healthcheck, Mount, MountSource,
     NetworkAttachment, NetworkMode, Placement, Port, Protocol, Resources, RestartPolicy, Rollout,
-    SecretFiles,
-    Security, SelinuxLabel, WorkloadSpec,
+    SecretFiles, Security, SelinuxLabel, WorkloadSpec,
 };
 
 use schemars::JsonSchema;

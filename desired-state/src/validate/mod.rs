@@ -11,8 +11,8 @@ mod network_mode;
 mod networking;
 mod paths;
 mod placeholders;
-mod references;
 mod pull;
+mod references;
 mod runtime;
 mod secret_files;
 mod swarm;
@@ -26,8 +26,8 @@ use crate::pointer::display_path;
 use crate::state::{DesiredState, Resource};
 
 pub use graph::dependency_cycle;
-pub use swarm::validate_for_swarm;
 pub use isolation::{check_isolation, scan_forbidden, IsolationFinding, Scan};
+pub use swarm::validate_for_swarm;
 
 pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
     let mut out = Report::default();

@@ -133,7 +133,9 @@ mod tests {
             "{m:?}"
         );
         assert_eq!(
-            m.iter().filter(|m| m.contains("invalid environment variable name")).count(),
+            m.iter()
+                .filter(|m| m.contains("invalid environment variable name"))
+                .count(),
             1,
             "dotted names such as discovery.type are legal for Docker: {m:?}"
         );

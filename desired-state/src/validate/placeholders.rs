@@ -118,7 +118,11 @@ mod tests {
         );
         assert_eq!(placeholder_in("a < b > c"), None);
         assert_eq!(placeholder_in("$HOME"), None);
-        assert_eq!(placeholder_in("$${HOME}/bin"), None, "escaped: a literal ${{");
+        assert_eq!(
+            placeholder_in("$${HOME}/bin"),
+            None,
+            "escaped: a literal ${{"
+        );
         assert_eq!(placeholder_in("$${A} ${B}").as_deref(), Some("${B}"));
     }
 

@@ -69,7 +69,9 @@ pub(super) fn check(state: &DesiredState, out: &mut Report) {
                 Some("use 10s or more; 5m is the default".into()),
             );
         }
-        if pull.policy != PullPolicy::IfNotPresent && built_here.contains(&w.image.with_default_tag()) {
+        if pull.policy != PullPolicy::IfNotPresent
+            && built_here.contains(&w.image.with_default_tag())
+        {
             out.error(
                 r,
                 "/spec/pull/policy",
@@ -106,13 +108,25 @@ mod tests {
     #[test]
     fn bad_pins_ranges_and_intervals_are_located_with_a_fix() {
         let m = run(&service("{pin: latest}"));
-        assert!(m.iter().any(|m| m.starts_with("test.yaml:7:15:") && m.contains("spec.pull.pin") && m.contains("fix:")), "{m:?}");
+        assert!(
+            m.iter().any(|m| m.starts_with("test.yaml:7:15:")
+                && m.contains("spec.pull.pin")
+                && m.contains("fix:")),
+            "{m:?}"
+        );
         let m = run(&service("{policy: semver}"));
         assert!(m.iter().any(|m| m.contains("needs a range")), "{m:?}");
         let m = run(&service("{policy: semver, range: 'one.four'}"));
-        assert!(m.iter().any(|m| m.contains("spec.pull.range") && m.contains("not a semver range")), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|m| m.contains("spec.pull.range") && m.contains("not a semver range")),
+            "{m:?}"
+        );
         let m = run(&service("{policy: watch, range: ^1}"));
-        assert!(m.iter().any(|m| m.contains("only read with policy semver")), "{m:?}");
+        assert!(
+            m.iter().any(|m| m.contains("only read with policy semver")),
+            "{m:?}"
+        );
         let m = run(&service("{policy: watch, interval: 1s}"));
         assert!(m.iter().any(|m| m.contains("spec.pull.interval")), "{m:?}");
     }
@@ -124,6 +138,9 @@ mod tests {
             service("{policy: watch}")
         );
         let m = run(&yaml);
-        assert!(m.iter().any(|m| m.contains("built here and never pushed")), "{m:?}");
+        assert!(
+            m.iter().any(|m| m.contains("built here and never pushed")),
+            "{m:?}"
+        );
     }
 }

@@ -36,7 +36,10 @@ fn workload(r: &Resource, w: &WorkloadSpec, out: &mut Report) {
                 r,
                 &format!("/spec/ports/{i}/hostIP"),
                 "Swarm publishes a port on every node's addresses; it cannot bind one host IP",
-                Some("remove `hostIP`, or leave the port unpublished and reach it over the overlay".into()),
+                Some(
+                    "remove `hostIP`, or leave the port unpublished and reach it over the overlay"
+                        .into(),
+                ),
             );
         }
     }
@@ -121,9 +124,15 @@ mod tests {
             "  networks: [{name: net, ipv4Address: 10.1.0.5}]\n  ports: [{containerPort: 80, hostPort: 8080, hostIP: 127.0.0.1}]\n  security: {privileged: true}\n",
         ));
         assert_eq!(m.len(), 3, "{m:#?}");
-        assert!(m[0].starts_with("test.yaml:7:39:") && m[0].contains("static IP"), "{m:#?}");
+        assert!(
+            m[0].starts_with("test.yaml:7:39:") && m[0].contains("static IP"),
+            "{m:#?}"
+        );
         assert!(m[1].contains("cannot bind one host IP"), "{m:#?}");
-        assert!(m[2].contains("privileged") && m[2].contains("capAdd"), "{m:#?}");
+        assert!(
+            m[2].contains("privileged") && m[2].contains("capAdd"),
+            "{m:#?}"
+        );
     }
 
     #[test]
@@ -133,9 +142,18 @@ mod tests {
             "  mounts: [{volume: data, target: /data}, {bind: /srv/x, target: /x}]\n",
         ));
         assert_eq!(unpinned.len(), 2, "{unpinned:#?}");
-        assert!(unpinned[0].contains("named volume \"data\""), "{unpinned:#?}");
-        assert!(unpinned[0].contains("fix:") || unpinned[0].contains("placement"), "{unpinned:#?}");
-        assert!(unpinned[1].contains("host path \"/srv/x\""), "{unpinned:#?}");
+        assert!(
+            unpinned[0].contains("named volume \"data\""),
+            "{unpinned:#?}"
+        );
+        assert!(
+            unpinned[0].contains("fix:") || unpinned[0].contains("placement"),
+            "{unpinned:#?}"
+        );
+        assert!(
+            unpinned[1].contains("host path \"/srv/x\""),
+            "{unpinned:#?}"
+        );
 
         let pinned = swarm_messages(&service(
             "db",

@@ -168,7 +168,12 @@ impl EngineApi for Engine {
     }
 
     async fn pull_image(&self, reference: &str) -> Result<(), EngineError> {
-        within("pull", super::TRANSFER_DEADLINE, self.pull(reference, &|_, _| {})).await
+        within(
+            "pull",
+            super::TRANSFER_DEADLINE,
+            self.pull(reference, &|_, _| {}),
+        )
+        .await
     }
 
     async fn pull_image_reporting(
@@ -176,7 +181,12 @@ impl EngineApi for Engine {
         reference: &str,
         progress: PullProgress<'_>,
     ) -> Result<(), EngineError> {
-        within("pull", super::TRANSFER_DEADLINE, self.pull(reference, progress)).await
+        within(
+            "pull",
+            super::TRANSFER_DEADLINE,
+            self.pull(reference, progress),
+        )
+        .await
     }
 
     async fn build_image(

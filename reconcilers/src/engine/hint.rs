@@ -88,18 +88,24 @@ mod tests {
 
     #[test]
     fn permission_denied_on_the_socket_points_at_the_docker_group() {
-        let hint = unreachable("unix:///var/run/docker.sock", "Permission denied (os error 13)")
-            .hint()
-            .unwrap();
+        let hint = unreachable(
+            "unix:///var/run/docker.sock",
+            "Permission denied (os error 13)",
+        )
+        .hint()
+        .unwrap();
         assert!(hint.contains("docker group"), "{hint}");
         assert!(hint.contains("/var/run/docker.sock"), "{hint}");
     }
 
     #[test]
     fn a_missing_socket_says_how_to_check_the_daemon() {
-        let hint = unreachable("unix:///run/docker.sock", "Socket not found: /run/docker.sock")
-            .hint()
-            .unwrap();
+        let hint = unreachable(
+            "unix:///run/docker.sock",
+            "Socket not found: /run/docker.sock",
+        )
+        .hint()
+        .unwrap();
         assert!(hint.contains("systemctl status docker"), "{hint}");
         assert!(hint.contains("DOCKER_HOST"), "{hint}");
     }

@@ -73,7 +73,9 @@ impl Engine {
             .docker
             .inspect_registry_image(reference, creds)
             .await
-            .map_err(|e| EngineError::from_bollard(format!("ask the registry for {reference}"), e))?;
+            .map_err(|e| {
+                EngineError::from_bollard(format!("ask the registry for {reference}"), e)
+            })?;
         let digest = info.descriptor.digest.unwrap_or_default();
         if desired_state::model::is_digest(&digest) {
             Ok(digest)

@@ -14,17 +14,19 @@ mod images;
 mod logs;
 mod observe;
 mod runtime;
+pub mod swarm;
 mod transport;
 mod watch;
 
 pub use crate::observed::ObserveScope;
 pub use crate::render::VolumePlanSpec;
 pub use api::{BuildProgress, EngineApi, PullProgress};
-pub use logs::{LogChunk, LogOptions, LogStream};
 pub use build::{BuildEvent, BuildFailure, BuildRequest};
 pub use events::{EngineEvent, EventObject};
 pub use host::{HostInfo, ImageSource};
 pub use images::{split_tag, Credentials};
+pub use logs::{LogChunk, LogOptions, LogStream};
+pub use swarm::SwarmApi;
 
 use crate::remote::{SshLink, SshOptions, SshTarget};
 use bollard::Docker;
@@ -286,17 +288,13 @@ impl Engine {
     }
 
     pub async fn ping(&self) -> Result<(), EngineError> {
-        self.docker
-            .ping()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                let chain = hint::chain(&e);
-                EngineError::Unreachable {
-                    host: self.host.clone(),
-                    cause: chain.last().cloned().unwrap_or_default(),
-                    chain,
-                }
-            })
+        self.docker.ping().await.map(|_| ()).map_err(|e| {
+            let chain = hint::chain(&e);
+            EngineError::Unreachable {
+                host: self.host.clone(),
+                cause: chain.last().cloned().unwrap_or_default(),
+                chain,
+            }
+        })
     }
 }

@@ -164,7 +164,11 @@ impl fmt::Display for Reason {
             }
             Reason::NotDesired => f.write_str("no longer declared"),
             Reason::ImageMissing => f.write_str("image not present on the engine"),
-            Reason::ImageUpdateAvailable { reference, from, to } => write!(
+            Reason::ImageUpdateAvailable {
+                reference,
+                from,
+                to,
+            } => write!(
                 f,
                 "image update available: {reference} {} -> {}",
                 from.as_deref().map_or("(no registry digest)", short_digest),

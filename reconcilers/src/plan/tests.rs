@@ -572,9 +572,16 @@ fn an_escaped_dollar_brace_reaches_the_container_as_a_literal() {
     .unwrap()
     .unwrap();
     assert_eq!(spec.env["URL"], EnvValue::Plain("http://${HOST}/x".into()));
-    assert_eq!(spec.env["PLAIN"], EnvValue::Plain("$$5".into()), "only $${{ is an escape");
+    assert_eq!(
+        spec.env["PLAIN"],
+        EnvValue::Plain("$$5".into()),
+        "only $${{ is an escape"
+    );
     assert_eq!(spec.command.unwrap()[2], "echo ${HOME}");
-    assert_eq!(spec.healthcheck.unwrap().test[1], "pg_isready -U ${POSTGRES_USER}");
+    assert_eq!(
+        spec.healthcheck.unwrap().test[1],
+        "pg_isready -U ${POSTGRES_USER}"
+    );
 }
 
 #[test]
@@ -656,10 +663,15 @@ fn a_moved_tag_is_an_image_update_pulled_before_anything_else() {
         },
     );
     let o = converged_with(&d, &i, o);
-    assert!(run(&d, &o, &i).is_empty(), "no registry answer: nothing to do");
-    i.registry_digests.insert("127.0.0.1:5000/app:latest".into(), digest('a'));
+    assert!(
+        run(&d, &o, &i).is_empty(),
+        "no registry answer: nothing to do"
+    );
+    i.registry_digests
+        .insert("127.0.0.1:5000/app:latest".into(), digest('a'));
     assert!(run(&d, &o, &i).is_empty(), "the same digest: nothing to do");
-    i.registry_digests.insert("127.0.0.1:5000/app:latest".into(), digest('b'));
+    i.registry_digests
+        .insert("127.0.0.1:5000/app:latest".into(), digest('b'));
     let p = run(&d, &o, &i);
     assert_eq!(summary(&p), ["pull Image/127.0.0.1:5000/app:latest"]);
     let reason = p.changes[0].reasons[0].to_string();
@@ -678,11 +690,14 @@ fn a_pin_runs_the_digest_and_ignores_the_registry() {
     );
     let d = desired(&pinned);
     let mut i = inputs();
-    i.registry_digests.insert("127.0.0.1:5000/app:latest".into(), digest('d'));
+    i.registry_digests
+        .insert("127.0.0.1:5000/app:latest".into(), digest('d'));
     let p = run(&d, &Observed::default(), &i);
     let want = format!("127.0.0.1:5000/app@{}", digest('c'));
     assert_eq!(summary(&p)[0], format!("pull Image/{want}"));
-    let Some(w) = d.resources[0].spec.workload() else { panic!() };
+    let Some(w) = d.resources[0].spec.workload() else {
+        panic!()
+    };
     assert_eq!(i.image_of(w), want);
 }
 
@@ -692,7 +707,8 @@ fn adding_a_pull_policy_does_not_recreate_the_container() {
     let without = WATCHED.replace("  pull: {policy: watch, interval: 1m}\n", "");
     let i = inputs();
     let mut o = converged(&desired(&without), &i);
-    o.images.insert("127.0.0.1:5000/app:latest".into(), ObservedImage::default());
+    o.images
+        .insert("127.0.0.1:5000/app:latest".into(), ObservedImage::default());
     let o = converged_with(&desired(&without), &i, o);
     assert!(run(&desired(WATCHED), &o, &i).is_empty());
 }

@@ -164,8 +164,18 @@ impl Controller<'_> {
             if let Some(n) = &self.notifier {
                 n.forget("drift-repaired", None);
             }
-            let mut message = format!("repaired {} change(s) made outside lucidctl: ", repaired.len());
-            message.push_str(&repaired.iter().take(20).cloned().collect::<Vec<_>>().join(", "));
+            let mut message = format!(
+                "repaired {} change(s) made outside lucidctl: ",
+                repaired.len()
+            );
+            message.push_str(
+                &repaired
+                    .iter()
+                    .take(20)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
             if repaired.len() > 20 {
                 message.push_str(", ...");
             }

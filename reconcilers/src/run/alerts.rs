@@ -24,7 +24,9 @@ impl Outage {
                 self.since = Some(now);
                 None
             }
-            (Some(why), Some(since)) if !self.reported && now.duration_since(since) >= threshold => {
+            (Some(why), Some(since))
+                if !self.reported && now.duration_since(since) >= threshold =>
+            {
                 self.reported = true;
                 Some((
                     "failing",
@@ -74,16 +76,27 @@ impl Outages {
         git_failing: Option<&str>,
     ) -> Vec<(&'static str, Severity, String)> {
         let mut out = Vec::new();
-        if let Some((what, severity, detail)) = self.engine.observe(now, engine_down, self.threshold) {
+        if let Some((what, severity, detail)) =
+            self.engine.observe(now, engine_down, self.threshold)
+        {
             let (event, message) = match what {
-                "failing" => ("engine-unreachable", format!("the Docker engine has been unreachable {detail}")),
-                _ => ("engine-recovered", format!("the Docker engine answers again {detail}")),
+                "failing" => (
+                    "engine-unreachable",
+                    format!("the Docker engine has been unreachable {detail}"),
+                ),
+                _ => (
+                    "engine-recovered",
+                    format!("the Docker engine answers again {detail}"),
+                ),
             };
             out.push((event, severity, message));
         }
         if let Some((what, severity, detail)) = self.git.observe(now, git_failing, self.threshold) {
             let (event, message) = match what {
-                "failing" => ("git-failing", format!("git fetch has been failing {detail}")),
+                "failing" => (
+                    "git-failing",
+                    format!("git fetch has been failing {detail}"),
+                ),
                 _ => ("git-recovered", format!("git fetch works again {detail}")),
             };
             out.push((event, severity, message));
@@ -103,8 +116,14 @@ mod tests {
         let mut o = Outages::new(T);
         let t0 = Instant::now();
         assert!(o.observe(t0, Some("refused"), None).is_empty());
-        assert!(o.observe(t0 + Duration::from_secs(60), Some("refused"), None).is_empty());
-        assert!(o.observe(t0 + Duration::from_secs(90), None, None).is_empty(), "no recovery for an unreported blip");
+        assert!(o
+            .observe(t0 + Duration::from_secs(60), Some("refused"), None)
+            .is_empty());
+        assert!(
+            o.observe(t0 + Duration::from_secs(90), None, None)
+                .is_empty(),
+            "no recovery for an unreported blip"
+        );
     }
 
     #[test]
@@ -117,7 +136,10 @@ mod tests {
         assert_eq!(due[0].0, "engine-unreachable");
         assert_eq!(due[0].1, Severity::Critical);
         assert!(due[0].2.contains("refused"), "{}", due[0].2);
-        assert!(o.observe(t0 + T * 2, Some("refused"), None).is_empty(), "once");
+        assert!(
+            o.observe(t0 + T * 2, Some("refused"), None).is_empty(),
+            "once"
+        );
         let back = o.observe(t0 + T * 3, None, None);
         assert_eq!(back[0].0, "engine-recovered");
         assert!(back[0].2.contains("after 360s"), "{}", back[0].2);

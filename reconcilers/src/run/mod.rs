@@ -9,15 +9,15 @@
 //! input changes nothing; a Shutdown ends the loop after the pass in progress.
 //! Errors: a failed pass is logged, put in the status and retried.
 
-mod events;
-mod git;
 mod accounting;
 mod alerts;
+mod events;
+mod git;
 mod http;
 mod notify;
+mod policy;
 mod registry_watch;
 mod secret_ref;
-mod policy;
 mod source;
 mod status;
 mod triggers;
@@ -25,9 +25,11 @@ mod triggers;
 pub use events::{Event, EventLog};
 pub use git::GitSource;
 pub use http::{github_signature, serve, Endpoints, GitHook, HookVerdict};
-pub use notify::{deliver_once, format, redact, target, BadUrl, Notification, Notifier, Severity, Target};
-pub use secret_ref::{SecretRefError, SecretSource, SecretWatch, SharedSecret};
+pub use notify::{
+    deliver_once, format, redact, target, BadUrl, Notification, Notifier, Severity, Target,
+};
 pub use policy::{CrashLoops, ErrorPolicy, CRASH_LIMIT, CRASH_WINDOW};
+pub use secret_ref::{SecretRefError, SecretSource, SecretWatch, SharedSecret};
 pub use source::{DesiredSource, FilesSource, GitRepoSource};
 pub use status::{now_rfc3339, LastGoodStatus, Metrics, Readiness, ResourceStatus, Status};
 pub use triggers::{
@@ -400,7 +402,12 @@ impl<'a> Controller<'a> {
         if self.config.ask_registries {
             let r = self
                 .registry
-                .refresh(&*self.engine, &good.loaded.state, &mut good.loaded.inputs, Instant::now())
+                .refresh(
+                    &*self.engine,
+                    &good.loaded.state,
+                    &mut good.loaded.inputs,
+                    Instant::now(),
+                )
                 .await;
             self.moved_images = r.moved;
             registry_next = r.next;
@@ -592,7 +599,6 @@ pub fn resource_statuses(
         })
         .collect()
 }
-
 
 fn jitter() -> f64 {
     let nanos = std::time::SystemTime::now()

@@ -55,7 +55,8 @@ impl RegistryWatch {
                 Ok(answer) => {
                     self.schedule.succeeded(&a.declared, now, interval);
                     let before = self.answers.get(&a.declared);
-                    let changed = before.is_none_or(|b| b.digest != answer.digest || b.chosen != answer.chosen);
+                    let changed = before
+                        .is_none_or(|b| b.digest != answer.digest || b.chosen != answer.chosen);
                     if changed {
                         if let Some(b) = before {
                             moved.push(Moved {
@@ -89,7 +90,11 @@ impl RegistryWatch {
         let watched = wanted.iter().any(|a| a.pull.watched());
         Refresh {
             moved,
-            next: if watched { self.schedule.next_in(now) } else { None },
+            next: if watched {
+                self.schedule.next_in(now)
+            } else {
+                None
+            },
         }
     }
 }

@@ -31,7 +31,9 @@ pub enum SecretRefError {
 impl SecretSource {
     /// Whether `text` names a secret rather than being a value itself.
     pub fn is_reference(text: &str) -> bool {
-        ["secret:", "file:", "env:"].iter().any(|p| text.starts_with(p))
+        ["secret:", "file:", "env:"]
+            .iter()
+            .any(|p| text.starts_with(p))
     }
 
     /// The value now, for file: and env:; None for secret:, which needs the desired state.
@@ -152,8 +154,19 @@ mod tests {
             "file:/etc/lucid/hook".parse::<SecretSource>(),
             Ok(SecretSource::File("/etc/lucid/hook".into()))
         );
-        assert_eq!("env:HOOK".parse::<SecretSource>(), Ok(SecretSource::Env("HOOK".into())));
-        for bad in ["secret:", "secret:a", "secret:a/", "secret:a b/c", "file:", "env:A=B", "https://x"] {
+        assert_eq!(
+            "env:HOOK".parse::<SecretSource>(),
+            Ok(SecretSource::Env("HOOK".into()))
+        );
+        for bad in [
+            "secret:",
+            "secret:a",
+            "secret:a/",
+            "secret:a b/c",
+            "file:",
+            "env:A=B",
+            "https://x",
+        ] {
             assert!(bad.parse::<SecretSource>().is_err(), "{bad}");
         }
     }
@@ -161,19 +174,26 @@ mod tests {
     #[test]
     fn a_watched_secretset_key_follows_each_load() {
         let watch = SecretWatch::default();
-        let shared = watch
-            .watch(&"secret:ops/URL".parse().unwrap())
-            .unwrap();
-        assert!(shared.read().unwrap().is_none(), "unknown until the state loads");
+        let shared = watch.watch(&"secret:ops/URL".parse().unwrap()).unwrap();
+        assert!(
+            shared.read().unwrap().is_none(),
+            "unknown until the state loads"
+        );
         let mut secrets = BTreeMap::new();
         secrets.insert(
             "ops".to_string(),
             BTreeMap::from([("URL".to_string(), SecretValue::new("https://h/1"))]),
         );
         watch.update(&secrets);
-        assert_eq!(shared.read().unwrap().as_ref().unwrap().expose(), "https://h/1");
+        assert_eq!(
+            shared.read().unwrap().as_ref().unwrap().expose(),
+            "https://h/1"
+        );
         watch.update(&BTreeMap::new());
-        assert!(shared.read().unwrap().is_none(), "a removed key is forgotten");
+        assert!(
+            shared.read().unwrap().is_none(),
+            "a removed key is forgotten"
+        );
     }
 
     #[test]
@@ -183,7 +203,9 @@ mod tests {
         std::fs::write(&path, "s3cret\n").unwrap();
         let v = SecretSource::File(path).read_now().unwrap().unwrap();
         assert_eq!(v.expose(), "s3cret");
-        let err = SecretSource::File(dir.path().to_path_buf()).read_now().unwrap_err();
+        let err = SecretSource::File(dir.path().to_path_buf())
+            .read_now()
+            .unwrap_err();
         assert!(err.to_string().starts_with("file:"), "{err}");
     }
 }

@@ -107,7 +107,10 @@ impl DesiredSource for GitRepoSource {
     }
 
     fn load(&mut self) -> Result<(Loaded, Option<String>), String> {
-        let commit = self.git.sync().inspect_err(|e| self.fetch_error = Some(e.clone()))?;
+        let commit = self
+            .git
+            .sync()
+            .inspect_err(|e| self.fetch_error = Some(e.clone()))?;
         self.fetch_error = None;
         if self.last.as_deref() != Some(&commit) {
             tracing::info!(

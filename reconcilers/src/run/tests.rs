@@ -505,7 +505,11 @@ fn start_notifying(
     engine: &FakeEngine,
     text: Arc<Mutex<String>>,
     url: String,
-) -> (TriggerSender, Arc<Mutex<Status>>, tokio::task::JoinHandle<()>) {
+) -> (
+    TriggerSender,
+    Arc<Mutex<Status>>,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, queue) = channel();
     let config = RunConfig {
         notify: vec![url],
@@ -699,14 +703,24 @@ async fn drift_repaired_in_a_pass_is_one_batched_notification_and_a_rollout_is_n
             .collect()
     };
     while drift().is_empty() {
-        assert!(Instant::now() < deadline, "no drift notification: {:?} {:?}", got.lock().expect("lock"), status.lock().map(|s| (s.last_error.clone(), s.metrics.drift_repairs.clone())));
+        assert!(
+            Instant::now() < deadline,
+            "no drift notification: {:?} {:?}",
+            got.lock().expect("lock"),
+            status
+                .lock()
+                .map(|s| (s.last_error.clone(), s.metrics.drift_repairs.clone()))
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let drift = drift();
     assert_eq!(drift.len(), 1, "{drift:?}");
     let message = drift[0]["message"].as_str().unwrap_or("");
-    assert!(message.contains("Service/web") && message.contains("Network/net"), "{message}");
+    assert!(
+        message.contains("Service/web") && message.contains("Network/net"),
+        "{message}"
+    );
     assert_eq!(drift[0]["severity"], "info");
     tx.send(Trigger::Shutdown).await;
     tokio::time::timeout(Duration::from_secs(5), done)
@@ -756,7 +770,10 @@ spec:
     };
     pass(Trigger::Start).await;
     assert_eq!(digest_label(&engine).as_deref(), Some(first.as_str()));
-    let old_image = engine.container("web").map(|c| c.image_id).unwrap_or_default();
+    let old_image = engine
+        .container("web")
+        .map(|c| c.image_id)
+        .unwrap_or_default();
 
     let second = engine.add_to_registry("reg.example/web:latest");
     pass(Trigger::Resync).await;
@@ -779,14 +796,17 @@ spec:
     }
     let message = updated()[0]["message"].as_str().unwrap_or("").to_string();
     assert!(
-        message.contains(crate::plan::short_digest(&first)) && message.contains(crate::plan::short_digest(&second)),
+        message.contains(crate::plan::short_digest(&first))
+            && message.contains(crate::plan::short_digest(&second)),
         "{message}"
     );
     // Nothing moved: asking again changes nothing.
     let calls_before = engine.calls().len();
     pass(Trigger::Resync).await;
     assert!(
-        !engine.calls()[calls_before..].iter().any(|c| c.starts_with("pull ")),
+        !engine.calls()[calls_before..]
+            .iter()
+            .any(|c| c.starts_with("pull ")),
         "pulled again without a new digest"
     );
     tx.send(Trigger::Shutdown).await;

@@ -841,7 +841,8 @@ impl EngineApi for FakeEngine {
         options: &crate::engine::LogOptions,
     ) -> BoxStream<'static, Result<crate::engine::LogChunk, EngineError>> {
         let what = format!("logs of {name}");
-        let items: Vec<Result<crate::engine::LogChunk, EngineError>> = match self.call(what.clone()) {
+        let items: Vec<Result<crate::engine::LogChunk, EngineError>> = match self.call(what.clone())
+        {
             Err(e) => vec![Err(e)],
             Ok(w) => match w.containers.get(name) {
                 None => vec![Err(not_found(format!("{what} (No such container)")))],

@@ -82,7 +82,9 @@ pub async fn ask(engine: &dyn EngineApi, a: &Asked) -> Result<Answer, String> {
     } else {
         a.declared.clone()
     };
-    let server = registry_host(&chosen).unwrap_or(DEFAULT_REGISTRY).to_string();
+    let server = registry_host(&chosen)
+        .unwrap_or(DEFAULT_REGISTRY)
+        .to_string();
     let credentials = crate::registry::docker_credentials(&server);
     let digest = engine
         .registry_digest(&chosen, credentials)
@@ -109,7 +111,11 @@ pub fn apply_answer(inputs: &mut Inputs, answer: &Answer) {
 
 /// For apply and diff: asks about every reference now; what cannot be
 /// asked is a warning, and the engine's image is kept.
-pub async fn ask_all(engine: &dyn EngineApi, state: &DesiredState, inputs: &mut Inputs) -> Vec<String> {
+pub async fn ask_all(
+    engine: &dyn EngineApi,
+    state: &DesiredState,
+    inputs: &mut Inputs,
+) -> Vec<String> {
     let mut warnings = Vec::new();
     for a in asked(state) {
         match ask(engine, &a).await {

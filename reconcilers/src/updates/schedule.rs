@@ -51,7 +51,10 @@ impl Schedule {
 
     /// How long until the next reference is due.
     pub fn next_in(&self, now: Instant) -> Option<Duration> {
-        self.0.values().map(|e| e.next.saturating_duration_since(now)).min()
+        self.0
+            .values()
+            .map(|e| e.next.saturating_duration_since(now))
+            .min()
     }
 
     /// Forgets references no longer asked about.

@@ -26,7 +26,16 @@ mod tests {
 
     #[test]
     fn the_highest_matching_version_wins_and_other_tags_are_ignored() {
-        let t = tags(&["latest", "1.3.9", "v1.4.0", "1.4.2", "1.10.0", "2.0.0", "1.5.0-rc.1", "main"]);
+        let t = tags(&[
+            "latest",
+            "1.3.9",
+            "v1.4.0",
+            "1.4.2",
+            "1.10.0",
+            "2.0.0",
+            "1.5.0-rc.1",
+            "main",
+        ]);
         assert_eq!(choose_tag(&t, "^1.4").as_deref(), Some("1.10.0"));
         assert_eq!(choose_tag(&t, "~1.4").as_deref(), Some("1.4.2"));
         assert_eq!(choose_tag(&t, ">=1.4, <1.5").as_deref(), Some("1.4.2"));
@@ -36,6 +45,9 @@ mod tests {
 
     #[test]
     fn a_v_prefixed_tag_keeps_its_spelling() {
-        assert_eq!(choose_tag(&tags(&["v2.1.0", "v2.0.0"]), "^2").as_deref(), Some("v2.1.0"));
+        assert_eq!(
+            choose_tag(&tags(&["v2.1.0", "v2.0.0"]), "^2").as_deref(),
+            Some("v2.1.0")
+        );
     }
 }

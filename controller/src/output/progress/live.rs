@@ -75,7 +75,8 @@ impl Live {
                 &format!("building: {}{name}", if cached { "CACHED " } else { "" }),
             ),
             BuildEvent::Log(line) if controller::terminal::verbose() => {
-                self.multi.suspend(|| eprintln!("  {key}:   {}", one_line(&line)));
+                self.multi
+                    .suspend(|| eprintln!("  {key}:   {}", one_line(&line)));
             }
             BuildEvent::Log(_) => {}
             BuildEvent::FellBack(why) => self.multi.suspend(|| {

@@ -23,8 +23,8 @@ pub enum Display {
 
 impl Display {
     pub fn new(mode: ProgressMode) -> Self {
-        let terminal = std::io::stderr().is_terminal()
-            && std::env::var("TERM").map_or(true, |t| t != "dumb");
+        let terminal =
+            std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
         match mode {
             ProgressMode::Plain => Display::Plain(Lines::new()),
             ProgressMode::Tty => Display::Live(Live::new(true)),

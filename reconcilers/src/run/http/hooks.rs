@@ -5,11 +5,11 @@
 //! to the watched branch triggers a fetch; the payload is otherwise not
 //! trusted (the fetch reads the branch from the remote, not from the body).
 
+use crate::run::secret_ref::SharedSecret;
 use hmac::{Hmac, Mac};
 use hyper::HeaderMap;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use crate::run::secret_ref::SharedSecret;
 
 #[derive(Debug, Clone)]
 pub struct GitHook {
@@ -41,7 +41,10 @@ impl HookVerdict {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 impl GitHook {
@@ -89,11 +92,13 @@ impl GitHook {
             header(headers, "x-hub-signature-256"),
             header(headers, "x-gitea-signature"),
         ) {
-            (Some(s), _) => s.strip_prefix("sha256=").ok_or("X-Hub-Signature-256 is not sha256=<hex>")?,
+            (Some(s), _) => s
+                .strip_prefix("sha256=")
+                .ok_or("X-Hub-Signature-256 is not sha256=<hex>")?,
             (None, Some(s)) => s,
-            (None, None) => {
-                return Err("no signature: expected X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token")
-            }
+            (None, None) => return Err(
+                "no signature: expected X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token",
+            ),
         };
         let given = hex::decode(signature).map_err(|_| "the signature is not hex")?;
         let mut mac = Hmac::<Sha256>::new_from_slice(&secret)
@@ -149,16 +154,25 @@ mod tests {
     #[test]
     fn a_gitea_signature_is_bare_hex() {
         let sig = github_signature(b"s3cret", PUSH_MAIN);
-        let h = headers(&[("x-gitea-signature", &sig["sha256=".len()..]), ("x-gitea-event", "push")]);
+        let h = headers(&[
+            ("x-gitea-signature", &sig["sha256=".len()..]),
+            ("x-gitea-event", "push"),
+        ]);
         assert_eq!(hook().judge(&h, PUSH_MAIN), HookVerdict::Fetch);
     }
 
     #[test]
     fn gitlab_sends_the_token_itself() {
-        let ok = headers(&[("x-gitlab-token", "s3cret"), ("x-gitlab-event", "Push Hook")]);
+        let ok = headers(&[
+            ("x-gitlab-token", "s3cret"),
+            ("x-gitlab-event", "Push Hook"),
+        ]);
         assert_eq!(hook().judge(&ok, PUSH_MAIN), HookVerdict::Fetch);
         let bad = headers(&[("x-gitlab-token", "s3cre"), ("x-gitlab-event", "Push Hook")]);
-        assert!(matches!(hook().judge(&bad, PUSH_MAIN), HookVerdict::Unauthorized(_)));
+        assert!(matches!(
+            hook().judge(&bad, PUSH_MAIN),
+            HookVerdict::Unauthorized(_)
+        ));
     }
 
     #[test]
@@ -188,7 +202,10 @@ mod tests {
         ] {
             let sig = github_signature(b"s3cret", body);
             let h = headers(&[("x-hub-signature-256", &sig), ("x-github-event", event)]);
-            assert!(matches!(hook().judge(&h, body), HookVerdict::Ignored(_)), "{event}");
+            assert!(
+                matches!(hook().judge(&h, body), HookVerdict::Ignored(_)),
+                "{event}"
+            );
         }
     }
 

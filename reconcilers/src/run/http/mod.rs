@@ -255,7 +255,11 @@ async fn git_hook(req: Request<Incoming>, e: &Endpoints) -> Response<Body> {
             tracing::warn!("POST /hooks/git refused: {why}");
             text(StatusCode::UNAUTHORIZED, "text/plain", format!("{why}\n"))
         }
-        HookVerdict::Ignored(why) => text(StatusCode::ACCEPTED, "text/plain", format!("ignored: {why}\n")),
+        HookVerdict::Ignored(why) => text(
+            StatusCode::ACCEPTED,
+            "text/plain",
+            format!("ignored: {why}\n"),
+        ),
         HookVerdict::Fetch => {
             tracing::info!("POST /hooks/git: push to {}; fetching now", hook.branch);
             if let Some(tx) = &e.triggers {
@@ -279,7 +283,11 @@ mod auth_tests {
             Some(b"s3cret:with:colons".to_vec())
         );
         assert_eq!(presented_token("Basic !!!"), None);
-        assert_eq!(presented_token("Basic bm9jb2xvbg=="), None, "no colon, no password");
+        assert_eq!(
+            presented_token("Basic bm9jb2xvbg=="),
+            None,
+            "no colon, no password"
+        );
         assert_eq!(presented_token("Digest x"), None);
     }
 }

@@ -109,7 +109,11 @@ pub async fn deliver(target: &Target, n: &Notification) {
         match deliver_once(target, n).await {
             Ok(()) => return,
             Err(why) if attempt == ATTEMPTS => {
-                tracing::warn!("notify {}: {} not delivered: {why}", target.describe(), n.event);
+                tracing::warn!(
+                    "notify {}: {} not delivered: {why}",
+                    target.describe(),
+                    n.event
+                );
             }
             Err(_) => {}
         }

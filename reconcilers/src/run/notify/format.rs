@@ -90,7 +90,13 @@ fn line(n: &Notification) -> String {
 /// A header value: printable ASCII only, bounded.
 fn header_text(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .take(200)
         .collect()
 }
@@ -154,15 +160,33 @@ mod tests {
     #[test]
     fn the_format_comes_from_a_prefix_or_the_host() {
         let f = |s: &str| endpoint(s).unwrap();
-        assert_eq!(f("ntfy+https://ntfy.example.org/lucid").format, Format::Ntfy);
-        assert_eq!(f("ntfy+https://ntfy.example.org/lucid").url, "https://ntfy.example.org/lucid");
+        assert_eq!(
+            f("ntfy+https://ntfy.example.org/lucid").format,
+            Format::Ntfy
+        );
+        assert_eq!(
+            f("ntfy+https://ntfy.example.org/lucid").url,
+            "https://ntfy.example.org/lucid"
+        );
         assert_eq!(f("https://ntfy.sh/lucid").format, Format::Ntfy);
-        assert_eq!(f("https://hooks.slack.com/services/T/B/X").format, Format::Slack);
-        assert_eq!(f("https://discord.com/api/webhooks/1/x").format, Format::Discord);
+        assert_eq!(
+            f("https://hooks.slack.com/services/T/B/X").format,
+            Format::Slack
+        );
+        assert_eq!(
+            f("https://discord.com/api/webhooks/1/x").format,
+            Format::Discord
+        );
         assert_eq!(f("https://discord.com/channels/1").format, Format::Json);
         assert_eq!(f("slack+http://127.0.0.1:9/x").format, Format::Slack);
         assert_eq!(f("http://127.0.0.1:9/x").format, Format::Json);
-        for bad in ["ftp://x", "ntfy+ftp://x", "https://a b", "secret-ish", "https://x/\n"] {
+        for bad in [
+            "ftp://x",
+            "ntfy+ftp://x",
+            "https://a b",
+            "secret-ish",
+            "https://x/\n",
+        ] {
             assert!(endpoint(bad).is_err(), "{bad:?}");
         }
     }
@@ -170,7 +194,9 @@ mod tests {
     #[test]
     fn ntfy_gets_text_and_header_values_that_cannot_inject_headers() {
         let r = render(Format::Ntfy, &n());
-        assert!(r.body.starts_with("[CRITICAL] rollout-failed Service/web: unhealthy"));
+        assert!(r
+            .body
+            .starts_with("[CRITICAL] rollout-failed Service/web: unhealthy"));
         assert_eq!(r.headers[1], ("Priority", "5".to_string()));
         for (_, v) in &r.headers {
             assert!(v.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{v:?}");
@@ -179,8 +205,12 @@ mod tests {
 
     #[test]
     fn slack_and_discord_get_their_json_shapes() {
-        let slack: serde_json::Value = serde_json::from_str(&render(Format::Slack, &n()).body).unwrap();
-        assert!(slack["text"].as_str().unwrap().contains("(revision abc123)"));
+        let slack: serde_json::Value =
+            serde_json::from_str(&render(Format::Slack, &n()).body).unwrap();
+        assert!(slack["text"]
+            .as_str()
+            .unwrap()
+            .contains("(revision abc123)"));
         let mut long = n();
         long.message = "x".repeat(5000);
         let discord: serde_json::Value =
@@ -191,7 +221,9 @@ mod tests {
     #[test]
     fn the_generic_document_has_the_documented_fields() {
         let v: serde_json::Value = serde_json::from_str(&render(Format::Json, &n()).body).unwrap();
-        for k in ["event", "severity", "resource", "message", "revision", "time"] {
+        for k in [
+            "event", "severity", "resource", "message", "revision", "time",
+        ] {
             assert!(v.get(k).is_some(), "{k}");
         }
         assert_eq!(v["severity"], "critical");

@@ -66,9 +66,7 @@ pub struct BadUrl(String);
 pub fn target(spec: &str, watch: &SecretWatch) -> Result<Target, BadUrl> {
     if SecretSource::is_reference(spec) {
         let source: SecretSource = spec.parse().map_err(|_| BadUrl(redact(spec)))?;
-        let shared = watch
-            .watch(&source)
-            .map_err(|e| BadUrl(e.to_string()))?;
+        let shared = watch.watch(&source).map_err(|e| BadUrl(e.to_string()))?;
         return Ok(Target::Secret(source, shared));
     }
     format::endpoint(spec).map(Target::Fixed)
@@ -155,7 +153,11 @@ async fn run_target(target: Target, mut rx: mpsc::Receiver<Notification>) {
             if window.admit(now) {
                 deliver::deliver(&target, &n).await;
             } else {
-                tracing::warn!("notify {}: rate limit reached; {} held back", target.describe(), n.event);
+                tracing::warn!(
+                    "notify {}: rate limit reached; {} held back",
+                    target.describe(),
+                    n.event
+                );
             }
         }
     }
