@@ -50,6 +50,16 @@ fn config_contents(loaded: &Loaded) -> BTreeMap<String, FileContent> {
         .collect()
 }
 
+/// An engine error, with the next step when -H is no swarm manager.
+fn swarm_error(e: &reconcilers::engine::EngineError) -> String {
+    let text = context::engine_error(e);
+    if text.contains("not a swarm manager") {
+        format!("{text}\n  fix: point -H at a swarm manager, or make this engine one with `docker swarm init`")
+    } else {
+        text
+    }
+}
+
 struct Ready {
     loaded: Loaded,
     engine: Engine,
@@ -69,7 +79,7 @@ async fn observe_and_plan(
         .engine
         .observe_swarm()
         .await
-        .map_err(|e| context::engine_error(&e))?;
+        .map_err(|e| swarm_error(&e))?;
     let desired = render(
         &r.loaded.state,
         &r.loaded.inputs,
@@ -266,7 +276,7 @@ pub async fn delete(args: DeleteArgs) -> ExitCode {
     };
     let observed = match ready.engine.observe_swarm().await {
         Ok(o) => o,
-        Err(e) => return fail(&context::engine_error(&e)),
+        Err(e) => return fail(&swarm_error(&e)),
     };
     let desired = match render(
         &ready.loaded.state,
@@ -324,7 +334,7 @@ pub async fn doctor(args: DoctorArgs) -> ExitCode {
     };
     let observed = match ready.engine.observe_swarm().await {
         Ok(o) => o,
-        Err(e) => return fail(&context::engine_error(&e)),
+        Err(e) => return fail(&swarm_error(&e)),
     };
     let mut problems = 0;
     let mut out = String::new();

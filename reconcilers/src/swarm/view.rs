@@ -104,23 +104,9 @@ pub fn view(s: &SwarmService) -> View {
             file(&f.object, f.mode, &f.uid, &f.gid),
         );
     }
-    if let Some(h) = &s.healthcheck {
-        put("healthcheck.test", list(&h.test));
-        let ns =
-            |d: &Option<desired_state::model::DurationSpec>| d.map(|d| d.0.as_nanos().to_string());
-        if let Some(x) = ns(&h.interval) {
-            put("healthcheck.interval", x);
-        }
-        if let Some(x) = ns(&h.timeout) {
-            put("healthcheck.timeout", x);
-        }
-        if let Some(x) = ns(&h.start_period) {
-            put("healthcheck.startPeriod", x);
-        }
-        if let Some(r) = h.retries {
-            put("healthcheck.retries", r.to_string());
-        }
-    }
+    // The healthcheck is not compared field by field: the engine client
+    // cannot read it back (see engine::swarm::convert::view_of); the spec
+    // hash still carries every declared change.
     if !s.placement.constraints.is_empty() {
         put("placement.constraints", list(&s.placement.constraints));
     }
@@ -180,7 +166,29 @@ pub fn diff(want: &View, have: &View, env: &BTreeMap<String, EnvValue>) -> Vec<F
         }
         value.clone()
     };
-    let mut keys: Vec<&String> = want.keys().chain(have.keys()).collect();
+    // Only declared fields count, as on the local target; what Swarm fills in
+    // by itself (a default stop grace period) is no change. In keyed
+    // collections an extra entry is one (an env var, a network added by hand).
+    let counted = |k: &str| {
+        want.contains_key(k)
+            || [
+                "image",
+                "replicas",
+                "env.",
+                "networks.",
+                "ports.",
+                "mounts.",
+                "configs.",
+                "secrets.",
+            ]
+            .iter()
+            .any(|p| k == *p || (p.ends_with('.') && k.starts_with(p)))
+    };
+    let mut keys: Vec<&String> = want
+        .keys()
+        .chain(have.keys())
+        .filter(|k| counted(k))
+        .collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()

@@ -7,14 +7,15 @@ use crate::swarm::model::*;
 use crate::swarm::view::{self, View};
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
-    EndpointSpec, HealthConfig, Limit, Mount, MountType, NetworkAttachmentConfig, Platform,
-    ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob,
-    ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
-    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
-    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile,
-    TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecResources,
-    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+    EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountType,
+    NetworkAttachmentConfig, Platform, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
+    ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
+    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
+    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec,
+    TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1,
+    TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum,
 };
 use desired_state::model::{Kind, RestartPolicy};
 use std::collections::{BTreeMap, HashMap};
@@ -241,9 +242,19 @@ pub fn service_spec(s: &SwarmService, ids: &DataIds, force_update: Option<u64>) 
         mode: Some(mode),
         update_config,
         rollback_config,
-        endpoint_spec: (!ports.is_empty()).then(|| EndpointSpec {
-            ports: Some(ports),
-            ..Default::default()
+        // DNS round robin unless a port is published: a VIP needs IPVS in
+        // the node's kernel, which some kernels lack (this CI's among them:
+        // the VIP answered "no route to host" while the task IPs worked).
+        endpoint_spec: Some(if ports.is_empty() {
+            EndpointSpec {
+                mode: Some(EndpointSpecModeEnum::DNSRR),
+                ..Default::default()
+            }
+        } else {
+            EndpointSpec {
+                mode: Some(EndpointSpecModeEnum::VIP),
+                ports: Some(ports),
+            }
         }),
         ..Default::default()
     }
@@ -358,22 +369,9 @@ pub fn view_of(spec: &ServiceSpec, network_names: &BTreeMap<String, String>) -> 
             ),
         );
     }
-    if let Some(h) = &c.health_check {
-        put(
-            "healthcheck.test",
-            view::list(h.test.as_deref().unwrap_or_default()),
-        );
-        for (key, value) in [
-            ("interval", h.interval),
-            ("timeout", h.timeout),
-            ("startPeriod", h.start_period),
-            ("retries", h.retries),
-        ] {
-            if let Some(x) = value.filter(|x| *x != 0) {
-                put(&format!("healthcheck.{key}"), x.to_string());
-            }
-        }
-    }
+    // No healthcheck: bollard reads the stored spec's `Healthcheck` under
+    // the name `HealthCheck` and so never sees it (the engine accepts either
+    // on input). The spec hash carries a declared change instead.
     if let Some(p) = &task.placement {
         if let Some(cs) = p.constraints.as_ref().filter(|c| !c.is_empty()) {
             put("placement.constraints", view::list(cs));
