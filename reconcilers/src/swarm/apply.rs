@@ -211,7 +211,13 @@ pub async fn apply(
             let r = match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(NotReady::RolledBack(m))) => {
-                    if let Err(e) = api.mark_failed(&s.name, &s.hash).await {
+                    let project = s
+                        .labels
+                        .get(crate::labels::PROJECT)
+                        .cloned()
+                        .unwrap_or_default();
+                    let marker = super::plan::failed_marker(&project, &s.name, &s.hash, &m);
+                    if let Err(e) = api.create_data(&marker).await {
                         on_line(&format!(
                             "warning: could not record the failed revision of {}: {e}",
                             s.name
@@ -290,6 +296,10 @@ async fn remove_network_when_free(api: &dyn SwarmApi, name: &str) -> Result<(), 
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match api.remove_network(name).await {
+            Ok(()) if !api.network_exists(name).await? => return Ok(()),
+            Ok(()) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
             Ok(()) => return Ok(()),
             Err(e) if Instant::now() < deadline => {
                 tracing::debug!("network {name} not removable yet: {e}");
@@ -334,7 +344,7 @@ fn readiness(s: &SwarmService, have: &ObservedService) -> Option<Result<(), NotR
         Some("rollback_started" | "rollback_completed" | "rollback_paused" | "paused")
     );
     if rolled_back && have.label(crate::labels::SPEC_HASH) != Some(s.hash.as_str()) {
-        // Wait for the rollback to finish before labelling the service.
+        // Wait for the rollback to finish: the old tasks serve again.
         if have.update_state.as_deref() == Some("rollback_started") {
             return None;
         }

@@ -6,9 +6,13 @@ use desired_state::model::{Healthcheck, Kind, Placement, RestartPolicy, Security
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Label on a service (not its tasks) naming a spec hash whose rollout
-/// Swarm rolled back: that revision is held, not tried again.
+/// Label on a failed-rollout marker (a small swarm config, `kind` label
+/// `FailedRollout`): the spec hash Swarm rolled back, held from then on.
+/// A marker, not a label on the service: updating a service's labels means
+/// sending its whole spec back, and the engine client cannot read every
+/// field of it (the healthcheck), so that would change the service.
 pub const FAILED_HASH: &str = "io.lucidctl.failed-spec-hash";
+pub const FAILED_KIND: &str = "FailedRollout";
 /// Label on a task's container: the spec hash it runs, so readiness counts
 /// only tasks of the current revision.
 pub const TASK_HASH: &str = "io.lucidctl.swarm-spec-hash";
@@ -95,6 +99,8 @@ pub struct SwarmFile {
     pub kind: FileKind,
     /// The swarm object's name, `<name>-<content hash>`.
     pub object: String,
+    /// The ConfigFile or SecretSet it comes from.
+    pub source: String,
     pub target: String,
     pub mode: u32,
     pub uid: String,

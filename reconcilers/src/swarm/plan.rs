@@ -85,6 +85,34 @@ pub struct SwarmPlanOptions {
     pub retry_failed: bool,
 }
 
+/// The service a failed-rollout marker is about.
+fn marker_of(o: &SwarmObject) -> Option<&str> {
+    (o.labels.get(labels::KIND).map(String::as_str) == Some(FAILED_KIND))
+        .then(|| o.labels.get(labels::NAME).map(String::as_str))
+        .flatten()
+}
+
+fn is_held(observed: &ObservedSwarm, project: &str, service: &str, hash: &str) -> bool {
+    observed.configs.iter().any(|o| {
+        owned(&o.labels, project)
+            && marker_of(o) == Some(service)
+            && o.labels.get(FAILED_HASH).map(String::as_str) == Some(hash)
+    })
+}
+
+/// The marker that holds `service`'s revision `hash`, with why it failed.
+pub fn failed_marker(project: &str, service: &str, hash: &str, why: &str) -> SwarmData {
+    let mut l = labels::ownership(project, FAILED_KIND, Some(service));
+    l.insert(FAILED_HASH.to_string(), hash.to_string());
+    SwarmData {
+        kind: FileKind::Config,
+        what: format!("failed rollout of {service}"),
+        name: format!("{service}-failed-{}", &hash[..hash.len().min(12)]),
+        labels: l,
+        bytes: why.as_bytes().to_vec(),
+    }
+}
+
 fn owned(labels: &std::collections::BTreeMap<String, String>, project: &str) -> bool {
     crate::observed::is_managed(labels)
         && labels.get(labels::PROJECT).map(String::as_str) == Some(project)
@@ -143,6 +171,16 @@ pub fn plan(
     // object behind; removed once the services moved off it.
     for kind in [FileKind::Config, FileKind::Secret] {
         for o in observed.data(kind) {
+            if let Some(service) = marker_of(o) {
+                // A held revision stays held while the files still ask for it.
+                let still = desired
+                    .services
+                    .iter()
+                    .any(|s| s.name == service && o.labels.get(FAILED_HASH) == Some(&s.hash));
+                if still && !options.retry_failed {
+                    continue;
+                }
+            }
             if owned(&o.labels, project) && !desired.data.iter().any(|d| d.name == o.name) {
                 out.changes.push(SwarmChange {
                     kind: kind.as_str().into(),
@@ -204,16 +242,16 @@ fn plan_service(
     let fields = view::diff(&want, &have.view, &s.env);
     let same_hash = have.label(labels::SPEC_HASH) == Some(s.hash.as_str());
     if !same_hash {
-        if have.label(FAILED_HASH) == Some(s.hash.as_str()) && !options.retry_failed {
+        if is_held(observed, project, &s.name, &s.hash) && !options.retry_failed {
             change(SwarmAction::Held, vec![Reason::SpecChanged], fields);
             return;
         }
-        let reasons = reasons_for(&fields, false);
+        let reasons = reasons_for(s, &fields, false);
         change(SwarmAction::Update, reasons, fields);
         return;
     }
     if !fields.is_empty() {
-        let reasons = reasons_for(&fields, true);
+        let reasons = reasons_for(s, &fields, true);
         change(SwarmAction::Update, reasons, fields);
         return;
     }
@@ -242,8 +280,15 @@ fn plan_service(
 }
 
 /// Why a service's spec changes, from its changed fields.
-fn reasons_for(fields: &[FieldChange], by_hand: bool) -> Vec<Reason> {
+fn reasons_for(s: &SwarmService, fields: &[FieldChange], by_hand: bool) -> Vec<Reason> {
     let mut reasons = Vec::new();
+    let source = |prefix: &str, path: &str| {
+        let target = &path[prefix.len()..];
+        s.files
+            .iter()
+            .find(|f| f.target == target)
+            .map_or(target.to_string(), |f| f.source.clone())
+    };
     for f in fields {
         let reason = if by_hand {
             match f.path.strip_prefix("networks.") {
@@ -255,11 +300,11 @@ fn reasons_for(fields: &[FieldChange], by_hand: bool) -> Vec<Reason> {
             }
         } else if f.path.starts_with("configs.") {
             Reason::ConfigFileChanged {
-                name: f.path["configs.".len()..].to_string(),
+                name: source("configs.", &f.path),
             }
         } else if f.path.starts_with("secrets.") {
             Reason::SecretChanged {
-                set: f.path["secrets.".len()..].to_string(),
+                set: source("secrets.", &f.path),
             }
         } else {
             Reason::SpecChanged

@@ -154,6 +154,7 @@ fn render_service(
                 files.push(SwarmFile {
                     kind: FileKind::Config,
                     object: config_object_name(inputs, name, &hash),
+                    source: name.to_string(),
                     target: m.target.clone(),
                     mode: configs.get(name).map_or(0o444, |c| c.mode),
                     uid: "0".into(),
@@ -181,6 +182,7 @@ fn render_service(
             files.push(SwarmFile {
                 kind: FileKind::Secret,
                 object: secret_object_name(inputs, &f.secret_set, key, value.expose()),
+                source: f.secret_set.clone(),
                 target: format!("{}/{key}", f.target.trim_end_matches('/')),
                 mode: 0o400,
                 uid: uid.to_string(),

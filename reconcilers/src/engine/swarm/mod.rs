@@ -28,13 +28,14 @@ pub trait SwarmApi: Send + Sync {
     /// Sends `s` as the service's new spec; `rerun` forces new tasks with
     /// no other change (a Job run again).
     async fn update_service(&self, s: &SwarmService, rerun: bool) -> Result<(), EngineError>;
-    /// Labels the service with a spec hash Swarm rolled back (no task changes).
-    async fn mark_failed(&self, name: &str, hash: &str) -> Result<(), EngineError>;
     /// A missing service is not an error.
     async fn remove_service(&self, name: &str) -> Result<(), EngineError>;
     async fn create_overlay(&self, n: &SwarmNetwork) -> Result<(), EngineError>;
     /// A missing network is not an error.
     async fn remove_network(&self, name: &str) -> Result<(), EngineError>;
+    /// Whether this node still lists the network (a removed overlay lingers
+    /// for a few seconds while its last task containers go).
+    async fn network_exists(&self, name: &str) -> Result<bool, EngineError>;
     async fn create_data(&self, d: &SwarmData) -> Result<(), EngineError>;
     /// A missing config or secret is not an error; one in use is.
     async fn remove_data(&self, kind: FileKind, name: &str) -> Result<(), EngineError>;
@@ -345,20 +346,6 @@ impl SwarmApi for Engine {
         .await
     }
 
-    async fn mark_failed(&self, name: &str, hash: &str) -> Result<(), EngineError> {
-        self.within("label service", async {
-            self.send_update(name, |current| {
-                let mut spec = current.spec.clone().unwrap_or_default();
-                spec.labels
-                    .get_or_insert_with(HashMap::new)
-                    .insert(FAILED_HASH.to_string(), hash.to_string());
-                spec
-            })
-            .await
-        })
-        .await
-    }
-
     async fn remove_service(&self, name: &str) -> Result<(), EngineError> {
         self.within("remove service", async {
             match self.docker.delete_service(name).await {
@@ -416,6 +403,13 @@ impl SwarmApi for Engine {
     async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
         self.within("remove network", Engine::remove_network(self, name))
             .await
+    }
+
+    async fn network_exists(&self, name: &str) -> Result<bool, EngineError> {
+        self.within("inspect network", async {
+            Ok(self.network_names().await?.values().any(|n| n == name))
+        })
+        .await
     }
 
     async fn create_data(&self, d: &SwarmData) -> Result<(), EngineError> {
