@@ -1,0 +1,392 @@
+//! `--target swarm` against the real engine (issue 16), on a one-node swarm
+//! this test makes (`docker swarm init` on loopback) and always leaves
+//! again, even on failure (the `Swarm` guard's Drop). Swarm mode is
+//! engine-wide, so the swarm tests are serialised: one test binary, its
+//! tests taking a process-wide mutex, and a file lock
+//! (/tmp/lucid-e2e-swarm.lock) against other processes. An engine already
+//! in a swarm the test did not make is never touched: the test fails.
+
+use lucid_e2e::*;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The one-node swarm of one test; left on drop.
+struct Swarm {
+    /// Task containers are named after their service: removed by this prefix on drop.
+    prefix: String,
+    _file: std::fs::File,
+    _guard: MutexGuard<'static, ()>,
+}
+
+impl Swarm {
+    fn init(prefix: &str) -> Swarm {
+        static LOCK: Mutex<()> = Mutex::new(());
+        let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join("lucid-e2e-swarm.lock"))
+            .expect("open the swarm lock file");
+        file.lock().expect("take the swarm lock");
+        let state = docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+        assert_eq!(
+            state, "inactive",
+            "the engine is already in a swarm this test did not make; refusing to touch it"
+        );
+        let swarm = Swarm {
+            prefix: prefix.to_string(),
+            _file: file,
+            _guard: guard,
+        };
+        // From here on, Drop leaves the swarm whatever happens.
+        docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+        swarm
+    }
+}
+
+impl Drop for Swarm {
+    fn drop(&mut self) {
+        let quiet = |args: &[&str]| {
+            let mut cmd = Command::new("docker");
+            cmd.args(args);
+            try_run(cmd, DOCKER_TIMEOUT)
+        };
+        let _ = quiet(&["swarm", "leave", "--force"]);
+        // Task containers a job or a removed service left behind.
+        if let Ok(out) = quiet(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=com.docker.swarm.service.name",
+            "--format",
+            "{{.Names}}",
+        ]) {
+            for name in out.stdout.lines().filter(|n| n.starts_with(&self.prefix)) {
+                let _ = quiet(&["rm", "-f", name]);
+            }
+        }
+        // `swarm leave` keeps the bridge it made; it can take a moment to free.
+        for _ in 0..20 {
+            match quiet(&["network", "rm", "docker_gwbridge"]) {
+                Ok(o) if o.success() || o.stderr.contains("not found") => break,
+                _ => std::thread::sleep(Duration::from_millis(250)),
+            }
+        }
+    }
+}
+
+const IMAGE: &str = STANDIN_IMAGE;
+
+fn system(config: &str, web_env: &str) -> String {
+    format!(
+        r#"apiVersion: lucid/v1alpha1
+kind: Network
+metadata: {{name: front}}
+spec: {{}}
+---
+apiVersion: lucid/v1alpha1
+kind: Network
+metadata: {{name: vault}}
+spec: {{internal: true}}
+---
+apiVersion: lucid/v1alpha1
+kind: IsolationPolicy
+metadata: {{name: vault-only}}
+spec: {{network: vault, members: [store, init], bridges: [api]}}
+---
+apiVersion: lucid/v1alpha1
+kind: ConfigFile
+metadata: {{name: greeting}}
+spec: {{content: "{config}"}}
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {{name: store}}
+spec:
+  image: {IMAGE}
+  env: {{STANDIN_NAME: store}}
+  networks: [{{name: vault}}]
+  healthcheck: {{test: ["CMD", "/standin", "probe", "8080"], interval: 1s, timeout: 1s, retries: 3}}
+---
+apiVersion: lucid/v1alpha1
+kind: Job
+metadata: {{name: init}}
+spec:
+  image: {IMAGE}
+  command: [job, --wait-tcp, "store:8080", --message, "store is up"]
+  networks: [{{name: vault}}]
+  dependsOn: [{{name: store, condition: healthy}}]
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {{name: api}}
+spec:
+  image: {IMAGE}
+  replicas: 2
+  env: {{STANDIN_NAME: api}}
+  networks: [{{name: front}}, {{name: vault}}]
+  mounts: [{{configFile: greeting, target: /etc/greeting}}]
+  healthcheck: {{test: ["CMD", "/standin", "probe", "8080"], interval: 1s, timeout: 1s, retries: 3}}
+  dependsOn: [{{name: init, condition: completed}}]
+---
+apiVersion: lucid/v1alpha1
+kind: Service
+metadata: {{name: web}}
+spec:
+  image: {IMAGE}
+  env: {{STANDIN_NAME: web{web_env}}}
+  networks: [{{name: front}}]
+  healthcheck: {{test: ["CMD", "/standin", "probe", "8080"], interval: 1s, timeout: 1s, retries: 3}}
+  dependsOn: [{{name: api, condition: healthy}}]
+"#
+    )
+}
+
+fn swarm_args(extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["--target".to_string(), "swarm".to_string()];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+fn lucidctl(env: &TestEnv, sub: &str, extra: &[&str]) -> Output {
+    let args = swarm_args(extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.lucidctl(sub, &args)
+}
+
+/// `docker service ls` replicas column by service name.
+fn replicas(env: &TestEnv) -> std::collections::BTreeMap<String, String> {
+    docker_ok(&[
+        "service",
+        "ls",
+        "--filter",
+        &format!("name={}", env.prefix),
+        "--format",
+        "{{.Name}} {{.Replicas}}",
+    ])
+    .lines()
+    .filter_map(|l| {
+        let (name, rest) = l.split_once(' ')?;
+        Some((name.to_string(), rest.to_string()))
+    })
+    .collect()
+}
+
+/// Names of the networks a service's tasks join.
+fn service_networks(service: &str) -> Vec<String> {
+    let ids = docker_ok(&[
+        "service",
+        "inspect",
+        service,
+        "--format",
+        "{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}",
+    ]);
+    ids.split_whitespace()
+        .map(|id| docker_ok(&["network", "inspect", id, "--format", "{{.Name}}"]))
+        .collect()
+}
+
+#[test]
+fn swarm_target_applies_repairs_rolls_and_holds() {
+    let Some(env) = TestEnv::new("swarm") else {
+        return;
+    };
+    let _swarm = Swarm::init(&env.prefix);
+
+    // Fields with no Swarm meaning fail validation before any engine call.
+    let bad = env.write_aside(
+        "bad/bad.yaml",
+        &format!(
+            "apiVersion: lucid/v1alpha1\nkind: Network\nmetadata: {{name: net}}\nspec: {{subnet: 10.77.0.0/24}}\n---\napiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {{name: db}}\nspec:\n  image: {IMAGE}\n  networks: [{{name: net, ipv4Address: 10.77.0.5}}]\n  mounts: [{{volume: data, target: /data}}]\n---\napiVersion: lucid/v1alpha1\nkind: Volume\nmetadata: {{name: data}}\nspec: {{}}\n"
+        ),
+    );
+    let out = env.lucidctl_with("apply", &[bad.clone()], &["--target", "swarm"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains("bad.yaml:11:"),
+        "file:line:col of the static IP: {out:?}"
+    );
+    assert!(out.stderr.contains("static IP"), "{out:?}");
+    assert!(out.stderr.contains("named volume \"data\""), "{out:?}");
+    assert!(out.stderr.contains("fix: pin the tasks"), "{out:?}");
+    assert!(out.stderr.contains("nothing was changed"), "{out:?}");
+    assert!(
+        replicas(&env).is_empty(),
+        "validation failed, so nothing was created"
+    );
+
+    // Cold apply: dependency waves, each gated on task health.
+    env.write("system.yaml", &system("hello", ""));
+    let started = Instant::now();
+    let out = lucidctl(&env, "apply", &["--timeout", "120s"]);
+    let cold = started.elapsed();
+    assert_eq!(out.code(), 0, "cold apply: {out:?}");
+    let order: Vec<usize> = [
+        "Service/{p}store create",
+        "Job/{p}init create",
+        "Service/{p}api create",
+        "Service/{p}web create",
+    ]
+    .iter()
+    .map(|l| {
+        let line = l.replace("{p}", &env.prefix);
+        out.stderr
+            .find(&format!("✔ {line}"))
+            .unwrap_or_else(|| panic!("{line} should be reported: {out:?}"))
+    })
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "waves in dependency order: {out:?}"
+    );
+    let r = replicas(&env);
+    assert_eq!(r[&env.obj("api")], "2/2", "{r:?}");
+    assert_eq!(r[&env.obj("store")], "1/1", "{r:?}");
+    assert!(r[&env.obj("init")].contains("1/1 completed"), "{r:?}");
+    let vault = docker_ok(&[
+        "network",
+        "inspect",
+        &env.obj("vault"),
+        "--format",
+        "{{.Driver}} {{.Internal}} {{.Attachable}} {{index .Options \"encrypted\"}}|",
+    ]);
+    assert_eq!(
+        vault, "overlay true true |",
+        "internal, attachable, encrypted (the option is present)"
+    );
+    assert_eq!(service_networks(&env.obj("web")), vec![env.obj("front")]);
+
+    // Nothing to do: diff exits 0, a second apply changes nothing.
+    let diff = lucidctl(&env, "diff", &[]);
+    assert_eq!(diff.code(), 0, "{diff:?}");
+    assert!(diff.stdout.contains("No changes"), "{diff:?}");
+    let started = Instant::now();
+    let again = lucidctl(&env, "apply", &[]);
+    let noop = started.elapsed();
+    assert_eq!(again.code(), 0, "{again:?}");
+    assert!(again.stdout.contains("No changes"), "{again:?}");
+    assert!(
+        !again.stderr.contains(" create ") && !again.stderr.contains(" update "),
+        "{again:?}"
+    );
+    println!(
+        "speed: cold apply {:.1}s, no-op apply {:.2}s",
+        cold.as_secs_f64(),
+        noop.as_secs_f64()
+    );
+
+    // Drift by hand: one service scaled, one removed, a non-member put on the isolated network.
+    docker_ok(&["service", "scale", "-d", &format!("{}=3", env.obj("api"))]);
+    docker_ok(&["service", "rm", &env.obj("store")]);
+    docker_ok(&[
+        "service",
+        "update",
+        "-d",
+        "--network-add",
+        &env.obj("vault"),
+        &env.obj("web"),
+    ]);
+    let (diff, plan) = {
+        let out = lucidctl(&env, "diff", &["-o", "json"]);
+        let plan = out.json();
+        (out, plan)
+    };
+    assert_eq!(diff.code(), 2, "{diff:?}");
+    let change = |name: &str| {
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == env.obj(name).as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("a change for {name}: {plan}"))
+    };
+    assert_eq!(change("store")["action"], "create");
+    assert_eq!(change("api")["action"], "update");
+    assert_eq!(change("api")["reasons"][0]["type"], "manualChange");
+    assert_eq!(change("api")["fields"][0]["path"], "replicas");
+    let web = change("web");
+    assert_eq!(web["reasons"][0]["type"], "networkNotDeclared", "{web}");
+    assert_eq!(web["reasons"][0]["policy_violation"], true, "{web}");
+    let violations = plan["violations"].to_string();
+    assert!(
+        violations.contains(&env.obj("web")) && violations.contains("vault-only"),
+        "{plan}"
+    );
+    let out = lucidctl(&env, "apply", &["--timeout", "120s"]);
+    assert_eq!(out.code(), 0, "repair: {out:?}");
+    let r = replicas(&env);
+    assert_eq!(r[&env.obj("api")], "2/2", "{r:?}");
+    assert_eq!(r[&env.obj("store")], "1/1", "{r:?}");
+    assert_eq!(
+        service_networks(&env.obj("web")),
+        vec![env.obj("front")],
+        "corrected"
+    );
+    assert_eq!(lucidctl(&env, "diff", &[]).code(), 0);
+
+    // A changed ConfigFile: a new config, a rolling update of its service, the old one removed.
+    let configs_before = docker_ok(&["config", "ls", "--format", "{{.Name}}"]);
+    let old: Vec<&str> = configs_before
+        .lines()
+        .filter(|n| n.starts_with(&env.obj("greeting")))
+        .collect();
+    assert_eq!(old.len(), 1, "{configs_before}");
+    env.write("system.yaml", &system("hello again", ""));
+    let out = lucidctl(&env, "apply", &["--timeout", "120s"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stdout.contains("config file greeting changed"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("✔ Service/{} update", env.obj("api"))),
+        "{out:?}"
+    );
+    let configs_after = docker_ok(&["config", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        !configs_after.contains(old[0]),
+        "old config removed: {configs_after}"
+    );
+    assert_eq!(lucidctl(&env, "diff", &[]).code(), 0);
+
+    // A bad revision: Swarm rolls it back, lucidctl holds it.
+    env.write(
+        "system.yaml",
+        &system("hello again", ", STANDIN_UNHEALTHY: \"1\""),
+    );
+    let out = lucidctl(&env, "apply", &["--timeout", "120s"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(out.stderr.contains("rolled the update back"), "{out:?}");
+    let r = replicas(&env);
+    assert_eq!(
+        r[&env.obj("web")],
+        "1/1",
+        "the old revision serves again: {r:?}"
+    );
+    let diff = lucidctl(&env, "diff", &[]);
+    assert!(diff.stdout.contains("held"), "{diff:?}");
+    let out = lucidctl(&env, "apply", &[]);
+    assert!(out.stderr.contains("held"), "not tried again: {out:?}");
+    assert!(!out.stderr.contains("rolled the update back"), "{out:?}");
+
+    // doctor: the node, its architecture, the image.
+    let out = lucidctl(&env, "doctor", &[]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stdout.contains("(manager) linux/"), "{out:?}");
+    assert!(
+        out.stdout.contains(&format!("✔ image {IMAGE} present")),
+        "{out:?}"
+    );
+
+    // delete: services, configs, networks gone.
+    let out = lucidctl(&env, "delete", &[]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(replicas(&env).is_empty());
+    assert!(!network_exists(&env.obj("vault")));
+    let configs = docker_ok(&["config", "ls", "--format", "{{.Name}}"]);
+    assert!(!configs.contains(&env.prefix), "{configs}");
+}
