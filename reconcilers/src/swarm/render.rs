@@ -285,4 +285,4 @@ fn monitor_of(w: &WorkloadSpec) -> Duration {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
