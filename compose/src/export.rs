@@ -83,7 +83,7 @@ pub fn export(state: &DesiredState, options: &ExportOptions) -> Vec<ExportedFile
     files
 }
 
-fn phase_of(r: &Resource) -> Option<&str> {
+pub(crate) fn phase_of(r: &Resource) -> Option<&str> {
     r.metadata.labels.get("phase").map(String::as_str)
 }
 
@@ -966,7 +966,7 @@ fn compose_size(bytes: u64) -> Value {
 
 /// Doubles every `$` in string values: compose would interpolate them. The
 /// model's `$${` (a literal `${`) is read as `${` first, so it stays `$${`.
-fn escape_strings(v: &mut Value) {
+pub(crate) fn escape_strings(v: &mut Value) {
     match v {
         Value::String(s) => *s = escape_dollars(&desired_state::literal::unescape(s)),
         Value::Array(a) => a.iter_mut().for_each(escape_strings),
@@ -976,7 +976,7 @@ fn escape_strings(v: &mut Value) {
 }
 
 /// A `# - ` bullet wrapped at 100 columns.
-fn wrap(h: &mut String, text: &str) {
+pub(crate) fn wrap(h: &mut String, text: &str) {
     wrap_with(h, text, "# -", "#  ");
 }
 

@@ -5,6 +5,7 @@
 pub mod dotenv;
 pub mod export;
 pub mod import;
+pub mod stack;
 pub mod text;
 pub mod yaml_out;
 

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub fn export(cmd: ExportCommand) -> ExitCode {
-    let ExportCommand::Compose(args) = cmd;
+    let args = match cmd {
+        ExportCommand::Compose(args) => args,
+        ExportCommand::Stack(args) => return export_stack(args),
+    };
     let state = match desired_state::load_valid(&args.source.load_options()) {
         Ok((state, warnings)) => {
             output::print_diagnostics(&warnings);
@@ -180,4 +183,59 @@ pub fn import(cmd: ImportCommand) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `lucidctl export stack`: validated for the swarm target first.
+fn export_stack(args: crate::cli::ExportStackArgs) -> ExitCode {
+    let state = match desired_state::load_valid(&args.source.load_options()) {
+        Ok((state, warnings)) => {
+            output::print_diagnostics(&warnings);
+            state
+        }
+        Err(invalid) => {
+            output::print_diagnostics(&invalid.warnings);
+            output::print_diagnostics(&invalid.errors);
+            eprintln!(
+                "error: invalid desired state: {} error(s); nothing was written",
+                invalid.errors.len()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let swarm = desired_state::validate::validate_for_swarm(&state);
+    output::print_diagnostics(&swarm);
+    let errors = swarm.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        eprintln!("error: invalid for a swarm: {errors} error(s); nothing was written");
+        return ExitCode::FAILURE;
+    }
+    let secrets_dir = args.secrets_dir.clone().unwrap_or_else(|| {
+        default_secrets_dir(
+            args.source
+                .paths
+                .first()
+                .map(PathBuf::as_path)
+                .unwrap_or(Path::new(".")),
+        )
+    });
+    let options = lucid_compose::stack::StackOptions {
+        output_dir: args.output_dir.clone(),
+        secrets_dir,
+        sources: args
+            .source
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        name_prefix: args.name_prefix.clone(),
+    };
+    for f in lucid_compose::stack::export_stack(&state, &options) {
+        let path = args.output_dir.join(&f.path);
+        if let Err(e) = write(&path, &f.content) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+        println!("wrote {}", path.display());
+    }
+    ExitCode::SUCCESS
 }
