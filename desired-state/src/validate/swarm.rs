@@ -98,6 +98,44 @@ fn workload(r: &Resource, w: &WorkloadSpec, out: &mut Report) {
             );
         }
     }
+    // Carried on the local target, not (yet) to a swarm service: said, never dropped silently.
+    let not_carried = [
+        (
+            "/spec/security/noNewPrivileges",
+            w.security.as_ref().is_some_and(|s| s.no_new_privileges),
+        ),
+        ("/spec/beforeRecreate", !w.before_recreate.is_empty()),
+        (
+            "/spec/healthcheck/restartAfter",
+            w.healthcheck
+                .as_ref()
+                .is_some_and(|h| h.restart_after.is_some()),
+        ),
+        ("/spec/tmpfs", !w.tmpfs.is_empty()),
+        ("/spec/ulimits", !w.ulimits.is_empty()),
+        ("/spec/sysctls", !w.sysctls.is_empty()),
+        ("/spec/shmSize", w.shm_size.is_some()),
+        ("/spec/extraHosts", !w.extra_hosts.is_empty()),
+        ("/spec/dns", !w.dns.is_empty()),
+        (
+            "/spec/networkMode",
+            matches!(
+                w.network_mode(),
+                Some(NetworkMode::Host | NetworkMode::None)
+            ),
+        ),
+    ];
+    for (pointer, set) in not_carried {
+        if set {
+            let field = pointer.rsplit('/').next().unwrap_or(pointer);
+            out.warning(
+                r,
+                pointer,
+                format!("{field} is not applied with --target swarm (the local target applies it)"),
+                None,
+            );
+        }
+    }
     if kind == Kind::Job && w.replicas.is_some_and(|n| n != 1) {
         out.error(
             r,

@@ -51,6 +51,7 @@ pub struct SwarmService {
     pub stop_grace_seconds: Option<i64>,
     pub stop_signal: Option<String>,
     pub hostname: Option<String>,
+    pub logging: Option<desired_state::model::Logging>,
     pub update: UpdatePolicy,
     /// The service's labels: ownership, spec hash.
     pub labels: BTreeMap<String, String>,

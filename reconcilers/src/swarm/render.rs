@@ -263,6 +263,7 @@ fn render_service(
         stop_grace_seconds: c.stop_grace_seconds,
         stop_signal: w.stop_signal.clone(),
         hostname: w.hostname.clone(),
+        logging: w.logging.clone(),
         update,
         labels,
         hash,

@@ -143,6 +143,12 @@ pub fn view(s: &SwarmService) -> View {
     if let Some(sig) = &s.stop_signal {
         put("stopSignal", sig.clone());
     }
+    if let Some(l) = &s.logging {
+        put("logging.driver", l.driver.clone());
+        for (k, val) in &l.options {
+            put(&format!("logging.options.{k}"), val.clone());
+        }
+    }
     if s.kind == desired_state::model::Kind::Service {
         put("update.order", order(s.update.start_first).into());
         put("update.monitor", s.update.monitor.as_nanos().to_string());

@@ -14,8 +14,8 @@ use bollard::models::{
     ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
     ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec,
     TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1,
-    TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy,
-    TaskSpecRestartPolicyConditionEnum,
+    TaskSpecContainerSpecSecrets, TaskSpecLogDriver, TaskSpecPlacement, TaskSpecResources,
+    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 use desired_state::model::{Kind, RestartPolicy};
 use std::collections::{BTreeMap, HashMap};
@@ -161,6 +161,10 @@ pub fn service_spec(s: &SwarmService, ids: &DataIds, force_update: Option<u64>) 
             ..Default::default()
         }),
         force_update,
+        log_driver: s.logging.as_ref().map(|l| TaskSpecLogDriver {
+            name: Some(l.driver.clone()),
+            options: (!l.options.is_empty()).then(|| hash_map(&l.options)),
+        }),
         networks: Some(
             s.networks
                 .iter()
@@ -421,6 +425,12 @@ pub fn view_of(spec: &ServiceSpec, network_names: &BTreeMap<String, String>) -> 
     }
     if let Some(sig) = &c.stop_signal {
         put("stopSignal", sig.clone());
+    }
+    if let Some(l) = &task.log_driver {
+        put("logging.driver", l.name.clone().unwrap_or_default());
+        for (k, val) in l.options.iter().flatten() {
+            put(&format!("logging.options.{k}"), val.clone());
+        }
     }
     if !is_job {
         let u = spec.update_config.clone().unwrap_or_default();

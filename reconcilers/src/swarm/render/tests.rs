@@ -58,6 +58,7 @@ spec:
   replicas: 3
   placement: {constraints: ["node.labels.edge == true"], platforms: [linux/arm64], maxReplicasPerNode: 2}
   rollout: stopFirst
+  logging: {driver: json-file, options: {max-size: 10m}}
   env: {MODE: prod}
   ports: [{containerPort: 80, hostPort: 8080}, {containerPort: 9000}]
   networks: [{name: net, aliases: [www]}]
