@@ -454,3 +454,152 @@ fn replicas_named(prefix: &str) -> std::collections::BTreeMap<String, String> {
         })
         .collect()
 }
+
+/// Payment services on the isolated overlay (configs/lucid/isolation.yaml).
+const TRON_MEMBERS: [&str; 5] = [
+    "lucid-tron-client",
+    "lucid-payout-router",
+    "lucid-wallet-manager",
+    "lucid-usdt-manager",
+    "lucid-trx-staking",
+];
+const TRON_BRIDGE: &str = "lucid-payment-gateway";
+const STORAGE_LABEL: &str = "lucid-e2e-storage";
+
+/// A swarm overlay for the local Lucid system: no fixed subnets, the test's
+/// stand-in image, ports not bound to one host IP, and every workload with a
+/// named volume pinned to the node labelled for storage.
+fn swarm_overlay(state: &desired_state::DesiredState) -> String {
+    use desired_state::model::MountSource;
+    let mut out = String::from("# e2e: the local Lucid system on a one-node swarm.\n");
+    for net in ["lucid-pi-network", "lucid-tron-isolated"] {
+        out.push_str(&format!(
+            "---\napiVersion: lucid/v1alpha1\nkind: Network\nmetadata:\n  name: {net}\nspec:\n  subnet: null\n  gateway: null\n"
+        ));
+    }
+    out.push_str("---\napiVersion: lucid/v1alpha1\nkind: Image\nmetadata:\n  name: lucid-standin\n$patch: delete\n");
+    for r in state.workloads() {
+        let w = r.spec.workload().unwrap();
+        out.push_str(&format!(
+            "---\napiVersion: lucid/v1alpha1\nkind: {}\nmetadata:\n  name: {}\nspec:\n  image: {STANDIN_IMAGE}\n",
+            r.kind().as_str(),
+            r.name()
+        ));
+        if w.ports.iter().any(|p| p.host_ip.is_some()) {
+            let ports: Vec<String> = w
+                .ports
+                .iter()
+                .map(|p| format!("{{containerPort: {}}}", p.container_port))
+                .collect();
+            out.push_str(&format!("  ports: [{}]\n", ports.join(", ")));
+        }
+        if w.mounts
+            .iter()
+            .any(|m| matches!(m.source(), Some(MountSource::Volume(_))))
+        {
+            out.push_str(&format!(
+                "  placement: {{constraints: [\"node.labels.{STORAGE_LABEL} == true\"]}}\n"
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_local_lucid_system_on_a_swarm_comes_up_isolated_and_converged() {
+    let _one_at_a_time = full_lucid_lock();
+    let Some(env) = TestEnv::new("swarmlucid") else {
+        return;
+    };
+    let _swarm = Swarm::init(&env.prefix);
+    let node = docker_ok(&["info", "--format", "{{.Swarm.NodeID}}"]);
+    docker_ok(&[
+        "node",
+        "update",
+        "--label-add",
+        &format!("{STORAGE_LABEL}=true"),
+        &node,
+    ]);
+
+    let root = repo_root();
+    let base = vec![
+        root.join("configs/lucid"),
+        root.join("configs/lucid/overlays/local"),
+    ];
+    let (state, _) = desired_state::load_valid(&desired_state::LoadOptions {
+        paths: base.clone(),
+        recursive: false,
+        root: None,
+    })
+    .unwrap_or_else(|_| panic!("configs/lucid with the local overlay validates"));
+    let overlay = env.write_aside("overlay/swarm.yaml", &swarm_overlay(&state));
+    let files: Vec<std::path::PathBuf> = base.iter().cloned().chain([overlay]).collect();
+    env.secrets_generate(&[root.join("configs/lucid")], &[])
+        .expect_code(0);
+
+    // Without the overlay, the base files are refused for a swarm, before any change.
+    let out = env.lucidctl_with("diff", &base, &["--target", "swarm"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains("foundation.yaml:30:7:") && out.stderr.contains("named volume"),
+        "{out:?}"
+    );
+
+    let started = Instant::now();
+    let out = env.lucidctl_with("apply", &files, &["--target", "swarm", "--timeout", "300s"]);
+    let cold = started.elapsed();
+    assert_eq!(out.code(), 0, "cold apply of Lucid on the swarm: {out:?}");
+    let services: Vec<_> = state
+        .workloads()
+        .filter(|r| r.kind() == desired_state::model::Kind::Service)
+        .collect();
+    assert_eq!(services.len(), 27);
+    let r = replicas(&env);
+    for s in &services {
+        assert_eq!(
+            r.get(&env.obj(s.name())).map(String::as_str),
+            Some("1/1"),
+            "{}: {r:?}",
+            s.name()
+        );
+    }
+    for j in state
+        .workloads()
+        .filter(|r| r.kind() == desired_state::model::Kind::Job)
+    {
+        let got = r.get(&env.obj(j.name())).cloned().unwrap_or_default();
+        assert!(got.contains("1/1 completed"), "{}: {got:?}", j.name());
+    }
+    // The isolated overlay holds exactly the payment members and the gateway.
+    let isolated = env.obj("lucid-tron-isolated");
+    let mut on_isolated: Vec<String> = r
+        .keys()
+        .filter(|name| service_networks(name).contains(&isolated))
+        .cloned()
+        .collect();
+    on_isolated.sort();
+    let mut expected: Vec<String> = TRON_MEMBERS
+        .iter()
+        .chain([&TRON_BRIDGE])
+        .map(|n| env.obj(n))
+        .collect();
+    expected.sort();
+    assert_eq!(on_isolated, expected);
+
+    let diff = env.lucidctl_with("diff", &files, &["--target", "swarm"]);
+    assert_eq!(diff.code(), 0, "{diff:?}");
+    let started = Instant::now();
+    let again = env.lucidctl_with("apply", &files, &["--target", "swarm"]);
+    let noop = started.elapsed();
+    assert_eq!(again.code(), 0, "{again:?}");
+    assert!(again.stdout.contains("No changes"), "{again:?}");
+    println!(
+        "speed (Lucid, one-node swarm): cold apply {:.1}s, no-op apply {:.2}s",
+        cold.as_secs_f64(),
+        noop.as_secs_f64()
+    );
+
+    let out = env.lucidctl_with("delete", &files, &["--target", "swarm"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(replicas(&env).is_empty());
+}

@@ -7,7 +7,7 @@ use crate::swarm::model::*;
 use crate::swarm::view::{self, View};
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
-    EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountType,
+    EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountType, MountVolumeOptions,
     NetworkAttachmentConfig, Platform, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
     ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
     ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
@@ -64,6 +64,13 @@ pub fn service_spec(s: &SwarmService, ids: &DataIds, force_update: Option<u64>) 
             }),
         }
     }
+    // A named volume is made by the node that runs the task: it carries
+    // lucidctl's ownership labels, so it is known (and never removed unasked).
+    let project = s
+        .labels
+        .get(crate::labels::PROJECT)
+        .map(String::as_str)
+        .unwrap_or_default();
     let mounts: Vec<Mount> = s
         .mounts
         .iter()
@@ -73,11 +80,23 @@ pub fn service_spec(s: &SwarmService, ids: &DataIds, force_update: Option<u64>) 
                 MountFrom::HostPath(p) => (MountType::BIND, Some(p.clone())),
                 MountFrom::Anonymous => (MountType::VOLUME, None),
             };
+            let volume_options = match &m.from {
+                MountFrom::Volume(v) => Some(MountVolumeOptions {
+                    labels: Some(hash_map(&crate::labels::ownership(
+                        project,
+                        "Volume",
+                        Some(v),
+                    ))),
+                    ..Default::default()
+                }),
+                _ => None,
+            };
             Mount {
                 target: Some(m.target.clone()),
                 source,
                 typ: Some(typ),
                 read_only: Some(m.read_only),
+                volume_options,
                 ..Default::default()
             }
         })
