@@ -554,7 +554,7 @@ pub struct EngineArgs {
     pub age_identity: Option<PathBuf>,
     /// What runs the workloads: `docker`, containers on the one engine -H
     /// reaches; or `swarm`, services on the Swarm whose manager -H reaches
-    /// (diff, apply, delete and doctor).
+    /// (diff, apply, delete, run and doctor).
     ///
     /// With swarm, Services become replicated services (`replicas`,
     /// `placement`), Jobs replicated jobs, Networks attachable overlays (the

@@ -373,6 +373,34 @@ fn swarm_target_applies_repairs_rolls_and_holds() {
     assert!(out.stderr.contains("held"), "not tried again: {out:?}");
     assert!(!out.stderr.contains("rolled the update back"), "{out:?}");
 
+    // run repairs drift from the manager's events: a service removed, one scaled.
+    let args = swarm_args(&["--resync", "10m"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let running = env.spawn("run", &args);
+    std::thread::sleep(Duration::from_secs(2));
+    docker_ok(&["service", "rm", &env.obj("store")]);
+    docker_ok(&["service", "scale", "-d", &format!("{}=4", env.obj("api"))]);
+    let repaired = wait_for(Duration::from_secs(90), || {
+        let r = replicas(&env);
+        r.get(&env.obj("store")).map(String::as_str) == Some("1/1")
+            && r.get(&env.obj("api")).map(String::as_str) == Some("2/2")
+    });
+    let out = running.kill();
+    assert!(
+        repaired,
+        "run repaired the removal and the scale: {:?} {out:?}",
+        replicas(&env)
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("✔ Service/{} create", env.obj("store"))),
+        "{out:?}"
+    );
+    assert!(
+        !out.stderr.contains("rolled the update back"),
+        "the held revision is not retried: {out:?}"
+    );
+
     // doctor: the node, its architecture, the image.
     let out = lucidctl(&env, "doctor", &[]);
     assert_eq!(out.code(), 0, "{out:?}");

@@ -12,6 +12,7 @@ mod notify;
 mod registry;
 mod secrets;
 mod swarm;
+pub use swarm::run as swarm_run;
 mod validate;
 mod verify;
 

@@ -402,3 +402,92 @@ pub async fn doctor(args: DoctorArgs) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+/// `run --target swarm`: keeps the swarm converged on the files as loaded at
+/// start. A pass (observe, plan, apply) runs at start, after the manager
+/// reports a service of this system created, updated or removed (debounced),
+/// and every --resync. Held revisions are not retried; a completed Job does
+/// not run again.
+pub async fn run(args: crate::cli::RunArgs) -> ExitCode {
+    use futures_util::StreamExt;
+    if args.git.is_some() {
+        return fail("--git is not supported with --target swarm yet; run from a checkout with -f");
+    }
+    if let Err(e) = no_selector(&args.plan.selector) {
+        return fail(&e);
+    }
+    let ready = match connect(&args.source, &args.engine).await {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let options = SwarmPlanOptions {
+        prune: args.plan.prune,
+        retry_failed: false,
+    };
+    let apply_options = SwarmApplyOptions {
+        timeout: args.timeout,
+        ..SwarmApplyOptions::default()
+    };
+    let prefix = ready.loaded.inputs.name_prefix.clone();
+    let ours: Vec<String> = ready
+        .loaded
+        .state
+        .workloads()
+        .map(|r| ready.loaded.inputs.object_name(r.name()))
+        .collect();
+    eprintln!(
+        "keeping the swarm at {} converged on {} service(s) and job(s); resync every {}s",
+        ready.engine.host(),
+        ours.len(),
+        args.resync.as_secs()
+    );
+    let mut events = ready.engine.service_events();
+    loop {
+        match observe_and_plan(&ready, options).await {
+            Ok((desired, p)) if !p.is_empty() && p.conflicts.is_empty() => {
+                print!("{}", text(&p));
+                let report = run_plan(
+                    &ready.engine,
+                    &ready.loaded.state,
+                    &desired,
+                    &p,
+                    &apply_options,
+                    &|line| eprintln!("{}", desired_state::diagnostics::escape_controls(line)),
+                )
+                .await;
+                let _ = print_report(&report);
+            }
+            Ok((_, p)) if !p.conflicts.is_empty() => print!("{}", text(&p)),
+            Ok(_) => {}
+            Err(e) => eprintln!("error: {}", desired_state::diagnostics::escape_controls(&e)),
+        }
+        // Wait for a trigger: one of ours changed on the manager, or the resync.
+        let deadline = tokio::time::sleep(args.resync);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+                item = events.next() => match item {
+                    Some(Ok(name)) if ours.contains(&name) || (!prefix.is_empty() && name.starts_with(&prefix)) => {
+                        // Let a burst of events (a scale, a removal's tasks) settle.
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        break;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        eprintln!("warning: {e}; listening again in 1s");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        events = ready.engine.service_events();
+                        break;
+                    }
+                    None => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        events = ready.engine.service_events();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -18,9 +18,7 @@ pub mod events;
 
 pub async fn run(args: RunArgs) -> ExitCode {
     if args.engine.target == crate::cli::EngineTarget::Swarm {
-        // Not silently the container loop against a swarm manager.
-        eprintln!("error: `run --target swarm` is not implemented yet\n  fix: re-run `lucidctl apply --target swarm` to repair drift (a removed, scaled or edited service)");
-        return ExitCode::FAILURE;
+        return crate::commands::swarm_run(args).await;
     }
     let engine = match context::connect(&args.engine).await {
         Ok(e) => e,

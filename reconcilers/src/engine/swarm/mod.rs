@@ -40,6 +40,11 @@ pub trait SwarmApi: Send + Sync {
     /// A missing config or secret is not an error; one in use is.
     async fn remove_data(&self, kind: FileKind, name: &str) -> Result<(), EngineError>;
     async fn nodes(&self) -> Result<Vec<SwarmNode>, EngineError>;
+    /// The names of services created, updated or removed from now on (the
+    /// manager's service events): triggers for drift repair.
+    fn service_events(
+        &self,
+    ) -> futures_util::stream::BoxStream<'static, Result<String, EngineError>>;
 }
 
 fn labels_of(l: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
@@ -299,6 +304,28 @@ fn task_of(t: bollard::models::Task) -> ObservedTask {
 impl SwarmApi for Engine {
     fn host(&self) -> &str {
         Engine::host(self)
+    }
+
+    fn service_events(
+        &self,
+    ) -> futures_util::stream::BoxStream<'static, Result<String, EngineError>> {
+        use futures_util::StreamExt;
+        let filters = HashMap::from([("type".to_string(), vec!["service".to_string()])]);
+        self.docker
+            .events(Some(bollard::query_parameters::EventsOptions {
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .map(|item| {
+                item.map(|m| {
+                    m.actor
+                        .and_then(|a| a.attributes)
+                        .and_then(|a| a.get("name").cloned())
+                        .unwrap_or_default()
+                })
+                .map_err(|e| EngineError::from_bollard("service events", e))
+            })
+            .boxed()
     }
 
     async fn observe_swarm(&self) -> Result<ObservedSwarm, EngineError> {

@@ -124,6 +124,11 @@ impl SwarmApi for FakeSwarm {
     async fn nodes(&self) -> Result<Vec<SwarmNode>, EngineError> {
         Ok(Vec::new())
     }
+    fn service_events(
+        &self,
+    ) -> futures_util::stream::BoxStream<'static, Result<String, EngineError>> {
+        Box::pin(futures_util::stream::empty())
+    }
 }
 
 fn fast() -> SwarmApplyOptions {
