@@ -97,6 +97,48 @@ async fn observe_and_plan(
     Ok((desired, p))
 }
 
+/// Builds the Images whose context changed, on the manager, as `lucidctl
+/// build` does: the spec hash then carries the new image ID. Other nodes
+/// need the image pushed to a registry they reach (`spec.push`).
+async fn build_images(r: &Ready, project: &str) -> Result<(), String> {
+    use reconcilers::apply::Builder;
+    use reconcilers::engine::EngineApi;
+    use reconcilers::plan::{Action, PlanOptions, Target};
+    if r.loaded.builds.is_empty() {
+        return Ok(());
+    }
+    let observed = r
+        .engine
+        .observe(&Default::default())
+        .await
+        .map_err(|e| context::engine_error(&e))?;
+    let p = reconcilers::plan::plan(
+        &r.loaded.state,
+        &observed,
+        &r.loaded.inputs,
+        &PlanOptions::default(),
+    );
+    let on_event = crate::output::progress::build_event;
+    let builder = reconcilers::build::ImageBuilder {
+        builds: &r.loaded.builds,
+        project,
+        on_event: &on_event,
+    };
+    for c in p.changes.iter().filter(|c| c.action == Action::Build) {
+        let Target::Image { reference } = &c.target else {
+            continue;
+        };
+        let started = std::time::Instant::now();
+        eprintln!("Image {reference}: building on the manager");
+        builder.build(&r.engine, reference).await?;
+        eprintln!(
+            "Image {reference}: built in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
 pub fn text(p: &SwarmPlan) -> String {
     let mut out = String::new();
     for c in &p.changes {
@@ -224,6 +266,11 @@ pub async fn apply(args: ApplyArgs) -> ExitCode {
         prune: args.plan.prune,
         retry_failed: args.retry_failed,
     };
+    if !args.dry_run {
+        if let Err(e) = build_images(&ready, &args.engine.project).await {
+            return fail(&e);
+        }
+    }
     let (desired, p) = match observe_and_plan(&ready, options).await {
         Ok(x) => x,
         Err(e) => return fail(&e),
