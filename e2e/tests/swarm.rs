@@ -202,7 +202,7 @@ fn swarm_target_applies_repairs_rolls_and_holds() {
             "apiVersion: lucid/v1alpha1\nkind: Network\nmetadata: {{name: net}}\nspec: {{subnet: 10.77.0.0/24}}\n---\napiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {{name: db}}\nspec:\n  image: {IMAGE}\n  networks: [{{name: net, ipv4Address: 10.77.0.5}}]\n  mounts: [{{volume: data, target: /data}}]\n---\napiVersion: lucid/v1alpha1\nkind: Volume\nmetadata: {{name: data}}\nspec: {{}}\n"
         ),
     );
-    let out = env.lucidctl_with("apply", &[bad.clone()], &["--target", "swarm"]);
+    let out = env.lucidctl_with("apply", std::slice::from_ref(&bad), &["--target", "swarm"]);
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(
         out.stderr.contains("bad.yaml:11:"),

@@ -136,7 +136,7 @@ pub fn service_spec(s: &SwarmService, ids: &DataIds, force_update: Option<u64>) 
         ..Default::default()
     };
     let limits =
-        (s.memory.is_some() || s.nano_cpus.is_some() || s.pids_limit.is_some()).then(|| Limit {
+        (s.memory.is_some() || s.nano_cpus.is_some() || s.pids_limit.is_some()).then_some(Limit {
             nano_cpus: s.nano_cpus,
             memory_bytes: s.memory,
             pids: s.pids_limit,
