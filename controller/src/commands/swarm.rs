@@ -335,6 +335,18 @@ pub async fn delete(args: DeleteArgs) -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     let p = plan_delete(&desired, &observed, &ready.loaded.inputs.project);
+    let lock = match reconcilers::apply::lock::EngineLock::acquire(
+        &ready.engine,
+        &args.engine.project,
+        Duration::from_secs(600),
+        args.no_wait,
+        |h| eprintln!("waiting for the engine lock held by {h}..."),
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => return fail(&e.to_string()),
+    };
     let report = run_plan(
         &ready.engine,
         &ready.loaded.state,
@@ -344,6 +356,9 @@ pub async fn delete(args: DeleteArgs) -> ExitCode {
         &|line| eprintln!("{}", desired_state::diagnostics::escape_controls(line)),
     )
     .await;
+    if let Err(e) = lock.release(&ready.engine).await {
+        eprintln!("warning: could not release the engine lock: {e}");
+    }
     if args.volumes {
         eprintln!("note: with --target swarm, volumes stay on their nodes; remove them there");
     }
