@@ -380,7 +380,16 @@ fn readiness(s: &SwarmService, have: &ObservedService) -> Option<Result<(), NotR
         .iter()
         .filter(|t| t.hash.as_deref() != Some(s.hash.as_str()) && t.desired_state == "running")
         .count();
-    if running as u32 == s.replicas && others == 0 {
+    // Tasks on their way out (scaled down, replaced) still serve: converged
+    // means they are gone, so what `docker service ls` shows is what was asked.
+    let leaving = have
+        .tasks
+        .iter()
+        .filter(|t| {
+            t.desired_state != "running" && matches!(t.state.as_str(), "running" | "starting")
+        })
+        .count();
+    if running as u32 == s.replicas && others == 0 && leaving == 0 {
         return Some(Ok(()));
     }
     if failures.len() >= FAILED_TASKS_LIMIT && running == 0 && !rolled_back {
