@@ -428,6 +428,15 @@ pub struct SecretsArgs {
     pub age_identity: Option<PathBuf>,
 }
 
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineTarget {
+    /// Containers on one Docker engine.
+    #[default]
+    Docker,
+    /// Services on a Docker Swarm (-H reaches a manager).
+    Swarm,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct SourceArgs {
     /// A desired-state file, or a directory of *.yaml, *.yml and *.json files (repeat to layer overlays).
@@ -543,6 +552,17 @@ pub struct EngineArgs {
     /// before any engine call.
     #[arg(long, env = "LUCID_AGE_IDENTITY", value_name = "FILE")]
     pub age_identity: Option<PathBuf>,
+    /// What runs the workloads: `docker`, containers on the one engine -H
+    /// reaches; or `swarm`, services on the Swarm whose manager -H reaches
+    /// (diff, apply, delete, run and doctor).
+    ///
+    /// With swarm, Services become replicated services (`replicas`,
+    /// `placement`), Jobs replicated jobs, Networks attachable overlays (the
+    /// isolated one encrypted), ConfigFiles and secretFiles swarm configs and
+    /// secrets named by content hash. Fields with no Swarm meaning (static
+    /// IPs, privileged, an unpinned named volume or host path) are errors.
+    #[arg(long, value_enum, env = "LUCID_TARGET", default_value_t = EngineTarget::Docker)]
+    pub target: EngineTarget,
 }
 
 #[derive(Args, Debug, Clone)]

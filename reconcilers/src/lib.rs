@@ -26,6 +26,7 @@ pub mod runtime_options;
 pub mod sealed;
 pub mod secret_files;
 pub mod secrets;
+pub mod swarm;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod updates;

@@ -321,6 +321,9 @@ fn render_workload(
     declared.pull = None;
     declared.rollout = None;
     declared.before_recreate.clear();
+    // Swarm-only settings: one local container is the same whatever they say.
+    declared.replicas = None;
+    declared.placement = None;
     if let Some(h) = declared.healthcheck.as_mut() {
         h.restart_after = None;
     }

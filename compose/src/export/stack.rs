@@ -186,14 +186,38 @@ fn stack_service(
         gone.push("secretFiles (create Swarm secrets from the SecretSet by hand)".into());
     }
     let mut deploy = Map::new();
+    let mut placement = Map::new();
+    let mut constraints: Vec<String> = Vec::new();
+    if let Some(p) = &w.placement {
+        constraints.extend(p.constraints.iter().cloned());
+        // Constraints are all ANDed: one platform can be said, a choice cannot.
+        match p.platforms.as_slice() {
+            [one] => constraints.extend(placement_for_platform(one)),
+            [] => {}
+            many => gone.push(format!(
+                "placement.platforms {} (a stack can pin one platform, not a choice)",
+                many.join(", ")
+            )),
+        }
+        if let Some(n) = p.max_replicas_per_node {
+            placement.insert("max_replicas_per_node".into(), json!(n));
+        }
+    }
     if let Some(p) = s
         .remove("platform")
         .and_then(|p| p.as_str().map(str::to_string))
     {
-        let constraints = placement_for_platform(&p);
-        if !constraints.is_empty() {
-            deploy.insert("placement".into(), json!({ "constraints": constraints }));
+        for c in placement_for_platform(&p) {
+            if !constraints.contains(&c) {
+                constraints.push(c);
+            }
         }
+    }
+    if !constraints.is_empty() {
+        placement.insert("constraints".into(), json!(constraints));
+    }
+    if !placement.is_empty() {
+        deploy.insert("placement".into(), Value::Object(placement));
     }
     let mut limits = Map::new();
     if let Some(m) = s.remove("mem_limit") {
@@ -217,7 +241,7 @@ fn stack_service(
             json!({"condition": "on-failure", "max_attempts": 3}),
         );
     } else {
-        deploy.insert("replicas".into(), json!(1));
+        deploy.insert("replicas".into(), json!(w.replicas.unwrap_or(1)));
         // A virtual IP needs IPVS in the kernel, which not every Pi kernel
         // has; DNS round robin needs nothing, but cannot serve the ingress.
         if !s.contains_key("ports") {
@@ -563,6 +587,8 @@ spec:
   ports: [{containerPort: 8080, hostPort: 18080, hostIP: 127.0.0.1}]
   mounts: [{configFile: conf, target: /etc/wallet.conf}]
   resources: {memory: 256Mi, cpus: 0.5}
+  replicas: 2
+  placement: {constraints: ["node.labels.pay == yes"], platforms: [linux/arm64], maxReplicasPerNode: 1}
   healthcheck: {test: [CMD, /probe], interval: 2s, retries: 5}
   security: {privileged: true}
 ---
@@ -606,7 +632,14 @@ spec:
         let files = exported();
         let (text, doc) = stack(&files, "docker-stack.foundation.yml");
         let wallet = &doc["services"]["wallet"];
-        assert_eq!(wallet["deploy"]["replicas"], 1);
+        assert_eq!(wallet["deploy"]["replicas"], 2);
+        assert_eq!(
+            wallet["deploy"]["placement"],
+            json!({
+                "max_replicas_per_node": 1,
+                "constraints": ["node.labels.pay == yes", "node.platform.os==linux", "node.platform.arch==aarch64"]
+            })
+        );
         assert!(
             wallet["deploy"].get("endpoint_mode").is_none(),
             "a published port needs the VIP"

@@ -743,6 +743,8 @@ impl<'a, 'f> Converter<'a, 'f> {
             pid: None,
             devices: Vec::new(),
             network_mode: None,
+            replicas: None,
+            placement: None,
         };
         self.runtime(s, &at, &mut spec);
         let comment = vec![format!("compose service {key:?}.")];

@@ -27,6 +27,16 @@ pub fn export(cmd: ExportCommand) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if stack {
+        // What the swarm target refuses, the stack cannot carry either.
+        let swarm = desired_state::validate::validate_for_swarm(&state);
+        output::print_diagnostics(&swarm);
+        let errors = swarm.iter().filter(|d| d.is_error()).count();
+        if errors > 0 {
+            eprintln!("error: invalid for a swarm: {errors} error(s); nothing was written");
+            return ExitCode::FAILURE;
+        }
+    }
     if !args.selector.is_empty() {
         let chosen = desired_state::selected(&state, &args.selector);
         if !state

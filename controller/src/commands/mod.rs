@@ -11,6 +11,8 @@ mod logs;
 mod notify;
 mod registry;
 mod secrets;
+mod swarm;
+pub use swarm::run as swarm_run;
 mod validate;
 mod verify;
 
@@ -27,6 +29,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Diff(args) if is_swarm(&args.engine) => block_on(swarm::diff(args)),
+        Command::Apply(args) if is_swarm(&args.engine) => block_on(swarm::apply(args)),
+        Command::Delete(args) if is_swarm(&args.engine) => block_on(swarm::delete(args)),
+        Command::Doctor(args) if is_swarm(&args.engine) => block_on(swarm::doctor(args)),
         Command::Diff(args) => block_on(diff::run(args)),
         Command::Apply(args) => block_on(apply::run(args)),
         Command::Delete(args) => block_on(delete::run(args)),
@@ -59,6 +65,10 @@ pub fn run(cli: Cli) -> ExitCode {
             )),
         },
     }
+}
+
+fn is_swarm(engine: &crate::cli::EngineArgs) -> bool {
+    engine.target == crate::cli::EngineTarget::Swarm
 }
 
 /// One line on stderr and exit code 1: how every command reports what stopped it.

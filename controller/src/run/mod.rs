@@ -17,6 +17,9 @@ mod endpoints;
 pub mod events;
 
 pub async fn run(args: RunArgs) -> ExitCode {
+    if args.engine.target == crate::cli::EngineTarget::Swarm {
+        return crate::commands::swarm_run(args).await;
+    }
     let engine = match context::connect(&args.engine).await {
         Ok(e) => e,
         Err(e) => {

@@ -22,8 +22,8 @@ pub use values::{
 };
 pub use workload::{
     numeric_user, Condition, Dependency, EnvFrom, Healthcheck, Mount, MountSource,
-    NetworkAttachment, NetworkMode, Port, Protocol, Resources, RestartPolicy, Rollout, SecretFiles,
-    Security, SelinuxLabel, WorkloadSpec,
+    NetworkAttachment, NetworkMode, Placement, Port, Protocol, Resources, RestartPolicy, Rollout,
+    SecretFiles, Security, SelinuxLabel, WorkloadSpec,
 };
 
 use schemars::JsonSchema;

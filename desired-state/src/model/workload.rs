@@ -108,6 +108,44 @@ pub struct WorkloadSpec {
     /// not apply. Replacing such a container is always stop-first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_mode: Option<String>,
+    /// With `--target swarm`: how many tasks of a Service run (default 1).
+    /// The local engine runs one container and ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub replicas: Option<u32>,
+    /// With `--target swarm`: which nodes may run the tasks. Needed for a
+    /// Service that mounts a named volume or binds a host path, since those
+    /// stay on one node. The local engine ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+}
+
+/// Swarm placement (compose's `deploy.placement`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Placement {
+    /// Swarm constraint expressions, e.g. `node.labels.storage == ssd` or
+    /// `node.hostname == pi-1`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<String>,
+    /// `os/arch` pairs the image runs on, e.g. `linux/arm64`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
+    /// At most this many tasks of the Service on one node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas_per_node: Option<u64>,
+}
+
+impl Placement {
+    /// Pins the tasks to a node: by hostname, node ID or a node label.
+    pub fn pins_a_node(&self) -> bool {
+        self.constraints.iter().any(|c| {
+            let c = c.replace(' ', "");
+            ["node.hostname==", "node.id==", "node.labels."]
+                .iter()
+                .any(|p| c.starts_with(p) && (!p.ends_with('.') || c.contains("==")))
+        })
+    }
 }
 
 /// The parsed `networkMode`.

@@ -15,6 +15,7 @@ mod pull;
 mod references;
 mod runtime;
 mod secret_files;
+mod swarm;
 mod workloads;
 
 #[cfg(test)]
@@ -27,6 +28,7 @@ use crate::state::{DesiredState, Resource};
 pub use graph::dependency_cycle;
 pub use isolation::{check_isolation, scan_forbidden, IsolationFinding, Scan};
 pub use names::is_env_name;
+pub use swarm::validate_for_swarm;
 
 pub fn validate(state: &DesiredState) -> Vec<Diagnostic> {
     let mut out = Report::default();

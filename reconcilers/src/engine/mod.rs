@@ -14,6 +14,7 @@ mod images;
 mod logs;
 mod observe;
 mod runtime;
+pub mod swarm;
 mod transport;
 mod watch;
 
@@ -25,6 +26,7 @@ pub use events::{EngineEvent, EventObject};
 pub use host::{HostInfo, ImageSource};
 pub use images::{split_tag, Credentials};
 pub use logs::{LogChunk, LogOptions, LogStream};
+pub use swarm::SwarmApi;
 
 use crate::remote::{SshLink, SshOptions, SshTarget};
 use bollard::Docker;
