@@ -27,6 +27,7 @@ pub mod sealed;
 pub mod secret_files;
 pub mod secrets;
 pub mod swarm;
+pub mod swarm_spec;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod updates;

@@ -9,9 +9,9 @@
 //! `plan` (pure) -> `apply` (the only writer, through `SwarmApi`).
 
 pub mod apply;
-pub mod model;
 pub mod plan;
 pub mod render;
-pub mod view;
+
+pub use crate::swarm_spec::{model, view};
 
 pub use model::*;

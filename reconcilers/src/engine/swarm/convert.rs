@@ -3,8 +3,8 @@
 //! exactly what `swarm::view::view` gives for the desired one.
 
 use crate::render::MountFrom;
-use crate::swarm::model::*;
-use crate::swarm::view::{self, View};
+use crate::swarm_spec::model::*;
+use crate::swarm_spec::view::{self, View};
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
     EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountType, MountVolumeOptions,

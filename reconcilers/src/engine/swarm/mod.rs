@@ -4,7 +4,7 @@
 pub mod convert;
 
 use super::{Engine, EngineError};
-use crate::swarm::model::*;
+use crate::swarm_spec::model::*;
 use base64::Engine as _;
 use bollard::models::{ConfigSpec, Ipam, IpamConfig, NetworkCreateRequest, SecretSpec};
 use bollard::query_parameters::{
