@@ -5,12 +5,12 @@
 use crate::hash::{short_hash, spec_hash, SpecHashInputs};
 use crate::labels;
 use crate::observed::{ObserveScope, Observed};
+use desired_state::literal::unescape as literal;
 use desired_state::model::{
     Healthcheck, Kind, MountSource, NetworkMode, NetworkSpec, Port, RestartPolicy, Security, Spec,
     WorkloadSpec,
 };
 use desired_state::Resource;
-use desired_state::literal::unescape as literal;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -566,5 +566,6 @@ pub fn observe_scope(desired: &desired_state::DesiredState, inputs: &Inputs) -> 
             .workloads()
             .map(|r| inputs.object_name(r.name()))
             .collect(),
+        project: Some(inputs.project.clone()),
     }
 }

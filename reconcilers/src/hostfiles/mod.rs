@@ -61,6 +61,12 @@ pub trait HostFiles: Send + Sync {
     /// Writes each file atomically (temporary file, then rename) with its
     /// mode, unless it already holds those bytes with that mode. Returns what it wrote.
     fn sync<'a>(&'a self, files: &'a [HostFile]) -> FilesFuture<'a, Vec<String>>;
+    /// What `sync` would write, without writing: the files whose bytes, mode
+    /// or owner differ on the host (or that are missing). An implementation
+    /// that cannot tell cheaply names them all.
+    fn stale<'a>(&'a self, files: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
+        Box::pin(async move { Ok(files.iter().map(|f| f.what.clone()).collect()) })
+    }
     /// Free bytes on the filesystem holding `path`.
     fn free_bytes<'a>(&'a self, path: &'a Path) -> FilesFuture<'a, u64>;
     /// Runs a command on the host and returns its stdout if it exits 0.
@@ -80,6 +86,16 @@ impl HostFiles for LocalFiles {
                 }
             }
             Ok(written)
+        })
+    }
+
+    fn stale<'a>(&'a self, files: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            Ok(files
+                .iter()
+                .filter(|f| !local_matches(&f.path, &f.bytes, f.mode, f.owner))
+                .map(|f| f.what.clone())
+                .collect())
         })
     }
 
@@ -138,16 +154,12 @@ pub fn write_local_owned(
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> Result<bool, FilesError> {
-    use std::os::unix::fs::MetadataExt;
     let err = |e: std::io::Error| FilesError {
         path: path.to_path_buf(),
         cause: with_hint(&e, path),
     };
-    if let (Ok(current), Ok(meta)) = (std::fs::read(path), std::fs::metadata(path)) {
-        let owned = owner.is_none_or(|(u, g)| meta.uid() == u && meta.gid() == g);
-        if current == bytes && meta.permissions().mode() & 0o7777 == mode && owned {
-            return Ok(false);
-        }
+    if local_matches(path, bytes, mode, owner) {
+        return Ok(false);
     }
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir).map_err(err)?;
@@ -190,6 +202,21 @@ pub fn write_local_owned(
         return Err(err(e));
     }
     Ok(true)
+}
+
+/// The file at `path` already holds `bytes` with `mode` (and `owner`). The
+/// size is compared first, so a changed file of another length is not read.
+fn local_matches(path: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let owned = owner.is_none_or(|(u, g)| meta.uid() == u && meta.gid() == g);
+    meta.is_file()
+        && meta.len() == bytes.len() as u64
+        && meta.permissions().mode() & 0o7777 == mode
+        && owned
+        && std::fs::read(path).is_ok_and(|current| current == bytes)
 }
 
 /// The error, and for a full disk what would fix it.
@@ -294,6 +321,32 @@ mod tests {
             "no temp file left"
         );
         assert_eq!(std::fs::read(path.join("kept")).unwrap(), b"old");
+    }
+
+    #[test]
+    fn stale_names_what_sync_would_write_and_writes_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let file = |name: &str, bytes: &[u8], mode: u32| HostFile {
+            what: name.to_string(),
+            path: t.path().join(name),
+            bytes: bytes.to_vec(),
+            mode,
+            owner: None,
+        };
+        let files = vec![file("a", b"one", 0o644), file("b", b"two", 0o600)];
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let stale = |files: &[HostFile]| rt.block_on(LocalFiles.stale(files)).unwrap();
+        assert_eq!(stale(&files), ["a", "b"], "missing files are stale");
+        assert!(!t.path().join("a").exists(), "stale writes nothing");
+        rt.block_on(LocalFiles.sync(&files)).unwrap();
+        assert!(stale(&files).is_empty());
+        // Same length, other bytes; then the right bytes with another mode.
+        std::fs::write(t.path().join("a"), b"ONE").unwrap();
+        std::fs::set_permissions(t.path().join("b"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        assert_eq!(stale(&files), ["a", "b"]);
     }
 
     #[test]

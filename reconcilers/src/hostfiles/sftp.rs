@@ -93,6 +93,36 @@ impl HostFiles for SftpFiles {
         })
     }
 
+    fn stale<'a>(&'a self, files: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let fingerprint = |f: &HostFile| (blake3::hash(&f.bytes), f.mode, f.owner);
+            let unknown: Vec<&HostFile> = {
+                let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+                files
+                    .iter()
+                    .filter(|f| known.get(&f.path) != Some(&fingerprint(f)))
+                    .collect()
+            };
+            let Some(first) = unknown.first() else {
+                return Ok(Vec::new());
+            };
+            let sftp = self.open(&first.path).await?;
+            let mut fs = sftp.fs();
+            let mut stale = Vec::new();
+            for f in unknown {
+                if holds(&mut fs, f).await {
+                    let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+                    known.insert(f.path.clone(), fingerprint(f));
+                } else {
+                    stale.push(f.what.clone());
+                }
+            }
+            drop(fs);
+            let _ = sftp.close().await;
+            Ok(stale)
+        })
+    }
+
     fn free_bytes<'a>(&'a self, path: &'a Path) -> FilesFuture<'a, u64> {
         Box::pin(async move {
             let sftp = self.open(path).await?;
@@ -134,7 +164,8 @@ impl HostFiles for SftpFiles {
 
 /// Writes one file unless it already holds the bytes and mode; see the
 /// engine notes: create_new, chmod before any byte, fsync, posix-rename.
-async fn put(sftp: &Sftp, fs: &mut Fs, f: &HostFile) -> Result<bool, openssh_sftp_client::Error> {
+/// The remote file already holds `f`'s bytes with its mode and owner.
+async fn holds(fs: &mut Fs, f: &HostFile) -> bool {
     if let Ok(meta) = fs.metadata(&f.path).await {
         let mode = meta.permissions().map(|p| p.as_raw().bits() & 0o7777);
         let owned = f
@@ -142,11 +173,16 @@ async fn put(sftp: &Sftp, fs: &mut Fs, f: &HostFile) -> Result<bool, openssh_sft
             .is_none_or(|(u, g)| meta.uid() == Some(u) && meta.gid() == Some(g));
         if mode == Some(f.mode) && meta.len() == Some(f.bytes.len() as u64) && owned {
             if let Ok(current) = fs.read(&f.path).await {
-                if current[..] == f.bytes[..] {
-                    return Ok(false);
-                }
+                return current[..] == f.bytes[..];
             }
         }
+    }
+    false
+}
+
+async fn put(sftp: &Sftp, fs: &mut Fs, f: &HostFile) -> Result<bool, openssh_sftp_client::Error> {
+    if holds(fs, f).await {
+        return Ok(false);
     }
     let dir = f.path.parent().unwrap_or(Path::new("/"));
     create_dir_all(fs, dir).await?;

@@ -131,6 +131,40 @@ pub struct Controller<'a> {
     registry: registry_watch::RegistryWatch,
     /// Image digests that moved, rolled out by the pass in progress.
     moved_images: Vec<registry_watch::Moved>,
+    /// What the batch in progress asks of its pass.
+    pass_kind: PassKind,
+}
+
+/// What a batch of triggers asks of its pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassKind {
+    /// Load the input again. Engine events alone say the engine drifted, not
+    /// the files: that pass repairs against the state already loaded.
+    pub reload: bool,
+    /// Inspect every container (`observe::Depth::Full`). Other passes read
+    /// the list first and inspect what it does not prove converged; the
+    /// start, the resync timer, a reconnection and a retry look at everything.
+    pub full_observe: bool,
+}
+
+impl PassKind {
+    /// Everything, as a pass made outside the loop does.
+    pub const FULL: PassKind = PassKind {
+        reload: true,
+        full_observe: true,
+    };
+
+    pub fn of(batch: &[Trigger]) -> PassKind {
+        PassKind {
+            reload: !batch.iter().all(|t| matches!(t, Trigger::Engine(_))),
+            full_observe: batch.iter().any(|t| {
+                matches!(
+                    t,
+                    Trigger::Start | Trigger::Resync | Trigger::Reconnected | Trigger::Retry
+                )
+            }),
+        }
+    }
 }
 
 struct LastGood {
@@ -201,6 +235,7 @@ impl<'a> Controller<'a> {
             repairing_drift: false,
             registry: Default::default(),
             moved_images: Vec::new(),
+            pass_kind: PassKind::FULL,
             config,
         }
     }
@@ -256,7 +291,9 @@ impl<'a> Controller<'a> {
             }
             let why: Vec<String> = batch.iter().map(|t| format!("{t:?}")).collect();
             let span = tracing::info_span!("reconcile", triggers = %why.join(", "));
+            self.pass_kind = PassKind::of(&batch);
             let result = self.pass().instrument(span).await;
+            self.pass_kind = PassKind::FULL;
             if let Some(after) = self.requeue_after.take() {
                 let tx = requeue.clone();
                 tokio::spawn(async move {
@@ -331,6 +368,11 @@ impl<'a> Controller<'a> {
     /// repairing drift against the last state that loaded and validated,
     /// without pruning and without anything new from the broken input.
     async fn reconcile(&mut self) -> Result<(), String> {
+        let input_fine = self.status.lock().is_ok_and(|s| s.input_error.is_none());
+        if !self.pass_kind.reload && input_fine && self.last_good.is_some() {
+            // Drift on the engine: the files are as the last pass loaded them.
+            return self.converge_on_last_good(self.config.plan.prune).await;
+        }
         match self.load_current() {
             Ok(good) => {
                 let was_broken = self.status.lock().is_ok_and(|s| s.input_error.is_some());
@@ -468,6 +510,11 @@ impl<'a> Controller<'a> {
         options.plan.retry_failed = false;
         options.plan.prune_volumes &= prune;
         options.plan.hold = self.crash_loops.held_at(Instant::now());
+        options.observe = if self.pass_kind.full_observe || !self.first_pass_done {
+            crate::observe::Depth::Full
+        } else {
+            crate::observe::Depth::ListFirst
+        };
         let builder = ImageBuilder {
             builds: &loaded.builds,
             project: &self.config.project,
@@ -475,6 +522,19 @@ impl<'a> Controller<'a> {
         };
         let engine = &*self.engine;
         let ctx = loaded.apply_context(engine, self.files, &builder, self.progress, options);
+        // Nothing to do (the idle case, and most event bursts): no lock and
+        // no writes, so an idle loop does not wake itself with the lock
+        // volume's events or cost the engine more than one look.
+        let looked = Instant::now();
+        let (p, observed) = ctx.plan_observed().await.map_err(|e| e.to_string())?;
+        if let Some(report) = ctx
+            .nothing_to_do(&p, observed, looked.elapsed())
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            self.phase(Phase::Converged);
+            return self.after_converge(loaded, report).await;
+        }
         let lock = EngineLock::acquire(
             engine,
             &self.config.project,
@@ -491,6 +551,11 @@ impl<'a> Controller<'a> {
         }
         self.phase(Phase::Converged);
         let report = result.map_err(|e| e.to_string())?;
+        self.after_converge(loaded, report).await
+    }
+
+    /// Bookkeeping after a pass converged (or found nothing to do).
+    async fn after_converge(&mut self, loaded: &Loaded, report: Report) -> Result<(), String> {
         self.requeue_after = report.requeue_after;
         if !report.outcomes.is_empty() {
             tracing::info!("pass: {} change(s)", report.outcomes.len());

@@ -59,6 +59,9 @@ impl HostFiles for NoFiles {
     fn sync<'a>(&'a self, _: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+    fn stale<'a>(&'a self, _: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
     fn free_bytes<'a>(&'a self, _: &'a Path) -> FilesFuture<'a, u64> {
         Box::pin(async { Ok(u64::MAX) })
     }

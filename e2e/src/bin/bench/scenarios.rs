@@ -244,6 +244,44 @@ impl Runner<'_> {
             Err(e) => row.error = Some(e),
         }
         self.rows.push(row);
+        self.rows.push(self.process_floor(sys, &label));
+    }
+
+    /// The same list plus inspect-all as a whole process (`api-floor`, built
+    /// beside the bench): what lucidctl's no-op and dry run are compared with.
+    fn process_floor(&self, sys: &System, label: &str) -> Row {
+        let row = Row::new(
+            8,
+            &sys.label,
+            "api-floor-process",
+            "whole process: connect, list, inspect all, 16 in flight",
+            Unit::Seconds,
+        );
+        let program = match std::env::current_exe() {
+            Ok(me) => me.with_file_name("api-floor"),
+            Err(e) => return row.failed(e.to_string()),
+        };
+        if !program.exists() {
+            return row.failed(format!(
+                "{} is missing: cargo build --release -p lucid-e2e --bin api-floor",
+                program.display()
+            ));
+        }
+        let mut row = row;
+        for _ in 0..self.runs.max(10) {
+            check_interrupt();
+            let mut cmd = Command::new(&program);
+            cmd.arg(label);
+            match try_run(cmd, Duration::from_secs(60)) {
+                Ok(out) if out.success() => {
+                    row.note = format!("{} containers", out.stdout.trim());
+                    row.samples.push(out.took.as_secs_f64());
+                }
+                Ok(out) => return row.failed(why(&out)),
+                Err(e) => return row.failed(e),
+            }
+        }
+        row
     }
 
     /// Scenario 4: one env value of the victim changes, converge (alternating between two revisions).
