@@ -32,6 +32,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         plan,
         timeout: args.timeout,
         concurrency: args.concurrency,
+        observe: args.plan.depth(),
         ..ApplyOptions::default()
     };
     let display = progress::Display::new(if args.dry_run {

@@ -2,7 +2,6 @@ use super::context;
 use super::fail;
 use crate::cli::DiffArgs;
 use crate::output::plan as show;
-use reconcilers::engine::EngineApi;
 use reconcilers::plan::plan;
 use std::process::ExitCode;
 
@@ -21,7 +20,8 @@ pub async fn run(args: DiffArgs) -> ExitCode {
             eprintln!("warning: {}", desired_state::diagnostics::escape_controls(&w));
         }
     }
-    let observed = match engine.observe(&loaded.scope()).await {
+    let depth = args.plan.depth();
+    let observed = match reconcilers::observe::observe(&engine, &loaded.state, &loaded.inputs, depth).await {
         Ok(o) => o,
         Err(e) => return fail(&context::engine_error(&e)),
     };

@@ -85,6 +85,9 @@ pub struct RunConfig {
     pub outage_threshold: Duration,
     /// Ask registries whether watched tags moved (off with --no-pull).
     pub ask_registries: bool,
+    /// Inspect every container in every pass (`--inspect-all`), not only
+    /// at the start and on resync, reconnection and retry.
+    pub inspect_all: bool,
 }
 
 impl RunConfig {
@@ -102,6 +105,7 @@ impl RunConfig {
             secrets: SecretWatch::default(),
             outage_threshold: Duration::from_secs(120),
             ask_registries: true,
+            inspect_all: false,
         }
     }
 }
@@ -510,7 +514,10 @@ impl<'a> Controller<'a> {
         options.plan.retry_failed = false;
         options.plan.prune_volumes &= prune;
         options.plan.hold = self.crash_loops.held_at(Instant::now());
-        options.observe = if self.pass_kind.full_observe || !self.first_pass_done {
+        options.observe = if self.config.inspect_all
+            || self.pass_kind.full_observe
+            || !self.first_pass_done
+        {
             crate::observe::Depth::Full
         } else {
             crate::observe::Depth::ListFirst

@@ -110,6 +110,10 @@ fn ratio(row: &Row, rows: &[Row]) -> String {
     let Some(mine) = row.median() else {
         return String::new();
     };
+    if row.tool.starts_with("lucidctl-") {
+        // A part of lucidctl's own figure (the drift repair's breakdown).
+        return String::new();
+    }
     if row.tool == "lucidctl" {
         // Against the whole-process floor when it was measured: lucidctl's
         // figure is a whole process too. The in-process one is shown beside it.
