@@ -2,11 +2,8 @@
 //! that the plan it leads to is the plan a full observation leads to.
 
 use super::*;
-use crate::apply::{converge, ApplyContext, ApplyOptions};
-use crate::exec::NoBuilds;
 use crate::plan::{plan, Action, PlanOptions};
-use crate::testing::{desired, inputs, FakeEngine, NoFiles, Recorded};
-use std::time::Duration;
+use crate::testing::{converge_fake, desired, inputs, FakeEngine};
 
 const SYSTEM: &str = r#"
 apiVersion: lucid/v1alpha1
@@ -52,23 +49,7 @@ spec:
 async fn converged() -> FakeEngine {
     let e = FakeEngine::new();
     e.add_image("db:1");
-    let state = desired(SYSTEM);
-    let inputs = inputs();
-    let progress = Recorded::default();
-    let ctx = ApplyContext {
-        engine: &e,
-        desired: &state,
-        inputs: &inputs,
-        host_files: &[],
-        files: &NoFiles,
-        builder: &NoBuilds,
-        progress: &progress,
-        options: ApplyOptions {
-            timeout: Duration::from_millis(300),
-            ..ApplyOptions::default()
-        },
-    };
-    let report = converge(&ctx).await.expect("converges");
+    let report = converge_fake(&e, SYSTEM).await;
     assert!(report.failures().next().is_none(), "{:?}", report.outcomes);
     e.clear_calls();
     e
