@@ -116,7 +116,8 @@ impl ApplyContext<'_> {
     }
 
     /// Whether there is nothing at all to do: an empty plan with nothing held
-    /// or blocked, and every host file already as it should be. Then the
+    /// or blocked, no engine lock of the project, and every host file already
+    /// as it should be. Then the
     /// report of a converged apply, made without the engine lock, without a
     /// write and with one observation: a no-op costs what `diff` costs. Else
     /// None, and the caller takes the lock and converges.
@@ -127,6 +128,11 @@ impl ApplyContext<'_> {
         took: Duration,
     ) -> Result<Option<Report>, ApplyError> {
         if !p.is_empty() || p.is_blocked() || !p.held.is_empty() {
+            return Ok(None);
+        }
+        // A lock on the engine: another apply is at work (wait for it, as
+        // before), or a killed one left it (the lock path breaks and removes it).
+        if observed.volume(&lock::lock_name(&self.inputs.project)).is_some() {
             return Ok(None);
         }
         if !self.files.stale(self.host_files).await?.is_empty() {
