@@ -122,7 +122,7 @@ fn networks_as_declared(spec: &ContainerSpec, listed: &ObservedContainer) -> boo
     let declared: BTreeSet<&str> = spec.networks.iter().map(|n| n.network.as_str()).collect();
     let attached: BTreeSet<&str> = listed.config.networks.keys().map(String::as_str).collect();
     let extra_ok = |n: &&str| declared.is_empty() && *n == "bridge";
-    declared.is_subset(&attached) && attached.difference(&declared).all(|n| extra_ok(n))
+    declared.is_subset(&attached) && attached.difference(&declared).all(extra_ok)
 }
 
 fn mounts_present(spec: &ContainerSpec, listed: &ObservedContainer) -> bool {
