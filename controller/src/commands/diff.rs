@@ -21,10 +21,11 @@ pub async fn run(args: DiffArgs) -> ExitCode {
         }
     }
     let depth = args.plan.depth();
-    let observed = match reconcilers::observe::observe(&engine, &loaded.state, &loaded.inputs, depth).await {
-        Ok(o) => o,
-        Err(e) => return fail(&context::engine_error(&e)),
-    };
+    let observed =
+        match reconcilers::observe::observe(&engine, &loaded.state, &loaded.inputs, depth).await {
+            Ok(o) => o,
+            Err(e) => return fail(&context::engine_error(&e)),
+        };
     let p = plan(
         &loaded.state,
         &observed,

@@ -132,7 +132,10 @@ impl ApplyContext<'_> {
         }
         // A lock on the engine: another apply is at work (wait for it, as
         // before), or a killed one left it (the lock path breaks and removes it).
-        if observed.volume(&lock::lock_name(&self.inputs.project)).is_some() {
+        if observed
+            .volume(&lock::lock_name(&self.inputs.project))
+            .is_some()
+        {
             return Ok(None);
         }
         if !self.files.stale(self.host_files).await?.is_empty() {

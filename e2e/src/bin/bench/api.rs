@@ -211,7 +211,9 @@ pub fn repair_events(conn: &mut Conn, name: &str, since: u64) -> Option<(i64, i6
         "{{\"type\":[\"container\"],\"container\":[\"{name}\"],\"event\":[\"destroy\",\"create\",\"start\"]}}"
     ));
     let (status, body) = conn
-        .get(&format!("/events?since={since}&until={until}&filters={filter}"))
+        .get(&format!(
+            "/events?since={since}&until={until}&filters={filter}"
+        ))
         .ok()?;
     if status != 200 {
         return None;
