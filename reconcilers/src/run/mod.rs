@@ -358,7 +358,18 @@ impl<'a> Controller<'a> {
 
     /// Loads the current input; a broken or empty one is an error.
     fn load_current(&mut self) -> Result<LastGood, String> {
-        let (loaded, revision) = self.source.load()?;
+        // Loading walks and hashes build contexts and reads files: blocking
+        // work. On a multi-threaded runtime the worker hands its other tasks
+        // (the status page, the event stream) to another thread meanwhile.
+        let multi = tokio::runtime::Handle::try_current().is_ok_and(|h| {
+            h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
+        let source = &mut self.source;
+        let (loaded, revision) = if multi {
+            tokio::task::block_in_place(|| source.load())?
+        } else {
+            source.load()?
+        };
         for w in &loaded.warnings {
             tracing::warn!("{w}");
         }
