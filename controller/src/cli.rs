@@ -587,9 +587,26 @@ pub struct PlanArgs {
     /// are still pulled.
     #[arg(long)]
     pub no_pull: bool,
+    /// Inspect every container before planning. Without it the container
+    /// list proves most of them converged (spec-hash label, state, health,
+    /// networks, mounts) and only the rest are inspected; a field changed in
+    /// place without touching the labels (`docker update`, a container made
+    /// by hand with copied labels) shows only with this flag (`run` inspects
+    /// everything at start and every --resync anyway).
+    #[arg(long)]
+    pub inspect_all: bool,
 }
 
 impl PlanArgs {
+    /// How much of the engine to read before planning.
+    pub fn depth(&self) -> reconcilers::observe::Depth {
+        if self.inspect_all {
+            reconcilers::observe::Depth::Full
+        } else {
+            reconcilers::observe::Depth::ListFirst
+        }
+    }
+
     pub fn options(&self) -> reconcilers::plan::PlanOptions {
         reconcilers::plan::PlanOptions {
             selector: self.selector.clone(),

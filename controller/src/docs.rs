@@ -68,6 +68,10 @@ pub const ENVIRONMENT: &[EnvVar] = &[
         name: "XDG_RUNTIME_DIR",
         meaning: "For ssh:// hosts, the forwarded engine socket lives in the private (0700) directory $XDG_RUNTIME_DIR/lucidctl/<pid>/, or, when it is unset, in $TMPDIR/lucidctl-<uid>/<pid>/ ($TMPDIR defaults to /tmp).",
     },
+    EnvVar {
+        name: "XDG_CACHE_HOME",
+        meaning: "Build contexts' per-file digests are kept in $XDG_CACHE_HOME/lucidctl/build-digests/ (default ~/.cache/...), so an unchanged file is not read again; deleting the directory only costs one full read.",
+    },
 ];
 
 /// Said once after the list: the one command that reads the whole environment.

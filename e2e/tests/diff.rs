@@ -234,6 +234,8 @@ fn diff_judges_containers_created_through_the_engine_api_by_their_labels_and_fie
     );
 
     // Same labels (so the same spec hash), but GREETING differs: changed by hand.
+    // Only an inspect shows that: the container list proves a container by its
+    // labels, state and health, so this diff asks for every container's inspect.
     docker_ok(&["rm", "-f", &t.obj("web")]);
     let mut tampered = spec_of("web");
     tampered
@@ -249,7 +251,7 @@ fn diff_judges_containers_created_through_the_engine_api_by_their_labels_and_fie
             .await
             .expect("start tampered container");
     });
-    let (out, plan) = t.diff_json(&[]);
+    let (out, plan) = t.diff_json(&["--inspect-all"]);
     out.expect_code(2);
     assert_eq!(
         plan_changes(&plan),
@@ -265,8 +267,8 @@ fn diff_judges_containers_created_through_the_engine_api_by_their_labels_and_fie
         "{web:#}"
     );
 
-    // And apply repairs it.
-    t.apply_ok(&["--timeout", "60s"]);
+    // And apply repairs it (also asked to inspect everything).
+    t.apply_ok(&["--timeout", "60s", "--inspect-all"]);
     t.assert_converged();
     let env = inspect_container(&t.obj("web")).unwrap()["Config"]["Env"].clone();
     assert!(

@@ -15,6 +15,7 @@ pub mod graph;
 pub mod hash;
 pub mod hostfiles;
 pub mod labels;
+pub mod observe;
 pub mod observed;
 pub mod plan;
 pub mod prepare;

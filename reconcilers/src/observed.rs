@@ -9,6 +9,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default)]
 pub struct ObserveScope {
     pub container_names: BTreeSet<String>,
+    /// Only this project's managed containers (the engine filters the list by
+    /// its label); None: every managed container.
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -68,6 +71,10 @@ pub struct ObservedContainer {
     pub failing_streak: Option<i64>,
     pub exit_code: Option<i64>,
     pub config: ObservedConfig,
+    /// Read from the container list, not inspected: labels, state, health,
+    /// exit code, network names and mount targets are known; env, command,
+    /// ports, aliases, resources and runtime options are not (see `crate::observe`).
+    pub summary_only: bool,
 }
 
 /// The parts of `docker inspect` that a declared field can be compared with.

@@ -578,5 +578,6 @@ pub fn observe_scope(desired: &desired_state::DesiredState, inputs: &Inputs) -> 
             .workloads()
             .map(|r| inputs.object_name(r.name()))
             .collect(),
+        project: Some(inputs.project.clone()),
     }
 }

@@ -6,7 +6,7 @@ use reconcilers::apply::lock::EngineLock;
 use reconcilers::apply::{converge, ApplyOptions};
 use reconcilers::build::ImageBuilder;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub async fn run(args: ApplyArgs) -> ExitCode {
     let mut loaded = match context::load(&args.source, &args.engine) {
@@ -35,6 +35,7 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
         plan,
         timeout: args.timeout,
         concurrency: args.concurrency,
+        observe: args.plan.depth(),
         ..ApplyOptions::default()
     };
     let display = progress::Display::new(if args.dry_run {
@@ -56,6 +57,24 @@ pub async fn run(args: ApplyArgs) -> ExitCode {
             Ok(p) => show::print(&p, OutputFormat::Text),
             Err(e) => fail(&context::engine_error(&e)),
         };
+    }
+    // Nothing to do costs what `diff` costs: no lock, no write, one observation.
+    let looked = Instant::now();
+    match ctx.plan_observed().await {
+        Ok((p, observed)) => match ctx.nothing_to_do(&p, observed, looked.elapsed()).await {
+            Ok(Some(report)) => {
+                if !args.quiet {
+                    print!("{}", show::text(&p, show::use_colour()));
+                }
+                display.finish();
+                progress::print_report(&report);
+                eprintln!("Converged.");
+                return ExitCode::SUCCESS;
+            }
+            Ok(None) => {}
+            Err(e) => return fail(&e.to_string()),
+        },
+        Err(e) => return fail(&context::engine_error(&e)),
     }
     let lease = args.timeout * 2 + Duration::from_secs(60);
     let lock = match EngineLock::acquire(

@@ -2,7 +2,6 @@ use super::context;
 use super::fail;
 use crate::cli::DiffArgs;
 use crate::output::plan as show;
-use reconcilers::engine::EngineApi;
 use reconcilers::plan::plan;
 use std::process::ExitCode;
 
@@ -24,10 +23,12 @@ pub async fn run(args: DiffArgs) -> ExitCode {
             );
         }
     }
-    let observed = match engine.observe(&loaded.scope()).await {
-        Ok(o) => o,
-        Err(e) => return fail(&context::engine_error(&e)),
-    };
+    let depth = args.plan.depth();
+    let observed =
+        match reconcilers::observe::observe(&engine, &loaded.state, &loaded.inputs, depth).await {
+            Ok(o) => o,
+            Err(e) => return fail(&context::engine_error(&e)),
+        };
     let p = plan(
         &loaded.state,
         &observed,

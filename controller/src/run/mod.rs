@@ -53,6 +53,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let config = RunConfig {
         name_prefix: args.engine.name_prefix.clone(),
         plan: args.plan.options(),
+        inspect_all: args.plan.inspect_all,
         timeout: args.timeout,
         notify: args.notify.clone(),
         outage_threshold: args.notify_after,

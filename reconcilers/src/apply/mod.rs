@@ -14,7 +14,7 @@ pub use crate::exec::{describe, Builder, Outcome, Progress};
 
 use crate::engine::{EngineApi, EngineError};
 use crate::exec::{execute, outcomes, ExecContext};
-use crate::observed::{ObserveScope, Observed};
+use crate::observed::Observed;
 use crate::plan::{plan, Plan, PlanOptions, Stage};
 use crate::render::Inputs;
 use desired_state::model::Kind;
@@ -31,6 +31,8 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     /// Start no operation after this many: what a kill at that point leaves (tests).
     pub stop_after: Option<usize>,
+    /// How much of the engine each pass reads (`crate::observe`).
+    pub observe: crate::observe::Depth,
 }
 
 impl Default for ApplyOptions {
@@ -41,6 +43,7 @@ impl Default for ApplyOptions {
             max_passes: 4,
             concurrency: 8,
             stop_after: None,
+            observe: crate::observe::Depth::Full,
         }
     }
 }
@@ -97,18 +100,54 @@ pub struct ApplyContext<'a> {
 }
 
 impl ApplyContext<'_> {
-    fn scope(&self) -> ObserveScope {
-        crate::render::observe_scope(self.desired, self.inputs)
+    async fn observe(&self) -> Result<Observed, EngineError> {
+        crate::observe::observe(self.engine, self.desired, self.inputs, self.options.observe).await
     }
 
     pub async fn plan_now(&self) -> Result<Plan, EngineError> {
-        let observed = self.engine.observe(&self.scope()).await?;
-        Ok(plan(
-            self.desired,
-            &observed,
-            self.inputs,
-            &self.options.plan,
-        ))
+        Ok(self.plan_observed().await?.0)
+    }
+
+    /// The plan, and the engine as it was observed for it.
+    pub async fn plan_observed(&self) -> Result<(Plan, Observed), EngineError> {
+        let observed = self.observe().await?;
+        let p = plan(self.desired, &observed, self.inputs, &self.options.plan);
+        Ok((p, observed))
+    }
+
+    /// Whether there is nothing at all to do: an empty plan with nothing held
+    /// or blocked, no engine lock of the project, and every host file already
+    /// as it should be. Then the
+    /// report of a converged apply, made without the engine lock, without a
+    /// write and with one observation: a no-op costs what `diff` costs. Else
+    /// None, and the caller takes the lock and converges.
+    pub async fn nothing_to_do(
+        &self,
+        p: &Plan,
+        observed: Observed,
+        took: Duration,
+    ) -> Result<Option<Report>, ApplyError> {
+        if !p.is_empty() || p.is_blocked() || !p.held.is_empty() {
+            return Ok(None);
+        }
+        // A lock on the engine: another apply is at work (wait for it, as
+        // before), or a killed one left it (the lock path breaks and removes it).
+        if observed
+            .volume(&lock::lock_name(&self.inputs.project))
+            .is_some()
+        {
+            return Ok(None);
+        }
+        if !self.files.stale(self.host_files).await?.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Report {
+            phases: vec![("pass 1: observe and plan".into(), took)],
+            passes: 1,
+            converged: Some(observed),
+            requeue_after: p.requeue_after,
+            ..Report::default()
+        }))
     }
 
     fn exec(&self) -> ExecContext<'_> {
@@ -168,8 +207,7 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
     report.phases.push(("host files".into(), started.elapsed()));
     for pass in 1..=ctx.options.max_passes {
         let t = Instant::now();
-        let observed = ctx.engine.observe(&ctx.scope()).await?;
-        let p = plan(ctx.desired, &observed, ctx.inputs, &ctx.options.plan);
+        let (p, observed) = ctx.plan_observed().await?;
         report
             .phases
             .push((format!("pass {pass}: observe and plan"), t.elapsed()));

@@ -715,3 +715,63 @@ async fn delete_removes_failed_rollout_records_and_keeps_data_volumes() {
         "the data volume stays, the record goes"
     );
 }
+
+/// A no-op costs one observation: nothing to do only with an empty plan, no
+/// engine lock of the project (a live or killed holder goes the lock path)
+/// and every host file in place.
+#[tokio::test]
+async fn nothing_to_do_needs_an_empty_plan_no_lock_and_host_files_in_place() {
+    let e = engine();
+    apply(&e, SYSTEM).await.report.expect("converges");
+    let state = desired(SYSTEM);
+    let inputs = inputs();
+    let progress = Recorded::default();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let host_files = vec![crate::hostfiles::HostFile {
+        what: "ConfigFile/conf".into(),
+        path: dir.path().join("conf"),
+        bytes: b"v=1\n".to_vec(),
+        mode: 0o644,
+        owner: None,
+        exclusive_dir: false,
+    }];
+    use crate::hostfiles::HostFiles;
+    let files = crate::hostfiles::LocalFiles;
+    let ctx = ApplyContext {
+        engine: &e,
+        desired: &state,
+        inputs: &inputs,
+        host_files: &host_files,
+        files: &files,
+        builder: &NoBuilds,
+        progress: &progress,
+        options: ApplyOptions {
+            observe: crate::observe::Depth::ListFirst,
+            ..ApplyOptions::default()
+        },
+    };
+    let check = || async {
+        let (p, observed) = ctx.plan_observed().await.expect("observes");
+        ctx.nothing_to_do(&p, observed, Duration::ZERO)
+            .await
+            .expect("checks")
+            .is_some()
+    };
+    assert!(!check().await, "the host file is missing");
+    files.sync(&host_files).await.expect("writes");
+    e.clear_calls();
+    assert!(check().await);
+    assert!(
+        e.mutations().is_empty(),
+        "nothing written: {:?}",
+        e.mutations()
+    );
+    let lock = lock::EngineLock::acquire(&e, "t", Duration::from_secs(60), true, |_| {})
+        .await
+        .expect("locks");
+    assert!(!check().await, "a lock is held");
+    lock.release(&e).await.expect("releases");
+    assert!(check().await);
+    e.stop_by_hand("web");
+    assert!(!check().await, "web is stopped");
+}

@@ -10,12 +10,13 @@
 //! Both functions do blocking file I/O (and `build_hash` uses rayon's pool):
 //! call them from `spawn_blocking`, not on an async worker.
 
+pub mod digest_cache;
 mod dockerignore;
 mod hash;
 mod tarball;
 
 use dockerignore::Dockerignore;
-pub use hash::build_hash;
+pub use hash::{build_hash, build_hash_cached};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
@@ -56,6 +57,8 @@ pub struct ContextFile {
     /// Bytes for regular files, 0 otherwise.
     pub size: u64,
     pub kind: FileKind,
+    /// Identifies this version of the bytes without reading them (the digest cache's key).
+    pub stamp: digest_cache::Stamp,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -173,6 +176,7 @@ pub fn walk(context_dir: &Path, dockerfile: &str) -> Result<ContextWalk, Context
                 mode: meta.mode(),
                 size,
                 kind,
+                stamp: digest_cache::Stamp::of(&meta),
             });
         }
     }

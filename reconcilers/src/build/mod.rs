@@ -62,7 +62,11 @@ pub fn prepare(state: &DesiredState) -> Result<Vec<PreparedBuild>, PrepareBuildE
             target: b.target.as_deref(),
             platform: platform.as_deref(),
         };
-        let hash = context::build_hash(&inputs, &walk).map_err(err)?;
+        let hash = match context::digest_cache::default_path(&context_dir) {
+            Some(cache) => context::build_hash_cached(&inputs, &walk, &cache),
+            None => context::build_hash(&inputs, &walk),
+        }
+        .map_err(err)?;
         let from = std::fs::read_to_string(context_dir.join(b.dockerfile()))
             .map(|t| desired_state::dockerfile::from_images(&t, &b.args))
             .unwrap_or_default();

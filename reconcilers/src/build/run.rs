@@ -21,8 +21,16 @@ impl ImageBuilder<'_> {
 
     async fn run(&self, engine: &dyn EngineApi, b: &PreparedBuild) -> Result<(), String> {
         check_platform(engine, b).await?;
-        let mut tar = Vec::with_capacity(b.walk.total_bytes as usize + 64 * 1024);
-        context::write_tar(&b.context_dir, &b.walk, &mut tar).map_err(|e| e.to_string())?;
+        // Reading a context of hundreds of MB blocks: off the async workers.
+        let (dir, walk) = (b.context_dir.clone(), b.walk.clone());
+        let tar = tokio::task::spawn_blocking(move || {
+            let mut tar = Vec::with_capacity(walk.total_bytes as usize + 64 * 1024);
+            context::write_tar(&dir, &walk, &mut tar)
+                .map(|()| tar)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("writing the build context: {e}"))??;
         let mut l = labels::ownership(self.project, "Image", Some(&b.resource));
         l.insert(labels::BUILD_HASH.to_string(), b.hash.clone());
         let req = BuildRequest {

@@ -27,6 +27,13 @@ pub trait EngineApi: Send + Sync {
     /// volumes and image tags.
     async fn observe(&self, scope: &ObserveScope) -> Result<Observed, EngineError>;
 
+    /// `observe` without a per-container inspect: containers as the list
+    /// shows them (`summary_only`), for `crate::observe`'s list-first path.
+    /// An engine whose list says no more than an inspect just observes.
+    async fn observe_listed(&self, scope: &ObserveScope) -> Result<Observed, EngineError> {
+        self.observe(scope).await
+    }
+
     /// One container's current state; None when it does not exist.
     async fn inspect_container(&self, name: &str)
         -> Result<Option<ObservedContainer>, EngineError>;

@@ -3,7 +3,8 @@
 
 use crate::observed::*;
 use bollard::models::{
-    ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum, Network, Volume,
+    ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
+    ContainerSummaryStateEnum, HealthStatusEnum, MountPoint, Network, Volume,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -67,26 +68,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
             )
         })
         .collect();
-    let mounts = c
-        .mounts
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|m| {
-            let source = if m.typ.as_deref() == Some("volume") {
-                m.name
-            } else {
-                m.source
-            };
-            Some((
-                m.destination?,
-                ObservedMount {
-                    source: source.unwrap_or_default(),
-                    read_only: !m.rw.unwrap_or(true),
-                    mode: m.mode.unwrap_or_default(),
-                },
-            ))
-        })
-        .collect();
+    let mounts = mounts(c.mounts);
     ObservedContainer {
         id: c.id.unwrap_or_default(),
         name: c
@@ -106,6 +88,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
             _ => Health::None,
         }),
         exit_code: state.exit_code,
+        summary_only: false,
         config: ObservedConfig {
             env,
             cmd: config.cmd,
@@ -135,6 +118,98 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
             runtime,
         },
     }
+}
+
+fn mounts(list: Option<Vec<MountPoint>>) -> BTreeMap<String, ObservedMount> {
+    list.unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| {
+            let source = if m.typ.as_deref() == Some("volume") {
+                m.name
+            } else {
+                m.source
+            };
+            Some((
+                m.destination?,
+                ObservedMount {
+                    source: source.unwrap_or_default(),
+                    read_only: !m.rw.unwrap_or(true),
+                    mode: m.mode.unwrap_or_default(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// A container as the list shows it (`summary_only`): what the list-first
+/// observation proves convergence from, without an inspect per container.
+pub(super) fn container_summary(c: ContainerSummary) -> ObservedContainer {
+    let status = c.status.unwrap_or_default();
+    let state = c.state.and_then(|s| match s {
+        ContainerSummaryStateEnum::CREATED => Some(RunState::Created),
+        ContainerSummaryStateEnum::RUNNING => Some(RunState::Running),
+        ContainerSummaryStateEnum::PAUSED => Some(RunState::Paused),
+        ContainerSummaryStateEnum::RESTARTING => Some(RunState::Restarting),
+        ContainerSummaryStateEnum::EXITED => Some(RunState::Exited),
+        ContainerSummaryStateEnum::REMOVING => Some(RunState::Removing),
+        ContainerSummaryStateEnum::DEAD => Some(RunState::Dead),
+        // Unknown to this version: not a state to prove anything from.
+        _ => None,
+    });
+    let networks = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .unwrap_or_default()
+        .into_keys()
+        .map(|name| (name, ObservedAttachment::default()))
+        .collect();
+    ObservedContainer {
+        id: c.id.unwrap_or_default(),
+        name: c
+            .names
+            .unwrap_or_default()
+            .first()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default(),
+        labels: labels(c.labels),
+        image_id: c.image_id.unwrap_or_default(),
+        image_ref: c.image.unwrap_or_default(),
+        state,
+        // API 1.41 lists health only inside the status text.
+        // As an inspect shows it: no health at all without a health check.
+        health: Some(health_from_status(&status)).filter(|h| *h != Health::None),
+        failing_streak: None,
+        exit_code: if state == Some(RunState::Exited) {
+            exit_code_from_status(&status)
+        } else {
+            None
+        },
+        summary_only: true,
+        config: ObservedConfig {
+            networks,
+            mounts: mounts(c.mounts),
+            ..ObservedConfig::default()
+        },
+    }
+}
+
+/// `Up 3 minutes (healthy)`, `Up 2 seconds (health: starting)`, `Up 1 hour (unhealthy)`.
+pub(crate) fn health_from_status(status: &str) -> Health {
+    if status.ends_with("(healthy)") {
+        Health::Healthy
+    } else if status.ends_with("(unhealthy)") {
+        Health::Unhealthy
+    } else if status.ends_with("(health: starting)") {
+        Health::Starting
+    } else {
+        Health::None
+    }
+}
+
+/// `Exited (137) 5 seconds ago` gives 137.
+pub(crate) fn exit_code_from_status(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest.split_once(')')?.0.parse().ok()
 }
 
 fn run_state(s: ContainerStateStatusEnum) -> RunState {
@@ -173,5 +248,32 @@ pub(super) fn volume(v: Volume) -> ObservedVolume {
         labels: v.labels.into_iter().collect(),
         driver: v.driver,
         driver_opts: v.options.into_iter().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_status_text_gives_health_and_exit_code() {
+        assert_eq!(
+            health_from_status("Up 3 minutes (healthy)"),
+            Health::Healthy
+        );
+        assert_eq!(
+            health_from_status("Up 1 hour (unhealthy)"),
+            Health::Unhealthy
+        );
+        assert_eq!(
+            health_from_status("Up 2 seconds (health: starting)"),
+            Health::Starting
+        );
+        assert_eq!(health_from_status("Up 5 minutes"), Health::None);
+        assert_eq!(health_from_status(""), Health::None);
+        assert_eq!(exit_code_from_status("Exited (0) 5 seconds ago"), Some(0));
+        assert_eq!(exit_code_from_status("Exited (137) 1 hour ago"), Some(137));
+        assert_eq!(exit_code_from_status("Up 5 minutes"), None);
+        assert_eq!(exit_code_from_status("Exited (x) now"), None);
     }
 }

@@ -34,7 +34,21 @@ impl EngineApi for Engine {
     }
 
     async fn observe(&self, scope: &ObserveScope) -> Result<Observed, EngineError> {
-        within("observe", self.deadline, self.observe_unbounded(scope)).await
+        within(
+            "observe",
+            self.deadline,
+            self.observe_unbounded(scope, false),
+        )
+        .await
+    }
+
+    async fn observe_listed(&self, scope: &ObserveScope) -> Result<Observed, EngineError> {
+        within(
+            "observe",
+            self.deadline,
+            self.observe_unbounded(scope, true),
+        )
+        .await
     }
 
     async fn inspect_container(

@@ -22,7 +22,7 @@ pub use crate::observed::ObserveScope;
 pub use crate::render::VolumePlanSpec;
 pub use api::{BuildProgress, EngineApi, PullProgress};
 pub use build::{BuildEvent, BuildFailure, BuildRequest};
-pub use events::{EngineEvent, EventObject};
+pub use events::{EngineEvent, EventObject, DRIFT_ACTIONS};
 pub use host::{HostInfo, ImageSource};
 pub use images::{split_tag, Credentials};
 pub use logs::{LogChunk, LogOptions, LogStream};

@@ -68,10 +68,9 @@ pub(crate) fn removed(path: &Path) -> String {
     format!("removed {} (no longer declared)", path.display())
 }
 
-/// Removes every file or symlink in `dir` not named in `keep`; never
-/// follows a symlink, never descends into a directory. A missing directory
-/// holds nothing to remove.
-fn prune_local(dir: &Path, keep: &BTreeSet<OsString>) -> Result<Vec<String>, FilesError> {
+/// The files and symlinks in `dir` not named in `keep` (never a
+/// directory); a missing directory has none.
+fn extras_local(dir: &Path, keep: &BTreeSet<OsString>) -> Result<Vec<PathBuf>, FilesError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -82,14 +81,18 @@ fn prune_local(dir: &Path, keep: &BTreeSet<OsString>) -> Result<Vec<String>, Fil
             })
         }
     };
+    Ok(entries
+        .flatten()
+        .filter(|e| !keep.contains(&e.file_name()) && !e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect())
+}
+
+/// Removes every file or symlink in `dir` not named in `keep`; never
+/// follows a symlink, never descends into a directory.
+fn prune_local(dir: &Path, keep: &BTreeSet<OsString>) -> Result<Vec<String>, FilesError> {
     let mut gone = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if keep.contains(&name) || is_dir {
-            continue;
-        }
-        let path = entry.path();
+    for path in extras_local(dir, keep)? {
         match std::fs::remove_file(&path) {
             Ok(()) => gone.push(removed(&path)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -122,6 +125,12 @@ pub trait HostFiles: Send + Sync {
     /// Writes each file atomically (temporary file, then rename) with its
     /// mode, unless it already holds those bytes with that mode. Returns what it wrote.
     fn sync<'a>(&'a self, files: &'a [HostFile]) -> FilesFuture<'a, Vec<String>>;
+    /// What `sync` would write, without writing: the files whose bytes, mode
+    /// or owner differ on the host (or that are missing). An implementation
+    /// that cannot tell cheaply names them all.
+    fn stale<'a>(&'a self, files: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
+        Box::pin(async move { Ok(files.iter().map(|f| f.what.clone()).collect()) })
+    }
     /// Free bytes on the filesystem holding `path`.
     fn free_bytes<'a>(&'a self, path: &'a Path) -> FilesFuture<'a, u64>;
     /// Runs a command on the host and returns its stdout if it exits 0.
@@ -144,6 +153,20 @@ impl HostFiles for LocalFiles {
                 written.extend(prune_local(&dir, &keep)?);
             }
             Ok(written)
+        })
+    }
+
+    fn stale<'a>(&'a self, files: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut stale: Vec<String> = files
+                .iter()
+                .filter(|f| !local_matches(&f.path, &f.bytes, f.mode, f.owner))
+                .map(|f| f.what.clone())
+                .collect();
+            for (dir, keep) in exclusive_dirs(files) {
+                stale.extend(extras_local(&dir, &keep)?.iter().map(|p| removed(p)));
+            }
+            Ok(stale)
         })
     }
 
@@ -202,16 +225,12 @@ pub fn write_local_owned(
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> Result<bool, FilesError> {
-    use std::os::unix::fs::MetadataExt;
     let err = |e: std::io::Error| FilesError {
         path: path.to_path_buf(),
         cause: with_hint(&e, path),
     };
-    if let (Ok(current), Ok(meta)) = (std::fs::read(path), std::fs::metadata(path)) {
-        let owned = owner.is_none_or(|(u, g)| meta.uid() == u && meta.gid() == g);
-        if current == bytes && meta.permissions().mode() & 0o7777 == mode && owned {
-            return Ok(false);
-        }
+    if local_matches(path, bytes, mode, owner) {
+        return Ok(false);
     }
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir).map_err(err)?;
@@ -254,6 +273,21 @@ pub fn write_local_owned(
         return Err(err(e));
     }
     Ok(true)
+}
+
+/// The file at `path` already holds `bytes` with `mode` (and `owner`). The
+/// size is compared first, so a changed file of another length is not read.
+fn local_matches(path: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let owned = owner.is_none_or(|(u, g)| meta.uid() == u && meta.gid() == g);
+    meta.is_file()
+        && meta.len() == bytes.len() as u64
+        && meta.permissions().mode() & 0o7777 == mode
+        && owned
+        && std::fs::read(path).is_ok_and(|current| current == bytes)
 }
 
 /// The error, and for a full disk what would fix it.
@@ -363,6 +397,14 @@ mod tests {
         std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
         std::fs::write(t.path().join("conf/other"), b"kept").unwrap();
 
+        let pending = LocalFiles
+            .stale(&[key_a.clone(), conf.clone()])
+            .await
+            .unwrap();
+        assert!(
+            pending.iter().any(|r| r.contains("KEY_B")) && dir.join("KEY_B").exists(),
+            "a no-op check sees the stale file, and leaves it to sync: {pending:?}"
+        );
         let report = LocalFiles.sync(&[key_a, conf]).await.unwrap();
         let mut left: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
@@ -411,6 +453,33 @@ mod tests {
             "no temp file left"
         );
         assert_eq!(std::fs::read(path.join("kept")).unwrap(), b"old");
+    }
+
+    #[test]
+    fn stale_names_what_sync_would_write_and_writes_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let file = |name: &str, bytes: &[u8], mode: u32| HostFile {
+            what: name.to_string(),
+            path: t.path().join(name),
+            bytes: bytes.to_vec(),
+            mode,
+            owner: None,
+            exclusive_dir: false,
+        };
+        let files = vec![file("a", b"one", 0o644), file("b", b"two", 0o600)];
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let stale = |files: &[HostFile]| rt.block_on(LocalFiles.stale(files)).unwrap();
+        assert_eq!(stale(&files), ["a", "b"], "missing files are stale");
+        assert!(!t.path().join("a").exists(), "stale writes nothing");
+        rt.block_on(LocalFiles.sync(&files)).unwrap();
+        assert!(stale(&files).is_empty());
+        // Same length, other bytes; then the right bytes with another mode.
+        std::fs::write(t.path().join("a"), b"ONE").unwrap();
+        std::fs::set_permissions(t.path().join("b"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        assert_eq!(stale(&files), ["a", "b"]);
     }
 
     #[test]

@@ -44,6 +44,15 @@ impl SftpFiles {
             .map_err(|e| files_error(path, self.sftp_error(e)))
     }
 
+    /// The exclusive directories not known to hold exactly their names.
+    fn unpruned(&self, files: &[HostFile]) -> Vec<(PathBuf, BTreeSet<OsString>)> {
+        let pruned = self.pruned.lock().unwrap_or_else(|p| p.into_inner());
+        exclusive_dirs(files)
+            .into_iter()
+            .filter(|(dir, keep)| pruned.get(dir) != Some(keep))
+            .collect()
+    }
+
     fn sftp_error(&self, e: openssh_sftp_client::Error) -> SshError {
         SshError::Sftp {
             target: self.link.target().to_string(),
@@ -70,13 +79,7 @@ impl HostFiles for SftpFiles {
                     .filter(|f| known.get(&f.path) != Some(&fingerprint(f)))
                     .collect()
             };
-            let dirs: Vec<(PathBuf, BTreeSet<OsString>)> = {
-                let pruned = self.pruned.lock().unwrap_or_else(|p| p.into_inner());
-                exclusive_dirs(files)
-                    .into_iter()
-                    .filter(|(dir, keep)| pruned.get(dir) != Some(keep))
-                    .collect()
-            };
+            let dirs = self.unpruned(files);
             let Some(first) = stale
                 .first()
                 .map(|f| f.path.as_path())
@@ -124,6 +127,55 @@ impl HostFiles for SftpFiles {
         })
     }
 
+    fn stale<'a>(&'a self, files: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let fingerprint = |f: &HostFile| (blake3::hash(&f.bytes), f.mode, f.owner);
+            let unknown: Vec<&HostFile> = {
+                let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+                files
+                    .iter()
+                    .filter(|f| known.get(&f.path) != Some(&fingerprint(f)))
+                    .collect()
+            };
+            let dirs = self.unpruned(files);
+            let Some(first) = unknown
+                .first()
+                .map(|f| f.path.as_path())
+                .or(dirs.first().map(|(d, _)| d.as_path()))
+            else {
+                return Ok(Vec::new());
+            };
+            let sftp = self.open(first).await?;
+            let mut fs = sftp.fs();
+            let mut stale = Vec::new();
+            for f in unknown {
+                if holds(&mut fs, f).await {
+                    let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+                    known.insert(f.path.clone(), fingerprint(f));
+                } else {
+                    stale.push(f.what.clone());
+                }
+            }
+            for (dir, keep) in dirs {
+                match extras(&mut fs, &dir, &keep).await {
+                    Ok(found) if found.is_empty() => {
+                        let mut pruned = self.pruned.lock().unwrap_or_else(|p| p.into_inner());
+                        pruned.insert(dir, keep);
+                    }
+                    Ok(found) => stale.extend(found.iter().map(|p| removed(p))),
+                    Err((path, e)) => {
+                        drop(fs);
+                        let _ = sftp.close().await;
+                        return Err(files_error(&path, self.sftp_error(e)));
+                    }
+                }
+            }
+            drop(fs);
+            let _ = sftp.close().await;
+            Ok(stale)
+        })
+    }
+
     fn free_bytes<'a>(&'a self, path: &'a Path) -> FilesFuture<'a, u64> {
         Box::pin(async move {
             let sftp = self.open(path).await?;
@@ -165,7 +217,8 @@ impl HostFiles for SftpFiles {
 
 /// Writes one file unless it already holds the bytes and mode; see the
 /// engine notes: create_new, chmod before any byte, fsync, posix-rename.
-async fn put(sftp: &Sftp, fs: &mut Fs, f: &HostFile) -> Result<bool, openssh_sftp_client::Error> {
+/// The remote file already holds `f`'s bytes with its mode and owner.
+async fn holds(fs: &mut Fs, f: &HostFile) -> bool {
     if let Ok(meta) = fs.metadata(&f.path).await {
         let mode = meta.permissions().map(|p| p.as_raw().bits() & 0o7777);
         let owned = f
@@ -173,11 +226,16 @@ async fn put(sftp: &Sftp, fs: &mut Fs, f: &HostFile) -> Result<bool, openssh_sft
             .is_none_or(|(u, g)| meta.uid() == Some(u) && meta.gid() == Some(g));
         if mode == Some(f.mode) && meta.len() == Some(f.bytes.len() as u64) && owned {
             if let Ok(current) = fs.read(&f.path).await {
-                if current[..] == f.bytes[..] {
-                    return Ok(false);
-                }
+                return current[..] == f.bytes[..];
             }
         }
+    }
+    false
+}
+
+async fn put(sftp: &Sftp, fs: &mut Fs, f: &HostFile) -> Result<bool, openssh_sftp_client::Error> {
+    if holds(fs, f).await {
+        return Ok(false);
     }
     let dir = f.path.parent().unwrap_or(Path::new("/"));
     create_dir_all(fs, dir).await?;
@@ -212,19 +270,19 @@ async fn put(sftp: &Sftp, fs: &mut Fs, f: &HostFile) -> Result<bool, openssh_sft
     Ok(true)
 }
 
-/// Removes every file or symlink in `dir` not named in `keep` (as the local
-/// prune does): never a directory, and a missing directory is empty.
-async fn prune(
+/// The files and symlinks in `dir` not named in `keep` (never a
+/// directory); a missing directory has none.
+async fn extras(
     fs: &mut Fs,
     dir: &Path,
     keep: &BTreeSet<OsString>,
-) -> Result<Vec<String>, (PathBuf, openssh_sftp_client::Error)> {
+) -> Result<Vec<PathBuf>, (PathBuf, openssh_sftp_client::Error)> {
     let Ok(listing) = fs.open_dir(dir).await else {
         return Ok(Vec::new());
     };
     let entries = listing.read_dir();
     let mut entries = std::pin::pin!(entries);
-    let mut doomed = Vec::new();
+    let mut found = Vec::new();
     while let Some(entry) = entries.next().await {
         let entry = entry.map_err(|e| (dir.to_path_buf(), e))?;
         let name = entry.filename().as_os_str().to_os_string();
@@ -232,10 +290,20 @@ async fn prune(
         if is_dir || name == "." || name == ".." || keep.contains(&name) {
             continue;
         }
-        doomed.push(dir.join(&name));
+        found.push(dir.join(&name));
     }
+    Ok(found)
+}
+
+/// Removes every file or symlink in `dir` not named in `keep`, as the local
+/// prune does.
+async fn prune(
+    fs: &mut Fs,
+    dir: &Path,
+    keep: &BTreeSet<OsString>,
+) -> Result<Vec<String>, (PathBuf, openssh_sftp_client::Error)> {
     let mut gone = Vec::new();
-    for path in doomed {
+    for path in extras(fs, dir, keep).await? {
         fs.remove_file(&path).await.map_err(|e| (path.clone(), e))?;
         gone.push(removed(&path));
     }

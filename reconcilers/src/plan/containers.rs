@@ -179,7 +179,13 @@ fn plan_one(
         });
         return;
     }
-    let fields = field_changes(&spec, have);
+    // A container read from the list only was proven converged on its spec
+    // hash (crate::observe): its fields were not read, so none can differ.
+    let fields = if have.summary_only {
+        Vec::new()
+    } else {
+        field_changes(&spec, have)
+    };
     let mut reasons = recreate_reasons(&spec, have, !fields.is_empty());
     if rebuilt.contains(&spec.image) {
         reasons.push(Reason::ImageRebuilt);

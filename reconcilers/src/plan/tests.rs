@@ -123,6 +123,7 @@ fn as_running(spec: &ContainerSpec) -> ObservedContainer {
         health: None,
         failing_streak: None,
         exit_code: Some(0),
+        summary_only: false,
         config: ObservedConfig {
             env: spec
                 .env

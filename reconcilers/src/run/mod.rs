@@ -87,6 +87,9 @@ pub struct RunConfig {
     pub outage_threshold: Duration,
     /// Ask registries whether watched tags moved (off with --no-pull).
     pub ask_registries: bool,
+    /// Inspect every container in every pass (`--inspect-all`), not only
+    /// at the start and on resync, reconnection and retry.
+    pub inspect_all: bool,
 }
 
 impl RunConfig {
@@ -104,6 +107,7 @@ impl RunConfig {
             secrets: SecretWatch::default(),
             outage_threshold: Duration::from_secs(120),
             ask_registries: true,
+            inspect_all: false,
         }
     }
 }
@@ -133,6 +137,40 @@ pub struct Controller<'a> {
     registry: registry_watch::RegistryWatch,
     /// Image digests that moved, rolled out by the pass in progress.
     moved_images: Vec<registry_watch::Moved>,
+    /// What the batch in progress asks of its pass.
+    pass_kind: PassKind,
+}
+
+/// What a batch of triggers asks of its pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassKind {
+    /// Load the input again. Engine events alone say the engine drifted, not
+    /// the files: that pass repairs against the state already loaded.
+    pub reload: bool,
+    /// Inspect every container (`observe::Depth::Full`). Other passes read
+    /// the list first and inspect what it does not prove converged; the
+    /// start, the resync timer, a reconnection and a retry look at everything.
+    pub full_observe: bool,
+}
+
+impl PassKind {
+    /// Everything, as a pass made outside the loop does.
+    pub const FULL: PassKind = PassKind {
+        reload: true,
+        full_observe: true,
+    };
+
+    pub fn of(batch: &[Trigger]) -> PassKind {
+        PassKind {
+            reload: !batch.iter().all(|t| matches!(t, Trigger::Engine(_))),
+            full_observe: batch.iter().any(|t| {
+                matches!(
+                    t,
+                    Trigger::Start | Trigger::Resync | Trigger::Reconnected | Trigger::Retry
+                )
+            }),
+        }
+    }
 }
 
 struct LastGood {
@@ -203,6 +241,7 @@ impl<'a> Controller<'a> {
             repairing_drift: false,
             registry: Default::default(),
             moved_images: Vec::new(),
+            pass_kind: PassKind::FULL,
             config,
         }
     }
@@ -258,7 +297,9 @@ impl<'a> Controller<'a> {
             }
             let why: Vec<String> = batch.iter().map(|t| format!("{t:?}")).collect();
             let span = tracing::info_span!("reconcile", triggers = %why.join(", "));
+            self.pass_kind = PassKind::of(&batch);
             let result = self.pass().instrument(span).await;
+            self.pass_kind = PassKind::FULL;
             if let Some(after) = self.requeue_after.take() {
                 let tx = requeue.clone();
                 tokio::spawn(async move {
@@ -319,7 +360,17 @@ impl<'a> Controller<'a> {
 
     /// Loads the current input; a broken or empty one is an error.
     fn load_current(&mut self) -> Result<LastGood, String> {
-        let (loaded, revision) = self.source.load()?;
+        // Loading walks and hashes build contexts and reads files: blocking
+        // work. On a multi-threaded runtime the worker hands its other tasks
+        // (the status page, the event stream) to another thread meanwhile.
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let source = &mut self.source;
+        let (loaded, revision) = if multi {
+            tokio::task::block_in_place(|| source.load())?
+        } else {
+            source.load()?
+        };
         for w in &loaded.warnings {
             tracing::warn!("{w}");
         }
@@ -333,6 +384,11 @@ impl<'a> Controller<'a> {
     /// repairing drift against the last state that loaded and validated,
     /// without pruning and without anything new from the broken input.
     async fn reconcile(&mut self) -> Result<(), String> {
+        let input_fine = self.status.lock().is_ok_and(|s| s.input_error.is_none());
+        if !self.pass_kind.reload && input_fine && self.last_good.is_some() {
+            // Drift on the engine: the files are as the last pass loaded them.
+            return self.converge_on_last_good(self.config.plan.prune).await;
+        }
         match self.load_current() {
             Ok(good) => {
                 let was_broken = self.status.lock().is_ok_and(|s| s.input_error.is_some());
@@ -476,6 +532,12 @@ impl<'a> Controller<'a> {
         options.plan.retry_failed = false;
         options.plan.prune_volumes &= prune;
         options.plan.hold = self.crash_loops.held_at(Instant::now());
+        options.observe =
+            if self.config.inspect_all || self.pass_kind.full_observe || !self.first_pass_done {
+                crate::observe::Depth::Full
+            } else {
+                crate::observe::Depth::ListFirst
+            };
         let builder = ImageBuilder {
             builds: &loaded.builds,
             project: &self.config.project,
@@ -483,6 +545,19 @@ impl<'a> Controller<'a> {
         };
         let engine = &*self.engine;
         let ctx = loaded.apply_context(engine, self.files, &builder, self.progress, options);
+        // Nothing to do (the idle case, and most event bursts): no lock and
+        // no writes, so an idle loop does not wake itself with the lock
+        // volume's events or cost the engine more than one look.
+        let looked = Instant::now();
+        let (p, observed) = ctx.plan_observed().await.map_err(|e| e.to_string())?;
+        if let Some(report) = ctx
+            .nothing_to_do(&p, observed, looked.elapsed())
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            self.phase(Phase::Converged);
+            return self.after_converge(loaded, report).await;
+        }
         let lock = EngineLock::acquire(
             engine,
             &self.config.project,
@@ -499,6 +574,11 @@ impl<'a> Controller<'a> {
         }
         self.phase(Phase::Converged);
         let report = result.map_err(|e| e.to_string())?;
+        self.after_converge(loaded, report).await
+    }
+
+    /// Bookkeeping after a pass converged (or found nothing to do).
+    async fn after_converge(&mut self, loaded: &Loaded, report: Report) -> Result<(), String> {
         self.requeue_after = report.requeue_after;
         if !report.outcomes.is_empty() {
             tracing::info!("pass: {} change(s)", report.outcomes.len());

@@ -54,16 +54,37 @@ impl TriggerQueue {
     /// The next batch: waits for one trigger, lets a burst arrive (`docker
     /// rm -f` sends kill, die and destroy within about 100 ms, and acting
     /// between them races the removal), then takes everything queued.
-    /// None when every sender is gone.
+    /// The burst is over at its last event (`destroy` after a removal,
+    /// `stop` after a stop), after QUIET without a trigger, or after
+    /// `debounce` at most. None when every sender is gone.
     pub async fn next_batch(&mut self, debounce: Duration) -> Option<Vec<Trigger>> {
         let first = self.0.recv().await?;
-        tokio::time::sleep(debounce).await;
+        let deadline = tokio::time::Instant::now() + debounce;
         let mut batch = vec![first];
+        while !batch.iter().any(ends_burst) {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match tokio::time::timeout(left.min(QUIET), self.0.recv()).await {
+                Ok(Some(t)) => batch.push(t),
+                Ok(None) | Err(_) => break,
+            }
+        }
         while let Ok(t) = self.0.try_recv() {
             batch.push(t);
         }
         Some(batch)
     }
+}
+
+/// A burst still arriving is quiet for less than this between its events
+/// (kill to die to destroy of a `docker rm -f` are a few ms to tens of ms apart).
+const QUIET: Duration = Duration::from_millis(60);
+
+/// The last event of a burst on a container: nothing more will follow it.
+fn ends_burst(t: &Trigger) -> bool {
+    matches!(t, Trigger::Engine(what) if what.starts_with("destroy ") || what.starts_with("stop "))
 }
 
 /// The engine objects one loop answers for: its project's containers (by
@@ -94,20 +115,11 @@ pub fn wakes(ev: &EngineEvent, scope: Option<&Scope>) -> bool {
         EventObject::Network => scope.is_none_or(|s| s.networks.contains(&ev.name)),
         _ => false,
     };
-    const ACTIONS: [&str; 11] = [
-        "die",
-        "stop",
-        "kill",
-        "destroy",
-        "oom",
-        "health_status",
-        "connect",
-        "disconnect",
-        "rename",
-        "update",
-        "pause",
-    ];
-    relevant && ACTIONS.iter().any(|a| ev.action.starts_with(a))
+    // The engine filters by these too; a fake engine or an older one may not.
+    relevant
+        && crate::engine::DRIFT_ACTIONS
+            .iter()
+            .any(|a| ev.action.starts_with(a))
 }
 
 pub fn spawn_interval(tx: TriggerSender, every: Duration, trigger: Trigger) {
@@ -313,6 +325,42 @@ mod tests {
             "x",
             false
         )));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_ends_at_its_last_event_or_when_it_goes_quiet() {
+        let (tx, mut q) = channel();
+        let debounce = Duration::from_millis(500);
+        // A removal: kill, die, destroy; the batch ends at destroy, long before the debounce.
+        let started = tokio::time::Instant::now();
+        let sender = tx.clone();
+        tokio::spawn(async move {
+            for (at, what) in [(0, "kill web"), (20, "die web"), (40, "destroy web")] {
+                tokio::time::sleep(Duration::from_millis(at)).await;
+                sender.send(Trigger::Engine(what.into())).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            sender.send(Trigger::Engine("die api".into())).await;
+        });
+        let batch = q.next_batch(debounce).await.expect("a batch");
+        assert_eq!(batch.len(), 3, "{batch:?}");
+        assert!(started.elapsed() < Duration::from_millis(100));
+        // A lone die: the batch waits out QUIET, not the debounce.
+        let batch = q.next_batch(debounce).await.expect("a batch");
+        assert_eq!(batch, vec![Trigger::Engine("die api".into())]);
+        assert!(started.elapsed() < Duration::from_millis(300));
+        // A steady stream is cut at the debounce.
+        let sender = tx.clone();
+        tokio::spawn(async move {
+            for _ in 0..100 {
+                sender.send(Trigger::Engine("die web".into())).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        let before = tokio::time::Instant::now();
+        let batch = q.next_batch(debounce).await.expect("a batch");
+        assert!(batch.len() < 100);
+        assert!(before.elapsed() <= debounce + Duration::from_millis(20));
     }
 
     #[tokio::test]

@@ -338,6 +338,17 @@ impl FakeEngine {
     }
 }
 
+/// What Docker's filtered list holds: the project's managed containers (every
+/// managed one without a project), and any at a name the files want.
+fn in_scope(c: &ObservedContainer, scope: &ObserveScope) -> bool {
+    let ours = c.is_managed()
+        && scope
+            .project
+            .as_deref()
+            .is_none_or(|p| c.label(crate::labels::PROJECT) == Some(p));
+    ours || scope.container_names.contains(&c.name)
+}
+
 /// What `docker inspect` would show for a container created from `spec`.
 fn observed_config(spec: &ContainerSpec) -> ObservedConfig {
     ObservedConfig {
@@ -437,15 +448,47 @@ impl EngineApi for FakeEngine {
             containers: w
                 .containers
                 .values()
-                .filter(|c| {
-                    c.observed.is_managed() || scope.container_names.contains(&c.observed.name)
-                })
+                .filter(|c| in_scope(&c.observed, scope))
                 .map(|c| c.observed.clone())
                 .collect(),
             networks: w.networks.values().cloned().collect(),
             volumes: w.volumes.values().cloned().collect(),
             images: w.images.clone(),
         })
+    }
+
+    /// As Docker's list shows them: labels, state, health, network names and
+    /// mount targets; no env, command, ports, aliases or resources.
+    async fn observe_listed(&self, scope: &ObserveScope) -> Result<Observed, EngineError> {
+        let mut observed = {
+            let w = self.call("observe listed".into())?;
+            Observed {
+                containers: w
+                    .containers
+                    .values()
+                    .filter(|c| in_scope(&c.observed, scope))
+                    .map(|c| c.observed.clone())
+                    .collect(),
+                networks: w.networks.values().cloned().collect(),
+                volumes: w.volumes.values().cloned().collect(),
+                images: w.images.clone(),
+            }
+        };
+        for c in &mut observed.containers {
+            c.summary_only = true;
+            c.failing_streak = None;
+            if c.state != Some(RunState::Exited) {
+                c.exit_code = None;
+            }
+            let full = std::mem::take(&mut c.config);
+            c.config.networks = full
+                .networks
+                .into_keys()
+                .map(|n| (n, Default::default()))
+                .collect();
+            c.config.mounts = full.mounts;
+        }
+        Ok(observed)
     }
 
     async fn inspect_container(
@@ -520,6 +563,7 @@ impl EngineApi for FakeEngine {
                     health: None,
                     failing_streak: None,
                     exit_code: Some(0),
+                    summary_only: false,
                     config: observed_config(spec),
                 },
                 behaviour,

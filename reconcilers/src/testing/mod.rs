@@ -52,11 +52,35 @@ pub fn inputs() -> Inputs {
     }
 }
 
+/// Converges the fake on `text` (project `t`, 300 ms waits) and returns the report.
+pub async fn converge_fake(engine: &FakeEngine, text: &str) -> crate::apply::Report {
+    let state = desired(text);
+    let inputs = inputs();
+    let progress = Recorded::default();
+    let ctx = crate::apply::ApplyContext {
+        engine,
+        desired: &state,
+        inputs: &inputs,
+        host_files: &[],
+        files: &NoFiles,
+        builder: &crate::exec::NoBuilds,
+        progress: &progress,
+        options: crate::apply::ApplyOptions {
+            timeout: std::time::Duration::from_millis(300),
+            ..crate::apply::ApplyOptions::default()
+        },
+    };
+    crate::apply::converge(&ctx).await.expect("converges")
+}
+
 /// Host files that go nowhere.
 pub struct NoFiles;
 
 impl HostFiles for NoFiles {
     fn sync<'a>(&'a self, _: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn stale<'a>(&'a self, _: &'a [HostFile]) -> FilesFuture<'a, Vec<String>> {
         Box::pin(async { Ok(Vec::new()) })
     }
     fn free_bytes<'a>(&'a self, _: &'a Path) -> FilesFuture<'a, u64> {

@@ -199,6 +199,41 @@ pub fn health(conn: &mut Conn, name: &str) -> String {
     }
 }
 
+/// The engine's times (ns) of the last `destroy` of `name` since `since`
+/// (Unix seconds), and of the `create` and `start` that followed it.
+pub fn repair_events(conn: &mut Conn, name: &str, since: u64) -> Option<(i64, i64, i64)> {
+    // Fractional seconds: an `until` in the past ends the answer at once.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    let until = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+    let filter = encode(&format!(
+        "{{\"type\":[\"container\"],\"container\":[\"{name}\"],\"event\":[\"destroy\",\"create\",\"start\"]}}"
+    ));
+    let (status, body) = conn
+        .get(&format!(
+            "/events?since={since}&until={until}&filters={filter}"
+        ))
+        .ok()?;
+    if status != 200 {
+        return None;
+    }
+    // One JSON document per event, in order.
+    let mut destroyed = None;
+    let (mut created, mut started) = (None, None);
+    for doc in serde_json::Deserializer::from_slice(&body).into_iter::<Value>() {
+        let ev = doc.ok()?;
+        let t = ev["timeNano"].as_i64()?;
+        match ev["Action"].as_str()? {
+            "destroy" => (destroyed, created, started) = (Some(t), None, None),
+            "create" if destroyed.is_some() => created = Some(t),
+            "start" if created.is_some() => started = Some(t),
+            _ => {}
+        }
+    }
+    Some((destroyed?, created?, started?))
+}
+
 /// "20.10.24 (API 1.41)".
 pub fn engine_version() -> String {
     match Conn::open().and_then(|mut c| c.get_json("/version")) {

@@ -110,9 +110,22 @@ fn ratio(row: &Row, rows: &[Row]) -> String {
     let Some(mine) = row.median() else {
         return String::new();
     };
+    if row.tool.starts_with("lucidctl-") {
+        // A part of lucidctl's own figure (the drift repair's breakdown).
+        return String::new();
+    }
     if row.tool == "lucidctl" {
-        return match (row.scenario, same(8, "api-floor")) {
-            (2 | 3, Some(floor)) if floor > 0.0 => format!("{:.1}x floor", mine / floor),
+        // Against the whole-process floor when it was measured: lucidctl's
+        // figure is a whole process too. The in-process one is shown beside it.
+        let process = same(8, "api-floor-process");
+        let inside = same(8, "api-floor");
+        return match (row.scenario, process, inside) {
+            (2 | 3, Some(p), Some(i)) if p > 0.0 && i > 0.0 => format!(
+                "{:.2}x process floor ({:.1}x in-process)",
+                mine / p,
+                mine / i
+            ),
+            (2 | 3, None, Some(i)) if i > 0.0 => format!("{:.1}x floor", mine / i),
             _ => String::new(),
         };
     }

@@ -244,6 +244,44 @@ impl Runner<'_> {
             Err(e) => row.error = Some(e),
         }
         self.rows.push(row);
+        self.rows.push(self.process_floor(sys, &label));
+    }
+
+    /// The same list plus inspect-all as a whole process (`api-floor`, built
+    /// beside the bench): what lucidctl's no-op and dry run are compared with.
+    fn process_floor(&self, sys: &System, label: &str) -> Row {
+        let row = Row::new(
+            8,
+            &sys.label,
+            "api-floor-process",
+            "whole process: connect, list, inspect all, 16 in flight",
+            Unit::Seconds,
+        );
+        let program = match std::env::current_exe() {
+            Ok(me) => me.with_file_name("api-floor"),
+            Err(e) => return row.failed(e.to_string()),
+        };
+        if !program.exists() {
+            return row.failed(format!(
+                "{} is missing: cargo build --release -p lucid-e2e --bin api-floor",
+                program.display()
+            ));
+        }
+        let mut row = row;
+        for _ in 0..self.runs.max(10) {
+            check_interrupt();
+            let mut cmd = Command::new(&program);
+            cmd.arg(label);
+            match try_run(cmd, Duration::from_secs(60)) {
+                Ok(out) if out.success() => {
+                    row.note = format!("{} containers", out.stdout.trim());
+                    row.samples.push(out.took.as_secs_f64());
+                }
+                Ok(out) => return row.failed(why(&out)),
+                Err(e) => return row.failed(e),
+            }
+        }
+        row
     }
 
     /// Scenario 4: one env value of the victim changes, converge (alternating between two revisions).
@@ -317,8 +355,22 @@ impl Runner<'_> {
             );
             return run;
         };
+        let label = self
+            .available()
+            .find(|t| t.kind == Kind::Lucidctl)
+            .map(Tool::label)
+            .unwrap_or_else(|| "lucidctl".into());
+        // The engine's own timestamps of each lucidctl repair: destroy -> create -> start.
+        let mut reaction = Row::new(5, &sys.label, "lucidctl-reaction", &label, Unit::Seconds)
+            .note("engine events: destroy to created, the loop's share plus the create call");
+        let mut start = Row::new(5, &sys.label, "lucidctl-start", &label, Unit::Seconds)
+            .note("engine events: created to started, the engine's start");
         self.alternate(&mut rows, |_, tool, _| {
             let victim = sys.victim_container(tool.kind);
+            let since = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs().saturating_sub(1))
+                .unwrap_or(0);
             docker(&["rm", "-f", &victim])?;
             let started = Instant::now();
             if tool.kind == Kind::Lucidctl {
@@ -328,6 +380,12 @@ impl Runner<'_> {
                     return Err("not repaired within 60 s".into());
                 }
                 let took = started.elapsed().as_secs_f64();
+                if let Some((destroyed, created, running)) =
+                    api::repair_events(&mut conn, &victim, since)
+                {
+                    reaction.samples.push((created - destroyed) as f64 / 1e9);
+                    start.samples.push((running - created) as f64 / 1e9);
+                }
                 // Let the loop finish its pass (the victim's health) before the next round.
                 wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
                     matches!(api::health(&mut conn, &victim).as_str(), "healthy" | "")
@@ -343,6 +401,10 @@ impl Runner<'_> {
             }
         });
         self.rows.extend(rows);
+        if lucid_row.is_some() {
+            self.rows.push(reaction);
+            self.rows.push(start);
+        }
         run
     }
 

@@ -25,10 +25,74 @@ pub fn build_hash(inputs: &BuildInputs, walk: &ContextWalk) -> Result<String, Co
     check_dockerfile(inputs.context_dir, &walk.files, &dockerfile)?;
     let parallel = walk.files.len() >= PARALLEL_MIN_FILES || walk.total_bytes >= PARALLEL_MIN_BYTES;
     let digests = file_digests(inputs.context_dir, walk, parallel)?;
+    Ok(combine(inputs, &dockerfile, walk, &digests))
+}
 
+/// `build_hash`, reading only the files whose digest the cache at `cache`
+/// does not hold for their current stamp, and saving what it learnt. The
+/// result is the same hash: the cache only saves reads. A cache that cannot
+/// be written costs the next run its reads, never an error.
+pub fn build_hash_cached(
+    inputs: &BuildInputs,
+    walk: &ContextWalk,
+    cache: &Path,
+) -> Result<String, ContextError> {
+    let dockerfile = normalize_dockerfile(inputs.dockerfile)?;
+    check_dockerfile(inputs.context_dir, &walk.files, &dockerfile)?;
+    let known = digest_cache::DigestCache::load(cache);
+    let digests = cached_digests(inputs.context_dir, walk, &known)?;
+    let now = std::time::SystemTime::now();
+    if known.differs(walk, &digests, now) {
+        if let Err(e) = digest_cache::save(cache, walk, &digests, now) {
+            tracing::debug!("build digest cache {} not saved: {e}", cache.display());
+        }
+    }
+    Ok(combine(inputs, &dockerfile, walk, &digests))
+}
+
+/// Digests from the cache where the stamp matches; the rest read and hashed.
+pub(super) fn cached_digests(
+    context_dir: &Path,
+    walk: &ContextWalk,
+    known: &digest_cache::DigestCache,
+) -> Result<Vec<Option<blake3::Hash>>, ContextError> {
+    let mut digests: Vec<Option<blake3::Hash>> = Vec::with_capacity(walk.files.len());
+    let mut missing = ContextWalk::default();
+    let mut slots = Vec::new();
+    for (i, f) in walk.files.iter().enumerate() {
+        let hit = match f.kind {
+            FileKind::File => known.get(&f.rel_path, &f.stamp),
+            _ => None,
+        };
+        if hit.is_none() && f.kind == FileKind::File {
+            missing.files.push(f.clone());
+            missing.total_bytes += f.size;
+            slots.push(i);
+        }
+        digests.push(hit);
+    }
+    if !missing.files.is_empty() {
+        let parallel =
+            missing.files.len() >= PARALLEL_MIN_FILES || missing.total_bytes >= PARALLEL_MIN_BYTES;
+        for (slot, d) in slots
+            .into_iter()
+            .zip(file_digests(context_dir, &missing, parallel)?)
+        {
+            digests[slot] = d;
+        }
+    }
+    Ok(digests)
+}
+
+fn combine(
+    inputs: &BuildInputs,
+    dockerfile: &str,
+    walk: &ContextWalk,
+    digests: &[Option<blake3::Hash>],
+) -> String {
     let mut h = blake3::Hasher::new();
     put_str(&mut h, SCHEME);
-    put_str(&mut h, &dockerfile);
+    put_str(&mut h, dockerfile);
     put_u64(&mut h, inputs.args.len() as u64);
     for (k, v) in inputs.args {
         put_str(&mut h, k);
@@ -46,7 +110,7 @@ pub fn build_hash(inputs: &BuildInputs, walk: &ContextWalk) -> Result<String, Co
         }
     }
     put_u64(&mut h, walk.files.len() as u64);
-    for (f, digest) in walk.files.iter().zip(&digests) {
+    for (f, digest) in walk.files.iter().zip(digests) {
         let tag = match f.kind {
             FileKind::File => b'f',
             FileKind::Dir => b'd',
@@ -64,7 +128,7 @@ pub fn build_hash(inputs: &BuildInputs, walk: &ContextWalk) -> Result<String, Co
             FileKind::Dir => {}
         }
     }
-    Ok(h.finalize().to_hex().to_string())
+    h.finalize().to_hex().to_string()
 }
 
 fn put_u64(h: &mut blake3::Hasher, n: u64) {

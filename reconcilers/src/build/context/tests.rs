@@ -462,3 +462,84 @@ fn parallel_and_sequential_digests_agree() {
     let at = w.files.iter().position(|f| f.rel_path == "many/7").unwrap();
     assert_eq!(parallel[at], Some(blake3::hash(&[7u8; 4900])));
 }
+
+/// The digest cache: a hit is used without reading the file, and any change
+/// to the file (bytes of the same size, mode) or to the cache is a miss.
+#[test]
+fn the_digest_cache_saves_reads_and_never_outlives_a_change() {
+    use digest_cache::DigestCache;
+    let t = Tree::standard("digest-cache");
+    let cache = t.path().with_extension("digests");
+    let _cleanup = Tree(cache.clone());
+    let args = BTreeMap::new();
+    let inputs = BuildInputs {
+        context_dir: t.path(),
+        dockerfile: "Dockerfile",
+        args: &args,
+        target: None,
+        platform: None,
+    };
+    let fresh = || walk(t.path(), "Dockerfile").unwrap();
+    let w = fresh();
+    let honest = build_hash(&inputs, &w).unwrap();
+    // Files changed within RACY are hashed but not remembered.
+    assert_eq!(build_hash_cached(&inputs, &w, &cache).unwrap(), honest);
+    assert!(DigestCache::load(&cache).is_empty());
+
+    // Remember a planted digest for src/main.rs, as if hashed an hour from now.
+    let mut digests = hash::file_digests(t.path(), &w, false).unwrap();
+    let at = w
+        .files
+        .iter()
+        .position(|f| f.rel_path == "src/main.rs")
+        .unwrap();
+    digests[at] = Some(blake3::hash(b"planted"));
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    digest_cache::save(&cache, &w, &digests, later).unwrap();
+    let files = w.files.iter().filter(|f| f.kind == FileKind::File).count();
+    assert_eq!(DigestCache::load(&cache).len(), files);
+    let mode = fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_ne!(
+        build_hash_cached(&inputs, &fresh(), &cache).unwrap(),
+        honest,
+        "the remembered digest was used, the file not read"
+    );
+
+    // Same size, other bytes: the stamp moved, so the file is read again.
+    t.file("src/main.rs", b"fn main(){ }\n", 0o644);
+    let w = fresh();
+    assert_eq!(
+        build_hash_cached(&inputs, &w, &cache).unwrap(),
+        build_hash(&inputs, &w).unwrap()
+    );
+
+    // Plant again, then only chmod: the ctime moves, a miss.
+    let mut digests = hash::file_digests(t.path(), &w, false).unwrap();
+    digests[at] = Some(blake3::hash(b"planted"));
+    digest_cache::save(&cache, &w, &digests, later).unwrap();
+    fs::set_permissions(
+        t.path().join("src/main.rs"),
+        fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    fs::set_permissions(
+        t.path().join("src/main.rs"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let w = fresh();
+    assert_eq!(
+        build_hash_cached(&inputs, &w, &cache).unwrap(),
+        build_hash(&inputs, &w).unwrap()
+    );
+
+    // A corrupt or foreign cache is ignored, and the hash still right.
+    for junk in ["garbage", "lucid-build-digests/v1\nzz 1 2\tsrc/main.rs\n"] {
+        fs::write(&cache, junk).unwrap();
+        assert_eq!(
+            build_hash_cached(&inputs, &w, &cache).unwrap(),
+            build_hash(&inputs, &w).unwrap()
+        );
+    }
+}
