@@ -438,9 +438,7 @@ fn soak(o: &Options) -> usize {
         let _ = std::fs::copy(w.log_path(), &keep);
         println!("lucidctl's log: {}", keep.display());
     }
-    let dir = w.dir.clone();
     drop(w);
-    world::remove_dir(&dir);
     inv.violations.len()
 }
 

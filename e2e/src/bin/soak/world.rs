@@ -43,8 +43,59 @@ pub enum RepoState {
     InvalidYaml,
 }
 
+/// Lets containers of the soak daemon talk to each other. The host has
+/// `br_netfilter` on and the system daemon's FORWARD policy is DROP, so
+/// traffic between two containers on one of our bridges (which that daemon
+/// does not know) is dropped: DNS answers, but a Job's TCP wait for its
+/// service never connects. One ACCEPT rule in DOCKER-USER (the chain Docker
+/// leaves to users) for our own /16 only, tagged with our pid, removed on drop.
+pub struct Firewall {
+    rule: Vec<String>,
+}
+
+impl Firewall {
+    pub fn open(pool: &str) -> Firewall {
+        // Rules left by an earlier soak that was killed outright.
+        if let Ok(out) = Command::new("iptables").args(["-S", "DOCKER-USER"]).output() {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let Some(pid) = line
+                    .split("lucid-soak-")
+                    .nth(1)
+                    .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                else {
+                    continue;
+                };
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let del = line.replacen("-A ", "-D ", 1);
+                    let _ = Command::new("iptables")
+                        .args(del.split_whitespace())
+                        .status();
+                }
+            }
+        }
+        let tag = format!("lucid-soak-{}", std::process::id());
+        let rule: Vec<String> = ["DOCKER-USER", "-s", pool, "-d", pool, "-m", "comment", "--comment", &tag, "-j", "ACCEPT"]
+            .map(String::from)
+            .to_vec();
+        let ok = Command::new("iptables")
+            .arg("-I")
+            .args(&rule)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "iptables -I {rule:?} failed (the soak needs root and the system daemon's DOCKER-USER chain)");
+        Firewall { rule }
+    }
+}
+
+impl Drop for Firewall {
+    fn drop(&mut self) {
+        let _ = Command::new("iptables").arg("-D").args(&self.rule).status();
+    }
+}
+
 pub struct World {
     pub dir: PathBuf,
+    _firewall: Firewall,
     pub project: String,
     pub prefix: String,
     pub dockerd: Dockerd,
@@ -75,6 +126,7 @@ impl World {
         let dockerd = Dockerd::start("soak");
         dockerd.load_image(STANDIN_IMAGE);
         dockerd.docker_ok(&["tag", STANDIN_IMAGE, OVERLAY_IMAGE]);
+        let firewall = Firewall::open(&dockerd.subnet(0).replace(".0.0/24", ".0.0/16"));
         let sshd = Sshd::start("soak");
         let project = format!("soak{pid}");
         let mut w = World {
@@ -87,6 +139,7 @@ impl World {
             work: dir.join("work"),
             log: dir.join("lucidctl.log"),
             dir,
+            _firewall: firewall,
             dockerd,
             sshd,
             child: None,
@@ -362,7 +415,14 @@ impl World {
 impl Drop for World {
     fn drop(&mut self) {
         self.kill_lucidctl();
-        // The daemon and sshd go with their own Drop; the directory after them.
+        if std::thread::panicking() {
+            let keep = std::env::temp_dir().join(format!("soak-{}-lucidctl.log", std::process::id()));
+            if std::fs::copy(&self.log, &keep).is_ok() {
+                eprintln!("lucidctl's log: {}", keep.display());
+            }
+        }
+        remove_dir(&self.dir);
+        // The daemon and sshd go with their own Drop.
     }
 }
 
