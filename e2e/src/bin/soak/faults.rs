@@ -47,7 +47,7 @@ impl Kind {
             Kind::Stop => "docker stop",
             Kind::Kill => "docker kill -s KILL",
             Kind::UpdateLimit => "docker update --memory",
-            Kind::IsolationBreach => "network connect to the isolated network",
+            Kind::IsolationBreach => "non-member connected to the isolated network",
             Kind::NetworkRemoved => "isolated network removed",
             Kind::VolumeRemoved => "unused volume removed",
             Kind::VolumeInUse => "volume in use removed (refused)",
@@ -122,7 +122,7 @@ pub struct Fault {
     pub outcome: Outcome,
     pub old_id: Option<String>,
     pub want_memory: Option<String>,
-    /// Successful passes when the clock started.
+    /// Passes run when the clock started.
     pub baseline: Option<u64>,
     pub revision: Option<String>,
     /// When a bad commit was seen contained (held, or input refused).
@@ -204,7 +204,7 @@ pub fn pick(rng: &mut Rng, repo: RepoState, p: &Picking) -> (Kind, String) {
                 .services
                 .iter()
                 .filter(|s| s.as_str() != CANARY)
-                .filter(|s| !pending(&|f| f.kind.on_container() && &f.target == *s))
+                .filter(|s| !pending(&|f| (f.kind.on_container() || f.kind == Kind::IsolationBreach) && &f.target == *s))
                 .filter(|s| !(network_busy && ISOLATED_MEMBERS.contains(&s.as_str())))
                 .filter(|s| {
                     !matches!(kind, Kind::Stop | Kind::Kill) || (p.recent_stops)(s) < 4
@@ -216,8 +216,21 @@ pub fn pick(rng: &mut Rng, repo: RepoState, p: &Picking) -> (Kind, String) {
             let target = candidates[rng.below(candidates.len() as u64) as usize].clone();
             return (kind, target);
         }
+        if kind == Kind::IsolationBreach {
+            // A managed service the policy does not allow on the isolated network.
+            let candidates: Vec<&String> = p
+                .services
+                .iter()
+                .filter(|s| s.as_str() != CANARY && !ISOLATED_MEMBERS.contains(&s.as_str()))
+                .filter(|s| !pending(&|f| f.kind.on_container() && &f.target == *s))
+                .collect();
+            if network_busy || candidates.is_empty() {
+                continue;
+            }
+            let target = candidates[rng.below(candidates.len() as u64) as usize].clone();
+            return (kind, target);
+        }
         let ok = match kind {
-            Kind::IsolationBreach => !network_busy,
             Kind::NetworkRemoved => {
                 !network_busy
                     && !pending(&|f| {
@@ -233,7 +246,6 @@ pub fn pick(rng: &mut Rng, repo: RepoState, p: &Picking) -> (Kind, String) {
         };
         if ok {
             let target = match kind {
-                Kind::IsolationBreach => "intruder",
                 Kind::NetworkRemoved => ISOLATED,
                 Kind::VolumeRemoved => SCRATCH_VOLUME,
                 Kind::VolumeInUse => "lucid-mongodb-data",
@@ -264,9 +276,11 @@ fn new_fault(id: usize, kind: Kind, target: &str, t: f64) -> Fault {
     }
 }
 
-/// The sum of successful passes, or 0 while lucidctl does not answer.
-fn good_passes(w: &World) -> u64 {
-    w.passes().map(|(p, e)| p.saturating_sub(e)).unwrap_or(0)
+/// Passes run so far, or 0 while lucidctl does not answer. Failed passes
+/// count: while the input is broken every pass "fails", yet still heals
+/// against the last good state.
+fn passes(w: &World) -> u64 {
+    w.passes().map(|(p, _)| p).unwrap_or(0)
 }
 
 /// Makes the fault happen. Blocking for outages (daemon, sshd, lucidctl).
@@ -301,8 +315,8 @@ pub fn inject(w: &mut World, rng: &mut Rng, id: usize, kind: Kind, target: &str,
             refused(&mut f, r);
         }
         Kind::IsolationBreach => {
-            f.baseline = Some(good_passes(w));
-            let r = w.docker(&["network", "connect", &w.obj(ISOLATED), &w.obj("intruder")]);
+            f.baseline = Some(passes(w));
+            let r = w.docker(&["network", "connect", &w.obj(ISOLATED), &name]);
             refused(&mut f, r);
         }
         Kind::NetworkRemoved => {
@@ -338,7 +352,7 @@ pub fn inject(w: &mut World, rng: &mut Rng, id: usize, kind: Kind, target: &str,
             w.dockerd.start_again();
             f.detail = format!("daemon down {:.1}s", down.elapsed().as_secs_f64());
             f.clock = Instant::now();
-            f.baseline = Some(good_passes(w));
+            f.baseline = Some(passes(w));
         }
         Kind::SshdRestart => {
             let down = Instant::now();
@@ -347,7 +361,7 @@ pub fn inject(w: &mut World, rng: &mut Rng, id: usize, kind: Kind, target: &str,
             w.sshd.resume();
             f.detail = format!("sshd down {:.1}s", down.elapsed().as_secs_f64());
             f.clock = Instant::now();
-            f.baseline = Some(good_passes(w));
+            f.baseline = Some(passes(w));
         }
         Kind::LucidctlKilled => {
             w.kill_lucidctl();
@@ -377,7 +391,7 @@ pub fn inject(w: &mut World, rng: &mut Rng, id: usize, kind: Kind, target: &str,
 pub struct View<'a> {
     pub snap: Option<&'a Snapshot>,
     pub status: Option<&'a Value>,
-    pub good_passes: Option<u64>,
+    pub passes: Option<u64>,
     pub services: &'a [String],
     pub good_revision: &'a str,
 }
@@ -422,6 +436,7 @@ pub fn networks_of(w: &World, container: &str) -> Option<Vec<String>> {
 
 /// Whether the fault is repaired (for bad commits: contained, the last good revision serving).
 pub fn repaired(w: &World, f: &Fault, v: &View) -> bool {
+    let name = w.obj(&f.target);
     match f.kind {
         Kind::RmForce => {
             v.service_ok(w, &f.target)
@@ -437,7 +452,7 @@ pub fn repaired(w: &World, f: &Fault, v: &View) -> bool {
                     == f.want_memory
         }
         Kind::IsolationBreach => {
-            networks_of(w, &w.obj("intruder")).is_some_and(|n| !n.contains(&w.obj(ISOLATED)))
+            networks_of(w, &name).is_some_and(|n| !n.contains(&w.obj(ISOLATED)))
         }
         Kind::NetworkRemoved => {
             let members = w
@@ -461,7 +476,7 @@ pub fn repaired(w: &World, f: &Fault, v: &View) -> bool {
             .is_ok(),
         Kind::DaemonRestart | Kind::SshdRestart | Kind::LucidctlKilled => {
             v.loop_ready()
-                && v.good_passes.is_some_and(|p| p > f.baseline.unwrap_or(0))
+                && v.passes.is_some_and(|p| p > f.baseline.unwrap_or(0))
                 && v.all_ok(w)
         }
         Kind::GoodCommit => v.canary_serves(w, f.revision.as_deref().unwrap_or("")),

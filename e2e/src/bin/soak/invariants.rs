@@ -136,23 +136,19 @@ impl Invariants {
     }
 
     /// A container, its network and volume that lucidctl must never touch,
-    /// named like the project's objects to tempt it, and the intruder used for breaches.
+    /// named like the project's objects to tempt it.
     pub fn create_unmanaged(&mut self, w: &World) {
         let image = lucid_e2e::STANDIN_IMAGE;
         let net = w.obj("bystander-net");
         let vol = w.obj("bystander-vol");
         let by = w.obj("bystander");
-        let steps: [Vec<String>; 4] = [
+        let steps: [Vec<String>; 3] = [
             vec!["network".into(), "create".into(), "--subnet".into(), w.dockerd.subnet(9), net.clone()],
             vec!["volume".into(), "create".into(), vol.clone()],
             vec![
                 "run".into(), "-d".into(), "--name".into(), by.clone(), "--network".into(), net.clone(),
                 "--restart".into(), "unless-stopped".into(), "-v".into(), format!("{vol}:/data"),
                 "-e".into(), "STANDIN_PORTS=8080".into(), image.into(), "serve".into(),
-            ],
-            vec![
-                "run".into(), "-d".into(), "--name".into(), w.obj("intruder"), "--restart".into(),
-                "unless-stopped".into(), "-e".into(), "STANDIN_PORTS=8080".into(), image.into(), "serve".into(),
             ],
         ];
         for s in steps {
@@ -165,14 +161,13 @@ impl Invariants {
             let _ = std::fs::write(std::path::Path::new(&mount).join(CANARY_FILE), &text);
             self.canaries.insert(vol.clone(), text);
         }
-        for (kind, name) in [("network", &net), ("volume", &vol), ("container", &by), ("container", &w.obj("intruder"))] {
+        for (kind, name) in [("network", &net), ("volume", &vol), ("container", &by)] {
             let look = unmanaged_look(w, kind, name).unwrap_or_default();
             self.unmanaged.push((format!("{kind} {name}"), look));
         }
     }
 
-    /// The unmanaged objects are as they were (the intruder may have lost its
-    /// isolated-network attachment, which is the policy's work).
+    /// The unmanaged objects are as they were.
     pub fn check_unmanaged(&mut self, t: f64, w: &World) {
         for (what, before) in self.unmanaged.clone() {
             let (kind, name) = what.split_once(' ').unwrap_or(("", ""));
@@ -200,12 +195,7 @@ fn unmanaged_look(w: &World, kind: &str, name: &str) -> Option<String> {
         "network" => "{{.Id}} {{json .Labels}}",
         _ => "{{.Name}} {{json .Labels}}",
     };
-    let mut out = w.docker(&[kind, "inspect", "-f", format, name]).ok()?;
-    if name == w.obj("intruder") {
-        // The policy disconnects the intruder from the isolated network: not a touch of ours.
-        out = out.replace(&format!("{} ", w.obj(crate::world::ISOLATED)), "");
-    }
-    Some(out)
+    w.docker(&[kind, "inspect", "-f", format, name]).ok()
 }
 
 /// RSS and fds must not grow over the longest lucidctl incarnation: the

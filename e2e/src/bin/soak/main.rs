@@ -164,7 +164,7 @@ fn soak(o: &Options) -> usize {
         let view = View {
             snap: Some(&snap),
             status: status.as_ref(),
-            good_passes: None,
+            passes: None,
             services: &services,
             good_revision: &w.good_revision,
         };
@@ -229,13 +229,13 @@ fn soak(o: &Options) -> usize {
         }
 
         // One look at everything, then every pending fault against it.
-        let good = w.passes().map(|(p, e)| p.saturating_sub(e));
+        let good = w.passes().map(|(p, _)| p);
         let snap = watch::snapshot(&w);
         let status = w.status();
         let view = View {
             snap: snap.as_ref(),
             status: status.as_ref(),
-            good_passes: good,
+            passes: good,
             services: &services,
             good_revision: &w.good_revision,
         };
@@ -247,6 +247,12 @@ fn soak(o: &Options) -> usize {
             if done {
                 f.outcome = Outcome::Repaired(at.duration_since(f.clock));
                 f.repaired_at = Some(at);
+                println!(
+                    "[{:7.1}s]   #{} repaired in {:.1} s",
+                    at.saturating_duration_since(start).as_secs_f64(),
+                    f.id,
+                    at.duration_since(f.clock).as_secs_f64()
+                );
                 if matches!(f.kind, Kind::NeverHealthyCommit | Kind::InvalidCommit) {
                     f.contained_at = Some(at);
                 }

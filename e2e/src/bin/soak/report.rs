@@ -72,7 +72,7 @@ pub fn markdown(s: &Summary) -> String {
             fmt(lat.last().copied().unwrap_or(f64::NAN)),
         );
     }
-    let _ = writeln!(out, "\nLatency: from the fault to the service running and healthy again (a new container for `rm -f`, the declared limit back for `update`), the intruder disconnected, the network back with its six members, the volume back; for outages from the moment the daemon, sshd or lucidctl was back to a successful pass with everything ready; for commits from the push to the canary serving the new revision (good) or to the rollout held / the input refused with the last good revision serving (bad).\n");
+    let _ = writeln!(out, "\nLatency: from the fault to the service running and healthy again (a new container for `rm -f`, the declared limit back for `update`), the non-member disconnected, the network back with its six members, the volume back; for outages from the moment the daemon, sshd or lucidctl was back to a pass run since and everything ready; for commits from the push to the canary serving the new revision (good) or to the rollout held / the input refused with the last good revision serving (bad).\n");
     if s.violations.is_empty() {
         let _ = writeln!(out, "Violations: none.");
     } else {

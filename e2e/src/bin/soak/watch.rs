@@ -159,7 +159,7 @@ pub fn sample(pid: u32, t: f64, incarnation: u32) -> Option<Sample> {
     })
 }
 
-/// Processes whose command line contains `needle` (ssh masters left behind).
+/// ssh processes whose command line contains `needle` (masters left behind).
 pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -170,7 +170,8 @@ pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
             continue;
         };
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.contains(needle) && pid != std::process::id() {
+        let program = cmd.split(' ').next().unwrap_or("");
+        if cmd.contains(needle) && (program == "ssh" || program.ends_with("/ssh")) {
             out.push((pid, cmd.trim().to_string()));
         }
     }
