@@ -178,6 +178,9 @@ pub struct Picking<'a> {
     pub pending: Vec<&'a Fault>,
     /// Stops and kills per service in the last ten minutes (five crash restarts hold a service).
     pub recent_stops: &'a dyn Fn(&str) -> usize,
+    /// Whether lucidctl may be killed now: kills are spaced so that some
+    /// incarnations live long enough to show a leak.
+    pub may_kill_lucidctl: bool,
 }
 
 /// Picks a fault kind and target the current state allows.
@@ -238,6 +241,7 @@ pub fn pick(rng: &mut Rng, repo: RepoState, p: &Picking) -> (Kind, String) {
                     })
             }
             Kind::VolumeRemoved => !pending(&|f| f.kind == Kind::VolumeRemoved),
+            Kind::LucidctlKilled => p.may_kill_lucidctl && !pending(&|f| f.kind.disruptive()),
             k if k.disruptive() => !pending(&|f| f.kind.disruptive()),
             k if k.git() => {
                 !pending(&|f| f.kind.git()) && (repo == RepoState::Good || k == Kind::GoodCommit)

@@ -92,9 +92,10 @@ impl Invariants {
 
     /// Writes a canary file into every managed volume (but the scratch one, which is removed on purpose).
     pub fn write_canaries(&mut self, w: &World, seed: u64) {
+        // Declared Volumes only: the engine lock is a volume too, re-made on every lease.
         let filter = format!("label=io.lucidctl.project={}", w.project);
         let names = w
-            .docker(&["volume", "ls", "-q", "--filter", &filter])
+            .docker(&["volume", "ls", "-q", "--filter", &filter, "--filter", "label=io.lucidctl.kind=Volume"])
             .unwrap_or_default();
         for v in names.lines().filter(|v| *v != w.obj(SCRATCH_VOLUME)) {
             let Ok(mount) = w.docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", v]) else {
@@ -198,49 +199,46 @@ fn unmanaged_look(w: &World, kind: &str, name: &str) -> Option<String> {
     w.docker(&[kind, "inspect", "-f", format, name]).ok()
 }
 
-/// RSS and fds must not grow over the longest lucidctl incarnation: the
-/// median of its last quarter against the median of its first quarter
-/// (after a minute of warm-up).
+/// RSS and fds must not grow within a lucidctl process: for each
+/// incarnation that lived at least five minutes past a minute of warm-up,
+/// the median of its last quarter against the median of its first quarter.
 pub fn leak_verdict(samples: &[Sample]) -> (String, Option<String>) {
     let mut by: BTreeMap<u32, Vec<&Sample>> = BTreeMap::new();
     for s in samples {
         by.entry(s.incarnation).or_default().push(s);
     }
-    let Some((inc, longest)) = by.into_iter().max_by(|a, b| {
-        let span = |v: &Vec<&Sample>| v.last().map(|l| l.t - v[0].t).unwrap_or(0.0);
-        span(&a.1).total_cmp(&span(&b.1))
-    }) else {
-        return ("no samples".into(), None);
-    };
-    let start = longest[0].t + 60.0;
-    let warm: Vec<&&Sample> = longest.iter().filter(|s| s.t >= start).collect();
-    if warm.len() < 8 {
-        return (
-            format!("incarnation {inc}: too short to judge ({} samples after warm-up)", warm.len()),
-            None,
+    let mut texts = Vec::new();
+    let mut leaks = Vec::new();
+    for (inc, all) in by {
+        let start = all[0].t + 60.0;
+        let warm: Vec<&Sample> = all.into_iter().filter(|s| s.t >= start).collect();
+        let span = warm.last().map(|l| l.t - warm[0].t).unwrap_or(0.0);
+        if span < 300.0 || warm.len() < 8 {
+            continue;
+        }
+        let q = warm.len() / 4;
+        let median = |v: &[&Sample], f: fn(&Sample) -> u64| {
+            let mut x: Vec<u64> = v.iter().map(|s| f(s)).collect();
+            x.sort_unstable();
+            x[x.len() / 2]
+        };
+        let (rss0, rss1) = (median(&warm[..q], |s| s.rss_kb), median(&warm[warm.len() - q..], |s| s.rss_kb));
+        let (fd0, fd1) = (median(&warm[..q], |s| s.fds), median(&warm[warm.len() - q..], |s| s.fds));
+        let text = format!(
+            "incarnation {inc} over {:.0} min: RSS {:.1} -> {:.1} MB, fds {fd0} -> {fd1}",
+            span / 60.0,
+            rss0 as f64 / 1024.0,
+            rss1 as f64 / 1024.0
         );
+        if fd1 > fd0 + 32 {
+            leaks.push(format!("open fds grew: {text}"));
+        } else if rss1 > rss0 * 2 + 16 * 1024 {
+            leaks.push(format!("RSS grew: {text}"));
+        }
+        texts.push(text);
     }
-    let q = warm.len() / 4;
-    let median = |v: &[&&Sample], f: fn(&Sample) -> u64| {
-        let mut x: Vec<u64> = v.iter().map(|s| f(s)).collect();
-        x.sort_unstable();
-        x[x.len() / 2]
-    };
-    let (rss0, rss1) = (median(&warm[..q], |s| s.rss_kb), median(&warm[warm.len() - q..], |s| s.rss_kb));
-    let (fd0, fd1) = (median(&warm[..q], |s| s.fds), median(&warm[warm.len() - q..], |s| s.fds));
-    let span = warm.last().unwrap().t - warm[0].t;
-    let text = format!(
-        "incarnation {inc} over {:.0} min: RSS {:.1} -> {:.1} MB, fds {fd0} -> {fd1}",
-        span / 60.0,
-        rss0 as f64 / 1024.0,
-        rss1 as f64 / 1024.0
-    );
-    let leak = if fd1 > fd0 + 32 {
-        Some(format!("open fds grew: {text}"))
-    } else if rss1 > rss0 * 2 + 16 * 1024 {
-        Some(format!("RSS grew: {text}"))
-    } else {
-        None
-    };
-    (text, leak)
+    if texts.is_empty() {
+        return ("no incarnation lived 6 minutes: too short to judge".into(), None);
+    }
+    (texts.join("; "), (!leaks.is_empty()).then(|| leaks.join("; ")))
 }

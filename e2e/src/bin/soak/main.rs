@@ -203,6 +203,9 @@ fn soak(o: &Options) -> usize {
     let mut breach_reported: BTreeSet<usize> = BTreeSet::new();
     let mut stops: Vec<(Instant, String)> = Vec::new();
     let mut injecting = true;
+    // At most six lucidctl kills per run (and one a minute): the incarnations
+    // between them are what the RSS and fd curves are judged on.
+    let kill_spacing = (o.duration / 6).max(Duration::from_secs(60));
     let drain_until = end + Duration::from_secs(300);
 
     loop {
@@ -312,6 +315,11 @@ fn soak(o: &Options) -> usize {
                 services: &services,
                 pending: faults.iter().filter(|f| f.outcome == Outcome::Pending).collect(),
                 recent_stops: &recent,
+                may_kill_lucidctl: faults
+                    .iter()
+                    .rev()
+                    .find(|f| f.kind == Kind::LucidctlKilled)
+                    .is_none_or(|f| f.clock.elapsed() >= kill_spacing),
             };
             let (kind, target) = faults::pick(&mut rng, w.repo, &picking);
             if kind == Kind::GoodCommit && w.repo != RepoState::Good {
