@@ -19,10 +19,17 @@ fn a_short_chaos_soak_ends_with_no_invariant_violation() {
     let duration = std::env::var("LUCID_SOAK_DURATION").unwrap_or_else(|_| "240s".into());
     let json = std::env::temp_dir().join(format!("soak-smoke-{}.json", std::process::id()));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_soak"));
-    cmd.args(["--smoke", "--duration", &duration, "--results", "none", "--json"])
-        .arg(&json)
-        .arg("--lucidctl")
-        .arg(lucidctl_bin());
+    cmd.args([
+        "--smoke",
+        "--duration",
+        &duration,
+        "--results",
+        "none",
+        "--json",
+    ])
+    .arg(&json)
+    .arg("--lucidctl")
+    .arg(lucidctl_bin());
     let out = run(cmd, Duration::from_secs(1800));
     println!("{}", out.stdout);
     eprintln!("{}", out.stderr);

@@ -1,7 +1,9 @@
 //! The faults the soak injects, and for each the condition that says it was repaired.
 
 use crate::watch::Snapshot;
-use crate::world::{RepoState, World, CANARY, ISOLATED, ISOLATED_MEMBERS, RESTART_SEC, SCRATCH_VOLUME};
+use crate::world::{
+    RepoState, World, CANARY, ISOLATED, ISOLATED_MEMBERS, RESTART_SEC, SCRATCH_VOLUME,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -207,11 +209,14 @@ pub fn pick(rng: &mut Rng, repo: RepoState, p: &Picking) -> (Kind, String) {
                 .services
                 .iter()
                 .filter(|s| s.as_str() != CANARY)
-                .filter(|s| !pending(&|f| (f.kind.on_container() || f.kind == Kind::IsolationBreach) && &f.target == *s))
-                .filter(|s| !(network_busy && ISOLATED_MEMBERS.contains(&s.as_str())))
                 .filter(|s| {
-                    !matches!(kind, Kind::Stop | Kind::Kill) || (p.recent_stops)(s) < 4
+                    !pending(&|f| {
+                        (f.kind.on_container() || f.kind == Kind::IsolationBreach)
+                            && &f.target == *s
+                    })
                 })
+                .filter(|s| !(network_busy && ISOLATED_MEMBERS.contains(&s.as_str())))
+                .filter(|s| !matches!(kind, Kind::Stop | Kind::Kill) || (p.recent_stops)(s) < 4)
                 .collect();
             if candidates.is_empty() {
                 continue;
@@ -371,7 +376,10 @@ pub fn inject(w: &mut World, rng: &mut Rng, id: usize, kind: Kind, target: &str,
             w.kill_lucidctl();
             std::thread::sleep(RESTART_SEC);
             w.start_lucidctl();
-            f.detail = format!("restarted after {}s as systemd would", RESTART_SEC.as_secs());
+            f.detail = format!(
+                "restarted after {}s as systemd would",
+                RESTART_SEC.as_secs()
+            );
             f.clock = Instant::now();
             f.baseline = Some(0);
         }
@@ -432,7 +440,12 @@ impl View<'_> {
 /// Networks a container is attached to, by name.
 pub fn networks_of(w: &World, container: &str) -> Option<Vec<String>> {
     let out = w
-        .docker(&["inspect", "-f", "{{json .NetworkSettings.Networks}}", container])
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{json .NetworkSettings.Networks}}",
+            container,
+        ])
         .ok()?;
     let v: Value = serde_json::from_str(&out).ok()?;
     Some(v.as_object()?.keys().cloned().collect())
@@ -479,9 +492,7 @@ pub fn repaired(w: &World, f: &Fault, v: &View) -> bool {
             .docker(&["volume", "inspect", "-f", "{{.Name}}", &w.obj(&f.target)])
             .is_ok(),
         Kind::DaemonRestart | Kind::SshdRestart | Kind::LucidctlKilled => {
-            v.loop_ready()
-                && v.passes.is_some_and(|p| p > f.baseline.unwrap_or(0))
-                && v.all_ok(w)
+            v.loop_ready() && v.passes.is_some_and(|p| p > f.baseline.unwrap_or(0)) && v.all_ok(w)
         }
         Kind::GoodCommit => v.canary_serves(w, f.revision.as_deref().unwrap_or("")),
         Kind::NeverHealthyCommit => {

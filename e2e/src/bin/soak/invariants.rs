@@ -83,7 +83,11 @@ impl Invariants {
                 let first = *self.suspects.entry(key.clone()).or_insert(now);
                 seen.insert(key.clone());
                 if now.duration_since(first) > DUPLICATE_AFTER {
-                    self.violate_once(t, key, format!("{kind}/{name} has several containers: {names:?}"));
+                    self.violate_once(
+                        t,
+                        key,
+                        format!("{kind}/{name} has several containers: {names:?}"),
+                    );
                 }
             }
         }
@@ -95,7 +99,15 @@ impl Invariants {
         // Declared Volumes only: the engine lock is a volume too, re-made on every lease.
         let filter = format!("label=io.lucidctl.project={}", w.project);
         let names = w
-            .docker(&["volume", "ls", "-q", "--filter", &filter, "--filter", "label=io.lucidctl.kind=Volume"])
+            .docker(&[
+                "volume",
+                "ls",
+                "-q",
+                "--filter",
+                &filter,
+                "--filter",
+                "label=io.lucidctl.kind=Volume",
+            ])
             .unwrap_or_default();
         for v in names.lines().filter(|v| *v != w.obj(SCRATCH_VOLUME)) {
             let Ok(mount) = w.docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", v]) else {
@@ -144,12 +156,29 @@ impl Invariants {
         let vol = w.obj("bystander-vol");
         let by = w.obj("bystander");
         let steps: [Vec<String>; 3] = [
-            vec!["network".into(), "create".into(), "--subnet".into(), w.dockerd.subnet(9), net.clone()],
+            vec![
+                "network".into(),
+                "create".into(),
+                "--subnet".into(),
+                w.dockerd.subnet(9),
+                net.clone(),
+            ],
             vec!["volume".into(), "create".into(), vol.clone()],
             vec![
-                "run".into(), "-d".into(), "--name".into(), by.clone(), "--network".into(), net.clone(),
-                "--restart".into(), "unless-stopped".into(), "-v".into(), format!("{vol}:/data"),
-                "-e".into(), "STANDIN_PORTS=8080".into(), image.into(), "serve".into(),
+                "run".into(),
+                "-d".into(),
+                "--name".into(),
+                by.clone(),
+                "--network".into(),
+                net.clone(),
+                "--restart".into(),
+                "unless-stopped".into(),
+                "-v".into(),
+                format!("{vol}:/data"),
+                "-e".into(),
+                "STANDIN_PORTS=8080".into(),
+                image.into(),
+                "serve".into(),
             ],
         ];
         for s in steps {
@@ -174,7 +203,10 @@ impl Invariants {
             let (kind, name) = what.split_once(' ').unwrap_or(("", ""));
             let now = unmanaged_look(w, kind, name);
             if now.as_deref() != Some(before.as_str()) {
-                self.violate(t, format!("unmanaged {what} changed: {before:?} -> {now:?}"));
+                self.violate(
+                    t,
+                    format!("unmanaged {what} changed: {before:?} -> {now:?}"),
+                );
             }
         }
     }
@@ -222,8 +254,14 @@ pub fn leak_verdict(samples: &[Sample]) -> (String, Option<String>) {
             x.sort_unstable();
             x[x.len() / 2]
         };
-        let (rss0, rss1) = (median(&warm[..q], |s| s.rss_kb), median(&warm[warm.len() - q..], |s| s.rss_kb));
-        let (fd0, fd1) = (median(&warm[..q], |s| s.fds), median(&warm[warm.len() - q..], |s| s.fds));
+        let (rss0, rss1) = (
+            median(&warm[..q], |s| s.rss_kb),
+            median(&warm[warm.len() - q..], |s| s.rss_kb),
+        );
+        let (fd0, fd1) = (
+            median(&warm[..q], |s| s.fds),
+            median(&warm[warm.len() - q..], |s| s.fds),
+        );
         let text = format!(
             "incarnation {inc} over {:.0} min: RSS {:.1} -> {:.1} MB, fds {fd0} -> {fd1}",
             span / 60.0,
@@ -238,7 +276,13 @@ pub fn leak_verdict(samples: &[Sample]) -> (String, Option<String>) {
         texts.push(text);
     }
     if texts.is_empty() {
-        return ("no incarnation lived 6 minutes: too short to judge".into(), None);
+        return (
+            "no incarnation lived 6 minutes: too short to judge".into(),
+            None,
+        );
     }
-    (texts.join("; "), (!leaks.is_empty()).then(|| leaks.join("; ")))
+    (
+        texts.join("; "),
+        (!leaks.is_empty()).then(|| leaks.join("; ")),
+    )
 }

@@ -76,12 +76,17 @@ fn options() -> Result<Options, String> {
     let mut json = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
+        };
         match a.as_str() {
             "--smoke" => {}
             "--duration" => {
                 let v = value()?;
-                o.duration = parse_duration(&v).ok_or(format!("bad duration {v:?} (e.g. 60m, 300s)"))?;
+                o.duration =
+                    parse_duration(&v).ok_or(format!("bad duration {v:?} (e.g. 60m, 300s)"))?;
             }
             "--seed" => o.seed = value()?.parse().map_err(|_| "bad --seed".to_string())?,
             "--every" => {
@@ -124,7 +129,10 @@ fn main() {
         }
     };
     let seed = o.seed;
-    println!("soak: seed {seed} (replay with LUCID_E2E_SEED={seed}), {} s", o.duration.as_secs());
+    println!(
+        "soak: seed {seed} (replay with LUCID_E2E_SEED={seed}), {} s",
+        o.duration.as_secs()
+    );
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         default_hook(info);
@@ -153,7 +161,9 @@ fn soak(o: &Options) -> usize {
     let mut services: Vec<String> = Vec::new();
     let mut workloads: BTreeSet<String> = BTreeSet::new();
     let converged = lucid_e2e::wait_for(Duration::from_secs(400), || {
-        let Some(snap) = watch::snapshot(&w) else { return false };
+        let Some(snap) = watch::snapshot(&w) else {
+            return false;
+        };
         let status = w.status();
         services = snap
             .values()
@@ -172,7 +182,15 @@ fn soak(o: &Options) -> usize {
     });
     if !converged {
         let tail = std::fs::read_to_string(w.log_path()).unwrap_or_default();
-        let tail: String = tail.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let tail: String = tail
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
         panic!(
             "lucidctl run did not converge the soak system within 400 s: status {:?}\nservices {services:?}\nlog tail:\n{tail}",
             w.status()
@@ -212,14 +230,24 @@ fn soak(o: &Options) -> usize {
         let now = Instant::now();
         if injecting && now >= end {
             injecting = false;
-            println!("[{:7.1}s] injection over; waiting for the last repairs", t(now));
+            println!(
+                "[{:7.1}s] injection over; waiting for the last repairs",
+                t(now)
+            );
         }
         let pending = faults.iter().any(|f| f.outcome == Outcome::Pending);
         if !injecting && (!pending || now >= drain_until) {
             if w.repo != RepoState::Good {
                 // Leave the repository good, and see that fix through too.
                 end_bad_period(&mut w, &mut inv, &faults, &creations, t(now));
-                let f = faults::inject(&mut w, &mut rng, faults.len(), Kind::GoodCommit, CANARY, t(now));
+                let f = faults::inject(
+                    &mut w,
+                    &mut rng,
+                    faults.len(),
+                    Kind::GoodCommit,
+                    CANARY,
+                    t(now),
+                );
                 faults.push(f);
                 continue;
             }
@@ -287,7 +315,10 @@ fn soak(o: &Options) -> usize {
         }
         if now >= next_sample {
             next_sample = now + Duration::from_secs(10);
-            if let Some(s) = w.lucidctl_pid().and_then(|p| watch::sample(p, t(now), w.incarnation)) {
+            if let Some(s) = w
+                .lucidctl_pid()
+                .and_then(|p| watch::sample(p, t(now), w.incarnation))
+            {
                 samples.push(s);
             }
         }
@@ -297,13 +328,20 @@ fn soak(o: &Options) -> usize {
         }
         if now >= next_progress {
             next_progress = now + Duration::from_secs(60);
-            let open = faults.iter().filter(|f| f.outcome == Outcome::Pending).count();
+            let open = faults
+                .iter()
+                .filter(|f| f.outcome == Outcome::Pending)
+                .count();
             println!(
                 "[{:7.1}s] {} faults, {open} being repaired, {} violations, lucidctl {:?}",
                 t(now),
                 faults.len(),
                 inv.violations.len(),
-                samples.last().map(|s| format!("{:.1} MB, {} fds", s.rss_kb as f64 / 1024.0, s.fds))
+                samples.last().map(|s| format!(
+                    "{:.1} MB, {} fds",
+                    s.rss_kb as f64 / 1024.0,
+                    s.fds
+                ))
             );
         }
 
@@ -313,7 +351,10 @@ fn soak(o: &Options) -> usize {
             let recent = |s: &str| stops.iter().filter(|(_, n)| n == s).count();
             let picking = Picking {
                 services: &services,
-                pending: faults.iter().filter(|f| f.outcome == Outcome::Pending).collect(),
+                pending: faults
+                    .iter()
+                    .filter(|f| f.outcome == Outcome::Pending)
+                    .collect(),
                 recent_stops: &recent,
                 may_kill_lucidctl: faults
                     .iter()
@@ -329,14 +370,24 @@ fn soak(o: &Options) -> usize {
                 stops.push((now, target.clone()));
             }
             let mut f = faults::inject(&mut w, &mut rng, faults.len(), kind, &target, t(now));
-            if kind == Kind::NetworkRemoved && f.detail.starts_with("disconnected ") && f.detail.len() > 13 {
+            if kind == Kind::NetworkRemoved
+                && f.detail.starts_with("disconnected ")
+                && f.detail.len() > 13
+            {
                 // The members were taken off even if the engine kept the network: still a fault to repair.
                 if let Outcome::Refused(why) = &f.outcome {
                     f.detail = format!("{}; network rm refused: {why}", f.detail);
                     f.outcome = Outcome::Pending;
                 }
             }
-            println!("[{:7.1}s] #{} {} {} {}", f.t, f.id, kind.label(), target, f.detail);
+            println!(
+                "[{:7.1}s] #{} {} {} {}",
+                f.t,
+                f.id,
+                kind.label(),
+                target,
+                f.detail
+            );
             faults.push(f);
             next_fault = Instant::now() + rng.millis(o.every.0 * 1000, o.every.1 * 1000);
         }
@@ -361,18 +412,32 @@ fn soak(o: &Options) -> usize {
     let config = w.sshd.client_config.display().to_string();
     let masters = watch::processes_with(&config);
     if masters.len() > 1 {
-        inv.violate(tend, format!("{} ssh processes for the soak's link while one lucidctl runs: {masters:?}", masters.len()));
+        inv.violate(
+            tend,
+            format!(
+                "{} ssh processes for the soak's link while one lucidctl runs: {masters:?}",
+                masters.len()
+            ),
+        );
     }
     match w.stop_lucidctl() {
         Some(s) if s.contains("exit status: 0") => {}
-        other => inv.violate(tend, format!("lucidctl run did not exit 0 on SIGTERM: {other:?}")),
+        other => inv.violate(
+            tend,
+            format!("lucidctl run did not exit 0 on SIGTERM: {other:?}"),
+        ),
     }
     std::thread::sleep(Duration::from_secs(2));
     let left = watch::processes_with(&config);
     if !left.is_empty() {
-        inv.violate(tend, format!("ssh processes left after lucidctl stopped: {left:?}"));
+        inv.violate(
+            tend,
+            format!("ssh processes left after lucidctl stopped: {left:?}"),
+        );
         for (pid, _) in &left {
-            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
         }
     }
     let (leak_text, leak) = invariants::leak_verdict(&samples);
@@ -391,9 +456,23 @@ fn soak(o: &Options) -> usize {
     );
     let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
     for r in &received {
-        *counts.entry(r.body["event"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+        *counts
+            .entry(r.body["event"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
+    }
+    let mut heard: Vec<(String, usize, usize)> = Vec::new();
+    for (event, n) in &counts {
+        let expected = faults
+            .iter()
+            .filter(|f| matches!(f.outcome, Outcome::Repaired(_)))
+            .filter(|f| {
+                faults::expected_notification(f.kind).is_some_and(|e| e.contains(&event.as_str()))
+            })
+            .count();
+        heard.push((event.clone(), expected, *n));
     }
     let summary = report::Summary {
+        heard,
         seed: o.seed,
         title,
         command: format!(
@@ -444,8 +523,11 @@ fn soak(o: &Options) -> usize {
     if let Some(parent) = o.json.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
-    std::fs::write(&o.json, serde_json::to_string_pretty(&raw).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", o.json.display()));
+    std::fs::write(
+        &o.json,
+        serde_json::to_string_pretty(&raw).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("cannot write {}: {e}", o.json.display()));
     println!("raw event log: {}", o.json.display());
     if !inv.violations.is_empty() {
         let keep = o.json.with_extension("lucidctl.log");
@@ -458,7 +540,13 @@ fn soak(o: &Options) -> usize {
 
 /// Before a good commit replaces a bad one: the bad rollout was not retried
 /// after it was held (no new canary container), and the last good revision still serves.
-fn end_bad_period(w: &mut World, inv: &mut Invariants, faults: &[Fault], creations: &Creations, t: f64) {
+fn end_bad_period(
+    w: &mut World,
+    inv: &mut Invariants,
+    faults: &[Fault],
+    creations: &Creations,
+    t: f64,
+) {
     let Some(bad) = faults
         .iter()
         .rev()
@@ -466,7 +554,9 @@ fn end_bad_period(w: &mut World, inv: &mut Invariants, faults: &[Fault], creatio
     else {
         return;
     };
-    let Some(contained) = bad.contained_at else { return };
+    let Some(contained) = bad.contained_at else {
+        return;
+    };
     let canary = w.obj(CANARY);
     let retried: Vec<String> = creations
         .since(contained)
@@ -474,23 +564,47 @@ fn end_bad_period(w: &mut World, inv: &mut Invariants, faults: &[Fault], creatio
         .filter(|n| n.starts_with(&canary))
         .collect();
     if !retried.is_empty() {
-        inv.violate(t, format!("{} #{} was applied again after it was held/refused: created {retried:?}", bad.kind.label(), bad.id));
+        inv.violate(
+            t,
+            format!(
+                "{} #{} was applied again after it was held/refused: created {retried:?}",
+                bad.kind.label(),
+                bad.id
+            ),
+        );
     }
-    let serving = watch::snapshot(w)
-        .and_then(|s| s.get(&canary).map(|c| c.revision.clone()));
+    let serving = watch::snapshot(w).and_then(|s| s.get(&canary).map(|c| c.revision.clone()));
     if serving.is_some() && serving.as_deref() != Some(w.good_revision.as_str()) {
-        inv.violate(t, format!("during {} #{} the canary left the last good revision: {serving:?}", bad.kind.label(), bad.id));
+        inv.violate(
+            t,
+            format!(
+                "during {} #{} the canary left the last good revision: {serving:?}",
+                bad.kind.label(),
+                bad.id
+            ),
+        );
     }
 }
 
 /// Each fault that must be heard about was (or was within the ten-minute
 /// de-duplication window), and every notification has a fault behind it.
-fn check_notifications(inv: &mut Invariants, faults: &[Fault], got: &[sink::Received], start: Instant, tend: f64) {
+fn check_notifications(
+    inv: &mut Invariants,
+    faults: &[Fault],
+    got: &[sink::Received],
+    start: Instant,
+    tend: f64,
+) {
     let at = |r: &sink::Received| r.at.saturating_duration_since(start).as_secs_f64();
     let event = |r: &sink::Received| r.body["event"].as_str().unwrap_or("").to_string();
-    let kills: Vec<f64> = faults.iter().filter(|f| f.kind == Kind::LucidctlKilled).map(|f| f.t).collect();
+    let kills: Vec<f64> = faults
+        .iter()
+        .filter(|f| f.kind == Kind::LucidctlKilled)
+        .map(|f| f.t)
+        .collect();
     for f in faults {
-        let (Some(expected), Some(done)) = (faults::expected_notification(f.kind), f.repaired_at) else {
+        let (Some(expected), Some(done)) = (faults::expected_notification(f.kind), f.repaired_at)
+        else {
             continue;
         };
         let from = f.t;
@@ -505,14 +619,30 @@ fn check_notifications(inv: &mut Invariants, faults: &[Fault], got: &[sink::Rece
                 || (e == "rate-limited" && a >= from && a <= to + 60.0)
         });
         if !heard {
-            inv.violate(tend, format!("no {expected:?} notification for {} #{} at {:.0} s", f.kind.label(), f.id, f.t));
+            inv.violate(
+                tend,
+                format!(
+                    "no {expected:?} notification for {} #{} at {:.0} s",
+                    f.kind.label(),
+                    f.id,
+                    f.t
+                ),
+            );
         }
     }
     for r in got {
         let (a, e) = (at(r), event(r));
-        let explained = faults.iter().any(|f| f.t <= a + 1.0 && faults::explains(f.kind, &e));
+        let explained = faults
+            .iter()
+            .any(|f| f.t <= a + 1.0 && faults::explains(f.kind, &e));
         if !explained {
-            inv.violate(tend, format!("notification {e:?} at {a:.0} s has no fault behind it: {}", r.body));
+            inv.violate(
+                tend,
+                format!(
+                    "notification {e:?} at {a:.0} s has no fault behind it: {}",
+                    r.body
+                ),
+            );
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct Summary<'a> {
     pub samples: &'a [Sample],
     pub leak: String,
     pub notifications: usize,
+    /// (event, faults that must cause it, notifications received).
+    pub heard: Vec<(String, usize, usize)>,
     pub notes: Vec<String>,
 }
 
@@ -41,7 +43,10 @@ pub fn markdown(s: &Summary) -> String {
         s.notifications,
         s.violations.len()
     );
-    let _ = writeln!(out, "| fault | injected | repaired | refused by the engine | unrepaired | p50 | p95 | max |");
+    let _ = writeln!(
+        out,
+        "| fault | injected | repaired | refused by the engine | unrepaired | p50 | p95 | max |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     for kind in ALL {
         let of: Vec<&Fault> = s.faults.iter().filter(|f| f.kind == kind).collect();
@@ -57,7 +62,13 @@ pub fn markdown(s: &Summary) -> String {
             .collect();
         lat.sort_by(f64::total_cmp);
         let count = |p: fn(&Outcome) -> bool| of.iter().filter(|f| p(&f.outcome)).count();
-        let fmt = |x: f64| if x.is_nan() { "-".to_string() } else { format!("{x:.1} s") };
+        let fmt = |x: f64| {
+            if x.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{x:.1} s")
+            }
+        };
         let _ = writeln!(
             out,
             "| {}{} | {} | {} | {} | {} | {} | {} | {} |",
@@ -81,6 +92,12 @@ pub fn markdown(s: &Summary) -> String {
             let _ = writeln!(out, "- at {:.0} s: {}", v.t, v.what.replace('\n', " "));
         }
     }
+    let _ = writeln!(out, "\nNotifications (`run --notify` to the soak's sink; the loop de-duplicates an event per resource for 10 min and sends at most 10 a minute, the rest summed up in one `rate-limited`):\n");
+    let _ = writeln!(out, "| event | faults that must cause it | received |");
+    let _ = writeln!(out, "|---|---|---|");
+    for (event, expected, got) in &s.heard {
+        let _ = writeln!(out, "| {event} | {expected} | {got} |");
+    }
     let _ = writeln!(out, "\nlucidctl RSS and open fds ({}):\n", s.leak);
     let _ = writeln!(out, "| minute | incarnation | RSS | fds |");
     let _ = writeln!(out, "|---|---|---|---|");
@@ -88,7 +105,7 @@ pub fn markdown(s: &Summary) -> String {
     for sample in s.samples {
         let minute = (sample.t / 60.0).floor() as u64;
         let step = (s.duration.as_secs() / 60 / 12).max(1);
-        if minute % step != 0 || last_minute == Some(minute) {
+        if !minute.is_multiple_of(step) || last_minute == Some(minute) {
             continue;
         }
         last_minute = Some(minute);

@@ -21,7 +21,10 @@ pub struct Sink {
 impl Sink {
     pub fn start() -> Sink {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the notification sink");
-        let url = format!("http://{}/notify", listener.local_addr().expect("sink address"));
+        let url = format!(
+            "http://{}/notify",
+            listener.local_addr().expect("sink address")
+        );
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let store = got.clone();
         // Lives as long as the process: the listener thread is never joined.
@@ -58,7 +61,9 @@ impl Sink {
                     }
                 }
                 let mut s = &stream;
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
             }
         });
         Sink { url, got }

@@ -28,7 +28,15 @@ pub fn snapshot(w: &World) -> Option<Snapshot> {
     let filter = format!("label=io.lucidctl.project={}", w.project);
     let format = "{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Status}}\t{{.Label \"io.lucidctl.kind\"}}\t{{.Label \"io.lucidctl.name\"}}\t{{.Label \"io.lucidctl.revision\"}}";
     let out = w
-        .docker(&["ps", "-a", "--no-trunc", "--filter", &filter, "--format", format])
+        .docker(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &filter,
+            "--format",
+            format,
+        ])
         .ok()?;
     let mut snap = Snapshot::new();
     for line in out.lines() {
@@ -86,7 +94,14 @@ impl EventsFollower {
         let thread = std::thread::spawn(move || {
             while !*s.lock().unwrap() {
                 let spawned = Command::new("docker")
-                    .args(["-H", &host, "events", "--filter", "type=container", "--filter"])
+                    .args([
+                        "-H",
+                        &host,
+                        "events",
+                        "--filter",
+                        "type=container",
+                        "--filter",
+                    ])
                     .args(["event=create", "--format", "{{.Actor.Attributes.name}}"])
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
@@ -163,7 +178,11 @@ pub fn sample(pid: u32, t: f64, incarnation: u32) -> Option<Sample> {
 pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {

@@ -56,7 +56,10 @@ pub struct Firewall {
 impl Firewall {
     pub fn open(pool: &str) -> Firewall {
         // Rules left by an earlier soak that was killed outright.
-        if let Ok(out) = Command::new("iptables").args(["-S", "DOCKER-USER"]).output() {
+        if let Ok(out) = Command::new("iptables")
+            .args(["-S", "DOCKER-USER"])
+            .output()
+        {
             for line in String::from_utf8_lossy(&out.stdout).lines() {
                 let Some(pid) = line
                     .split("lucid-soak-")
@@ -74,9 +77,21 @@ impl Firewall {
             }
         }
         let tag = format!("lucid-soak-{}", std::process::id());
-        let rule: Vec<String> = ["DOCKER-USER", "-s", pool, "-d", pool, "-m", "comment", "--comment", &tag, "-j", "ACCEPT"]
-            .map(String::from)
-            .to_vec();
+        let rule: Vec<String> = [
+            "DOCKER-USER",
+            "-s",
+            pool,
+            "-d",
+            pool,
+            "-m",
+            "comment",
+            "--comment",
+            &tag,
+            "-j",
+            "ACCEPT",
+        ]
+        .map(String::from)
+        .to_vec();
         let ok = Command::new("iptables")
             .arg("-I")
             .args(&rule)
@@ -223,7 +238,8 @@ impl World {
     /// greeting each good commit changes.
     fn overlay(&self, state: RepoState) -> String {
         let d = &self.dockerd;
-        let mut out = String::from("# The soak's overlay (e2e/src/bin/soak): written by the driver.\n");
+        let mut out =
+            String::from("# The soak's overlay (e2e/src/bin/soak): written by the driver.\n");
         for (net, i) in [("lucid-pi-network", 1), (ISOLATED, 2)] {
             out.push_str(&format!(
                 "---\napiVersion: lucid/v1alpha1\nkind: Network\nmetadata:\n  name: {net}\nspec:\n  subnet: {}\n  gateway: null\n",
@@ -416,7 +432,8 @@ impl Drop for World {
     fn drop(&mut self) {
         self.kill_lucidctl();
         if std::thread::panicking() {
-            let keep = std::env::temp_dir().join(format!("soak-{}-lucidctl.log", std::process::id()));
+            let keep =
+                std::env::temp_dir().join(format!("soak-{}-lucidctl.log", std::process::id()));
             if std::fs::copy(&self.log, &keep).is_ok() {
                 eprintln!("lucidctl's log: {}", keep.display());
             }
