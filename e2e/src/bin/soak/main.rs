@@ -10,7 +10,8 @@
 //! socket, data root, exec root, pidfile and bridge), never the system's.
 //! Everything is created under `soak<pid>-` on that daemon and goes with it.
 //! Exit status 1 when an invariant was violated; the seed (also
-//! `LUCID_E2E_SEED`) replays the schedule.
+//! `LUCID_E2E_SEED`) replays the schedule. Touching `<dir>/stop` (printed at
+//! the start) ends the injection early, with the end checks and figures.
 
 mod faults;
 mod invariants;
@@ -208,6 +209,9 @@ fn soak(o: &Options) -> usize {
     let creations = Creations::default();
     let follower = EventsFollower::start(w.dockerd.host.clone(), creations.clone());
 
+    // `touch` it to end the injection early and still get the end checks and figures.
+    let stop_file = w.dir.join("stop");
+    println!("soak: touch {} to end early", stop_file.display());
     let start = Instant::now();
     let end = start + o.duration;
     let t = |at: Instant| at.saturating_duration_since(start).as_secs_f64();
@@ -228,7 +232,7 @@ fn soak(o: &Options) -> usize {
 
     loop {
         let now = Instant::now();
-        if injecting && now >= end {
+        if injecting && (now >= end || stop_file.exists()) {
             injecting = false;
             println!(
                 "[{:7.1}s] injection over; waiting for the last repairs",
