@@ -15,8 +15,10 @@
 
 mod faults;
 mod invariants;
+mod options;
 mod report;
 mod sink;
+mod verdicts;
 mod watch;
 mod world;
 
@@ -24,105 +26,12 @@ use faults::{Fault, Kind, Outcome, Picking, Rng, View};
 use invariants::Invariants;
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use watch::{Creations, EventsFollower, Sample};
 use world::{RepoState, World, CANARY};
 
-const USAGE: &str = "usage: soak [--duration 60m] [--seed N] [--every MIN-MAX seconds] [--results PATH|none] [--json PATH] [--lucidctl PATH] [--smoke]";
-
-struct Options {
-    duration: Duration,
-    seed: u64,
-    every: (u64, u64),
-    results: Option<PathBuf>,
-    json: PathBuf,
-    lucidctl: Option<PathBuf>,
-    smoke: bool,
-}
-
-fn parse_duration(s: &str) -> Option<Duration> {
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = n.parse().ok()?;
-    match unit {
-        "" | "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n * 60)),
-        "h" => Some(Duration::from_secs(n * 3600)),
-        _ => None,
-    }
-}
-
-fn options() -> Result<Options, String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let smoke = args.iter().any(|a| a == "--smoke");
-    let seed = std::env::var("LUCID_E2E_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    let bench = lucid_e2e::repo_root().join("e2e/bench");
-    let mut o = Options {
-        duration: Duration::from_secs(if smoke { 240 } else { 3600 }),
-        seed,
-        every: (2, 6),
-        results: (!smoke).then(|| bench.join("RESULTS.md")),
-        json: PathBuf::new(),
-        lucidctl: None,
-        smoke,
-    };
-    let mut json = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{a} needs a value"))
-        };
-        match a.as_str() {
-            "--smoke" => {}
-            "--duration" => {
-                let v = value()?;
-                o.duration =
-                    parse_duration(&v).ok_or(format!("bad duration {v:?} (e.g. 60m, 300s)"))?;
-            }
-            "--seed" => o.seed = value()?.parse().map_err(|_| "bad --seed".to_string())?,
-            "--every" => {
-                let v = value()?;
-                let (a, b) = v.split_once('-').ok_or("--every MIN-MAX")?;
-                o.every = (
-                    a.parse().map_err(|_| "bad --every")?,
-                    b.parse().map_err(|_| "bad --every")?,
-                );
-                if o.every.0 == 0 || o.every.1 < o.every.0 {
-                    return Err("--every MIN-MAX with 0 < MIN <= MAX".into());
-                }
-            }
-            "--results" => {
-                let v = value()?;
-                o.results = (v != "none").then(|| PathBuf::from(v));
-            }
-            "--json" => json = Some(PathBuf::from(value()?)),
-            "--lucidctl" => o.lucidctl = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-        }
-    }
-    o.json = json.unwrap_or_else(|| {
-        if smoke {
-            std::env::temp_dir().join(format!("soak-{}.json", o.seed))
-        } else {
-            bench.join(format!("soak-{}.json", o.seed))
-        }
-    });
-    Ok(o)
-}
-
 fn main() {
-    let o = match options() {
+    let o = match options::options() {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
@@ -148,7 +57,7 @@ fn main() {
 }
 
 /// Everything one run does; returns the number of violations.
-fn soak(o: &Options) -> usize {
+fn soak(o: &options::Options) -> usize {
     let mut rng = Rng(o.seed);
     let sink = sink::Sink::start();
     let bin = o.lucidctl.clone().unwrap_or_else(lucid_e2e::lucidctl_bin);
@@ -243,7 +152,7 @@ fn soak(o: &Options) -> usize {
         if !injecting && (!pending || now >= drain_until) {
             if w.repo != RepoState::Good {
                 // Leave the repository good, and see that fix through too.
-                end_bad_period(&mut w, &mut inv, &faults, &creations, t(now));
+                verdicts::end_bad_period(&mut w, &mut inv, &faults, &creations, t(now));
                 let f = faults::inject(
                     &mut w,
                     &mut rng,
@@ -368,7 +277,7 @@ fn soak(o: &Options) -> usize {
             };
             let (kind, target) = faults::pick(&mut rng, w.repo, &picking);
             if kind == Kind::GoodCommit && w.repo != RepoState::Good {
-                end_bad_period(&mut w, &mut inv, &faults, &creations, t(now));
+                verdicts::end_bad_period(&mut w, &mut inv, &faults, &creations, t(now));
             }
             if matches!(kind, Kind::Stop | Kind::Kill) {
                 stops.push((now, target.clone()));
@@ -449,7 +358,7 @@ fn soak(o: &Options) -> usize {
         inv.violate(tend, l);
     }
     let received = sink.received();
-    check_notifications(&mut inv, &faults, &received, start, tend);
+    verdicts::check_notifications(&mut inv, &faults, &received, start, tend);
 
     // Figures.
     let title = format!(
@@ -540,113 +449,4 @@ fn soak(o: &Options) -> usize {
     }
     drop(w);
     inv.violations.len()
-}
-
-/// Before a good commit replaces a bad one: the bad rollout was not retried
-/// after it was held (no new canary container), and the last good revision still serves.
-fn end_bad_period(
-    w: &mut World,
-    inv: &mut Invariants,
-    faults: &[Fault],
-    creations: &Creations,
-    t: f64,
-) {
-    let Some(bad) = faults
-        .iter()
-        .rev()
-        .find(|f| matches!(f.kind, Kind::NeverHealthyCommit | Kind::InvalidCommit))
-    else {
-        return;
-    };
-    let Some(contained) = bad.contained_at else {
-        return;
-    };
-    let canary = w.obj(CANARY);
-    let retried: Vec<String> = creations
-        .since(contained)
-        .into_iter()
-        .filter(|n| n.starts_with(&canary))
-        .collect();
-    if !retried.is_empty() {
-        inv.violate(
-            t,
-            format!(
-                "{} #{} was applied again after it was held/refused: created {retried:?}",
-                bad.kind.label(),
-                bad.id
-            ),
-        );
-    }
-    let serving = watch::snapshot(w).and_then(|s| s.get(&canary).map(|c| c.revision.clone()));
-    if serving.is_some() && serving.as_deref() != Some(w.good_revision.as_str()) {
-        inv.violate(
-            t,
-            format!(
-                "during {} #{} the canary left the last good revision: {serving:?}",
-                bad.kind.label(),
-                bad.id
-            ),
-        );
-    }
-}
-
-/// Each fault that must be heard about was (or was within the ten-minute
-/// de-duplication window), and every notification has a fault behind it.
-fn check_notifications(
-    inv: &mut Invariants,
-    faults: &[Fault],
-    got: &[sink::Received],
-    start: Instant,
-    tend: f64,
-) {
-    let at = |r: &sink::Received| r.at.saturating_duration_since(start).as_secs_f64();
-    let event = |r: &sink::Received| r.body["event"].as_str().unwrap_or("").to_string();
-    let kills: Vec<f64> = faults
-        .iter()
-        .filter(|f| f.kind == Kind::LucidctlKilled)
-        .map(|f| f.t)
-        .collect();
-    for f in faults {
-        let (Some(expected), Some(done)) = (faults::expected_notification(f.kind), f.repaired_at)
-        else {
-            continue;
-        };
-        let from = f.t;
-        let to = done.saturating_duration_since(start).as_secs_f64() + 20.0;
-        // A notification queued when lucidctl was SIGKILLed is lost with it: not a fault of the loop.
-        if kills.iter().any(|k| *k >= from - 1.0 && *k <= to) {
-            continue;
-        }
-        let heard = got.iter().any(|r| {
-            let (a, e) = (at(r), event(r));
-            (expected.contains(&e.as_str()) && a >= from - 600.0 && a <= to)
-                || (e == "rate-limited" && a >= from && a <= to + 60.0)
-        });
-        if !heard {
-            inv.violate(
-                tend,
-                format!(
-                    "no {expected:?} notification for {} #{} at {:.0} s",
-                    f.kind.label(),
-                    f.id,
-                    f.t
-                ),
-            );
-        }
-    }
-    for r in got {
-        let (a, e) = (at(r), event(r));
-        let explained = faults
-            .iter()
-            .any(|f| f.t <= a + 1.0 && faults::explains(f.kind, &e));
-        if !explained {
-            inv.violate(
-                tend,
-                format!(
-                    "notification {e:?} at {a:.0} s has no fault behind it: {}",
-                    r.body
-                ),
-            );
-        }
-    }
 }
