@@ -510,6 +510,40 @@ pub fn repaired(w: &World, f: &Fault, v: &View) -> bool {
     }
 }
 
+/// What the loop and the engine showed when a repair ran out of time, for the violation.
+pub fn diagnose(w: &World, f: &Fault, v: &View) -> String {
+    let status = v.status.map(|s| {
+        let not_ready: Vec<String> = s["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["state"] != "ready")
+            .map(|r| format!("{}/{} {} {}", r["kind"], r["name"], r["state"], r["last_error"]))
+            .collect();
+        let held: Vec<&Value> = s["held"].as_array().into_iter().flatten().collect();
+        format!(
+            "status: held {held:?}, input_error {}, applied {}, disconnected_since {}, last_error {}, not ready {not_ready:?}",
+            s["input_error"], s["applied_revision"], s["disconnected_since"], s["last_error"]
+        )
+    });
+    let target = if f.kind.git() {
+        CANARY
+    } else {
+        f.target.as_str()
+    };
+    let container = v.snap.and_then(|s| s.get(&w.obj(target))).map(|c| {
+        format!(
+            "{}: running {} healthy {} revision {} (last good {})",
+            c.name, c.running, c.healthy, c.revision, v.good_revision
+        )
+    });
+    format!(
+        "{}; {}",
+        status.unwrap_or_else(|| "no status".into()),
+        container.unwrap_or_else(|| format!("no container {}", w.obj(target)))
+    )
+}
+
 /// The notification a fault must cause (one per fault, or one within the
 /// ten-minute de-duplication window before it).
 pub fn expected_notification(kind: Kind) -> Option<&'static [&'static str]> {

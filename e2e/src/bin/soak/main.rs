@@ -203,12 +203,13 @@ fn soak(o: &options::Options) -> usize {
             } else if at.duration_since(f.clock) > f.kind.deadline() {
                 f.outcome = Outcome::Unrepaired;
                 late.push(format!(
-                    "{} on {} (#{}, at {:.0} s) not repaired within {} s",
+                    "{} on {} (#{}, at {:.0} s) not repaired within {} s; {}",
                     f.kind.label(),
                     f.target,
                     f.id,
                     f.t,
-                    f.kind.deadline().as_secs()
+                    f.kind.deadline().as_secs(),
+                    faults::diagnose(&w, f, &view)
                 ));
             } else if f.kind == Kind::IsolationBreach
                 && good.is_some_and(|g| g >= f.baseline.unwrap_or(u64::MAX).saturating_add(2))
