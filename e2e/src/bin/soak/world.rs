@@ -265,7 +265,7 @@ impl World {
             "---\napiVersion: lucid/v1alpha1\nkind: Service\nmetadata:\n  name: {CANARY}\nspec:\n  image: {OVERLAY_IMAGE}\n  command: [\"serve\"]\n  \
              networks: [{{name: lucid-pi-network}}]\n  env: {{STANDIN_NAME: {CANARY}, STANDIN_PORTS: \"8080\", GREETING: \"gen{}\"}}\n  \
              healthcheck: {{test: [\"CMD\", \"/standin\", \"probe\", \"{probe}\"], interval: 1s, timeout: 2s, retries: 3, startPeriod: 0s}}\n  \
-             resources: {{memory: 64Mi, cpus: 0.25}}\n  stopGracePeriod: 5s\n",
+             resources: {{memory: 64Mi, cpus: 0.25}}\n  restart: unless-stopped\n  stopGracePeriod: 5s\n",
             self.generation
         ));
         if state == RepoState::InvalidYaml {
