@@ -374,10 +374,20 @@ fn hold_failed_rollouts(
     let mut kept = Vec::new();
     for c in std::mem::take(&mut out.changes) {
         let record = match (&c.target, c.action) {
-            (Target::Container(spec), Action::Recreate) => failed.iter().find(|v| {
-                v.labels.get(crate::labels::NAME) == Some(&c.name)
-                    && v.labels.get(crate::labels::SPEC_HASH) == Some(&spec.hash)
-            }),
+            // A container already made from this spec proved it: recreating it
+            // to repair a hand change is no rollout, and one failure of that
+            // (a slow start under load) must not hold the repair forever (issue 22).
+            (Target::Container(spec), Action::Recreate)
+                if observed
+                    .container(&spec.name)
+                    .and_then(|h| h.label(crate::labels::SPEC_HASH))
+                    != Some(spec.hash.as_str()) =>
+            {
+                failed.iter().find(|v| {
+                    v.labels.get(crate::labels::NAME) == Some(&c.name)
+                        && v.labels.get(crate::labels::SPEC_HASH) == Some(&spec.hash)
+                })
+            }
             _ => None,
         };
         match record {
