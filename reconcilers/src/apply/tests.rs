@@ -484,6 +484,46 @@ async fn a_failed_revision_is_held_until_the_spec_changes_or_a_retry_is_asked() 
     assert!(report.held.is_empty());
 }
 
+/// Issue 22 (found by the chaos soak): while a rollout is held, the previous
+/// container is all that serves. An engine restart stopped it and nothing
+/// started it again (the recreate towards the held spec was dropped, and with
+/// it every repair of that container); a hand connection to another network
+/// stayed too. Now the previous container is started and kept on its declared
+/// networks, and the held spec is still not tried.
+#[tokio::test]
+async fn while_a_rollout_is_held_the_previous_container_is_still_repaired() {
+    let e = engine();
+    apply(&e, SYSTEM).await.report.expect("converges");
+    let broken = SYSTEM.replace(
+        "env: {GREETING: hello}",
+        &format!("env: {{GREETING: hello, {BEHAVIOUR_ENV}: unhealthy}}"),
+    );
+    let first = apply(&e, &broken).await.report.expect("reports");
+    assert!(matches!(
+        outcome_of(&first, "api"),
+        Some(Outcome::RolledBack(_))
+    ));
+    let previous = e.container("api").expect("api").id;
+    e.stop_by_hand("api");
+    e.connect_by_hand("api", "back");
+    e.clear_calls();
+    let again = apply(&e, &broken).await.report.expect("converges");
+    let api = e.container("api").expect("api");
+    assert_eq!(api.id, previous, "the previous container, not a new one");
+    assert_eq!(api.state, Some(crate::observed::RunState::Running));
+    assert!(
+        !api.config.networks.contains_key("back"),
+        "taken off the network it does not declare: {:?}",
+        api.config.networks
+    );
+    assert!(
+        !e.mutations().iter().any(|c| c.contains("api.next")),
+        "the held spec is not tried again: {:?}",
+        e.mutations()
+    );
+    assert_eq!(again.held.first().map(|h| h.name.as_str()), Some("api"));
+}
+
 /// Issue 14: start-first keeps the old container serving until the new one
 /// is ready, and a failed new container never touches the old one.
 #[tokio::test]

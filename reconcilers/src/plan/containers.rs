@@ -31,14 +31,7 @@ pub(super) fn plan_containers(
             _ => None,
         })
         .collect();
-    let isolated: BTreeSet<String> = desired
-        .resources
-        .iter()
-        .filter_map(|r| match &r.spec {
-            Spec::IsolationPolicy(p) => Some(inputs.network_name(&p.network)),
-            _ => None,
-        })
-        .collect();
+    let isolated = isolated_networks(desired, inputs);
     for wave in dependency_waves(desired, &names) {
         for name in wave {
             let Some(r) = desired
@@ -297,6 +290,46 @@ fn recreate_reasons(
         reasons.push(Reason::HashChanged);
     }
     reasons
+}
+
+/// The engine names of the networks an IsolationPolicy guards.
+pub(super) fn isolated_networks(desired: &DesiredState, inputs: &Inputs) -> BTreeSet<String> {
+    desired
+        .resources
+        .iter()
+        .filter_map(|r| match &r.spec {
+            Spec::IsolationPolicy(p) => Some(inputs.network_name(&p.network)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// While the rollout of `spec` is held, the previous container keeps serving
+/// (issue 22: an engine restart stopped it, and nothing started it again):
+/// started when it stopped, and kept on the declared networks, so a breach
+/// of an isolated network is repaired even then. Its readiness is Docker's
+/// view of its own health check: the held spec's check is the one that failed.
+pub(super) fn keep_previous(
+    spec: &ContainerSpec,
+    observed: &Observed,
+    isolated: &BTreeSet<String>,
+) -> Vec<Change> {
+    let Some(have) = observed.container(&spec.name) else {
+        return Vec::new();
+    };
+    let mut out = Plan::default();
+    if spec.runtime.network_mode.is_none() {
+        plan_networks(spec, have, isolated, &mut out);
+    }
+    let finished_job = spec.kind == Kind::Job && have.state == Some(RunState::Exited);
+    let running = matches!(have.state, Some(RunState::Running | RunState::Restarting));
+    if !running && !finished_job {
+        let mut previous = spec.clone();
+        previous.healthcheck = None;
+        out.changes
+            .push(change(&previous, Action::Start, vec![Reason::Stopped]));
+    }
+    out.changes
 }
 
 fn plan_networks(

@@ -348,14 +348,19 @@ pub fn plan(
             && ops::stage_of(c) != Stage::Recover)
     });
     if !options.retry_failed {
-        hold_failed_rollouts(observed, inputs, &mut out);
+        hold_failed_rollouts(desired, observed, inputs, &mut out);
     }
     out.operations = ops::expand(&out.changes, desired, &|n| inputs.object_name(n));
     out
 }
 
 /// Recreates towards a spec hash whose rollout failed become `held`.
-fn hold_failed_rollouts(observed: &Observed, inputs: &Inputs, out: &mut Plan) {
+fn hold_failed_rollouts(
+    desired: &DesiredState,
+    observed: &Observed,
+    inputs: &Inputs,
+    out: &mut Plan,
+) {
     let failed: Vec<&crate::observed::ObservedVolume> = observed
         .volumes
         .iter()
@@ -369,35 +374,51 @@ fn hold_failed_rollouts(observed: &Observed, inputs: &Inputs, out: &mut Plan) {
     if failed.is_empty() {
         return;
     }
+    let isolated = containers::isolated_networks(desired, inputs);
     let mut kept = Vec::new();
     for c in std::mem::take(&mut out.changes) {
         let record = match (&c.target, c.action) {
-            (Target::Container(spec), Action::Recreate) => failed.iter().find(|v| {
-                v.labels.get(crate::labels::NAME) == Some(&c.name)
-                    && v.labels.get(crate::labels::SPEC_HASH) == Some(&spec.hash)
-            }),
+            // A container already made from this spec proved it: recreating it
+            // to repair a hand change is no rollout, and one failure of that
+            // (a slow start under load) must not hold the repair forever (issue 22).
+            (Target::Container(spec), Action::Recreate)
+                if observed
+                    .container(&spec.name)
+                    .and_then(|h| h.label(crate::labels::SPEC_HASH))
+                    != Some(spec.hash.as_str()) =>
+            {
+                failed.iter().find(|v| {
+                    v.labels.get(crate::labels::NAME) == Some(&c.name)
+                        && v.labels.get(crate::labels::SPEC_HASH) == Some(&spec.hash)
+                })
+            }
             _ => None,
         };
         match record {
-            Some(v) => out.held.push(Held {
-                kind: c.kind,
-                name: c.name.clone(),
-                hash: v
-                    .labels
-                    .get(crate::labels::SPEC_HASH)
-                    .cloned()
-                    .unwrap_or_default(),
-                reason: v
-                    .labels
-                    .get(crate::labels::FAILURE_REASON)
-                    .cloned()
-                    .unwrap_or_default(),
-                failed_at: v
-                    .labels
-                    .get(crate::labels::FAILED_AT)
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0),
-            }),
+            Some(v) => {
+                if let Target::Container(spec) = &c.target {
+                    kept.extend(containers::keep_previous(spec, observed, &isolated));
+                }
+                out.held.push(Held {
+                    kind: c.kind,
+                    name: c.name.clone(),
+                    hash: v
+                        .labels
+                        .get(crate::labels::SPEC_HASH)
+                        .cloned()
+                        .unwrap_or_default(),
+                    reason: v
+                        .labels
+                        .get(crate::labels::FAILURE_REASON)
+                        .cloned()
+                        .unwrap_or_default(),
+                    failed_at: v
+                        .labels
+                        .get(crate::labels::FAILED_AT)
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(0),
+                });
+            }
             None => kept.push(c),
         }
     }

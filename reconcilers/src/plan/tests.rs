@@ -391,6 +391,43 @@ fn manual_change_with_same_hash_recreates() {
     assert_eq!(p.changes[0].reasons, [Reason::ManualChange]);
 }
 
+/// Issue 22 (found by the chaos soak): `docker update --memory` by hand, the
+/// repairing recreate failed its health check once under load and was
+/// recorded as a failed rollout of the very spec the container already ran;
+/// the repair was then held for good and the hand change stayed.
+#[test]
+fn a_failed_repair_of_a_hand_change_is_not_held_like_a_failed_rollout() {
+    let d = desired(BASE);
+    let i = inputs();
+    let mut o = converged(&d, &i);
+    let redis = o.containers.iter_mut().find(|c| c.name == "redis").unwrap();
+    redis
+        .config
+        .env
+        .insert("REDIS_MAXMEMORY".into(), "5gb".into());
+    let hash = redis.labels[crate::labels::SPEC_HASH].clone();
+    o.volumes.push(ObservedVolume {
+        name: "lucidctl-failed-redis".into(),
+        labels: BTreeMap::from([
+            (
+                crate::labels::MANAGED_BY.to_string(),
+                crate::labels::MANAGED_BY_VALUE.to_string(),
+            ),
+            (
+                crate::labels::KIND.to_string(),
+                FAILED_ROLLOUT_KIND.to_string(),
+            ),
+            (crate::labels::PROJECT.to_string(), i.project.clone()),
+            (crate::labels::NAME.to_string(), "redis".to_string()),
+            (crate::labels::SPEC_HASH.to_string(), hash),
+        ]),
+        ..ObservedVolume::default()
+    });
+    let p = run(&d, &o, &i);
+    assert_eq!(summary(&p), ["recreate Service/redis"]);
+    assert!(p.held.is_empty(), "{:?}", p.held);
+}
+
 #[test]
 fn missing_mount_recreates() {
     let d = desired(BASE);

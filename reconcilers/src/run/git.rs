@@ -105,6 +105,11 @@ pub fn check_path(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A full SHA-1 or SHA-256 commit id (never an option or a ref expression).
+fn is_commit_id(commit: &str) -> bool {
+    (commit.len() == 40 || commit.len() == 64) && commit.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new("git")
         .arg("-C")
@@ -147,11 +152,29 @@ impl GitSource {
         text.replace(&self.url, &without_credentials(&self.url))
     }
 
+    /// `commits` by committer time, newest first; ids that are no commit of
+    /// the cache go last, in their given order. The cache is fetched with
+    /// `--depth 1`, so it holds the commits but not their ancestry: the date
+    /// is what orders them.
+    pub fn newest_first(&self, commits: &[String]) -> Vec<String> {
+        let mut dated: Vec<(Option<i64>, usize, &String)> = commits
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let time = is_commit_id(c)
+                    .then(|| git(&self.checkout, &["show", "-s", "--format=%ct", c, "--"]).ok())
+                    .flatten()
+                    .and_then(|t| t.parse().ok());
+                (time, i, c)
+            })
+            .collect();
+        dated.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        dated.into_iter().map(|(_, _, c)| c.clone()).collect()
+    }
+
     /// Checks out a commit already in the cache (one fetched before).
     pub fn checkout_commit(&self, commit: &str) -> Result<(), String> {
-        if !(commit.len() == 40 || commit.len() == 64)
-            || !commit.chars().all(|c| c.is_ascii_hexdigit())
-        {
+        if !is_commit_id(commit) {
             return Err(format!(
                 "{:?} is not a commit id",
                 commit.chars().take(80).collect::<String>()
@@ -270,6 +293,74 @@ mod tests {
         ] {
             assert!(check_url(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+}
+
+#[cfg(test)]
+mod dating_tests {
+    use super::*;
+
+    /// Issue 22: the revisions recorded on the engine are ordered by commit
+    /// date from the cache; anything that is no commit of it goes last.
+    #[test]
+    fn commits_are_ordered_newest_first_and_strangers_go_last() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = dir.path();
+        let run = |args: &[&str], date: &str| {
+            let out = Command::new("git")
+                .arg("-C")
+                .arg(repo)
+                .args(args)
+                .env("GIT_COMMITTER_DATE", date)
+                .env("GIT_AUTHOR_DATE", date)
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+                .output()
+                .expect("git");
+            assert!(out.status.success(), "{args:?}: {out:?}");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        run(&["init", "-q"], "");
+        let mut commits = Vec::new();
+        for (i, date) in [
+            "2026-01-01T00:00:00Z",
+            "2026-01-02T00:00:00Z",
+            "2026-01-03T00:00:00Z",
+        ]
+        .iter()
+        .enumerate()
+        {
+            run(
+                &["commit", "-q", "--allow-empty", "-m", &i.to_string()],
+                date,
+            );
+            commits.push(run(&["rev-parse", "HEAD"], date));
+        }
+        let source = GitSource {
+            url: "file:///unused".into(),
+            branch: "main".into(),
+            checkout: repo.to_path_buf(),
+        };
+        let missing = "0".repeat(40);
+        let given = vec![
+            commits[0].clone(),
+            "--output=/tmp/pwned".to_string(),
+            commits[2].clone(),
+            missing.clone(),
+            commits[1].clone(),
+        ];
+        assert_eq!(
+            source.newest_first(&given),
+            vec![
+                commits[2].clone(),
+                commits[1].clone(),
+                commits[0].clone(),
+                "--output=/tmp/pwned".to_string(),
+                missing
+            ]
+        );
     }
 }
 

@@ -483,8 +483,11 @@ impl<'a> Controller<'a> {
         result
     }
 
-    /// After a restart with broken input: the revision the engine's objects
-    /// were made from, loaded again from the source (a git commit in the cache).
+    /// After a restart with broken input: the newest revision the engine's
+    /// objects were made from, loaded again from the source (a git commit in
+    /// the cache). Objects keep the revision they were made from and a commit
+    /// remakes only what it changes, so most objects carry an old revision:
+    /// going back to the most common one rolled recent changes back (issue 22).
     async fn recover_last_good(&mut self) -> Option<LastGood> {
         let observed = self.engine.observe(&Default::default()).await.ok()?;
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -501,10 +504,16 @@ impl<'a> Controller<'a> {
                 *counts.entry(rev.as_str()).or_default() += 1;
             }
         }
-        let revision = counts
+        let mut recorded: Vec<(&str, usize)> = counts.into_iter().collect();
+        // Most objects first: the order when the source cannot date revisions.
+        recorded.sort_by_key(|r| std::cmp::Reverse(r.1));
+        let recorded: Vec<String> = recorded.into_iter().map(|(r, _)| r.to_string()).collect();
+        let revision = self
+            .source
+            .newest_first(&recorded)
+            .unwrap_or(recorded)
             .into_iter()
-            .max_by_key(|(_, n)| *n)
-            .map(|(r, _)| r.to_string())?;
+            .next()?;
         match self.source.load_at(&revision) {
             Ok((loaded, rev)) if !loaded.state.resources.is_empty() => {
                 tracing::warn!(

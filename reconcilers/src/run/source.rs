@@ -18,6 +18,13 @@ pub trait DesiredSource: Send + Sync {
         Err(format!("this source cannot go back to revision {revision}"))
     }
 
+    /// Revisions recorded on the engine's objects, newest first; None when
+    /// the source cannot date them.
+    fn newest_first(&mut self, revisions: &[String]) -> Option<Vec<String>> {
+        let _ = revisions;
+        None
+    }
+
     /// Why the last fetch from a remote failed, while it keeps failing.
     fn fetch_error(&self) -> Option<String> {
         None
@@ -100,6 +107,10 @@ impl DesiredSource for GitRepoSource {
         self.git.checkout_commit(revision)?;
         let loaded = self.load_checkout()?;
         Ok((loaded, Some(revision.to_string())))
+    }
+
+    fn newest_first(&mut self, revisions: &[String]) -> Option<Vec<String>> {
+        Some(self.git.newest_first(revisions))
     }
 
     fn fetch_error(&self) -> Option<String> {

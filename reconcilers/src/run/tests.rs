@@ -485,6 +485,106 @@ async fn a_restart_with_broken_input_recovers_the_revision_recorded_on_the_engin
         .is_some_and(|e| e.contains("invalid desired state")));
 }
 
+/// Revisions dated by name (r1 < r2 < r3), as a git source dates commits.
+struct DatedRevisions(Revisions);
+
+impl DesiredSource for DatedRevisions {
+    fn load(&mut self) -> Result<(Loaded, Option<String>), String> {
+        self.0.load()
+    }
+    fn load_at(&mut self, revision: &str) -> Result<(Loaded, Option<String>), String> {
+        self.0.load_at(revision)
+    }
+    fn newest_first(&mut self, revisions: &[String]) -> Option<Vec<String>> {
+        let mut r = revisions.to_vec();
+        r.sort_by(|a, b| b.cmp(a));
+        Some(r)
+    }
+}
+
+/// Issue 22 (found by the chaos soak): restarted while the newest commit
+/// was broken, the loop went back to the revision most objects carry. A
+/// commit remakes only what it changes, so that was an old one, and the
+/// loop rolled the newer change back (the canary service was recreated on
+/// the first commit of the run). It must go back to the newest revision
+/// recorded on the engine instead.
+#[tokio::test]
+async fn a_restart_with_broken_input_recovers_the_newest_revision_not_the_most_common() {
+    let engine = FakeEngine::new();
+    engine.add_image("web:1");
+    let three = V1.to_string()
+        + &["api", "db"]
+            .map(|n| {
+                format!("---\napiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {{name: {n}}}\nspec:\n  image: web:1\n  networks: [{{name: net}}]\n")
+            })
+            .concat();
+    let texts = BTreeMap::from([
+        ("r1".to_string(), three.clone()),
+        (
+            "r2".to_string(),
+            three.replace("GREETING: one", "GREETING: two"),
+        ),
+        (
+            "r3".to_string(),
+            three.replace("kind: Service", "kind: Servce"),
+        ),
+    ]);
+    let controller = |head: &str| {
+        Controller::new(
+            Arc::new(engine.clone()),
+            &NoFiles,
+            Box::new(DatedRevisions(Revisions {
+                texts: texts.clone(),
+                head: head.to_string(),
+            })),
+            &crate::exec::Silent,
+            &|_, _| {},
+            config(None),
+        )
+    };
+    controller("r1").pass().await.expect("r1 converges");
+    controller("r2").pass().await.expect("r2 converges");
+    let web = engine.container("web").expect("web");
+    assert_eq!(web.label(crate::labels::REVISION), Some("r2"));
+    assert_eq!(
+        engine
+            .container("api")
+            .and_then(|c| c.label(crate::labels::REVISION).map(String::from)),
+        Some("r1".into()),
+        "api did not change in r2, so it keeps r1 (r1 is on most objects)"
+    );
+    let before = engine.mutations().len();
+    let mut restarted = controller("r3");
+    let status = restarted.status();
+    let err = restarted.pass().await.expect_err("the input is broken");
+    assert!(err.starts_with("running on last good revision r2"), "{err}");
+    let web = engine.container("web").expect("web still runs");
+    assert_eq!(
+        web.label(crate::labels::REVISION),
+        Some("r2"),
+        "web was not rolled back to r1"
+    );
+    let changed: Vec<String> = engine.mutations()[before..]
+        .iter()
+        .filter(|m| !m.contains("lucidctl-lock"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        changed,
+        Vec::<String>::new(),
+        "nothing changes but the lock: the engine already matches r2"
+    );
+    assert_eq!(
+        status
+            .lock()
+            .expect("status")
+            .last_good
+            .as_ref()
+            .map(|g| g.revision.clone()),
+        Some("r2".into())
+    );
+}
+
 /// A webhook receiver on loopback that keeps every JSON body it is sent.
 async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
