@@ -107,8 +107,16 @@ pub fn proves_converged(spec: &ContainerSpec, listed: &ObservedContainer) -> boo
         (Some(RunState::Exited), None) => spec.kind == Kind::Job && listed.exit_code == Some(0),
         _ => false,
     };
+    // Which container's network stack a `networkMode: service:` container
+    // joined shows only in an inspect: its peer may have been recreated.
+    let joins_a_peer = spec
+        .runtime
+        .network_mode
+        .as_deref()
+        .is_some_and(|m| m.starts_with("container:"));
     ours && same_spec
         && settled
+        && !joins_a_peer
         && networks_as_declared(spec, listed)
         && mounts_present(spec, listed)
 }

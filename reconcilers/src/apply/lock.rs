@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const HOLDER: &str = "io.lucidctl.lock-holder";
 const EXPIRES: &str = "io.lucidctl.lock-expires";
 pub const LOCK_KIND: &str = "Lock";
+/// How long a broken lock's dead holder gets for its last engine calls to land.
+const SETTLE_AFTER_BREAK: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -115,6 +117,10 @@ impl EngineLock {
                 let again = engine.volume_labels(&volume).await?.unwrap_or_default();
                 if again.get(HOLDER).cloned().unwrap_or_default() == holder {
                     engine.remove_volume(&volume).await?;
+                    // A holder killed a moment ago can still have a create running
+                    // in the daemon; acting before it lands would make a second
+                    // object of the same name (Docker 20.10 allows two networks).
+                    tokio::time::sleep(SETTLE_AFTER_BREAK).await;
                     continue;
                 }
                 // Someone else took it meanwhile: look again, without spinning.

@@ -304,8 +304,56 @@ impl Engine {
         self.docker
             .create_network(req)
             .await
-            .map(|_| ())
-            .map_err(|e| EngineError::from_bollard(format!("create network {}", n.name), e))
+            .map_err(|e| EngineError::from_bollard(format!("create network {}", n.name), e))?;
+        self.settle_duplicate_network(n).await
+    }
+
+    /// Engine 20.10 creates a second network of an existing name unless the
+    /// request says CheckDuplicate, which bollard no longer sends; and the
+    /// create of an apply killed a moment ago can still be running in the
+    /// daemon when the next apply looks, so both make one, and the name then
+    /// resolves to neither ("network is ambiguous"). Of same-named networks of
+    /// this project the oldest stays; a newer one goes while it is still empty.
+    async fn settle_duplicate_network(&self, n: &NetworkPlanSpec) -> Result<(), EngineError> {
+        let filters = HashMap::from([("name".to_string(), vec![n.name.clone()])]);
+        let listed = self
+            .docker
+            .list_networks(Some(bollard::query_parameters::ListNetworksOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .map_err(|e| EngineError::from_bollard(format!("list networks named {}", n.name), e))?;
+        let mut same: Vec<_> = listed
+            .into_iter()
+            .filter(|x| x.name.as_deref() == Some(n.name.as_str()))
+            .collect();
+        if same.len() < 2 {
+            return Ok(());
+        }
+        same.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        let project = n.labels.get(crate::labels::PROJECT);
+        for newer in same.iter().skip(1) {
+            let labels = newer.labels.clone().unwrap_or_default();
+            let ours = labels.contains_key(crate::labels::MANAGED_BY)
+                && labels.get(crate::labels::PROJECT) == project;
+            let Some(id) = newer.id.as_deref().filter(|_| ours) else {
+                continue;
+            };
+            // A list leaves the attached containers out; only an inspect shows them.
+            let empty = self
+                .docker
+                .inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>)
+                .await
+                .is_ok_and(|i| i.containers.as_ref().is_none_or(|c| c.is_empty()));
+            if empty {
+                tracing::warn!(
+                    "network {} was created twice; removing the newer copy {id}",
+                    n.name
+                );
+                let _ = self.docker.remove_network(id).await;
+            }
+        }
+        Ok(())
     }
 
     pub async fn remove_network(&self, name: &str) -> Result<(), EngineError> {

@@ -184,3 +184,18 @@ async fn a_job_is_proven_only_by_a_clean_exit_and_a_service_with_a_check_only_wh
     unmounted.config.mounts.clear();
     assert!(!proves_converged(&spec("db"), &unmounted));
 }
+
+#[tokio::test]
+async fn a_container_in_a_peers_network_stack_is_always_inspected() {
+    let sidecar = format!(
+        "{SYSTEM}---\napiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {{name: sidecar}}\nspec:\n  image: db:1\n  networkMode: \"service:web\"\n  dependsOn: [{{name: web}}]\n"
+    );
+    let e = FakeEngine::new();
+    e.add_image("db:1");
+    let report = converge_fake(&e, &sidecar).await;
+    assert!(report.failures().next().is_none(), "{:?}", report.outcomes);
+    // The list cannot show whose stack it joined: web may have been recreated since.
+    let (p, inspects) = look(&e, &sidecar, Depth::ListFirst).await;
+    assert!(p.is_empty(), "{:?}", actions(&p));
+    assert_eq!(inspects, ["inspect container sidecar"]);
+}
