@@ -65,11 +65,23 @@ struct Group {
 /// Renders the compose files. Pure apart from reading Dockerfiles (to learn
 /// which built images are built FROM others).
 pub fn export(state: &DesiredState, options: &ExportOptions) -> Vec<ExportedFile> {
+    export_groups(state, options, |_| {}, |ctx, group| ctx.render(group))
+}
+
+/// One file per group (named by `name`), rendered by `render`, then the
+/// config files the groups bind. Shared by the compose and stack exports.
+fn export_groups(
+    state: &DesiredState,
+    options: &ExportOptions,
+    name: impl Fn(&mut Group),
+    render: impl Fn(&Ctx<'_>, &Group) -> (String, BTreeMap<PathBuf, String>),
+) -> Vec<ExportedFile> {
     let ctx = Ctx::new(state, options);
     let mut files = Vec::new();
     let mut extra: BTreeMap<PathBuf, String> = BTreeMap::new();
-    for group in groups(state, options) {
-        let (content, configs) = ctx.render(&group);
+    for mut group in groups(state, options) {
+        name(&mut group);
+        let (content, configs) = render(&ctx, &group);
         files.push(ExportedFile {
             path: PathBuf::from(&group.file),
             content,

@@ -44,27 +44,13 @@ const DROPPED: [(&str, &str); 8] = [
 /// Renders the stack files; pure apart from what the compose export reads
 /// (Dockerfiles, to learn the images built FROM others).
 pub fn export_stack(state: &DesiredState, options: &ExportOptions) -> Vec<ExportedFile> {
-    let ctx = Ctx::new(state, options);
-    let mut files = Vec::new();
-    let mut extra: BTreeMap<PathBuf, String> = BTreeMap::new();
-    for mut group in super::groups(state, options) {
+    let name = |group: &mut Group| {
         group.file = group
             .file
             .replace("docker-compose.master.yml", "docker-stack.yml")
             .replace("docker-compose.", "docker-stack.");
-        let (content, configs) = render(&ctx, &group);
-        files.push(ExportedFile {
-            path: PathBuf::from(&group.file),
-            content,
-        });
-        extra.extend(configs);
-    }
-    files.extend(
-        extra
-            .into_iter()
-            .map(|(path, content)| ExportedFile { path, content }),
-    );
-    files
+    };
+    super::export_groups(state, options, name, render)
 }
 
 /// What one file loses, for its header.
