@@ -419,12 +419,27 @@ impl View<'_> {
         self.services.iter().all(|s| self.service_ok(w, s))
     }
 
-    pub fn loop_ready(&self) -> bool {
+    /// Connected, and every resource ready, or held with its previous
+    /// container serving: a held rollout shows `degraded` for as long as
+    /// the bad spec is declared, which is right for the operator, and is no
+    /// failure to repair an outage (the soak's smoke, seed
+    /// 1796121150301557468: a daemon restart while a bad commit was held).
+    pub fn loop_ready(&self, w: &World) -> bool {
         self.status.is_some_and(|s| {
-            s["disconnected_since"].is_null()
-                && s["resources"]
+            let held = |name: &Value| {
+                s["held"]
                     .as_array()
-                    .is_some_and(|r| !r.is_empty() && r.iter().all(|x| x["state"] == "ready"))
+                    .is_some_and(|h| h.iter().any(|x| &x["name"] == name))
+            };
+            s["disconnected_since"].is_null()
+                && s["resources"].as_array().is_some_and(|r| {
+                    !r.is_empty()
+                        && r.iter().all(|x| {
+                            x["state"] == "ready"
+                                || (held(&x["name"])
+                                    && x["name"].as_str().is_some_and(|n| self.service_ok(w, n)))
+                        })
+                })
         })
     }
 
@@ -492,7 +507,7 @@ pub fn repaired(w: &World, f: &Fault, v: &View) -> bool {
             .docker(&["volume", "inspect", "-f", "{{.Name}}", &w.obj(&f.target)])
             .is_ok(),
         Kind::DaemonRestart | Kind::SshdRestart | Kind::LucidctlKilled => {
-            v.loop_ready() && v.passes.is_some_and(|p| p > f.baseline.unwrap_or(0)) && v.all_ok(w)
+            v.loop_ready(w) && v.passes.is_some_and(|p| p > f.baseline.unwrap_or(0)) && v.all_ok(w)
         }
         Kind::GoodCommit => v.canary_serves(w, f.revision.as_deref().unwrap_or("")),
         Kind::NeverHealthyCommit => {
@@ -531,16 +546,32 @@ pub fn diagnose(w: &World, f: &Fault, v: &View) -> String {
     } else {
         f.target.as_str()
     };
-    let container = v.snap.and_then(|s| s.get(&w.obj(target))).map(|c| {
-        format!(
-            "{}: running {} healthy {} revision {} (last good {})",
-            c.name, c.running, c.healthy, c.revision, v.good_revision
-        )
-    });
+    let describe = |target: &str| {
+        v.snap
+            .and_then(|s| s.get(&w.obj(target)))
+            .map(|c| {
+                format!(
+                    "{}: running {} healthy {} revision {} (last good {})",
+                    c.name, c.running, c.healthy, c.revision, v.good_revision
+                )
+            })
+            .unwrap_or_else(|| format!("no container {}", w.obj(target)))
+    };
+    // An outage names no service: show every one that is not back.
+    let containers = if f.target == "-" {
+        let down: Vec<String> = v
+            .services
+            .iter()
+            .filter(|s| !v.service_ok(w, s))
+            .map(|s| describe(s))
+            .collect();
+        format!("services not running and healthy: {down:?}")
+    } else {
+        describe(target)
+    };
     format!(
-        "{}; {}",
-        status.unwrap_or_else(|| "no status".into()),
-        container.unwrap_or_else(|| format!("no container {}", w.obj(target)))
+        "{}; {containers}",
+        status.unwrap_or_else(|| "no status".into())
     )
 }
 

@@ -88,7 +88,7 @@ fn soak(o: &options::Options) -> usize {
             services: &services,
             good_revision: &w.good_revision,
         };
-        services.len() >= 28 && view.loop_ready() && view.all_ok(&w)
+        services.len() >= 28 && view.loop_ready(&w) && view.all_ok(&w)
     });
     if !converged {
         let tail = std::fs::read_to_string(w.log_path()).unwrap_or_default();
