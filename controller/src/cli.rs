@@ -112,9 +112,12 @@ pub enum Command {
     /// in the -f directories, new commits on --git's branch and the --resync
     /// timer wake it; every pass observes, plans and converges like apply,
     /// under the same engine lock. It repairs removed, stopped and hand-edited
-    /// containers, disconnects anything attached by hand to an isolated
-    /// network (logged as POLICY VIOLATION), and recreates removed networks
-    /// and volumes (a lost volume is logged as DATA LOSS). Invalid or empty
+    /// containers, disconnects its own containers attached by hand to an
+    /// isolated network (logged as POLICY VIOLATION; a container it does not
+    /// manage there is reported the same way and left for a person to
+    /// remove), makes anew a container whose every start fails on a task the
+    /// engine kept from before a daemon restart, and recreates removed
+    /// networks and volumes (a lost volume is logged as DATA LOSS). Invalid or empty
     /// input changes nothing: the last good state keeps running. A Service
     /// restarted 5 times in 10 minutes is held back with exponential backoff
     /// (crash-looping).

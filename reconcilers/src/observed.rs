@@ -12,6 +12,10 @@ pub struct ObserveScope {
     /// Only this project's managed containers (the engine filters the list by
     /// its label); None: every managed container.
     pub project: Option<String>,
+    /// Networks whose attached containers are read (one inspect each; a
+    /// list leaves them out): those an IsolationPolicy guards, so that a
+    /// container this project does not manage on one is seen and reported.
+    pub member_networks: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -70,6 +74,8 @@ pub struct ObservedContainer {
     /// Consecutive failed health checks, as Docker counts them.
     pub failing_streak: Option<i64>,
     pub exit_code: Option<i64>,
+    /// Why the engine's last start of it failed (`State.Error`), if it did.
+    pub start_error: Option<String>,
     pub config: ObservedConfig,
     /// Read from the container list, not inspected: labels, state, health,
     /// exit code, network names and mount targets are known; env, command,
@@ -133,7 +139,8 @@ pub struct ObservedNetwork {
     pub driver: String,
     pub subnets: Vec<String>,
     pub internal: bool,
-    /// Names of the containers attached.
+    /// Names of the containers attached; read only for the scope's
+    /// `member_networks` (empty for the others, as Docker's list shows them).
     pub containers: Vec<String>,
 }
 
@@ -163,6 +170,21 @@ impl ObservedContainer {
 
     pub fn is_managed(&self) -> bool {
         self.label(crate::labels::MANAGED_BY) == Some(crate::labels::MANAGED_BY_VALUE)
+    }
+
+    /// Stopped, and its last start failed because the runtime still holds a
+    /// task of this container's ID (`task <id>: already exists`): left over
+    /// from a daemon restart, it fails every start until the container is
+    /// made anew (moby/moby#36145; found by the chaos soak).
+    pub fn has_stale_task(&self) -> bool {
+        let stopped = !matches!(self.state, Some(RunState::Running | RunState::Restarting));
+        let short_id = self.id.get(..12).unwrap_or(&self.id);
+        stopped
+            && !short_id.is_empty()
+            && self
+                .start_error
+                .as_deref()
+                .is_some_and(|e| e.contains("already exists") && e.contains(short_id))
     }
 }
 

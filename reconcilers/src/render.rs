@@ -11,7 +11,7 @@ use desired_state::model::{
     Security, Spec, WorkloadSpec,
 };
 use desired_state::Resource;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -579,5 +579,21 @@ pub fn observe_scope(desired: &desired_state::DesiredState, inputs: &Inputs) -> 
             .map(|r| inputs.object_name(r.name()))
             .collect(),
         project: Some(inputs.project.clone()),
+        member_networks: isolated_networks(desired, inputs),
     }
+}
+
+/// The engine names of the networks an IsolationPolicy guards.
+pub fn isolated_networks(
+    desired: &desired_state::DesiredState,
+    inputs: &Inputs,
+) -> BTreeSet<String> {
+    desired
+        .resources
+        .iter()
+        .filter_map(|r| match &r.spec {
+            Spec::IsolationPolicy(p) => Some(inputs.network_name(&p.network)),
+            _ => None,
+        })
+        .collect()
 }

@@ -120,6 +120,14 @@ pub fn text(p: &Plan, colour: bool) -> String {
     for h in &p.held {
         let _ = writeln!(out, "{}  {}", paint(colour, "33;1", "‖ held"), held_text(h));
     }
+    for i in &p.intruders {
+        let _ = writeln!(
+            out,
+            "{}  {}",
+            paint(colour, "31;1", "! policy violation"),
+            i.summary()
+        );
+    }
     for c in &p.conflicts {
         let _ = writeln!(
             out,
@@ -132,7 +140,12 @@ pub fn text(p: &Plan, colour: bool) -> String {
         let _ = writeln!(out, "{}  {e}", paint(colour, "31;1", "! error"));
     }
     let n = counts(p);
-    if p.changes.is_empty() && p.conflicts.is_empty() && p.errors.is_empty() && p.held.is_empty() {
+    if p.changes.is_empty()
+        && p.conflicts.is_empty()
+        && p.errors.is_empty()
+        && p.held.is_empty()
+        && p.intruders.is_empty()
+    {
         out.push_str("No changes. The engine matches the desired state.\n");
     } else {
         let parts: Vec<String> = [
@@ -165,6 +178,13 @@ pub fn text(p: &Plan, colour: bool) -> String {
         }
         if !p.held.is_empty() {
             let _ = write!(line, "; {} held", p.held.len());
+        }
+        if !p.intruders.is_empty() {
+            let _ = write!(
+                line,
+                "; {} policy violation(s) lucidctl will not touch",
+                p.intruders.len()
+            );
         }
         out.push_str(&line);
         out.push_str(".\n");
@@ -204,6 +224,7 @@ pub fn json(p: &Plan) -> String {
         "changes": changes,
         "conflicts": p.conflicts.iter().map(|c| json!({"kind": c.kind.as_str(), "name": c.name, "message": c.message})).collect::<Vec<_>>(),
         "errors": p.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        "intruders": p.intruders.iter().map(|i| json!({"network": i.network, "container": i.container, "message": i.summary()})).collect::<Vec<_>>(),
         "held": p.held.iter().map(|h| json!({"kind": h.kind.as_str(), "name": h.name, "hash": h.hash, "reason": h.reason, "failedAt": h.failed_at, "message": held_text(h)})).collect::<Vec<_>>(),
         "summary": counts(p),
     });

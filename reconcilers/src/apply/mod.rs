@@ -59,6 +59,8 @@ pub struct Report {
     pub converged: Option<Observed>,
     /// Recreates not made because that spec's rollout failed before.
     pub held: Vec<crate::plan::Held>,
+    /// Unmanaged containers on a guarded network, as the last plan found them.
+    pub intruders: Vec<crate::plan::Intruder>,
     /// Look again after this long even without a trigger (see `Plan::requeue_after`).
     pub requeue_after: Option<Duration>,
 }
@@ -146,6 +148,7 @@ impl ApplyContext<'_> {
             passes: 1,
             converged: Some(observed),
             requeue_after: p.requeue_after,
+            intruders: p.intruders.clone(),
             ..Report::default()
         }))
     }
@@ -218,6 +221,7 @@ pub async fn converge(ctx: &ApplyContext<'_>) -> Result<Report, ApplyError> {
         if p.is_empty() {
             report.converged = Some(observed);
             report.held = p.held;
+            report.intruders = p.intruders;
             report.requeue_after = p.requeue_after;
             return Ok(report);
         }

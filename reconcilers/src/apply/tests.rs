@@ -524,6 +524,35 @@ async fn while_a_rollout_is_held_the_previous_container_is_still_repaired() {
     assert_eq!(again.held.first().map(|h| h.name.as_str()), Some("api"));
 }
 
+/// Issue 22 (found by the chaos soak): after a daemon restart the runtime
+/// can keep a container's old task, and every start of it then fails with
+/// `task <id>: already exists`. The start that fails records that in the
+/// container's state; the next pass makes the container anew, and the
+/// service runs again with its volume.
+#[tokio::test]
+async fn a_container_whose_old_task_blocks_every_start_is_made_anew() {
+    let e = engine();
+    apply(&e, SYSTEM).await.report.expect("converges");
+    let stuck = e.container("db").expect("db").id;
+    e.leave_stale_task("db");
+    let first = apply(&e, SYSTEM).await.report.expect("reports");
+    assert!(
+        first.failures().any(|(_, name, _)| name == "db"),
+        "the start fails as Docker's does: {:?}",
+        first.outcomes
+    );
+    let again = apply(&e, SYSTEM).await.report.expect("converges");
+    assert!(again.failures().next().is_none(), "{:?}", again.outcomes);
+    let db = e.container("db").expect("db");
+    assert_ne!(db.id, stuck, "a new container, not the stuck one");
+    assert_eq!(db.state, Some(crate::observed::RunState::Running));
+    assert!(
+        db.config.mounts.contains_key("/data"),
+        "its volume is mounted again"
+    );
+    assert!(e.volume_names().iter().any(|v| v.ends_with("data")));
+}
+
 /// Issue 14: start-first keeps the old container serving until the new one
 /// is ready, and a failed new container never touches the old one.
 #[tokio::test]

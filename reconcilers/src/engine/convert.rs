@@ -88,6 +88,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
             _ => Health::None,
         }),
         exit_code: state.exit_code,
+        start_error: state.error.filter(|e| !e.is_empty()),
         summary_only: false,
         config: ObservedConfig {
             env,
@@ -184,6 +185,7 @@ pub(super) fn container_summary(c: ContainerSummary) -> ObservedContainer {
         } else {
             None
         },
+        start_error: None,
         summary_only: true,
         config: ObservedConfig {
             networks,

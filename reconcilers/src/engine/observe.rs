@@ -21,7 +21,7 @@ impl Engine {
     ) -> Result<Observed, EngineError> {
         let (containers, networks, volumes, images) = tokio::try_join!(
             self.observe_containers(scope, listed_only),
-            self.observe_networks(),
+            self.observe_networks(scope),
             self.observe_volumes(),
             self.observe_images()
         )?;
@@ -149,13 +149,26 @@ impl Engine {
         Ok(containers)
     }
 
-    async fn observe_networks(&self) -> Result<Vec<crate::observed::ObservedNetwork>, EngineError> {
+    async fn observe_networks(
+        &self,
+        scope: &ObserveScope,
+    ) -> Result<Vec<crate::observed::ObservedNetwork>, EngineError> {
         let list = self
             .docker
             .list_networks(None::<ListNetworksOptions>)
             .await
             .map_err(|e| EngineError::from_bollard("list networks", e))?;
-        Ok(list.into_iter().map(convert::network).collect())
+        let mut networks: Vec<_> = list.into_iter().map(convert::network).collect();
+        let members = networks
+            .iter_mut()
+            .filter(|n| scope.member_networks.contains(&n.name))
+            .map(|n| async move {
+                // Removed since the list: nobody is attached.
+                n.containers = self.network_members(&n.id).await?.unwrap_or_default();
+                Ok::<_, EngineError>(())
+            });
+        futures_util::future::try_join_all(members).await?;
+        Ok(networks)
     }
 
     async fn observe_volumes(&self) -> Result<Vec<crate::observed::ObservedVolume>, EngineError> {

@@ -5,7 +5,7 @@ use super::{Action, Change, Conflict, Plan, Reason, Target};
 use crate::fields::field_changes;
 use crate::labels;
 use crate::observed::{Observed, ObservedContainer, RunState};
-use crate::render::{render_container, ContainerSpec, Inputs};
+use crate::render::{isolated_networks, render_container, ContainerSpec, Inputs};
 use desired_state::model::{Kind, Spec};
 use desired_state::DesiredState;
 use std::collections::{BTreeMap, BTreeSet};
@@ -198,6 +198,9 @@ fn plan_one(
             exit_code: have.exit_code.unwrap_or(0),
         });
     }
+    if have.has_stale_task() {
+        reasons.push(Reason::StaleRuntimeTask);
+    }
     reasons.dedup();
     if !reasons.is_empty() {
         let mut c = change(&spec, Action::Recreate, reasons);
@@ -290,18 +293,6 @@ fn recreate_reasons(
         reasons.push(Reason::HashChanged);
     }
     reasons
-}
-
-/// The engine names of the networks an IsolationPolicy guards.
-pub(super) fn isolated_networks(desired: &DesiredState, inputs: &Inputs) -> BTreeSet<String> {
-    desired
-        .resources
-        .iter()
-        .filter_map(|r| match &r.spec {
-            Spec::IsolationPolicy(p) => Some(inputs.network_name(&p.network)),
-            _ => None,
-        })
-        .collect()
 }
 
 /// While the rollout of `spec` is held, the previous container keeps serving

@@ -3,12 +3,14 @@
 
 mod containers;
 mod infra;
+mod intruders;
 pub mod ops;
 mod order;
 mod recover;
 
 pub use desired_state::{active, selected};
 pub use infra::plan_delete;
+pub use intruders::Intruder;
 pub use ops::{Op, OpId, Operation, Stage};
 pub use order::dependency_waves;
 
@@ -128,6 +130,9 @@ pub enum Reason {
     DependencyRecreated {
         name: String,
     },
+    /// Every start fails: the runtime still holds a task of this container
+    /// (`task ...: already exists`, after a daemon restart).
+    StaleRuntimeTask,
 }
 
 /// `sha256:0123456789ab`: enough to tell digests apart in a line.
@@ -159,6 +164,9 @@ impl fmt::Display for Reason {
                 write!(f, "attached to undeclared network {network}")
             }
             Reason::Stopped => f.write_str("stopped"),
+            Reason::StaleRuntimeTask => {
+                f.write_str("cannot be started again: the engine still holds its old task")
+            }
             Reason::JobFailed { exit_code } => {
                 write!(f, "last run failed with exit code {exit_code}")
             }
@@ -275,6 +283,8 @@ pub struct Plan {
     pub operations: Vec<Operation>,
     /// Recreates left out because that spec already failed.
     pub held: Vec<Held>,
+    /// Unmanaged containers on a guarded network: reported, never touched.
+    pub intruders: Vec<Intruder>,
     /// When to look again without a trigger: an unhealthy container whose
     /// `restartAfter` has not run out yet.
     pub requeue_after: Option<std::time::Duration>,
@@ -350,6 +360,7 @@ pub fn plan(
     if !options.retry_failed {
         hold_failed_rollouts(desired, observed, inputs, &mut out);
     }
+    out.intruders = intruders::find_intruders(desired, observed, inputs);
     out.operations = ops::expand(&out.changes, desired, &|n| inputs.object_name(n));
     out
 }
@@ -374,7 +385,7 @@ fn hold_failed_rollouts(
     if failed.is_empty() {
         return;
     }
-    let isolated = containers::isolated_networks(desired, inputs);
+    let isolated = crate::render::isolated_networks(desired, inputs);
     let mut kept = Vec::new();
     for c in std::mem::take(&mut out.changes) {
         let record = match (&c.target, c.action) {

@@ -123,6 +123,7 @@ fn as_running(spec: &ContainerSpec) -> ObservedContainer {
         health: None,
         failing_streak: None,
         exit_code: Some(0),
+        start_error: None,
         summary_only: false,
         config: ObservedConfig {
             env: spec
@@ -792,4 +793,73 @@ fn a_service_in_a_profile_is_neither_created_nor_pruned_until_its_profile_is_nam
         summary(&plan(&d, &everything_else, &i, &named)),
         ["create Service/debug"]
     );
+}
+
+/// A container this project does not manage on a guarded network is never
+/// touched (no change names it) and is reported; this project's own
+/// containers there are the plan's business, not intruders.
+#[test]
+fn an_unmanaged_container_on_an_isolated_network_is_reported_not_changed() {
+    let d = desired(BASE);
+    let i = inputs();
+    let mut o = converged(&d, &i);
+    let iso = i.network_name("iso");
+    let net = o.networks.iter_mut().find(|n| n.name == iso).unwrap();
+    net.containers = vec!["api".into(), "stranger".into()];
+    // Members of a network no policy guards are nobody's concern here.
+    let other = i.network_name("net");
+    o.networks
+        .iter_mut()
+        .find(|n| n.name == other)
+        .unwrap()
+        .containers = vec!["passer-by".into()];
+    let p = run(&d, &o, &i);
+    assert!(p.is_empty(), "nothing to change: {:?}", summary(&p));
+    assert_eq!(
+        p.intruders,
+        [Intruder {
+            network: iso.clone(),
+            container: "stranger".into()
+        }]
+    );
+    let text = p.intruders[0].summary();
+    assert!(
+        text.contains(&format!("docker network disconnect {iso} stranger")),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_intruders_name_is_escaped_before_it_is_shown() {
+    let i = Intruder {
+        network: "iso".into(),
+        container: "evil\u{1b}[2Jname".into(),
+    };
+    assert!(!i.summary().contains('\u{1b}'), "{}", i.summary());
+}
+
+/// A stopped container whose last start failed because the runtime still
+/// holds its task is recreated, not started again (every start would fail);
+/// any other start error is only a stopped container.
+#[test]
+fn a_stale_runtime_task_recreates_and_another_start_error_only_starts() {
+    let d = desired(BASE);
+    let i = inputs();
+    let mut o = converged(&d, &i);
+    let api = o.containers.iter_mut().find(|c| c.name == "api").unwrap();
+    api.id = "0123456789abcdef0123".into();
+    api.state = Some(RunState::Exited);
+    api.start_error = Some("task 0123456789abcdef0123: already exists".into());
+    let p = run(&d, &o, &i);
+    assert_eq!(summary(&p), ["recreate Service/api"]);
+    assert_eq!(p.changes[0].reasons, [Reason::StaleRuntimeTask]);
+    let api = o.containers.iter_mut().find(|c| c.name == "api").unwrap();
+    api.start_error = Some("OCI runtime create failed: no such file".into());
+    let p = run(&d, &o, &i);
+    assert_eq!(summary(&p), ["start Service/api"]);
+    // Running again: the old error is history.
+    let api = o.containers.iter_mut().find(|c| c.name == "api").unwrap();
+    api.state = Some(RunState::Running);
+    api.start_error = Some("task 0123456789abcdef0123: already exists".into());
+    assert!(run(&d, &o, &i).is_empty());
 }

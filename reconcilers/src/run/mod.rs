@@ -597,6 +597,7 @@ impl<'a> Controller<'a> {
             let resource = Some(format!("{}/{}", h.kind, h.name));
             self.notify("rollout-held", Severity::Warning, resource, h.summary());
         }
+        self.report_intruders(&report.intruders);
         self.refresh_status(&loaded.state, &loaded.inputs, &report)
             .await;
         self.first_pass_done = true;
@@ -605,6 +606,29 @@ impl<'a> Controller<'a> {
             .next()
             .map(|(kind, name, o)| format!("{kind}/{name}: {}", describe(o)));
         failure.map_or(Ok(()), Err)
+    }
+
+    /// An unmanaged container on a guarded network is not ours to
+    /// disconnect: say so once when it appears, and keep it in the status
+    /// until it is gone.
+    fn report_intruders(&self, now: &[crate::plan::Intruder]) {
+        let before = self
+            .status
+            .lock()
+            .map(|mut s| std::mem::replace(&mut s.intruders, now.to_vec()))
+            .unwrap_or_default();
+        for i in now.iter().filter(|i| !before.contains(i)) {
+            let message = i.summary();
+            tracing::error!("POLICY VIOLATION: {message}");
+            if let Ok(mut s) = self.status.lock() {
+                s.metrics.policy_violations += 1;
+            }
+            let resource = Some(format!(
+                "Container/{}",
+                desired_state::diagnostics::escape_controls(&i.container)
+            ));
+            self.notify("policy-violation", Severity::Critical, resource, message);
+        }
     }
 
     async fn refresh_status(

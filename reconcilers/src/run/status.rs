@@ -44,6 +44,9 @@ pub struct Status {
     pub last_duration_seconds: Option<f64>,
     /// Rollouts that failed, were rolled back and are not retried until the spec changes.
     pub held: Vec<crate::plan::Held>,
+    /// Containers this project does not manage on a guarded network: never
+    /// touched, reported until a person removes them.
+    pub intruders: Vec<crate::plan::Intruder>,
     #[serde(skip)]
     pub metrics: Metrics,
     /// Recent events, served at GET /events and on the status page.

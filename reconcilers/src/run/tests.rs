@@ -870,6 +870,66 @@ async fn drift_repaired_in_a_pass_is_one_batched_notification_and_a_rollout_is_n
         .expect("no panic");
 }
 
+/// A container lucidctl does not manage, attached to a guarded network, is
+/// left alone (it is not ours to disconnect) but reported: one
+/// `policy-violation` when it appears, in the status while it stays, gone
+/// from the status once a person removes it.
+#[tokio::test]
+async fn an_unmanaged_container_on_an_isolated_network_is_reported_once_and_left_alone() {
+    let (url, got) = receiver().await;
+    let engine = FakeEngine::new();
+    engine.add_image("web:1");
+    let text = format!(
+        "{V1}---\napiVersion: lucid/v1alpha1\nkind: IsolationPolicy\nmetadata: {{name: guard}}\nspec: {{network: net, members: [web]}}\n"
+    );
+    let (tx, status, done) = start_notifying(&engine, shared(&text), url);
+    let pass = |trigger| one_pass(&tx, &status, trigger);
+    pass(Trigger::Start).await;
+    engine.add_foreign_container("stranger");
+    engine.connect_by_hand("stranger", "net");
+    pass(Trigger::Engine("connect stranger".into())).await;
+    pass(Trigger::Resync).await;
+    let violations = || -> Vec<serde_json::Value> {
+        got.lock()
+            .expect("lock")
+            .iter()
+            .filter(|v| v["event"] == "policy-violation")
+            .cloned()
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while violations().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no policy-violation: {:?}",
+            got.lock().expect("lock")
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let v = violations();
+    assert_eq!(v.len(), 1, "once, not every pass: {v:?}");
+    assert!(
+        v[0]["message"].as_str().unwrap_or("").contains("stranger"),
+        "{v:?}"
+    );
+    assert_eq!(v[0]["severity"], "critical");
+    assert_eq!(status.lock().expect("status").intruders.len(), 1);
+    assert!(
+        !engine.mutations().iter().any(|m| m.contains("stranger")),
+        "the unmanaged container is never touched: {:?}",
+        engine.mutations()
+    );
+    engine.remove_by_hand("stranger");
+    pass(Trigger::Resync).await;
+    assert!(status.lock().expect("status").intruders.is_empty());
+    tx.send(Trigger::Shutdown).await;
+    tokio::time::timeout(Duration::from_secs(5), done)
+        .await
+        .expect("stops")
+        .expect("no panic");
+}
+
 /// A files source has no commit: its revision is a hash of what the files
 /// say. Source positions (kept in a hash map) must not make the same files
 /// look like a new revision on every load.

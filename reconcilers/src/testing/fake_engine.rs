@@ -33,6 +33,8 @@ struct FakeContainer {
     has_healthcheck: bool,
     /// What the container printed, for `logs`.
     output: Vec<(crate::engine::LogStream, String)>,
+    /// The runtime still holds a task of this container: every start fails.
+    stale_task: bool,
 }
 
 #[derive(Default)]
@@ -285,6 +287,23 @@ impl FakeEngine {
         );
     }
 
+    /// A daemon restart that left the runtime holding the container's old
+    /// task: the container is stopped and no start of it succeeds again
+    /// (moby/moby#36145); only a new container runs.
+    pub fn leave_stale_task(&self, name: &str) {
+        let labels = {
+            let mut w = self.world();
+            let Some(c) = w.containers.get_mut(name) else {
+                return;
+            };
+            c.observed.state = Some(RunState::Exited);
+            c.observed.health = None;
+            c.stale_task = true;
+            c.observed.labels.clone()
+        };
+        self.emit(EventObject::Container, "die", name, &labels);
+    }
+
     /// `docker network connect` by hand.
     pub fn connect_by_hand(&self, container: &str, network: &str) {
         let labels = {
@@ -333,9 +352,28 @@ impl FakeEngine {
                 behaviour: String::new(),
                 has_healthcheck: false,
                 output: Vec::new(),
+                stale_task: false,
             },
         );
     }
+}
+
+/// Docker's network list leaves out who is attached; the engine inspects
+/// only the scope's `member_networks` to fill it in.
+fn networks_as_listed(
+    networks: &BTreeMap<String, ObservedNetwork>,
+    scope: &ObserveScope,
+) -> Vec<ObservedNetwork> {
+    networks
+        .values()
+        .map(|n| {
+            let mut n = n.clone();
+            if !scope.member_networks.contains(&n.name) {
+                n.containers.clear();
+            }
+            n
+        })
+        .collect()
 }
 
 /// What Docker's filtered list holds: the project's managed containers (every
@@ -451,7 +489,7 @@ impl EngineApi for FakeEngine {
                 .filter(|c| in_scope(&c.observed, scope))
                 .map(|c| c.observed.clone())
                 .collect(),
-            networks: w.networks.values().cloned().collect(),
+            networks: networks_as_listed(&w.networks, scope),
             volumes: w.volumes.values().cloned().collect(),
             images: w.images.clone(),
         })
@@ -469,7 +507,7 @@ impl EngineApi for FakeEngine {
                     .filter(|c| in_scope(&c.observed, scope))
                     .map(|c| c.observed.clone())
                     .collect(),
-                networks: w.networks.values().cloned().collect(),
+                networks: networks_as_listed(&w.networks, scope),
                 volumes: w.volumes.values().cloned().collect(),
                 images: w.images.clone(),
             }
@@ -563,12 +601,14 @@ impl EngineApi for FakeEngine {
                     health: None,
                     failing_streak: None,
                     exit_code: Some(0),
+                    start_error: None,
                     summary_only: false,
                     config: observed_config(spec),
                 },
                 behaviour,
                 has_healthcheck: spec.healthcheck.is_some(),
                 output: Vec::new(),
+                stale_task: false,
             },
         );
         Ok(id)
@@ -581,6 +621,16 @@ impl EngineApi for FakeEngine {
             let Some(c) = w.containers.get_mut(name) else {
                 return Err(not_found(what));
             };
+            if c.stale_task {
+                // As Docker 20.10 answers, and records in State.Error.
+                let message = format!("task {}: already exists", c.observed.id);
+                c.observed.start_error = Some(message.clone());
+                return Err(EngineError::Api {
+                    what,
+                    status: 500,
+                    message,
+                });
+            }
             let job = c.observed.label(crate::labels::KIND) == Some(Kind::Job.as_str());
             if let Some(code) = c.behaviour.strip_prefix("exit:") {
                 c.observed.state = Some(RunState::Exited);

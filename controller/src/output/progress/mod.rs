@@ -94,6 +94,9 @@ pub fn print_report(r: &Report) {
     for h in &r.held {
         eprintln!("  HELD {}", crate::output::plan::held_text(h));
     }
+    for i in &r.intruders {
+        eprintln!("  POLICY VIOLATION {}", i.summary());
+    }
 }
 
 /// One line per build step; step output only in verbose mode, since a failed

@@ -101,6 +101,13 @@ fn header(out: &mut String, s: &Status, held: &BTreeSet<&str>) {
             s.held.len()
         );
     }
+    for i in &s.intruders {
+        let _ = write!(
+            out,
+            "<p class=\"banner bad intruder\">Policy violation: {}</p>",
+            esc(&i.summary())
+        );
+    }
     if let Some(since) = &s.disconnected_since {
         let _ = write!(
             out,
