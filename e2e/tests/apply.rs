@@ -792,3 +792,104 @@ fn a_service_in_a_profile_is_applied_only_when_its_profile_is_named_and_never_pr
     );
     t.diff(&["--prune"]).expect_code(0);
 }
+
+/// Found by the chaos soak (issue 22): a network removed by hand while its
+/// member was stopped, then made again, leaves the member naming the old
+/// network's ID; Docker answers every start with `network <id> not found`.
+/// apply makes the network and then the container anew; it serves again.
+#[test]
+fn a_stopped_service_whose_network_was_removed_and_made_again_is_recreated() {
+    let Some(t) = TestEnv::new("netagain") else {
+        return;
+    };
+    t.write(
+        "system.yaml",
+        &[network("net"), standin_service("svc", "net", 8080, &[], "")].concat(),
+    );
+    t.apply_ok(&["--timeout", "60s"]);
+    let svc = t.obj("svc");
+    let before = container_id(&svc).expect("svc runs");
+    docker_ok(&["stop", "-t", "1", &svc]);
+    docker_ok(&["network", "rm", &t.obj("net")]);
+    let apply = t.apply_ok(&["--timeout", "60s"]);
+    assert!(
+        apply.stdout.contains("removed and made again"),
+        "the plan says why: {apply:?}"
+    );
+    let after = container_id(&svc).expect("svc exists");
+    assert_ne!(after, before, "a new container");
+    let state = docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Running}} {{range .NetworkSettings.Networks}}{{.NetworkID}}{{end}}",
+        &svc,
+    ]);
+    let net_id = docker_ok(&["network", "inspect", "-f", "{{.Id}}", &t.obj("net")]);
+    assert_eq!(
+        state.trim(),
+        format!("true {}", net_id.trim()),
+        "running, on the network as it is now"
+    );
+    t.diff(&[]).expect_code(0);
+}
+
+/// A container lucidctl does not manage, attached to a guarded network: diff
+/// and apply name it as a policy violation with the command that ends it,
+/// and neither touches it.
+#[test]
+fn an_unmanaged_container_on_an_isolated_network_is_reported_and_left_alone() {
+    let Some(t) = TestEnv::new("intruder") else {
+        return;
+    };
+    t.write(
+        "system.yaml",
+        &[
+            network("iso"),
+            doc("IsolationPolicy", "guard", "network: iso\nmembers: [svc]"),
+            standin_service("svc", "iso", 8080, &[], ""),
+        ]
+        .concat(),
+    );
+    t.apply_ok(&["--timeout", "60s"]);
+    let stranger = t.obj("stranger");
+    t.hand_made(&stranger);
+    docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &stranger,
+        "--network",
+        &t.obj("iso"),
+        "--label",
+        "e2e.purpose=hand-made",
+        STANDIN_IMAGE,
+    ]);
+    let (out, plan) = t.diff_json(&[]);
+    out.expect_code(0);
+    assert_eq!(
+        plan["intruders"][0]["container"],
+        stranger.as_str(),
+        "{plan}"
+    );
+    let text = t.diff(&[]);
+    assert!(
+        text.stdout.contains("policy violation")
+            && text.stdout.contains(&format!(
+                "docker network disconnect {} {stranger}",
+                t.obj("iso")
+            )),
+        "{text:?}"
+    );
+    let apply = t.apply_ok(&["--timeout", "60s"]);
+    assert!(
+        apply.stderr.contains("POLICY VIOLATION") || apply.stdout.contains("policy violation"),
+        "{apply:?}"
+    );
+    let still = docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Running}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+        &stranger,
+    ]);
+    assert_eq!(still.trim(), format!("true {}", t.obj("iso")), "left alone");
+}

@@ -121,6 +121,9 @@ pub struct ObservedPort {
 pub struct ObservedAttachment {
     pub aliases: Vec<String>,
     pub ipv4_address: Option<String>,
+    /// The ID of the network it joined (inspect only): a network removed
+    /// and made again under the same name has another.
+    pub network_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,12 +182,12 @@ impl ObservedContainer {
     pub fn has_stale_task(&self) -> bool {
         let stopped = !matches!(self.state, Some(RunState::Running | RunState::Restarting));
         let short_id = self.id.get(..12).unwrap_or(&self.id);
+        // Also `failed to start shim: mkdir .../moby/<id>: file exists`.
         stopped
             && !short_id.is_empty()
-            && self
-                .start_error
-                .as_deref()
-                .is_some_and(|e| e.contains("already exists") && e.contains(short_id))
+            && self.start_error.as_deref().is_some_and(|e| {
+                e.contains(short_id) && (e.contains("already exists") || e.contains("file exists"))
+            })
     }
 }
 

@@ -64,6 +64,7 @@ pub(super) fn container(c: ContainerInspectResponse) -> ObservedContainer {
                 ObservedAttachment {
                     aliases: ep.aliases.unwrap_or_default(),
                     ipv4_address: ip,
+                    network_id: non_empty(ep.network_id),
                 },
             )
         })

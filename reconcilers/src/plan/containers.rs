@@ -201,6 +201,7 @@ fn plan_one(
     if have.has_stale_task() {
         reasons.push(Reason::StaleRuntimeTask);
     }
+    reasons.extend(replaced_networks(have, observed));
     reasons.dedup();
     if !reasons.is_empty() {
         let mut c = change(&spec, Action::Recreate, reasons);
@@ -222,6 +223,32 @@ fn plan_one(
         out.changes
             .push(change(&spec, Action::Start, vec![Reason::Stopped]));
     }
+}
+
+/// A stopped container still names the ID of a network that was removed
+/// (and is made again under the same name): no start of it can succeed
+/// (found by the chaos soak). A running one cannot be in that state: Docker
+/// refuses to remove a network with active endpoints.
+fn replaced_networks(have: &ObservedContainer, observed: &Observed) -> Vec<Reason> {
+    if matches!(have.state, Some(RunState::Running | RunState::Restarting)) {
+        return Vec::new();
+    }
+    have.config
+        .networks
+        .iter()
+        .filter(|(name, a)| {
+            // Gone altogether, it is made again in this pass, with a new ID.
+            let now = observed.network(name).map(|n| n.id.as_str());
+            match (a.network_id.as_deref(), now) {
+                (Some(_), None) => true,
+                (Some(was), Some(now)) => !now.is_empty() && was != now,
+                (None, _) => false,
+            }
+        })
+        .map(|(name, _)| Reason::NetworkReplaced {
+            network: name.clone(),
+        })
+        .collect()
 }
 
 /// Docker never restarts an unhealthy container; after `restartAfter` of

@@ -133,6 +133,11 @@ pub enum Reason {
     /// Every start fails: the runtime still holds a task of this container
     /// (`task ...: already exists`, after a daemon restart).
     StaleRuntimeTask,
+    /// Stopped, and joined to a network since removed and made again under
+    /// its name: Docker cannot start it (`network <old id> not found`).
+    NetworkReplaced {
+        network: String,
+    },
 }
 
 /// `sha256:0123456789ab`: enough to tell digests apart in a line.
@@ -164,6 +169,12 @@ impl fmt::Display for Reason {
                 write!(f, "attached to undeclared network {network}")
             }
             Reason::Stopped => f.write_str("stopped"),
+            Reason::NetworkReplaced { network } => {
+                write!(
+                    f,
+                    "joined to a network {network} that was removed and made again"
+                )
+            }
             Reason::StaleRuntimeTask => {
                 f.write_str("cannot be started again: the engine still holds its old task")
             }

@@ -148,6 +148,7 @@ fn as_running(spec: &ContainerSpec) -> ObservedContainer {
                         ObservedAttachment {
                             aliases: n.aliases.clone(),
                             ipv4_address: None,
+                            network_id: None,
                         },
                     )
                 })
@@ -862,4 +863,54 @@ fn a_stale_runtime_task_recreates_and_another_start_error_only_starts() {
     api.state = Some(RunState::Running);
     api.start_error = Some("task 0123456789abcdef0123: already exists".into());
     assert!(run(&d, &o, &i).is_empty());
+}
+
+/// Found by the chaos soak: the network was removed by hand while a member
+/// was stopped and made again by the loop; the member still names the old
+/// network's ID and Docker cannot start it, so it is recreated. The shim's
+/// `file exists` is the same stuck task as `already exists`.
+#[test]
+fn a_stopped_container_on_a_network_made_again_is_recreated() {
+    let d = desired(BASE);
+    let i = inputs();
+    let mut o = converged(&d, &i);
+    let net = i.network_name("net");
+    o.networks.iter_mut().find(|n| n.name == net).unwrap().id = "new-id".into();
+    let api = o.containers.iter_mut().find(|c| c.name == "api").unwrap();
+    api.config.networks.get_mut(&net).unwrap().network_id = Some("old-id".into());
+    // Running, it cannot have happened (Docker keeps a network with active
+    // endpoints); nothing is done on an ID alone.
+    assert!(run(&d, &o, &i).is_empty());
+    let api = o.containers.iter_mut().find(|c| c.name == "api").unwrap();
+    api.state = Some(RunState::Exited);
+    let p = run(&d, &o, &i);
+    assert_eq!(summary(&p), ["recreate Service/api"]);
+    assert_eq!(
+        p.changes[0].reasons,
+        [Reason::NetworkReplaced {
+            network: net.clone()
+        }]
+    );
+    // Removed and not made yet: made in this pass, so the start would fail too.
+    let mut gone = o.clone();
+    gone.networks.retain(|n| n.name != net);
+    let p = run(&d, &gone, &i);
+    assert!(
+        p.changes.iter().any(|c| c.name == "api"
+            && c.action == Action::Recreate
+            && c.reasons
+                == [Reason::NetworkReplaced {
+                    network: net.clone()
+                }]),
+        "{:?}",
+        summary(&p)
+    );
+    let api = o.containers.iter_mut().find(|c| c.name == "api").unwrap();
+    api.config.networks.get_mut(&net).unwrap().network_id = Some("new-id".into());
+    api.id = "c6d0f98e393b25f0".into();
+    api.start_error = Some(
+        "failed to start shim: mkdir /run/containerd/io.containerd.runtime.v2.task/moby/c6d0f98e393b25f0: file exists: unknown".into(),
+    );
+    let p = run(&d, &o, &i);
+    assert_eq!(p.changes[0].reasons, [Reason::StaleRuntimeTask]);
 }

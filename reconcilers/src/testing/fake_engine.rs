@@ -467,6 +467,7 @@ fn attachment(a: &RenderedAttachment) -> ObservedAttachment {
     ObservedAttachment {
         aliases: a.aliases.clone(),
         ipv4_address: a.ipv4_address.clone(),
+        network_id: None,
     }
 }
 
