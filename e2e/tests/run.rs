@@ -405,8 +405,12 @@ fn run_tries_a_bad_revision_once_and_keeps_the_old_container_serving() {
         "run",
         &["--listen", &addr, "--resync", "10m", "--timeout", "20s"],
     );
+    // Converged, and the old container past its first health check: a
+    // loaded machine can take longer than the loop to run it (CI, beside a soak).
     assert!(
-        wait_for(Duration::from_secs(90), || t.diff(&[]).code() == 0),
+        wait_for(Duration::from_secs(90), || t.diff(&[]).code() == 0
+            && inspect_container(&t.obj("web"))
+                .is_some_and(|c| c["State"]["Health"]["Status"] == "healthy")),
         "the loop converges: {:?}",
         loop_status(&addr)
     );
