@@ -289,7 +289,7 @@ fn new_fault(id: usize, kind: Kind, target: &str, t: f64) -> Fault {
 /// count: while the input is broken every pass "fails", yet still heals
 /// against the last good state.
 fn passes(w: &World) -> u64 {
-    w.passes().map(|(p, _)| p).unwrap_or(0)
+    w.good_passes().unwrap_or(0)
 }
 
 /// Makes the fault happen. Blocking for outages (daemon, sshd, lucidctl).

@@ -173,7 +173,7 @@ fn soak(o: &options::Options) -> usize {
         }
 
         // One look at everything, then every pending fault against it.
-        let good = w.passes().map(|(p, _)| p);
+        let good = w.good_passes();
         let snap = watch::snapshot(&w);
         let status = w.status();
         let view = View {

@@ -415,6 +415,16 @@ impl World {
     }
 
     /// `(passes, failed passes)` from /metrics.
+    /// Passes that ran to their end: a pass that failed (the engine out of
+    /// reach, a step that failed) repaired nothing it did not finish, so a
+    /// breach or an outage is judged against these (the 60-minute soak, seed
+    /// 1796128233704935181: eight passes failing in a row on a killed sshd
+    /// counted as eight chances to repair).
+    pub fn good_passes(&self) -> Option<u64> {
+        self.passes()
+            .map(|(all, failed)| all.saturating_sub(failed))
+    }
+
     pub fn passes(&self) -> Option<(u64, u64)> {
         let text = http_get(&self.addr, "/metrics")?;
         let value = |name: &str| {
