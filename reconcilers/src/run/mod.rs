@@ -567,6 +567,18 @@ impl<'a> Controller<'a> {
             self.phase(Phase::Converged);
             return self.after_converge(loaded, report).await;
         }
+        // Why each change is made, for whoever reads the log after the fact
+        // (the chaos soak could not tell why a stopped store was recreated).
+        for c in &p.changes {
+            let reasons: Vec<String> = c.reasons.iter().map(ToString::to_string).collect();
+            tracing::info!(
+                "plan: {} {}/{} ({})",
+                c.action.as_str(),
+                c.kind,
+                c.name,
+                reasons.join("; ")
+            );
+        }
         let lock = EngineLock::acquire(
             engine,
             &self.config.project,
