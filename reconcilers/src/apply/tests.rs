@@ -742,6 +742,42 @@ async fn a_failing_before_recreate_hook_keeps_the_store_as_it_is() {
     assert_eq!(e.container("db").map(|c| c.id), Some(db));
 }
 
+/// A store stuck on its old task is made anew without its backup hook: the
+/// spec and the volume stay the same, and a backup could not read a store
+/// that is down (the chaos soak's smoke: the hook never completed, so the
+/// recreate was refused on every pass). A spec change still runs the hook.
+#[tokio::test]
+async fn a_store_stuck_on_its_old_task_is_remade_without_its_backup_hook() {
+    let hooked = format!(
+        "{SYSTEM}---\napiVersion: lucid/v1alpha1\nkind: Job\nmetadata: {{name: backup}}\nspec:\n  image: db:1\n  restart: \"no\"\n  networks: [{{name: net}}]\n  env: {{TARGET: /backups}}\n"
+    )
+    .replace(
+        "  rollout: stopFirst\n",
+        "  rollout: stopFirst\n  beforeRecreate: [backup]\n",
+    );
+    let e = engine();
+    apply(&e, &hooked).await.report.expect("converges");
+    let stuck = e.container("db").expect("db").id;
+    e.leave_stale_task("db");
+    apply(&e, &hooked).await.report.expect("reports");
+    e.clear_calls();
+    let again = apply(&e, &hooked).await.report.expect("reports");
+    assert_eq!(
+        outcome_of(&again, "db"),
+        Some(Outcome::Recreated),
+        "{:?}",
+        again.outcomes
+    );
+    assert_ne!(e.container("db").map(|c| c.id), Some(stuck));
+    assert!(
+        !e.mutations()
+            .iter()
+            .any(|c| c.contains("start container backup")),
+        "no backup for a remake: {:?}",
+        e.mutations()
+    );
+}
+
 /// `delete` removes the records of failed rollouts with the workloads,
 /// even without `--volumes` (they hold no data).
 #[tokio::test]

@@ -60,9 +60,16 @@ pub(super) fn plan_containers(
                 .filter_map(|j| render_container(j, inputs, observed))
                 .filter_map(Result::ok)
                 .collect();
+            // A container that can never start again is made anew on the same
+            // spec and volumes: nothing for a backup to guard, and a backup
+            // Job cannot read a store that is down (the chaos soak's smoke).
             for c in out.changes[first_new..]
                 .iter_mut()
                 .filter(|c| c.action == Action::Recreate)
+                .filter(|c| {
+                    c.reasons.is_empty()
+                        || !c.reasons.iter().all(Reason::only_remakes_a_dead_container)
+                })
             {
                 c.before = before.clone();
             }

@@ -140,6 +140,17 @@ pub enum Reason {
     },
 }
 
+impl Reason {
+    /// A reason that remakes a container which cannot start again, on the
+    /// same spec and volumes (no `beforeRecreate` hook runs for it alone).
+    pub fn only_remakes_a_dead_container(&self) -> bool {
+        matches!(
+            self,
+            Reason::StaleRuntimeTask | Reason::NetworkReplaced { .. }
+        )
+    }
+}
+
 /// `sha256:0123456789ab`: enough to tell digests apart in a line.
 pub fn short_digest(d: &str) -> &str {
     let end = d.find(':').map_or(12, |i| i + 13).min(d.len());
