@@ -188,35 +188,33 @@ impl Engine {
         })
     }
 
+    /// Configs and secrets, listed side by side.
     async fn data_objects(&self) -> Result<(Vec<SwarmObject>, Vec<SwarmObject>), EngineError> {
-        let configs = self
-            .docker
-            .list_configs(None::<ListConfigsOptions>)
-            .await
-            .map_err(|e| EngineError::from_bollard("list configs", e))?
+        let configs = async {
+            self.docker
+                .list_configs(None::<ListConfigsOptions>)
+                .await
+                .map_err(|e| EngineError::from_bollard("list configs", e))
+        };
+        let secrets = async {
+            self.docker
+                .list_secrets(None::<ListSecretsOptions>)
+                .await
+                .map_err(|e| EngineError::from_bollard("list secrets", e))
+        };
+        let (configs, secrets) = tokio::try_join!(configs, secrets)?;
+        let configs = configs
             .into_iter()
             .map(|c| {
                 let spec = c.spec.unwrap_or_default();
-                SwarmObject {
-                    id: c.id.unwrap_or_default(),
-                    name: spec.name.unwrap_or_default(),
-                    labels: labels_of(spec.labels),
-                }
+                swarm_object(c.id, spec.name, spec.labels)
             })
             .collect();
-        let secrets = self
-            .docker
-            .list_secrets(None::<ListSecretsOptions>)
-            .await
-            .map_err(|e| EngineError::from_bollard("list secrets", e))?
+        let secrets = secrets
             .into_iter()
             .map(|c| {
                 let spec = c.spec.unwrap_or_default();
-                SwarmObject {
-                    id: c.id.unwrap_or_default(),
-                    name: spec.name.unwrap_or_default(),
-                    labels: labels_of(spec.labels),
-                }
+                swarm_object(c.id, spec.name, spec.labels)
             })
             .collect();
         Ok((configs, secrets))
@@ -528,5 +526,18 @@ impl SwarmApi for Engine {
                 .collect())
         })
         .await
+    }
+}
+
+/// A config or a secret as the plan sees it: its ID, name and labels.
+fn swarm_object(
+    id: Option<String>,
+    name: Option<String>,
+    labels: Option<HashMap<String, String>>,
+) -> SwarmObject {
+    SwarmObject {
+        id: id.unwrap_or_default(),
+        name: name.unwrap_or_default(),
+        labels: labels_of(labels),
     }
 }
