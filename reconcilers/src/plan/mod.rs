@@ -2,6 +2,7 @@
 //! files, each with typed reasons. Pure: no I/O, so it is tested without Docker.
 
 mod containers;
+mod drift;
 mod infra;
 mod intruders;
 pub mod ops;
@@ -9,6 +10,7 @@ mod order;
 mod recover;
 
 pub use desired_state::{active, selected};
+pub use drift::outside_changes;
 pub use infra::plan_delete;
 pub use intruders::Intruder;
 pub use ops::{Op, OpId, Operation, Stage};

@@ -69,11 +69,13 @@ impl Controller<'_> {
             return;
         };
         for (kind, name, o) in outcomes {
-            if self.first_pass_done && !o.is_failure() {
+            // On the revision the loop already converged on, every change
+            // repairs drift; during a rollout, or while another resource keeps
+            // failing, only the changes whose reasons say so do.
+            let drift = self.repairing_drift || self.pass_outside.contains(&(*kind, name.clone()));
+            if self.first_pass_done && !o.is_failure() && drift {
                 *s.metrics.drift_repairs.entry(kind.to_string()).or_default() += 1;
-                if self.repairing_drift {
-                    repaired.push(format!("{kind}/{name} {}", describe(o)));
-                }
+                repaired.push(format!("{kind}/{name} {}", describe(o)));
             }
             let resource = Some(format!("{kind}/{name}"));
             match o {
@@ -117,7 +119,9 @@ impl Controller<'_> {
                         message,
                     ));
                 }
-                Outcome::Created if *kind == Kind::Volume && self.known_volumes.contains(name) => {
+                Outcome::Created
+                    if *kind == Kind::Volume && self.known.contains(&(*kind, name.clone())) =>
+                {
                     let message = format!("Volume/{name} was removed outside lucidctl and has been recreated EMPTY; its data is gone");
                     tracing::error!("DATA LOSS: {message}");
                     events.push(("volume-lost", Severity::Critical, resource.clone(), message));
@@ -156,9 +160,7 @@ impl Controller<'_> {
             }
         }
         drop(s);
-        for r in state.of_kind(Kind::Volume) {
-            self.known_volumes.insert(r.name().to_string());
-        }
+        self.remember_existing(state, outcomes);
         if !repaired.is_empty() {
             // One notification per pass, never de-duplicated: each batch is news.
             if let Some(n) = &self.notifier {
@@ -183,6 +185,31 @@ impl Controller<'_> {
         }
         for (event, severity, resource, message) in events {
             self.notify(event, severity, resource, message);
+        }
+    }
+}
+
+impl Controller<'_> {
+    /// Every declared resource that is there after this pass: it was not
+    /// missing, or making it succeeded.
+    fn remember_existing(&mut self, state: &DesiredState, outcomes: &[(Kind, String, Outcome)]) {
+        let made: BTreeSet<(Kind, &str)> = outcomes
+            .iter()
+            .filter(|(_, _, o)| !o.is_failure() && *o != Outcome::Interrupted)
+            .map(|(k, n, _)| (*k, n.as_str()))
+            .collect();
+        // A resource the files dropped and later declare again is new.
+        self.known.retain(|(k, n)| {
+            state
+                .resources
+                .iter()
+                .any(|r| r.kind() == *k && r.name() == n)
+        });
+        for r in &state.resources {
+            let key = (r.kind(), r.name().to_string());
+            if !self.pass_missing.contains(&key) || made.contains(&(key.0, r.name())) {
+                self.known.insert(key);
+            }
         }
     }
 }

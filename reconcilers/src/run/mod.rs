@@ -44,7 +44,7 @@ use crate::context::Loaded;
 use crate::engine::{BuildEvent, EngineApi};
 use crate::hostfiles::HostFiles;
 use crate::observed::{Health, Observed, RunState};
-use crate::plan::PlanOptions;
+use crate::plan::{PlanOptions, Reason};
 use desired_state::model::Kind;
 use desired_state::DesiredState;
 use std::collections::{BTreeMap, BTreeSet};
@@ -121,7 +121,14 @@ pub struct Controller<'a> {
     config: RunConfig,
     status: Arc<Mutex<Status>>,
     crash_loops: CrashLoops,
-    known_volumes: BTreeSet<String>,
+    /// Declared resources that were there after a pass: one missing later
+    /// was removed outside lucidctl (drift, or a volume's data lost).
+    known: BTreeSet<(Kind, String)>,
+    /// Resources this pass found missing, and those whose every change
+    /// undoes a change made outside lucidctl (announced as drift repairs
+    /// whatever the pass also rolls out).
+    pass_missing: BTreeSet<(Kind, String)>,
+    pass_outside: BTreeSet<(Kind, String)>,
     first_pass_done: bool,
     /// The last desired state that loaded and validated: what the loop
     /// heals against while the input is broken.
@@ -231,7 +238,9 @@ impl<'a> Controller<'a> {
             build_events,
             status: Arc::new(Mutex::new(Status::default())),
             crash_loops: CrashLoops::default(),
-            known_volumes: BTreeSet::new(),
+            known: BTreeSet::new(),
+            pass_missing: BTreeSet::new(),
+            pass_outside: BTreeSet::new(),
             first_pass_done: false,
             last_good: None,
             requeue_after: None,
@@ -558,6 +567,8 @@ impl<'a> Controller<'a> {
         // no writes, so an idle loop does not wake itself with the lock
         // volume's events or cost the engine more than one look.
         let looked = Instant::now();
+        self.pass_missing.clear();
+        self.pass_outside.clear();
         let (p, observed) = ctx.plan_observed().await.map_err(|e| e.to_string())?;
         if let Some(report) = ctx
             .nothing_to_do(&p, observed, looked.elapsed())
@@ -567,6 +578,18 @@ impl<'a> Controller<'a> {
             self.phase(Phase::Converged);
             return self.after_converge(loaded, report).await;
         }
+        self.pass_outside =
+            crate::plan::outside_changes(&p, |k, n| self.known.contains(&(k, n.to_string())));
+        self.pass_missing = p
+            .changes
+            .iter()
+            .filter(|c| {
+                c.reasons
+                    .iter()
+                    .any(|r| matches!(r, Reason::NotFound | Reason::ImageMissing))
+            })
+            .map(|c| (c.kind, c.name.clone()))
+            .collect();
         // Why each change is made, for whoever reads the log after the fact
         // (the chaos soak could not tell why a stopped store was recreated).
         for c in &p.changes {

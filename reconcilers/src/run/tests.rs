@@ -870,6 +870,60 @@ async fn drift_repaired_in_a_pass_is_one_batched_notification_and_a_rollout_is_n
         .expect("no panic");
 }
 
+/// A pass that rolls out a new revision and repairs drift at once (the
+/// loop had not converged on the revision yet, as after a restart or
+/// while a resource keeps failing) announces the repair, and only it: the
+/// 61-minute soak missed forty repairs made in such passes.
+#[tokio::test]
+async fn drift_repaired_in_a_pass_that_also_rolls_out_is_announced_apart_from_the_rollout() {
+    let (url, got) = receiver().await;
+    let engine = FakeEngine::new();
+    engine.add_image("web:1");
+    let db = "---\napiVersion: lucid/v1alpha1\nkind: Service\nmetadata: {name: db}\nspec: {image: web:1}\n";
+    let text = shared(&format!("{V1}{db}"));
+    let (tx, status, done) = start_notifying(&engine, text.clone(), url);
+    let pass = |trigger| one_pass(&tx, &status, trigger);
+    pass(Trigger::Start).await;
+    // One pass sees both: web's new spec, and db removed by hand.
+    *text.lock().expect("lock") = format!("{V1}{db}").replace("GREETING: one", "GREETING: two");
+    engine.remove_by_hand("db");
+    pass(Trigger::Files).await;
+    let greeting = engine
+        .container("web")
+        .and_then(|c| c.config.env.get("GREETING").cloned());
+    assert_eq!(greeting.as_deref(), Some("two"));
+    let drift = || -> Vec<serde_json::Value> {
+        got.lock()
+            .expect("lock")
+            .iter()
+            .filter(|v| v["event"] == "drift-repaired")
+            .cloned()
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while drift().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no drift notification: {:?} {:?}",
+            got.lock().expect("lock"),
+            engine.mutations()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let message = drift()[0]["message"].as_str().unwrap_or("").to_string();
+    assert!(message.contains("Service/db created"), "{message}");
+    assert!(
+        !message.contains("Service/web"),
+        "the rollout is not drift: {message}"
+    );
+    assert_eq!(drift().len(), 1, "{:?}", drift());
+    tx.send(Trigger::Shutdown).await;
+    tokio::time::timeout(Duration::from_secs(5), done)
+        .await
+        .expect("stops")
+        .expect("no panic");
+}
+
 /// A container lucidctl does not manage, attached to a guarded network, is
 /// left alone (it is not ours to disconnect) but reported: one
 /// `policy-violation` when it appears, in the status while it stays, gone
