@@ -21,6 +21,30 @@ pub fn unmount_under(dir: &Path) {
     }
 }
 
+/// SIGKILLs every process still running from `dir` (a containerd shim
+/// outlives its daemon, most of all after SIGKILL or a stale-task error):
+/// left running, shims pile up across soaks and hold the daemon's mounts.
+pub fn kill_leftovers(dir: &Path) {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let needle = dir.display().to_string();
+    let own = std::process::id().to_string();
+    for entry in procs.flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == own {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(&needle) {
+            let _ = Command::new("kill").args(["-KILL", "--", &pid]).status();
+        }
+    }
+}
+
 /// A `10.<n>.0.0/16` (n in 200..250, starting at one picked by the pid) that no
 /// host route overlaps: the system daemon's networks and any other test daemon's.
 pub(super) fn free_pool() -> u8 {

@@ -22,7 +22,7 @@
 
 mod host;
 
-pub use host::unmount_under;
+pub use host::{kill_leftovers, unmount_under};
 
 use crate::{run, try_run, Output, Running, DOCKER_TIMEOUT};
 use host::{free_pool, Docker0};
@@ -235,6 +235,7 @@ impl Dockerd {
                 }
             }
         }
+        kill_leftovers(&self.dir);
         unmount_under(&self.dir);
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
