@@ -198,16 +198,15 @@ impl Controller<'_> {
             .filter(|(_, _, o)| !o.is_failure() && *o != Outcome::Interrupted)
             .map(|(k, n, _)| (*k, n.as_str()))
             .collect();
+        let declared: BTreeSet<(Kind, String)> = state
+            .resources
+            .iter()
+            .map(|r| (r.kind(), r.name().to_string()))
+            .collect();
         // A resource the files dropped and later declare again is new.
-        self.known.retain(|(k, n)| {
-            state
-                .resources
-                .iter()
-                .any(|r| r.kind() == *k && r.name() == n)
-        });
-        for r in &state.resources {
-            let key = (r.kind(), r.name().to_string());
-            if !self.pass_missing.contains(&key) || made.contains(&(key.0, r.name())) {
+        self.known.retain(|k| declared.contains(k));
+        for key in declared {
+            if !self.pass_missing.contains(&key) || made.contains(&(key.0, key.1.as_str())) {
                 self.known.insert(key);
             }
         }
