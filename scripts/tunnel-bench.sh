@@ -4,12 +4,17 @@
 # on 127.0.0.1 against the same diff done directly, alternating. The system
 # runs under its own project and name prefix and is removed at the end.
 #   scripts/tunnel-bench.sh [DIFF_RUNS]
+# LUCIDCTL and TUNNEL_BENCH name binaries built earlier (nothing is built
+# then), so a bench can measure the same build side by side with others.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-10}"
-L="$PWD/target/release/lucidctl"
-cargo build -q --release -p controller
-cargo build -q --release -p reconcilers --example tunnel_bench
+L="${LUCIDCTL:-$PWD/target/release/lucidctl}"
+B="${TUNNEL_BENCH:-$PWD/target/release/examples/tunnel_bench}"
+if [ -z "${LUCIDCTL:-}" ]; then
+  cargo build -q --release -p controller
+  cargo build -q --release -p reconcilers --example tunnel_bench
+fi
 e2e/standin/build.sh >/dev/null
 
 d="$(mktemp -d /tmp/lucid-tunnel-bench.XXXXXX)"
@@ -52,7 +57,7 @@ S=(-H "$url" --ssh-config "$d/ssh_config")
 "$L" secrets generate -f configs/lucid --secrets-dir "$d/env" >/dev/null
 "$L" apply "${F[@]}" >/dev/null 2>&1
 echo "# tunnel overhead, $(date -u +%FT%TZ), $(ssh -V 2>&1)"
-cargo run -q --release -p reconcilers --example tunnel_bench -- "$url" "$d/ssh_config" 200
+"$B" "$url" "$d/ssh_config" 200
 direct=(); tunnel=()
 for _ in $(seq "$runs"); do
   t=$(date +%s%N); "$L" diff "${F[@]}" >/dev/null 2>&1 || true; direct+=($(( ($(date +%s%N) - t) / 1000000 )))

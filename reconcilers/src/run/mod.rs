@@ -487,6 +487,9 @@ impl<'a> Controller<'a> {
         self.report_moved_images(result.is_ok());
         if result.is_ok() {
             self.converged_revision = Some(good.revision.clone());
+            if let Ok(mut s) = self.status.lock() {
+                s.metrics.converged += 1;
+            }
         }
         self.last_good = Some(good);
         result

@@ -67,6 +67,10 @@ pub const BUCKETS: [f64; 8] = [0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 120.0];
 pub struct Metrics {
     pub reconciles: u64,
     pub errors: u64,
+    /// Passes that left the engine matching the state they converged on:
+    /// the last good one while the input is broken, which `errors` also
+    /// counts (the input is an error; the engine is fine).
+    pub converged: u64,
     pub duration_counts: [u64; BUCKETS.len()],
     pub duration_sum: f64,
     pub drift_repairs: BTreeMap<String, u64>,
@@ -99,6 +103,11 @@ impl Metrics {
         out.push_str(&format!(
             "lucidctl_reconcile_errors_total {}\n",
             self.errors
+        ));
+        out.push_str("# HELP lucidctl_converged_passes_total Passes that left the engine matching the desired state, or the last good one while the input is broken.\n# TYPE lucidctl_converged_passes_total counter\n");
+        out.push_str(&format!(
+            "lucidctl_converged_passes_total {}\n",
+            self.converged
         ));
         out.push_str("# HELP lucidctl_reconcile_duration_seconds Duration of reconcile passes.\n# TYPE lucidctl_reconcile_duration_seconds histogram\n");
         for (i, b) in BUCKETS.iter().enumerate() {
@@ -185,6 +194,7 @@ mod tests {
         assert_eq!(civil_from_days(20_417), (2025, 11, 25));
         let mut m = Metrics::default();
         m.reconciles = 2;
+        m.converged = 1;
         m.observe_duration(0.07);
         m.observe_duration(3.0);
         let text = m.render();
@@ -194,6 +204,10 @@ mod tests {
         );
         assert!(
             text.contains("lucidctl_reconcile_duration_seconds_bucket{le=\"5\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("lucidctl_converged_passes_total 1\n"),
             "{text}"
         );
     }

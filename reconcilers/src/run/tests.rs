@@ -376,7 +376,22 @@ async fn while_the_input_is_broken_drift_is_repaired_against_the_last_good_state
         |h| broken_reported(h),
     )
     .await;
+    let counts = |h: &Harness| {
+        h.status
+            .lock()
+            .map(|s| (s.metrics.converged, s.metrics.errors))
+            .unwrap_or_default()
+    };
+    let (converged, errors) = counts(&h);
     h.engine.remove_by_hand("web");
+    // The repair pass is an error (the input is) and a converged pass (the
+    // engine matches the last good state): a watcher of the engine's health
+    // reads the second (the soak judged outages by errors alone).
+    h.until("a pass that converged while the input is broken", |h| {
+        let (c, e) = counts(h);
+        c > converged && e > errors
+    })
+    .await;
     h.until("web to be recreated from the last good state", |h| {
         h.engine
             .container("web")

@@ -415,26 +415,23 @@ impl World {
     }
 
     /// `(passes, failed passes)` from /metrics.
-    /// Passes that ran to their end: a pass that failed (the engine out of
-    /// reach, a step that failed) repaired nothing it did not finish, so a
-    /// breach or an outage is judged against these (the 60-minute soak, seed
-    /// 1796128233704935181: eight passes failing in a row on a killed sshd
-    /// counted as eight chances to repair).
+    /// Passes that left the engine converged: a pass that failed (the
+    /// engine out of reach, a step that failed) repaired nothing it did not
+    /// finish, so a breach or an outage is judged against these (the
+    /// 60-minute soak, seed 1796128233704935181: eight passes failing in a
+    /// row on a killed sshd counted as eight chances to repair). A pass on
+    /// the last good state while a bad commit is the input is one: it is an
+    /// error for the input, not for the engine (the smoke, seed
+    /// 1796139580351509906, judged a daemon restart after a bad commit
+    /// unrepaired for want of a pass without error).
     pub fn good_passes(&self) -> Option<u64> {
-        self.passes()
-            .map(|(all, failed)| all.saturating_sub(failed))
-    }
-
-    pub fn passes(&self) -> Option<(u64, u64)> {
         let text = http_get(&self.addr, "/metrics")?;
-        let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
-        };
-        Some((
-            value("lucidctl_reconciles_total ")?,
-            value("lucidctl_reconcile_errors_total ")?,
-        ))
+        text.lines().find_map(|l| {
+            l.strip_prefix("lucidctl_converged_passes_total ")?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
     }
 }
 
