@@ -514,7 +514,11 @@ pub struct EngineArgs {
     /// ssh:// opens one multiplexed OpenSSH connection (your ~/.ssh/config,
     /// keys, agent and known_hosts apply) and forwards the remote engine
     /// socket; an unknown or changed host key is refused with the
-    /// ssh-keyscan line to run.
+    /// ssh-keyscan line to run. It also runs `true` once in a session with
+    /// a tty, which makes OpenSSH turn Nagle's algorithm off for the
+    /// connection (a forward alone leaves it on, and larger engine answers
+    /// then wait up to 40 ms); the host records it as a short login. A key
+    /// refused a tty (`restrict`, `no-pty`) works as well, without it.
     #[arg(short = 'H', long, env = "DOCKER_HOST", value_name = "URL")]
     pub host: Option<String>,
     /// With an ssh:// host: the engine's socket on the remote host.

@@ -55,7 +55,7 @@ impl Sshd {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-                 AllowStreamLocalForwarding yes\nAllowTcpForwarding yes\nMaxSessions 64\n\
+                 AllowStreamLocalForwarding yes\nAllowTcpForwarding yes\nMaxSessions 64\nLogLevel DEBUG1\n\
                  Subsystem sftp /usr/lib/openssh/sftp-server\n",
                 d = dir.display()
             ),

@@ -252,6 +252,62 @@ fn run_survives_a_cut_connection_and_repairs_drift_made_meanwhile() {
     assert!(out.stderr.contains("reconnected"), "{out:?}");
 }
 
+/// OpenSSH leaves Nagle's algorithm on for a connection that only forwards,
+/// and an engine answer longer than a segment then waits up to 40 ms for a
+/// delayed ACK. lucidctl opens one short session with a tty on its master,
+/// which makes sshd (and ssh) set TCP_NODELAY; a key refused a tty
+/// (`restrict,port-forwarding`) keeps Nagle and still drives the engine.
+#[test]
+fn the_tunnel_asks_for_a_tty_once_and_a_key_refused_one_still_works() {
+    let Some(t) = TestEnv::new("sshnodelay") else {
+        return;
+    };
+    let sshd = Sshd::start("sshnodelay");
+    let ssh = ssh_args(&sshd);
+    t.write("system.yaml", &network("net"));
+    let addr = format!("127.0.0.1:{}", free_port());
+    let run = t.spawn("run", &with(&ssh, &["--listen", &addr, "--resync", "10m"]));
+    let asked = wait_for(Duration::from_secs(30), || {
+        sshd.log().contains("session_pty_req: session 0 alloc")
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &run.pid().to_string()])
+        .status();
+    let out = run.wait(Duration::from_secs(60));
+    assert!(
+        asked,
+        "a tty session on the tunnel's connection: {}",
+        sshd.log()
+    );
+    assert_eq!(out.code(), 0, "{out:?}");
+
+    let key = std::fs::read_to_string(sshd.dir.join("authorized_keys")).expect("key");
+    std::fs::write(
+        sshd.dir.join("authorized_keys"),
+        format!("restrict,port-forwarding {key}"),
+    )
+    .expect("restricted key");
+    t.write("system.yaml", &[network("net"), network("other")].concat());
+    let run = t.spawn("run", &with(&ssh, &["--listen", &addr, "--resync", "10m"]));
+    let refused = wait_for(Duration::from_secs(30), || {
+        sshd.log().contains("Allocating a pty not permitted")
+    });
+    let applied = wait_for(Duration::from_secs(60), || {
+        project_networks(&t.project).len() >= 2
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &run.pid().to_string()])
+        .status();
+    let out = run.wait(Duration::from_secs(60));
+    assert!(refused, "the tty was asked for and refused: {}", sshd.log());
+    assert!(
+        applied,
+        "converged through a key without a tty: {:?} {out:?}",
+        project_networks(&t.project)
+    );
+    assert_eq!(out.code(), 0, "{out:?}");
+}
+
 #[test]
 fn doctor_passes_here_and_fails_clearly_on_a_wrong_architecture_or_a_full_disk() {
     let Some(t) = TestEnv::new("sshdoctor") else {

@@ -108,6 +108,14 @@ impl SshLink {
                 socket: self.options.remote_socket.clone(),
                 cause: super::error_chain(&e),
             })?;
+        // Beside the first calls, not before them: they work either way.
+        let control = session.control_socket().to_path_buf();
+        let target = self.target.to_string();
+        tokio::spawn(async move {
+            if let Err(why) = super::nodelay::turn_nagle_off(&control).await {
+                tracing::debug!("ssh {target}: Nagle stays on for the tunnel: {why}");
+            }
+        });
         *self.session.write().await = Some(Arc::new(session));
         Ok(())
     }

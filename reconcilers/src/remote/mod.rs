@@ -3,6 +3,7 @@
 //! `doctor` runs. Nothing is installed on the host.
 
 mod link;
+mod nodelay;
 mod private_dir;
 
 pub use link::SshLink;
