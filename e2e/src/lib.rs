@@ -165,6 +165,15 @@ impl Running {
         }
     }
 
+    /// SIGTERM, as systemd stops a service, then wait up to `timeout` for the exit.
+    #[track_caller]
+    pub fn terminate(self, timeout: Duration) -> Output {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &self.pid().to_string()])
+            .status();
+        self.wait(timeout)
+    }
+
     /// SIGKILL (std's `Child::kill` sends SIGKILL on Unix), then collect what it printed.
     pub fn kill(mut self) -> Output {
         if let Some(c) = self.child.as_mut() {

@@ -244,10 +244,7 @@ fn run_survives_a_cut_connection_and_repairs_drift_made_meanwhile() {
         loop_status(&addr)
     );
     // SIGTERM, as systemd stops it: the loop exits and closes its SSH master and directory.
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &run.pid().to_string()])
-        .status();
-    let out = run.wait(Duration::from_secs(60));
+    let out = run.terminate(Duration::from_secs(60));
     assert_eq!(out.code(), 0, "{out:?}");
     assert!(out.stderr.contains("reconnected"), "{out:?}");
 }
@@ -270,10 +267,7 @@ fn the_tunnel_asks_for_a_tty_once_and_a_key_refused_one_still_works() {
     let asked = wait_for(Duration::from_secs(30), || {
         sshd.log().contains("session_pty_req: session 0 alloc")
     });
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &run.pid().to_string()])
-        .status();
-    let out = run.wait(Duration::from_secs(60));
+    let out = run.terminate(Duration::from_secs(60));
     assert!(
         asked,
         "a tty session on the tunnel's connection: {}",
@@ -295,10 +289,7 @@ fn the_tunnel_asks_for_a_tty_once_and_a_key_refused_one_still_works() {
     let applied = wait_for(Duration::from_secs(60), || {
         project_networks(&t.project).len() >= 2
     });
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &run.pid().to_string()])
-        .status();
-    let out = run.wait(Duration::from_secs(60));
+    let out = run.terminate(Duration::from_secs(60));
     assert!(refused, "the tty was asked for and refused: {}", sshd.log());
     assert!(
         applied,

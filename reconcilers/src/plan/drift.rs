@@ -7,21 +7,28 @@ use desired_state::model::Kind;
 use std::collections::BTreeSet;
 
 impl Reason {
+    /// The object is not on the engine at all.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Reason::NotFound | Reason::ImageMissing)
+    }
+
     /// The engine no longer matches what lucidctl left it as. `existed`:
     /// the resource was there after an earlier pass, so a missing one was
     /// removed rather than never made (a new revision's resource is not drift).
     pub fn is_outside_change(&self, existed: bool) -> bool {
-        match self {
-            Reason::ManualChange
-            | Reason::MountMissing { .. }
-            | Reason::NetworkMissing { .. }
-            | Reason::NetworkNotDeclared { .. }
-            | Reason::Stopped
-            | Reason::StaleRuntimeTask
-            | Reason::NetworkReplaced { .. } => true,
-            Reason::NotFound | Reason::ImageMissing => existed,
-            _ => false,
+        if self.is_missing() {
+            return existed;
         }
+        matches!(
+            self,
+            Reason::ManualChange
+                | Reason::MountMissing { .. }
+                | Reason::NetworkMissing { .. }
+                | Reason::NetworkNotDeclared { .. }
+                | Reason::Stopped
+                | Reason::StaleRuntimeTask
+                | Reason::NetworkReplaced { .. }
+        )
     }
 }
 

@@ -586,11 +586,7 @@ impl<'a> Controller<'a> {
         self.pass_missing = p
             .changes
             .iter()
-            .filter(|c| {
-                c.reasons
-                    .iter()
-                    .any(|r| matches!(r, Reason::NotFound | Reason::ImageMissing))
-            })
+            .filter(|c| c.reasons.iter().any(Reason::is_missing))
             .map(|c| (c.kind, c.name.clone()))
             .collect();
         // Why each change is made, for whoever reads the log after the fact

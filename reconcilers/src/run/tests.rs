@@ -600,8 +600,11 @@ async fn a_restart_with_broken_input_recovers_the_newest_revision_not_the_most_c
     );
 }
 
+/// The JSON bodies a test's webhook receiver got, in order.
+type Received = Arc<Mutex<Vec<serde_json::Value>>>;
+
 /// A webhook receiver on loopback that keeps every JSON body it is sent.
-async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+async fn receiver() -> (String, Received) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -696,6 +699,39 @@ async fn one_pass(tx: &TriggerSender, status: &Mutex<Status>, trigger: Trigger) 
         assert!(Instant::now() < deadline, "no pass");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// The notifications of `event` received so far.
+fn notifications_of(got: &Received, event: &str) -> Vec<serde_json::Value> {
+    got.lock()
+        .expect("lock")
+        .iter()
+        .filter(|v| v["event"] == event)
+        .cloned()
+        .collect()
+}
+
+/// Waits up to 5 s for a first `event`; `context` goes into the failure.
+async fn until_event(got: &Received, event: &str, context: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while notifications_of(got, event).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no {event}: {:?} {}",
+            got.lock().expect("lock"),
+            context()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Stops a loop from `start_notifying` and checks it did not panic.
+async fn shut_down(tx: &TriggerSender, done: tokio::task::JoinHandle<()>) {
+    tx.send(Trigger::Shutdown).await;
+    tokio::time::timeout(Duration::from_secs(5), done)
+        .await
+        .expect("stops")
+        .expect("no panic");
 }
 
 /// Issue 15 (notifications): a bad revision gives exactly one rollback
@@ -794,11 +830,7 @@ async fn a_bad_revision_is_notified_once_and_a_dead_receiver_costs_nothing() {
             .is_some_and(|m| m.contains("rolled back")),
         "{first}"
     );
-    tx.send(Trigger::Shutdown).await;
-    tokio::time::timeout(Duration::from_secs(5), done)
-        .await
-        .expect("stops")
-        .expect("no panic");
+    shut_down(&tx, done).await;
 }
 
 /// Restarts for staying unhealthy count towards the crash-loop hold.
@@ -849,28 +881,17 @@ async fn drift_repaired_in_a_pass_is_one_batched_notification_and_a_rollout_is_n
     engine.remove_by_hand("web");
     engine.remove_network_by_hand("net");
     pass(Trigger::Engine("destroy web".into())).await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let drift = || -> Vec<serde_json::Value> {
-        got.lock()
-            .expect("lock")
-            .iter()
-            .filter(|v| v["event"] == "drift-repaired")
-            .cloned()
-            .collect()
-    };
-    while drift().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "no drift notification: {:?} {:?}",
-            got.lock().expect("lock"),
+    until_event(&got, "drift-repaired", || {
+        format!(
+            "{:?}",
             status
                 .lock()
                 .map(|s| (s.last_error.clone(), s.metrics.drift_repairs.clone()))
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        )
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let drift = drift();
+    let drift = notifications_of(&got, "drift-repaired");
     assert_eq!(drift.len(), 1, "{drift:?}");
     let message = drift[0]["message"].as_str().unwrap_or("");
     assert!(
@@ -878,11 +899,7 @@ async fn drift_repaired_in_a_pass_is_one_batched_notification_and_a_rollout_is_n
         "{message}"
     );
     assert_eq!(drift[0]["severity"], "info");
-    tx.send(Trigger::Shutdown).await;
-    tokio::time::timeout(Duration::from_secs(5), done)
-        .await
-        .expect("stops")
-        .expect("no panic");
+    shut_down(&tx, done).await;
 }
 
 /// A pass that rolls out a new revision and repairs drift at once (the
@@ -907,36 +924,19 @@ async fn drift_repaired_in_a_pass_that_also_rolls_out_is_announced_apart_from_th
         .container("web")
         .and_then(|c| c.config.env.get("GREETING").cloned());
     assert_eq!(greeting.as_deref(), Some("two"));
-    let drift = || -> Vec<serde_json::Value> {
-        got.lock()
-            .expect("lock")
-            .iter()
-            .filter(|v| v["event"] == "drift-repaired")
-            .cloned()
-            .collect()
-    };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while drift().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "no drift notification: {:?} {:?}",
-            got.lock().expect("lock"),
-            engine.mutations()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let message = drift()[0]["message"].as_str().unwrap_or("").to_string();
+    until_event(&got, "drift-repaired", || {
+        format!("{:?}", engine.mutations())
+    })
+    .await;
+    let drift = notifications_of(&got, "drift-repaired");
+    let message = drift[0]["message"].as_str().unwrap_or("").to_string();
     assert!(message.contains("Service/db created"), "{message}");
     assert!(
         !message.contains("Service/web"),
         "the rollout is not drift: {message}"
     );
-    assert_eq!(drift().len(), 1, "{:?}", drift());
-    tx.send(Trigger::Shutdown).await;
-    tokio::time::timeout(Duration::from_secs(5), done)
-        .await
-        .expect("stops")
-        .expect("no panic");
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    shut_down(&tx, done).await;
 }
 
 /// A container lucidctl does not manage, attached to a guarded network, is
@@ -958,25 +958,9 @@ async fn an_unmanaged_container_on_an_isolated_network_is_reported_once_and_left
     engine.connect_by_hand("stranger", "net");
     pass(Trigger::Engine("connect stranger".into())).await;
     pass(Trigger::Resync).await;
-    let violations = || -> Vec<serde_json::Value> {
-        got.lock()
-            .expect("lock")
-            .iter()
-            .filter(|v| v["event"] == "policy-violation")
-            .cloned()
-            .collect()
-    };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while violations().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "no policy-violation: {:?}",
-            got.lock().expect("lock")
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_event(&got, "policy-violation", String::new).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let v = violations();
+    let v = notifications_of(&got, "policy-violation");
     assert_eq!(v.len(), 1, "once, not every pass: {v:?}");
     assert!(
         v[0]["message"].as_str().unwrap_or("").contains("stranger"),
@@ -992,11 +976,7 @@ async fn an_unmanaged_container_on_an_isolated_network_is_reported_once_and_left
     engine.remove_by_hand("stranger");
     pass(Trigger::Resync).await;
     assert!(status.lock().expect("status").intruders.is_empty());
-    tx.send(Trigger::Shutdown).await;
-    tokio::time::timeout(Duration::from_secs(5), done)
-        .await
-        .expect("stops")
-        .expect("no panic");
+    shut_down(&tx, done).await;
 }
 
 /// A files source has no commit: its revision is a hash of what the files
@@ -1051,20 +1031,11 @@ spec:
     assert_ne!(c.image_id, old_image, "recreated on the new image");
     assert_eq!(digest_label(&engine).as_deref(), Some(second.as_str()));
 
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let updated = || -> Vec<serde_json::Value> {
-        got.lock()
-            .expect("lock")
-            .iter()
-            .filter(|v| v["event"] == "image-updated")
-            .cloned()
-            .collect()
-    };
-    while updated().is_empty() {
-        assert!(Instant::now() < deadline, "no image-updated notification");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let message = updated()[0]["message"].as_str().unwrap_or("").to_string();
+    until_event(&got, "image-updated", String::new).await;
+    let message = notifications_of(&got, "image-updated")[0]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     assert!(
         message.contains(crate::plan::short_digest(&first))
             && message.contains(crate::plan::short_digest(&second)),
@@ -1079,9 +1050,5 @@ spec:
             .any(|c| c.starts_with("pull ")),
         "pulled again without a new digest"
     );
-    tx.send(Trigger::Shutdown).await;
-    tokio::time::timeout(Duration::from_secs(5), done)
-        .await
-        .expect("stops")
-        .expect("no panic");
+    shut_down(&tx, done).await;
 }
