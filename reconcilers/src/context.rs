@@ -1,7 +1,8 @@
 //! The one entry point every engine command and the run loop start from:
 //! load and validate the files, read config files and secrets, prepare the
-//! builds, render the host files; and connect to the engine. Validation runs
-//! before any engine call, so bad input never reaches Docker.
+//! builds (host files are rendered on first use); and connect to the engine.
+//! Validation runs before anything from the files reaches the engine, so bad
+//! input never reaches Docker.
 
 use crate::apply::{ApplyContext, ApplyOptions, Builder, Progress};
 use crate::build::{PrepareBuildError, PreparedBuild};
@@ -15,6 +16,7 @@ use desired_state::model::{Kind, Spec};
 use desired_state::{DesiredState, Diagnostic, LoadOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 /// Where and as what the desired state is applied.
 #[derive(Debug, Clone, Default)]
@@ -40,8 +42,11 @@ pub struct Loaded {
     pub state: DesiredState,
     pub builds: Vec<PreparedBuild>,
     pub inputs: Inputs,
-    /// What the engine host should hold: config files, env files, the compose copy.
-    pub host_files: Vec<HostFile>,
+    /// ConfigFile contents by name, read and hashed at load.
+    pub configs: BTreeMap<String, ConfigContent>,
+    /// What the engine host should hold, rendered on first use: a dry run never
+    /// needs it, and rendering the compose copy is a fifth of loading Lucid.
+    host_files: OnceLock<Vec<HostFile>>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -98,14 +103,7 @@ pub fn load(source: &LoadOptions, target: &Target) -> Result<Loaded, LoadError> 
         externals: crate::render::external_names(&state),
         ..Inputs::default()
     };
-    let host_files = desired_host_files(&state, &inputs, &configs);
-    Ok(Loaded {
-        state,
-        builds,
-        inputs,
-        host_files,
-        warnings,
-    })
+    Ok(Loaded::new(state, builds, inputs, configs, warnings))
 }
 
 pub async fn connect(target: &Target) -> Result<Engine, EngineError> {
@@ -113,6 +111,29 @@ pub async fn connect(target: &Target) -> Result<Engine, EngineError> {
 }
 
 impl Loaded {
+    pub fn new(
+        state: DesiredState,
+        builds: Vec<PreparedBuild>,
+        inputs: Inputs,
+        configs: BTreeMap<String, ConfigContent>,
+        warnings: Vec<Diagnostic>,
+    ) -> Loaded {
+        Loaded {
+            state,
+            builds,
+            inputs,
+            configs,
+            host_files: OnceLock::new(),
+            warnings,
+        }
+    }
+
+    /// What the engine host should hold: config files, env files, the compose copy.
+    pub fn host_files(&self) -> &[HostFile] {
+        self.host_files
+            .get_or_init(|| desired_host_files(&self.state, &self.inputs, &self.configs))
+    }
+
     /// Containers worth inspecting: those the files name (to spot unmanaged conflicts).
     pub fn scope(&self) -> ObserveScope {
         crate::render::observe_scope(&self.state, &self.inputs)
@@ -130,7 +151,7 @@ impl Loaded {
             engine,
             desired: &self.state,
             inputs: &self.inputs,
-            host_files: &self.host_files,
+            host_files: self.host_files(),
             files,
             builder,
             progress,

@@ -76,7 +76,7 @@ fn only_the_sealed_copy_and_the_identity_are_enough() {
     let core = &loaded.inputs.secrets["core"];
     assert_eq!(core["TOKEN"].expose(), "s3cret-token-value");
     let file = loaded
-        .host_files
+        .host_files()
         .iter()
         .find(|f| f.path.ends_with("secrets/web/core/TOKEN"))
         .expect("the secret file is a host file");

@@ -9,17 +9,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 pub async fn run(args: ApplyArgs) -> ExitCode {
-    let mut loaded = match context::load(&args.source, &args.engine) {
-        Ok(l) => l,
+    let (mut loaded, engine) = match context::load_and_connect(&args.source, &args.engine).await {
+        Ok(both) => both,
         Err(e) => return fail(&e),
     };
     if args.plan.prune && loaded.state.resources.is_empty() {
         return fail("refusing to prune: the desired set is empty (that would remove everything)");
     }
-    let engine = match context::connect(&args.engine).await {
-        Ok(e) => e,
-        Err(e) => return fail(&e),
-    };
     if !args.plan.no_pull {
         // Rolling tags: what the registries serve now, as the plan's input.
         for w in reconcilers::updates::ask_all(&engine, &loaded.state, &mut loaded.inputs).await {

@@ -1,5 +1,6 @@
 //! Flags to the library's one entry point (`reconcilers::context`), and its
-//! errors to one clear line. Validation runs before any engine call.
+//! errors to one clear line. Validation runs before anything from the files
+//! reaches the engine.
 
 use crate::cli::{EngineArgs, SourceArgs};
 use crate::output;
@@ -20,6 +21,36 @@ pub fn load(source: &SourceArgs, engine: &EngineArgs) -> Result<Loaded, String> 
             }
             Err(e.to_string())
         }
+    }
+}
+
+/// `load`, then `connect`; for a local or TCP engine the two overlap: the
+/// engine answers the version probe while the files are parsed. Nothing from
+/// the files reaches the engine before they validate, and invalid files are
+/// reported as such whatever the engine does. An `ssh://` engine is connected
+/// only after the files validate: bad input opens no connection to a host.
+pub async fn load_and_connect(
+    source: &SourceArgs,
+    engine: &EngineArgs,
+) -> Result<(Loaded, Engine), String> {
+    let target = engine.target();
+    let resolved = target
+        .host
+        .clone()
+        .or_else(|| std::env::var("DOCKER_HOST").ok())
+        .unwrap_or_default();
+    if resolved.starts_with("ssh://") {
+        let loaded = load(source, engine)?;
+        return Ok((loaded, connect(engine).await?));
+    }
+    let connecting = tokio::spawn(async move { reconcilers::context::connect(&target).await });
+    let loaded = load(source, engine);
+    let connected = connecting.await;
+    let loaded = loaded?;
+    match connected {
+        Ok(Ok(e)) => Ok((loaded, e)),
+        Ok(Err(e)) => Err(engine_error(&e)),
+        Err(e) => Err(format!("connecting to the engine stopped: {e}")),
     }
 }
 

@@ -6,12 +6,8 @@ use reconcilers::plan::plan;
 use std::process::ExitCode;
 
 pub async fn run(args: DiffArgs) -> ExitCode {
-    let mut loaded = match context::load(&args.source, &args.engine) {
-        Ok(l) => l,
-        Err(e) => return fail(&e),
-    };
-    let engine = match context::connect(&args.engine).await {
-        Ok(e) => e,
+    let (mut loaded, engine) = match context::load_and_connect(&args.source, &args.engine).await {
+        Ok(both) => both,
         Err(e) => return fail(&e),
     };
     if !args.plan.no_pull {

@@ -32,20 +32,19 @@ fn load(source: &SourceArgs, engine: &EngineArgs) -> Result<Loaded, String> {
     Ok(loaded)
 }
 
-/// ConfigFile contents, from the host files the local target would write.
+/// ConfigFile contents, as read at load.
 fn config_contents(loaded: &Loaded) -> BTreeMap<String, FileContent> {
     loaded
-        .host_files
+        .configs
         .iter()
-        .filter_map(|f| {
-            let name = f.what.strip_prefix("ConfigFile/")?;
-            Some((
-                name.to_string(),
+        .map(|(name, c)| {
+            (
+                name.clone(),
                 FileContent {
-                    bytes: f.bytes.clone(),
-                    mode: f.mode,
+                    bytes: c.bytes.clone(),
+                    mode: c.mode,
                 },
-            ))
+            )
         })
         .collect()
 }

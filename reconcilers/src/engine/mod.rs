@@ -38,6 +38,50 @@ use std::time::Duration;
 const CALL_TIMEOUT_SECS: u64 = 120;
 /// The whole of one call, body included (bollard's timeout covers the headers only).
 pub const CALL_DEADLINE: Duration = Duration::from_secs(150);
+
+/// The oldest API version lucidctl speaks; the version probe asks in it so
+/// that every supported engine answers it.
+const OLDEST_API: bollard::ClientVersion = bollard::ClientVersion {
+    major_version: 1,
+    minor_version: 41,
+};
+
+/// How calls reach the engine, before the API version is agreed.
+enum Pool {
+    KeepAlive(transport::KeepAlive),
+    Http(Docker),
+}
+
+impl Pool {
+    /// A client at the newest API version both sides speak. Over a unix socket
+    /// (local or the SSH tunnel) a `/_ping` finds it: every engine answer
+    /// announces its version in a header, and `/version`, which bollard's
+    /// negotiation asks, makes the engine run `runc --version` and ask
+    /// containerd (about 10 ms, more than the rest of a no-op dry run).
+    /// `/version` remains the fallback when the ping fails or has no header.
+    async fn negotiate(self) -> Result<Docker, bollard::errors::Error> {
+        match self {
+            Pool::Http(docker) => docker.negotiate_version().await,
+            Pool::KeepAlive(pool) => {
+                let probe = pool.docker(&OLDEST_API)?;
+                if probe.ping().await.is_ok() {
+                    if let Some(announced) = pool.announced_version() {
+                        let newest = *bollard::API_DEFAULT_VERSION;
+                        let agreed = if announced < newest {
+                            announced
+                        } else {
+                            newest
+                        };
+                        return pool.docker(&agreed);
+                    }
+                }
+                pool.docker(bollard::API_DEFAULT_VERSION)?
+                    .negotiate_version()
+                    .await
+            }
+        }
+    }
+}
 /// Pulls and pushes move images: long, but not forever.
 pub const TRANSFER_DEADLINE: Duration = Duration::from_secs(1800);
 /// At most this much of an engine's error message is kept.
@@ -201,13 +245,19 @@ impl Engine {
             }
         };
         let mut link = None;
-        let docker = if let Some(path) = host.strip_prefix("unix://") {
+        let pool = if let Some(path) = host.strip_prefix("unix://") {
             if !std::path::Path::new(path).exists() {
                 return Err(unreachable(format!("Socket not found: {path}")));
             }
-            transport::unix_keep_alive(std::path::Path::new(path), CALL_TIMEOUT_SECS)
+            Pool::KeepAlive(transport::unix_keep_alive(
+                std::path::Path::new(path),
+                CALL_TIMEOUT_SECS,
+            ))
         } else if host.starts_with("tcp://") || host.starts_with("http://") {
-            Docker::connect_with_http(&host, CALL_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+            Pool::Http(
+                Docker::connect_with_http(&host, CALL_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+                    .map_err(|e| unreachable(e.to_string()))?,
+            )
         } else if host.starts_with("ssh://") {
             let target = SshTarget::parse(&host).map_err(|why| EngineError::BadHost {
                 host: host.clone(),
@@ -221,19 +271,18 @@ impl Engine {
                 ssh.remote_socket = socket.clone();
             }
             let l = SshLink::open(target, ssh).await?;
-            let docker = transport::unix_keep_alive(l.local_socket(), CALL_TIMEOUT_SECS);
+            let pool = transport::unix_keep_alive(l.local_socket(), CALL_TIMEOUT_SECS);
             link = Some(l);
-            docker
+            Pool::KeepAlive(pool)
         } else {
             return Err(EngineError::BadHost {
                 host,
                 why: "use unix:///path/to/docker.sock, tcp://host:port or ssh://user@host[:port]"
                     .into(),
             });
-        }
-        .map_err(|e| unreachable(e.to_string()))?;
+        };
         // A refused forward or an unreadable remote socket only shows on the first request.
-        let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
+        let docker = tokio::time::timeout(Duration::from_secs(10), pool.negotiate())
             .await
             .map_err(|_| unreachable("no answer within 10s".into()))?
             .map_err(|e| match &link {

@@ -29,13 +29,7 @@ impl DesiredSource for TextSource {
         let text = self.0.lock().map_err(|e| e.to_string())?.clone();
         let state = crate::testing::try_desired(&text)?;
         Ok((
-            Loaded {
-                state,
-                builds: Vec::new(),
-                inputs: inputs(),
-                host_files: Vec::new(),
-                warnings: Vec::new(),
-            },
+            Loaded::new(state, Vec::new(), inputs(), Default::default(), Vec::new()),
             None,
         ))
     }
