@@ -34,12 +34,7 @@ pub async fn load_and_connect(
     engine: &EngineArgs,
 ) -> Result<(Loaded, Engine), String> {
     let target = engine.target();
-    let resolved = target
-        .host
-        .clone()
-        .or_else(|| std::env::var("DOCKER_HOST").ok())
-        .unwrap_or_default();
-    if resolved.starts_with("ssh://") {
+    if reconcilers::engine::resolve_host(target.host.as_deref()).starts_with("ssh://") {
         let loaded = load(source, engine)?;
         return Ok((loaded, connect(engine).await?));
     }

@@ -204,6 +204,14 @@ pub struct ConnectOptions {
     pub remote_socket: Option<String>,
 }
 
+/// The engine `connect_with` reaches for `host`: it, else `DOCKER_HOST`, else
+/// the local socket.
+pub fn resolve_host(host: Option<&str>) -> String {
+    host.map(str::to_string)
+        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| DEFAULT_HOST.to_string())
+}
+
 /// A connected, version-negotiated engine.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -227,10 +235,7 @@ impl Engine {
         host: Option<&str>,
         options: &ConnectOptions,
     ) -> Result<Engine, EngineError> {
-        let host = host
-            .map(str::to_string)
-            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
-            .unwrap_or_else(|| DEFAULT_HOST.to_string());
+        let host = resolve_host(host);
         let unreachable = |cause: String| EngineError::Unreachable {
             host: host.clone(),
             chain: vec![cause.clone()],

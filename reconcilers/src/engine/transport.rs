@@ -51,12 +51,15 @@ pub(super) fn unix_keep_alive(socket: &Path, timeout_secs: u64) -> KeepAlive {
                 .request(req)
                 .await
                 .map_err(bollard::errors::Error::from)?;
-            if let Some(v) = resp
-                .headers()
-                .get("api-version")
-                .and_then(|v| v.to_str().ok())
-            {
-                let _ = seen.set(v.to_string());
+            // The first header seen is kept; later answers are not read for it.
+            if seen.get().is_none() {
+                if let Some(v) = resp
+                    .headers()
+                    .get("api-version")
+                    .and_then(|v| v.to_str().ok())
+                {
+                    let _ = seen.set(v.to_string());
+                }
             }
             let announced = resp
                 .headers()
